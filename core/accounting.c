@@ -1,0 +1,1 @@
+/* core/accounting.c — placeholder, filled in by its owner. */

@@ -1,0 +1,2 @@
+/* core/main.c — placeholder. */
+int main(void) { return 0; }

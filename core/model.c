@@ -1,0 +1,1 @@
+/* core/model.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* core/recipe.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* core/registry.c — placeholder, filled in by its owner. */

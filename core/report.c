@@ -1,0 +1,1 @@
+/* core/report.c — placeholder, filled in by its owner. */

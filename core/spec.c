@@ -1,0 +1,1 @@
+/* core/spec.c — placeholder, filled in by its owner. */

@@ -1,0 +1,1 @@
+/* core/suggest.c — placeholder, filled in by its owner. */
