@@ -183,7 +183,8 @@ typedef struct tfx_attn_io {
     const float *memory;          /* [S, C] encoder output for cross attention, else NULL */
     int64_t memory_len;           /* S */
     int memory_fresh;             /* 1: memory changed, recompute its keys/values */
-    float *cache;                 /* cache_floats() floats owned by the core */
+    float *cache;                 /* cache_floats(cache_capacity) floats owned by the core */
+    int64_t cache_capacity;       /* positions the cache holds (the `context` it was sized for) */
     float *workspace;             /* workspace_floats() floats owned by the core */
     const tfx_position_hooks *position;
 } tfx_attn_io;
@@ -191,7 +192,8 @@ typedef struct tfx_attn_io {
 typedef struct tfx_attention_ops {
     uint32_t size;
     int uses_memory;              /* 1: keys/values come from the encoder (cross attention) */
-    /* Floats of KV cache for up to `context` positions (or memory positions). */
+    /* Floats of KV cache for up to `context` positions (memory positions for cross attention).
+     * The core sizes the cache with this and passes the same `context` as io->cache_capacity. */
     int64_t (*cache_floats)(void *state, int64_t context);
     /* Floats of scratch for T new tokens with up to `context` positions in view. */
     int64_t (*workspace_floats)(void *state, int64_t T, int64_t context);
