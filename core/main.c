@@ -1,2 +1,84 @@
-/* core/main.c — placeholder. */
-int main(void) { return 0; }
+/* core/main.c — the `tfx` command: dispatches to one command per verb and prints the help a
+ * newcomer needs first. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "recipe.h"
+
+static const char help[] =
+    "tfx " TFX_VERSION " — a transformer-architecture explorer\n"
+    "\n"
+    "usage: tfx COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  run RECIPE        assemble the model, count, estimate, run a forward pass and generate\n"
+    "  params RECIPE...  exact parameter counts per component and layer (no weights allocated)\n"
+    "  validate FILE...  check recipes; prints nothing when they are good\n"
+    "  plugins           list installed plugins, their options and files\n"
+    "  help [COMMAND]    this text, or a command's own help\n"
+    "\n"
+    "Each command takes --help. Recipes are YAML files (see recipes/ and the README);\n"
+    "plugins are shared objects found in the build tree, $TFX_PLUGIN_PATH, then the\n"
+    "install prefix.\n"
+    "\n"
+    "example:\n"
+    "  tfx run recipes/gpt-neo.yaml\n"
+    "  tfx params recipes/gpt2.yaml recipes/variants/gpt2-rope.yaml --format markdown\n";
+
+typedef struct command {
+    const char *name;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command commands[] = {
+    {"run", tfx_cmd_run},
+    {"params", tfx_cmd_params},
+    {"validate", tfx_cmd_validate},
+    {"plugins", tfx_cmd_plugins},
+};
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(help, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("tfx %s (plugin ABI %u)\n", TFX_VERSION, TFX_ABI_VERSION);
+        return 0;
+    }
+    if (strcmp(argv[1], "help") == 0) {
+        if (argc < 3) {
+            fputs(help, stdout);
+            return 0;
+        }
+        const command *c = find_command(argv[2]);
+        if (!c) {
+            fprintf(stderr, "tfx: unknown command '%s' (see tfx --help)\n", argv[2]);
+            return 2;
+        }
+        char *sub[] = {argv[2], "--help", NULL};
+        return c->run(2, sub);
+    }
+    const command *c = find_command(argv[1]);
+    if (!c) {
+        const char *names[N_COMMANDS];
+        for (size_t i = 0; i < N_COMMANDS; i++)
+            names[i] = commands[i].name;
+        const char *hint = tfx_suggest(argv[1], names, N_COMMANDS);
+        fprintf(stderr, "tfx: unknown command '%s'%s%s%s (see tfx --help)\n", argv[1],
+                hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
+        return 2;
+    }
+    return c->run(argc - 1, argv + 1);
+}

@@ -1,1 +1,353 @@
-/* core/model.c — placeholder, filled in by its owner. */
+/* core/model.c — instantiates the plugins of a spec, stack by stack and layer by layer, and
+ * collects the tensors each declares (with the core's own: embeddings, pooler, LM head). */
+#include "model.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+static const char *const part_names[] = {"embedding", "position", "attention", "ffn",
+                                         "norm",      "pooler",   "head"};
+_Static_assert(sizeof part_names / sizeof part_names[0] == TFX_PART_COUNT,
+               "part_names must list every tfx_part");
+
+const char *tfx_part_name(tfx_part part) { return part_names[part]; }
+
+/* What an instance's declarations are filed under while it declares. */
+struct tfx_declarer {
+    tfx_model *model;
+    char prefix[160];             /* "decoder.layers.3.attn." */
+    tfx_part part;
+    int stack;
+    int64_t layer;
+    tfx_layer *norm_owner;        /* placement only: the layer whose norms are named */
+    size_t first;                 /* the instance's first tensor: names are unique after it */
+};
+
+#define NAME_MAX_LEN 255
+
+/* ---- declarations ------------------------------------------------------------------------- */
+
+static int valid_local_name(const char *name)
+{
+    if (!name || !*name || strlen(name) > 96)
+        return 0;
+    for (const char *c = name; *c; c++)
+        if (*c <= ' ' || *c == '{' || *c == '}' || *c > '~')
+            return 0;
+    return 1;
+}
+
+static int64_t push_tensor(tfx_model *m, const tfx_tensor *t)
+{
+    if (m->n_tensors == m->cap_tensors) {
+        size_t cap = m->cap_tensors ? 2 * m->cap_tensors : 64;
+        tfx_tensor *grown = realloc(m->tensors, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        m->tensors = grown;
+        m->cap_tensors = cap;
+    }
+    m->tensors[m->n_tensors] = *t;
+    return (int64_t)m->n_tensors++;
+}
+
+int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                             tfx_init init, tfx_status *st)
+{
+    const tfx_host *host = tfx_host_table();
+    if (!valid_local_name(name))
+        return host->fail(st, "invalid tensor name '%s'", name ? name : "(null)");
+    if (rank < 1 || rank > TFX_MAX_RANK)
+        return host->fail(st, "tensor '%s': rank %d is not between 1 and %d", name, rank,
+                          TFX_MAX_RANK);
+    if (init < TFX_INIT_NORMAL || init > TFX_INIT_ONES)
+        return host->fail(st, "tensor '%s': unknown init %d", name, (int)init);
+    tfx_tensor t = {.rank = rank, .init = init, .part = d->part, .stack = d->stack,
+                    .layer = d->layer, .tied_to = -1, .numel = 1};
+    for (int i = 0; i < rank; i++) {
+        if (shape[i] < 1)
+            return host->fail(st, "tensor '%s%s': dimension %d is %" PRId64 ", not positive",
+                              d->prefix, name, i, shape[i]);
+        t.shape[i] = shape[i];
+        if (__builtin_mul_overflow(t.numel, shape[i], &t.numel))
+            return host->fail(st, "tensor '%s%s': element count overflows 64 bits", d->prefix,
+                              name);
+    }
+    char full[NAME_MAX_LEN + 1];
+    snprintf(full, sizeof full, "%s%s", d->prefix, name);
+    /* Prefixes make names unique across instances; check within this one. */
+    for (size_t i = d->first; i < d->model->n_tensors; i++)
+        if (strcmp(d->model->tensors[i].name, full) == 0)
+            return host->fail(st, "tensor '%s' is declared twice", full);
+    if (!(t.name = strdup(full)) || push_tensor(d->model, &t) < 0) {
+        free(t.name);
+        return host->fail(st, "out of memory");
+    }
+    return 0;
+}
+
+int tfx_model_declare_norm(tfx_declarer *d, const char *name, tfx_status *st)
+{
+    const tfx_host *host = tfx_host_table();
+    tfx_layer *l = d->norm_owner;
+    if (!l)
+        return host->fail(st, "declare_norm is for placement plugins");
+    if (!valid_local_name(name) || strchr(name, '.'))
+        return host->fail(st, "invalid norm name '%s'", name ? name : "(null)");
+    for (int i = 0; i < l->n_norms; i++)
+        if (strcmp(l->norm_names[i], name) == 0)
+            return host->fail(st, "norm '%s' is declared twice", name);
+    char **names = realloc(l->norm_names, (size_t)(l->n_norms + 1) * sizeof *names);
+    if (!names)
+        return host->fail(st, "out of memory");
+    l->norm_names = names;
+    if (!(names[l->n_norms] = strdup(name)))
+        return host->fail(st, "out of memory");
+    l->n_norms++;
+    return 0;
+}
+
+int64_t tfx_model_find_tensor(const tfx_model *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0)
+            return (int64_t)i;
+    return -1;
+}
+
+/* ---- instances ---------------------------------------------------------------------------- */
+
+typedef struct build_ctx {
+    tfx_model *model;
+    tfx_error *err;
+} build_ctx;
+
+static tfx_dims dims_for(const tfx_spec *s, const tfx_stack_spec *st, int64_t layer)
+{
+    return (tfx_dims){.d_model = s->d_model, .heads = s->heads, .kv_heads = s->kv_heads,
+                      .head_dim = s->head_dim, .vocab = s->vocab, .context = s->context,
+                      .layer = layer, .layers = st->layers};
+}
+
+/* Where an instance sits, for messages: "decoder layer 3 attention" or "decoder position". */
+static void describe(char *buf, size_t cap, const tfx_stack_spec *st, int64_t layer,
+                     const char *slot)
+{
+    if (layer >= 0)
+        snprintf(buf, cap, "%s layer %" PRId64 " %s", st->name, layer, slot);
+    else
+        snprintf(buf, cap, "%s %s", st->name, slot);
+}
+
+/* Configure `comp` into `inst` and let it declare its tensors under `prefix`. */
+static int instantiate(const build_ctx *cx, tfx_instance *inst, const tfx_component *comp,
+                       int stack, int64_t layer, const char *prefix, tfx_part part,
+                       const char *slot)
+{
+    const tfx_spec *s = cx->model->spec;
+    const tfx_stack_spec *st = &s->stacks[stack];
+    const tfx_plugin *p = comp->plugin->desc;
+    char where[128];
+    describe(where, sizeof where, st, layer, slot);
+    tfx_config cfg = {.size = sizeof cfg, .host = tfx_host_table(), .options = comp->options,
+                      .dims = dims_for(s, st, layer), .stack = st->name};
+    tfx_status status = {{0}};
+    inst->comp = comp;
+    inst->first = cx->model->n_tensors;
+    if (p->configure(&cfg, &inst->state, &status)) {
+        inst->comp = NULL; /* nothing to destroy */
+        return tfx_fail_at(cx->err, comp->mark, "%s plugin '%s' (%s): %s", tfx_kind_name(p->kind),
+                           p->name, where, status.msg[0] ? status.msg : "configure failed");
+    }
+    struct tfx_declarer d = {.model = cx->model, .part = part, .stack = stack, .layer = layer,
+                             .first = inst->first};
+    snprintf(d.prefix, sizeof d.prefix, "%s", prefix);
+    if (p->declare && p->declare(inst->state, &d, &status))
+        return tfx_fail_at(cx->err, comp->mark, "%s plugin '%s' (%s): %s", tfx_kind_name(p->kind),
+                           p->name, where, status.msg[0] ? status.msg : "declare failed");
+    inst->n = cx->model->n_tensors - inst->first;
+    return 0;
+}
+
+/* A core-owned tensor (embeddings, pooler, head). Returns its index or -1. */
+static int64_t core_tensor(const build_ctx *cx, const char *name, int64_t rows, int64_t cols,
+                           tfx_init init, tfx_part part)
+{
+    struct tfx_declarer d = {.model = cx->model, .part = part, .stack = -1, .layer = -1,
+                             .first = cx->model->n_tensors};
+    tfx_status status = {{0}};
+    int64_t shape[2] = {rows, cols};
+    int rank = cols > 0 ? 2 : 1;
+    if (tfx_model_declare_tensor(&d, name, rank, shape, init, &status)) {
+        tfx_fail(cx->err, "%s", status.msg);
+        return -1;
+    }
+    return (int64_t)cx->model->n_tensors - 1;
+}
+
+static int build_layer(const build_ctx *cx, int si, int64_t i)
+{
+    tfx_stack *stk = &cx->model->stacks[si];
+    const tfx_stack_spec *st = stk->spec;
+    tfx_layer *l = &stk->layers[i];
+    char prefix[160];
+    const char *sublayers[3];
+    int n_sub = 0;
+
+    snprintf(prefix, sizeof prefix, "%s.layers.%" PRId64 ".attn.", st->name, i);
+    if (instantiate(cx, &l->attn, tfx_variant(&st->attention, i), si, i, prefix,
+                    TFX_PART_ATTENTION, "attention"))
+        return -1;
+    sublayers[n_sub++] = "attn";
+    if (st->cross_attention.n) {
+        snprintf(prefix, sizeof prefix, "%s.layers.%" PRId64 ".cross_attn.", st->name, i);
+        if (instantiate(cx, &l->cross_attn, tfx_variant(&st->cross_attention, i), si, i, prefix,
+                        TFX_PART_ATTENTION, "cross attention"))
+            return -1;
+        sublayers[n_sub++] = "cross_attn";
+    }
+    snprintf(prefix, sizeof prefix, "%s.layers.%" PRId64 ".ffn.", st->name, i);
+    if (instantiate(cx, &l->ffn, tfx_variant(&st->ffn, i), si, i, prefix, TFX_PART_FFN, "ffn"))
+        return -1;
+    sublayers[n_sub++] = "ffn";
+
+    /* The placement names the block's norms; each is an instance of the stack's norm. */
+    const tfx_plugin *pl = st->placement.plugin->desc;
+    struct tfx_declarer d = {.model = cx->model, .stack = si, .layer = i, .norm_owner = l};
+    tfx_status status = {{0}};
+    if (pl->placement->declare_norms(stk->placement.state, sublayers, n_sub, &d, &status))
+        return tfx_fail_at(cx->err, st->placement.mark, "placement plugin '%s' (%s layer %" PRId64 "): %s",
+                           pl->name, st->name, i, status.msg);
+    l->norms = calloc((size_t)l->n_norms + 1, sizeof *l->norms);
+    if (!l->norms)
+        return tfx_fail(cx->err, "out of memory");
+    for (int k = 0; k < l->n_norms; k++) {
+        snprintf(prefix, sizeof prefix, "%s.layers.%" PRId64 ".%s.", st->name, i, l->norm_names[k]);
+        if (instantiate(cx, &l->norms[k], &st->norm, si, i, prefix, TFX_PART_NORM, l->norm_names[k]))
+            return -1;
+    }
+    return 0;
+}
+
+static int build_stack(const build_ctx *cx, int si)
+{
+    tfx_stack *stk = &cx->model->stacks[si];
+    const tfx_stack_spec *st = &cx->model->spec->stacks[si];
+    char prefix[160];
+    stk->spec = st;
+    snprintf(prefix, sizeof prefix, "%s.position.", st->name);
+    if (instantiate(cx, &stk->position, &st->position, si, -1, prefix, TFX_PART_POSITION, "position"))
+        return -1;
+    if (st->embed_norm) {
+        snprintf(prefix, sizeof prefix, "%s.embed_norm.", st->name);
+        if (instantiate(cx, &stk->embed_norm, &st->norm, si, -1, prefix, TFX_PART_NORM, "embed_norm"))
+            return -1;
+    }
+    if (instantiate(cx, &stk->placement, &st->placement, si, -1, "", TFX_PART_NORM, "placement"))
+        return -1;
+    if (stk->placement.n)
+        return tfx_fail_at(cx->err, st->placement.mark, "placement plugin '%s' declared tensors; a placement's norms come from declare_norms",
+                           st->placement.plugin->desc->name);
+    stk->layers = calloc((size_t)st->layers, sizeof *stk->layers);
+    if (!stk->layers)
+        return tfx_fail(cx->err, "out of memory");
+    for (int64_t i = 0; i < st->layers; i++)
+        if (build_layer(cx, si, i))
+            return -1;
+    if (st->final_norm) {
+        snprintf(prefix, sizeof prefix, "%s.final_norm.", st->name);
+        if (instantiate(cx, &stk->final_norm, &st->norm, si, -1, prefix, TFX_PART_NORM, "final_norm"))
+            return -1;
+    }
+    return 0;
+}
+
+tfx_model *tfx_model_build(const tfx_spec *spec, tfx_error *err)
+{
+    tfx_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        tfx_fail(err, "out of memory");
+        return NULL;
+    }
+    m->spec = spec;
+    m->n_stacks = spec->n_stacks;
+    m->token_types = m->pooler_weight = m->pooler_bias = m->lm_head = -1;
+    build_ctx cx = {.model = m, .err = err};
+    m->tok_embed = core_tensor(&cx, "embed.tokens", spec->vocab, spec->d_model, TFX_INIT_NORMAL,
+                               TFX_PART_EMBEDDING);
+    if (m->tok_embed < 0)
+        goto err_free;
+    if (spec->token_types > 0 &&
+        (m->token_types = core_tensor(&cx, "embed.token_types", spec->token_types, spec->d_model,
+                                      TFX_INIT_NORMAL, TFX_PART_EMBEDDING)) < 0)
+        goto err_free;
+    for (int si = 0; si < m->n_stacks; si++)
+        if (build_stack(&cx, si))
+            goto err_free;
+    if (spec->pooler &&
+        ((m->pooler_weight = core_tensor(&cx, "pooler.weight", spec->d_model, spec->d_model,
+                                         TFX_INIT_NORMAL, TFX_PART_POOLER)) < 0 ||
+         (m->pooler_bias = core_tensor(&cx, "pooler.bias", spec->d_model, 0, TFX_INIT_ZEROS,
+                                       TFX_PART_POOLER)) < 0))
+        goto err_free;
+    if (spec->lm_head) {
+        m->lm_head = core_tensor(&cx, "lm_head.weight", spec->vocab, spec->d_model,
+                                 TFX_INIT_NORMAL, TFX_PART_HEAD);
+        if (m->lm_head < 0)
+            goto err_free;
+        if (spec->tie_embeddings)
+            m->tensors[m->lm_head].tied_to = m->tok_embed;
+    }
+    return m;
+err_free:
+    tfx_model_free(m);
+    return NULL;
+}
+
+static void destroy_instance(tfx_instance *inst)
+{
+    if (inst->comp)
+        inst->comp->plugin->desc->destroy(inst->state);
+    inst->comp = NULL;
+}
+
+static void free_stack(tfx_stack *stk)
+{
+    destroy_instance(&stk->position);
+    destroy_instance(&stk->embed_norm);
+    destroy_instance(&stk->final_norm);
+    if (stk->layers) {
+        for (int64_t i = 0; i < stk->spec->layers; i++) {
+            tfx_layer *l = &stk->layers[i];
+            destroy_instance(&l->attn);
+            destroy_instance(&l->cross_attn);
+            destroy_instance(&l->ffn);
+            for (int k = 0; k < l->n_norms; k++) {
+                if (l->norms)
+                    destroy_instance(&l->norms[k]);
+                free(l->norm_names[k]);
+            }
+            free(l->norms);
+            free(l->norm_names);
+        }
+    }
+    destroy_instance(&stk->placement);
+    free(stk->layers);
+}
+
+void tfx_model_free(tfx_model *m)
+{
+    if (!m)
+        return;
+    for (int si = 0; si < m->n_stacks; si++)
+        if (m->stacks[si].spec)
+            free_stack(&m->stacks[si]);
+    for (size_t i = 0; i < m->n_tensors; i++)
+        free(m->tensors[i].name);
+    free(m->tensors);
+    free(m);
+}

@@ -1,1 +1,554 @@
-/* core/spec.c — placeholder, filled in by its owner. */
+/* core/spec.c — turns a recipe tree into a tfx_spec: known keys, typed values, sizes that make
+ * sense, and each component's options checked against its plugin's schema before any plugin runs. */
+#include "spec.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_DIM INT32_MAX      /* BLAS takes int sizes */
+#define MAX_LAYERS 100000
+#define MAX_PATTERN 4096
+
+static const char *const model_kind_names[] = {"decoder-only", "encoder-decoder", "encoder-only"};
+
+const char *tfx_model_kind_name(tfx_model_kind kind) { return model_kind_names[kind]; }
+
+/* Keys allowed at the top of a recipe, and inside an `encoder:` / `decoder:` section. */
+static const char *const top_keys[] = {
+    "name", "description", "model", "vocab", "d_model", "heads", "kv_heads", "head_dim",
+    "layers", "context", "tie_embeddings", "token_types", "embed_scale", "embed_norm",
+    "final_norm", "lm_head", "pooler", "init_std", "position", "norm", "placement",
+    "attention", "cross_attention", "ffn", "encoder", "decoder", "checkpoint",
+};
+static const char *const stack_keys[] = {
+    "layers", "position", "norm", "placement", "attention", "cross_attention", "ffn",
+    "embed_norm", "final_norm",
+};
+#define COUNT(a) (sizeof(a) / sizeof(a)[0])
+
+typedef struct build_ctx {
+    const tfx_recipe *recipe;
+    const tfx_registry *reg;
+    tfx_spec *spec;
+    tfx_error *err;
+} build_ctx;
+
+static tfx_mark root_mark(const build_ctx *cx) { return cx->recipe->root->mark; }
+
+/* ---- key checking ------------------------------------------------------------------------- */
+
+static int check_keys(const build_ctx *cx, const tfx_node *map, const char *const *allowed,
+                      size_t n_allowed, const char *where)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const char *key = map->keys[i];
+        int known = 0;
+        for (size_t j = 0; j < n_allowed && !known; j++)
+            known = strcmp(key, allowed[j]) == 0;
+        if (known)
+            continue;
+        const char *hint = tfx_suggest(key, allowed, n_allowed);
+        if (hint)
+            return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s (did you mean '%s'?)",
+                               key, where, hint);
+        return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s", key, where);
+    }
+    return 0;
+}
+
+/* ---- typed top-level values --------------------------------------------------------------- */
+
+/* An integer key in [lo, hi]; `def` < 0 means required. `scope` is the stack section that may
+ * override the top level, or NULL. */
+static int read_size(const build_ctx *cx, const tfx_node *scope, const char *key, int64_t lo,
+                     int64_t hi, int64_t def, int64_t *out)
+{
+    const tfx_node *n = scope ? tfx_node_get(scope, key) : NULL;
+    if (!n)
+        n = tfx_node_get(cx->recipe->root, key);
+    if (!n) {
+        if (def < 0)
+            return tfx_fail_at(cx->err, root_mark(cx), "missing required key '%s'", key);
+        *out = def;
+        return 0;
+    }
+    if (tfx_node_int(n, key, out, cx->err))
+        return -1;
+    if (*out < lo || *out > hi)
+        return tfx_fail_at(cx->err, n->mark, "'%s' must be between %" PRId64 " and %" PRId64
+                           ", got %" PRId64, key, lo, hi, *out);
+    return 0;
+}
+
+static int read_bool(const build_ctx *cx, const tfx_node *scope, const char *key, bool def,
+                     bool *out)
+{
+    const tfx_node *n = scope ? tfx_node_get(scope, key) : NULL;
+    if (!n)
+        n = tfx_node_get(cx->recipe->root, key);
+    if (!n) {
+        *out = def;
+        return 0;
+    }
+    return tfx_node_bool(n, key, out, cx->err);
+}
+
+static int read_model_kind(const build_ctx *cx, tfx_model_kind *out)
+{
+    const tfx_node *n = tfx_node_get(cx->recipe->root, "model");
+    const char *text;
+    if (!n)
+        return tfx_fail_at(cx->err, root_mark(cx),
+                           "missing required key 'model' (decoder-only, encoder-decoder or encoder-only)");
+    if (tfx_node_string(n, "model", &text, cx->err))
+        return -1;
+    for (size_t k = 0; k < COUNT(model_kind_names); k++)
+        if (strcmp(text, model_kind_names[k]) == 0) {
+            *out = (tfx_model_kind)k;
+            return 0;
+        }
+    const char *hint = tfx_suggest(text, model_kind_names, COUNT(model_kind_names));
+    return tfx_fail_at(cx->err, n->mark,
+                       "unknown model '%s'%s%s%s; expected decoder-only, encoder-decoder or encoder-only",
+                       text, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+}
+
+/* ---- option values ------------------------------------------------------------------------ */
+
+/* Parse one option value from `n` (a recipe node, or a default dressed as one). */
+static int parse_option(const build_ctx *cx, const tfx_plugin *p, const tfx_option *o,
+                        const tfx_node *n, tfx_value *out)
+{
+    tfx_error *err = cx->err;
+    switch (o->type) {
+    case TFX_OPT_INT:
+        if (tfx_node_int(n, o->name, &out->i, err))
+            return -1;
+        if (o->min <= o->max && ((double)out->i < o->min || (double)out->i > o->max))
+            return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be between %g and %g, got %" PRId64,
+                               o->name, tfx_kind_name(p->kind), p->name, o->min, o->max, out->i);
+        return 0;
+    case TFX_OPT_FLOAT:
+        if (tfx_node_float(n, o->name, &out->f, err))
+            return -1;
+        if (o->min <= o->max && (out->f < o->min || out->f > o->max))
+            return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be between %g and %g, got %g",
+                               o->name, tfx_kind_name(p->kind), p->name, o->min, o->max, out->f);
+        return 0;
+    case TFX_OPT_BOOL: {
+        bool b;
+        if (tfx_node_bool(n, o->name, &b, err))
+            return -1;
+        out->i = b;
+        return 0;
+    }
+    case TFX_OPT_ENUM: {
+        const char *text;
+        if (tfx_node_string(n, o->name, &text, err))
+            return -1;
+        size_t n_choices = 0;
+        while (o->choices[n_choices])
+            n_choices++;
+        for (size_t c = 0; c < n_choices; c++)
+            if (strcmp(text, o->choices[c]) == 0) {
+                out->i = (int64_t)c;
+                return 0;
+            }
+        char list[256] = "";
+        for (size_t c = 0; c < n_choices; c++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c ? ", " : "",
+                     o->choices[c]);
+        const char *hint = tfx_suggest(text, o->choices, n_choices);
+        return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be one of %s, got '%s'%s%s%s",
+                           o->name, tfx_kind_name(p->kind), p->name, list, text,
+                           hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    }
+    }
+    return tfx_fail(err, "option '%s': unknown type", o->name);
+}
+
+/* An option assignment found in a section: dotted name, value, where the key was written. */
+typedef struct assignment {
+    char name[128];
+    const tfx_node *value;
+    tfx_mark key_mark;
+} assignment;
+
+#define MAX_ASSIGN 64
+
+/* Flatten a section map into dotted assignments; later ones replace earlier ones. */
+static int flatten(const build_ctx *cx, const tfx_node *map, const char *prefix, assignment *as,
+                   int *n)
+{
+    for (size_t i = 0; i < map->n; i++) {
+        const char *key = map->keys[i];
+        if (!*prefix && (strcmp(key, "plugin") == 0 || strcmp(key, "pattern") == 0))
+            continue;
+        char name[128];
+        int len = snprintf(name, sizeof name, "%s%s", prefix, key);
+        if (len < 0 || (size_t)len >= sizeof name - 1)
+            return tfx_fail_at(cx->err, map->key_marks[i], "option name '%s%s' is too long", prefix, key);
+        const tfx_node *v = map->values[i];
+        if (v->type == TFX_NODE_MAP) {
+            name[len] = '.';
+            name[len + 1] = '\0';
+            if (flatten(cx, v, name, as, n))
+                return -1;
+            continue;
+        }
+        int slot = 0;
+        while (slot < *n && strcmp(as[slot].name, name) != 0)
+            slot++;
+        if (slot == *n) {
+            if (*n == MAX_ASSIGN)
+                return tfx_fail_at(cx->err, map->key_marks[i], "too many options in one section");
+            (*n)++;
+        }
+        memcpy(as[slot].name, name, sizeof name);
+        as[slot].value = v;
+        as[slot].key_mark = map->key_marks[i];
+    }
+    return 0;
+}
+
+/* Which plugin a list of section layers names: the last one that names one. */
+static int choose_plugin(const build_ctx *cx, tfx_kind kind, const char *section,
+                         const tfx_node *const *layers, int n_layers, const char *def,
+                         const tfx_registered **out, tfx_mark *mark)
+{
+    const tfx_node *named = NULL;
+    for (int i = 0; i < n_layers; i++) {
+        const tfx_node *l = layers[i];
+        if (!l)
+            continue;
+        *mark = l->mark;
+        if (l->type == TFX_NODE_SCALAR)
+            named = l;
+        else if (l->type == TFX_NODE_MAP && tfx_node_get(l, "plugin"))
+            named = tfx_node_get(l, "plugin");
+        else if (l->type == TFX_NODE_SEQ)
+            return tfx_fail_at(cx->err, l->mark, "'%s' must be a plugin name or a map, got a list",
+                               section);
+    }
+    const char *name = def;
+    if (named) {
+        if (tfx_node_string(named, "plugin", &name, cx->err))
+            return -1;
+        *mark = named->mark;
+    }
+    *out = tfx_registry_find(cx->reg, kind, name);
+    if (*out)
+        return 0;
+    const char *names[64];
+    size_t n = tfx_registry_names(cx->reg, kind, names, 64);
+    char list[512] = "";
+    for (size_t i = 0; i < n; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
+    const char *hint = tfx_suggest(name, names, n);
+    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s%s%s; installed: %s",
+                       tfx_kind_name(kind), name, section, hint ? " (did you mean '" : "",
+                       hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
+}
+
+/* Resolve one slot from its layered section nodes (top level, stack section, pattern entry). */
+static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *section,
+                             const tfx_node *const *layers, int n_layers, const char *def,
+                             tfx_component *out)
+{
+    tfx_mark mark = root_mark(cx);
+    if (choose_plugin(cx, kind, section, layers, n_layers, def, &out->plugin, &mark))
+        return -1;
+    out->mark = mark;
+    const tfx_plugin *p = out->plugin->desc;
+    assignment as[MAX_ASSIGN];
+    int n_as = 0;
+    for (int i = 0; i < n_layers; i++)
+        if (layers[i] && layers[i]->type == TFX_NODE_MAP && flatten(cx, layers[i], "", as, &n_as))
+            return -1;
+    out->options = calloc((size_t)p->n_options + 1, sizeof *out->options);
+    if (!out->options)
+        return tfx_fail(cx->err, "out of memory");
+    for (int a = 0; a < n_as; a++) {
+        int found = 0;
+        for (int o = 0; o < p->n_options && !found; o++)
+            found = strcmp(p->options[o].name, as[a].name) == 0;
+        if (found)
+            continue;
+        const char *names[64];
+        int n = 0;
+        for (int o = 0; o < p->n_options && n < 64; o++)
+            names[n++] = p->options[o].name;
+        const char *hint = tfx_suggest(as[a].name, names, (size_t)n);
+        char list[512] = "";
+        for (int o = 0; o < n; o++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", o ? ", " : "", names[o]);
+        return tfx_fail_at(cx->err, as[a].key_mark, "unknown option '%s' for %s plugin '%s'%s%s%s; its options: %s",
+                           as[a].name, tfx_kind_name(kind), p->name, hint ? " (did you mean '" : "",
+                           hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
+    }
+    for (int o = 0; o < p->n_options; o++) {
+        const tfx_node *value = NULL;
+        for (int a = 0; a < n_as && !value; a++)
+            if (strcmp(as[a].name, p->options[o].name) == 0)
+                value = as[a].value;
+        if (value) {
+            if (parse_option(cx, p, &p->options[o], value, &out->options[o]))
+                return -1;
+            continue;
+        }
+        /* The schema's default, parsed exactly as a recipe value would be. */
+        tfx_node def_node = {.type = TFX_NODE_SCALAR, .text = (char *)p->options[o].default_value,
+                             .mark = {.file = out->plugin->path, .line = 0, .col = 0}};
+        if (parse_option(cx, p, &p->options[o], &def_node, &out->options[o]))
+            return tfx_error_prefix(cx->err, "bad default in plugin '%s'", p->name);
+    }
+    return 0;
+}
+
+/* The section node named `key` of the top level and of the stack section. */
+static void section_layers(const build_ctx *cx, const tfx_node *stack_section, const char *key,
+                           const tfx_node **layers)
+{
+    layers[0] = tfx_node_get(cx->recipe->root, key);
+    layers[1] = stack_section ? tfx_node_get(stack_section, key) : NULL;
+}
+
+/* A per-layer slot: resolve once per entry of the (last given) `pattern`. */
+static int resolve_variants(const build_ctx *cx, tfx_kind kind, const char *key,
+                            const tfx_node *stack_section, const char *def, tfx_variants *out)
+{
+    const tfx_node *layers[3];
+    section_layers(cx, stack_section, key, layers);
+    const tfx_node *pattern = NULL;
+    for (int i = 0; i < 2; i++)
+        if (layers[i] && layers[i]->type == TFX_NODE_MAP && tfx_node_get(layers[i], "pattern"))
+            pattern = tfx_node_get(layers[i], "pattern");
+    int n = 1;
+    if (pattern) {
+        if (pattern->type != TFX_NODE_SEQ || pattern->n == 0 || pattern->n > MAX_PATTERN)
+            return tfx_fail_at(cx->err, pattern->mark,
+                               "'%s.pattern' must be a non-empty list (at most %d entries) of sections",
+                               key, MAX_PATTERN);
+        n = (int)pattern->n;
+    }
+    out->v = calloc((size_t)n, sizeof *out->v);
+    if (!out->v)
+        return tfx_fail(cx->err, "out of memory");
+    out->n = n;
+    for (int i = 0; i < n; i++) {
+        layers[2] = pattern ? pattern->values[i] : NULL;
+        if (layers[2] && layers[2]->type == TFX_NODE_MAP && tfx_node_get(layers[2], "pattern"))
+            return tfx_fail_at(cx->err, layers[2]->mark, "a pattern entry cannot hold its own pattern");
+        if (resolve_component(cx, kind, key, layers, 3, def, &out->v[i]))
+            return -1;
+    }
+    return 0;
+}
+
+static int resolve_single(const build_ctx *cx, tfx_kind kind, const char *key,
+                          const tfx_node *stack_section, const char *def, tfx_component *out)
+{
+    const tfx_node *layers[2];
+    section_layers(cx, stack_section, key, layers);
+    for (int i = 0; i < 2; i++)
+        if (layers[i] && layers[i]->type == TFX_NODE_MAP && tfx_node_get(layers[i], "pattern"))
+            return tfx_fail_at(cx->err, tfx_node_get(layers[i], "pattern")->mark,
+                               "'pattern' is allowed in attention, cross_attention and ffn only, not in '%s'",
+                               key);
+    return resolve_component(cx, kind, key, layers, 2, def, out);
+}
+
+/* ---- stacks ------------------------------------------------------------------------------- */
+
+static int build_stack(const build_ctx *cx, tfx_stack_spec *st, const char *name,
+                       bool is_decoder, bool has_cross)
+{
+    st->name = name;
+    st->is_decoder = is_decoder;
+    const tfx_node *section = NULL;
+    if (cx->spec->kind == TFX_MODEL_ENCODER_DECODER) {
+        section = tfx_node_get(cx->recipe->root, name);
+        if (section && section->type != TFX_NODE_MAP)
+            return tfx_fail_at(cx->err, section->mark, "'%s' must be a map of per-stack keys", name);
+        if (section && check_keys(cx, section, stack_keys, COUNT(stack_keys),
+                                  is_decoder ? " in 'decoder'" : " in 'encoder'"))
+            return -1;
+        if (section && !has_cross && tfx_node_get(section, "cross_attention"))
+            return tfx_fail_at(cx->err, tfx_node_get(section, "cross_attention")->mark,
+                               "the encoder has no cross attention");
+    }
+    if (read_size(cx, section, "layers", 1, MAX_LAYERS, -1, &st->layers))
+        return -1;
+    if (resolve_single(cx, TFX_KIND_POSITION, "position", section, "learned", &st->position) ||
+        resolve_single(cx, TFX_KIND_NORM, "norm", section, "layernorm", &st->norm) ||
+        resolve_single(cx, TFX_KIND_PLACEMENT, "placement", section, "pre", &st->placement) ||
+        resolve_variants(cx, TFX_KIND_ATTENTION, "attention", section, is_decoder ? "causal" : "self",
+                         &st->attention) ||
+        resolve_variants(cx, TFX_KIND_FFN, "ffn", section, "mlp", &st->ffn))
+        return -1;
+    if (has_cross &&
+        resolve_variants(cx, TFX_KIND_ATTENTION, "cross_attention", section, "cross", &st->cross_attention))
+        return -1;
+    for (int i = 0; i < st->attention.n; i++)
+        if (st->attention.v[i].plugin->desc->attention->uses_memory)
+            return tfx_fail_at(cx->err, st->attention.v[i].mark,
+                               "attention plugin '%s' attends to an encoder's output; use it as cross_attention",
+                               st->attention.v[i].plugin->desc->name);
+    for (int i = 0; i < st->cross_attention.n; i++)
+        if (!st->cross_attention.v[i].plugin->desc->attention->uses_memory)
+            return tfx_fail_at(cx->err, st->cross_attention.v[i].mark,
+                               "cross_attention needs a plugin that attends to the encoder (such as 'cross'), not '%s'",
+                               st->cross_attention.v[i].plugin->desc->name);
+    bool final_default = st->placement.plugin->desc->placement->final_norm != 0;
+    if (read_bool(cx, section, "embed_norm", false, &st->embed_norm) ||
+        read_bool(cx, section, "final_norm", final_default, &st->final_norm))
+        return -1;
+    return 0;
+}
+
+/* ---- dimensions --------------------------------------------------------------------------- */
+
+static int read_dims(const build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *root = cx->recipe->root;
+    if (read_size(cx, NULL, "vocab", 1, MAX_DIM, -1, &s->vocab) ||
+        read_size(cx, NULL, "d_model", 1, MAX_DIM, -1, &s->d_model) ||
+        read_size(cx, NULL, "heads", 1, MAX_DIM, -1, &s->heads) ||
+        read_size(cx, NULL, "context", 1, MAX_DIM, -1, &s->context) ||
+        read_size(cx, NULL, "kv_heads", 1, MAX_DIM, s->heads, &s->kv_heads) ||
+        read_size(cx, NULL, "token_types", 0, MAX_DIM, 0, &s->token_types))
+        return -1;
+    const tfx_node *hd = tfx_node_get(root, "head_dim");
+    if (hd) {
+        if (read_size(cx, NULL, "head_dim", 1, MAX_DIM, -1, &s->head_dim))
+            return -1;
+    } else if (s->d_model % s->heads != 0) {
+        return tfx_fail_at(cx->err, tfx_node_get(root, "heads")->mark,
+                           "heads (%" PRId64 ") must divide d_model (%" PRId64 "), or set head_dim",
+                           s->heads, s->d_model);
+    } else {
+        s->head_dim = s->d_model / s->heads;
+    }
+    if (s->heads % s->kv_heads != 0)
+        return tfx_fail_at(cx->err, tfx_node_get(root, "kv_heads")->mark,
+                           "kv_heads (%" PRId64 ") must divide heads (%" PRId64 ")", s->kv_heads,
+                           s->heads);
+    if (s->heads * s->head_dim > MAX_DIM)
+        return tfx_fail_at(cx->err, tfx_node_get(root, "heads")->mark,
+                           "heads x head_dim (%" PRId64 " x %" PRId64 ") is larger than %d",
+                           s->heads, s->head_dim, MAX_DIM);
+    return 0;
+}
+
+static int read_strings(const build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *n = tfx_node_get(cx->recipe->root, "name");
+    if (!n)
+        return tfx_fail_at(cx->err, root_mark(cx), "missing required key 'name'");
+    if (tfx_node_string(n, "name", &s->name, cx->err))
+        return -1;
+    n = tfx_node_get(cx->recipe->root, "description");
+    if (n && tfx_node_string(n, "description", &s->description, cx->err))
+        return -1;
+    return 0;
+}
+
+static int read_flags(const build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *n = tfx_node_get(cx->recipe->root, "init_std");
+    s->init_std = 0.02;
+    if (n) {
+        if (tfx_node_float(n, "init_std", &s->init_std, cx->err))
+            return -1;
+        if (!(s->init_std >= 0 && s->init_std <= 100))
+            return tfx_fail_at(cx->err, n->mark, "'init_std' must be between 0 and 100");
+    }
+    if (read_bool(cx, NULL, "tie_embeddings", true, &s->tie_embeddings) ||
+        read_bool(cx, NULL, "embed_scale", false, &s->embed_scale) ||
+        read_bool(cx, NULL, "lm_head", s->kind != TFX_MODEL_ENCODER_ONLY, &s->lm_head) ||
+        read_bool(cx, NULL, "pooler", false, &s->pooler))
+        return -1;
+    if (s->kind != TFX_MODEL_ENCODER_DECODER) {
+        static const char *const only_seq2seq[] = {"encoder", "decoder", "cross_attention"};
+        for (size_t i = 0; i < COUNT(only_seq2seq); i++) {
+            long k = tfx_node_find(cx->recipe->root, only_seq2seq[i]);
+            if (k >= 0)
+                return tfx_fail_at(cx->err, cx->recipe->root->key_marks[k],
+                                   "'%s' applies to encoder-decoder models only", only_seq2seq[i]);
+        }
+    }
+    n = tfx_node_get(cx->recipe->root, "checkpoint");
+    if (n && n->type != TFX_NODE_MAP)
+        return tfx_fail_at(cx->err, n->mark, "'checkpoint' must be a map (file, tensors, ignore)");
+    s->checkpoint = n;
+    return 0;
+}
+
+/* ---- public ------------------------------------------------------------------------------- */
+
+tfx_spec *tfx_spec_build(const tfx_recipe *recipe, const tfx_registry *reg, tfx_error *err)
+{
+    tfx_spec *s = calloc(1, sizeof *s);
+    if (!s) {
+        tfx_fail(err, "out of memory");
+        return NULL;
+    }
+    s->recipe = recipe;
+    build_ctx cx = {.recipe = recipe, .reg = reg, .spec = s, .err = err};
+    if (check_keys(&cx, recipe->root, top_keys, COUNT(top_keys), "") ||
+        read_strings(&cx, s) || read_model_kind(&cx, &s->kind) || read_dims(&cx, s) ||
+        read_flags(&cx, s))
+        goto err_free;
+    switch (s->kind) {
+    case TFX_MODEL_DECODER_ONLY:
+        s->n_stacks = 1;
+        if (build_stack(&cx, &s->stacks[0], "decoder", true, false))
+            goto err_free;
+        break;
+    case TFX_MODEL_ENCODER_ONLY:
+        s->n_stacks = 1;
+        if (build_stack(&cx, &s->stacks[0], "encoder", false, false))
+            goto err_free;
+        break;
+    case TFX_MODEL_ENCODER_DECODER:
+        s->n_stacks = 2;
+        if (build_stack(&cx, &s->stacks[0], "encoder", false, false) ||
+            build_stack(&cx, &s->stacks[1], "decoder", true, true))
+            goto err_free;
+        break;
+    }
+    if (s->pooler && s->kind == TFX_MODEL_DECODER_ONLY) {
+        tfx_fail_at(err, tfx_node_get(recipe->root, "pooler")->mark,
+                    "'pooler' applies to models with an encoder");
+        goto err_free;
+    }
+    return s;
+err_free:
+    tfx_spec_free(s);
+    return NULL;
+}
+
+static void free_variants(tfx_variants *v)
+{
+    for (int i = 0; i < v->n; i++)
+        free(v->v[i].options);
+    free(v->v);
+}
+
+void tfx_spec_free(tfx_spec *s)
+{
+    if (!s)
+        return;
+    for (int i = 0; i < 2; i++) {
+        tfx_stack_spec *st = &s->stacks[i];
+        free(st->position.options);
+        free(st->norm.options);
+        free(st->placement.options);
+        free_variants(&st->attention);
+        free_variants(&st->cross_attention);
+        free_variants(&st->ffn);
+    }
+    free(s);
+}

@@ -1,0 +1,341 @@
+/* core/checkpoint.c — fills the weights from a safetensors checkpoint through the recipe's
+ * tensor-name map (templates over {layer}, transposes, splits of fused projections). */
+#include "checkpoint.h"
+
+#include <inttypes.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+
+#define LAYER_TOKEN "{layer}"
+
+/* One `checkpoint.tensors` entry: which recipe tensors it fills and from where. */
+typedef struct map_entry {
+    const char *target;           /* recipe tensor name, may hold {layer} */
+    const char *from;             /* file tensor name, may hold {layer} */
+    bool transpose;
+    int64_t split, part, groups;
+    tfx_mark mark;
+} map_entry;
+
+typedef struct ckpt_map {
+    map_entry *entries;
+    size_t n;
+    const tfx_node *ignore;       /* SEQ of templates, or NULL */
+} ckpt_map;
+
+/* ---- templates ---------------------------------------------------------------------------- */
+
+/* Does `name` match `tmpl` (one optional {layer})? Sets *layer (-1 without the token). */
+static bool template_match(const char *tmpl, const char *name, int64_t *layer)
+{
+    const char *tok = strstr(tmpl, LAYER_TOKEN);
+    *layer = -1;
+    if (!tok)
+        return strcmp(tmpl, name) == 0;
+    size_t pre = (size_t)(tok - tmpl);
+    if (strncmp(tmpl, name, pre) != 0)
+        return false;
+    const char *digits = name + pre, *end = digits;
+    int64_t value = 0;
+    while (*end >= '0' && *end <= '9' && end - digits < 9)
+        value = value * 10 + (*end++ - '0');
+    if (end == digits || (end - digits > 1 && *digits == '0'))
+        return false;
+    if (strcmp(end, tok + strlen(LAYER_TOKEN)) != 0)
+        return false;
+    *layer = value;
+    return true;
+}
+
+static void template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
+{
+    const char *tok = strstr(tmpl, LAYER_TOKEN);
+    if (!tok || layer < 0) {
+        snprintf(out, cap, "%s", tmpl);
+        return;
+    }
+    snprintf(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
+             tok + strlen(LAYER_TOKEN));
+}
+
+/* ---- reading the map from the recipe ------------------------------------------------------ */
+
+static int read_int_key(const tfx_node *map, const char *key, int64_t def, int64_t lo,
+                        int64_t *out, tfx_error *err)
+{
+    const tfx_node *n = tfx_node_get(map, key);
+    *out = def;
+    if (!n)
+        return 0;
+    if (tfx_node_int(n, key, out, err))
+        return -1;
+    if (*out < lo)
+        return tfx_fail_at(err, n->mark, "'%s' must be at least %" PRId64, key, lo);
+    return 0;
+}
+
+static int parse_entry(const tfx_node *tensors, size_t i, map_entry *e, tfx_error *err)
+{
+    const tfx_node *v = tensors->values[i];
+    e->target = tensors->keys[i];
+    e->mark = tensors->key_marks[i];
+    e->split = e->groups = 1;
+    if (v->type == TFX_NODE_SCALAR)
+        return tfx_node_string(v, e->target, &e->from, err);
+    if (v->type != TFX_NODE_MAP)
+        return tfx_fail_at(err, v->mark, "checkpoint source of '%s' must be a name or a map (from, transpose, split, part, groups)",
+                           e->target);
+    static const char *const keys[] = {"from", "transpose", "split", "part", "groups"};
+    for (size_t k = 0; k < v->n; k++) {
+        size_t j = 0;
+        while (j < 5 && strcmp(v->keys[k], keys[j]) != 0)
+            j++;
+        if (j == 5) {
+            const char *hint = tfx_suggest(v->keys[k], keys, 5);
+            return tfx_fail_at(err, v->key_marks[k], "unknown key '%s' in a checkpoint source%s%s%s",
+                               v->keys[k], hint ? " (did you mean '" : "", hint ? hint : "",
+                               hint ? "'?)" : "");
+        }
+    }
+    const tfx_node *from = tfx_node_get(v, "from");
+    if (!from)
+        return tfx_fail_at(err, v->mark, "checkpoint source of '%s' needs 'from'", e->target);
+    if (tfx_node_string(from, "from", &e->from, err))
+        return -1;
+    const tfx_node *tr = tfx_node_get(v, "transpose");
+    if (tr && tfx_node_bool(tr, "transpose", &e->transpose, err))
+        return -1;
+    if (read_int_key(v, "split", 1, 1, &e->split, err) ||
+        read_int_key(v, "part", 0, 0, &e->part, err) ||
+        read_int_key(v, "groups", 1, 1, &e->groups, err))
+        return -1;
+    if (e->part >= e->split)
+        return tfx_fail_at(err, tfx_node_get(v, "part")->mark, "'part' must be below 'split' (%" PRId64 ")",
+                           e->split);
+    return 0;
+}
+
+static int read_map(const tfx_node *ckpt, ckpt_map *map, tfx_error *err)
+{
+    memset(map, 0, sizeof *map);
+    static const char *const keys[] = {"file", "tensors", "ignore"};
+    for (size_t k = 0; k < ckpt->n; k++) {
+        size_t j = 0;
+        while (j < 3 && strcmp(ckpt->keys[k], keys[j]) != 0)
+            j++;
+        if (j == 3)
+            return tfx_fail_at(err, ckpt->key_marks[k], "unknown key '%s' in 'checkpoint' (file, tensors, ignore)",
+                               ckpt->keys[k]);
+    }
+    const tfx_node *tensors = tfx_node_get(ckpt, "tensors");
+    if (!tensors || tensors->type != TFX_NODE_MAP)
+        return tfx_fail_at(err, ckpt->mark, "'checkpoint.tensors' must map recipe tensor names to checkpoint tensor names");
+    map->ignore = tfx_node_get(ckpt, "ignore");
+    if (map->ignore && map->ignore->type != TFX_NODE_SEQ)
+        return tfx_fail_at(err, map->ignore->mark, "'checkpoint.ignore' must be a list of tensor names");
+    map->entries = calloc(tensors->n + 1, sizeof *map->entries);
+    if (!map->entries)
+        return tfx_fail(err, "out of memory");
+    map->n = tensors->n;
+    for (size_t i = 0; i < tensors->n; i++)
+        if (parse_entry(tensors, i, &map->entries[i], err))
+            return -1;
+    return 0;
+}
+
+/* ---- copying one tensor ------------------------------------------------------------------- */
+
+static void shape_text(char *buf, size_t cap, const int64_t *shape, int rank)
+{
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", shape[i]);
+    if (o < cap)
+        snprintf(buf + o, cap - o, "]");
+}
+
+/* The shape the entry makes of the file tensor: transposed, then dimension 0 split. */
+static int source_shape(const map_entry *e, const tfx_st_tensor *src, int64_t *shape, int *rank,
+                        const char *file, tfx_error *err)
+{
+    *rank = src->rank;
+    memcpy(shape, src->shape, sizeof src->shape);
+    if (e->transpose) {
+        if (src->rank != 2)
+            return tfx_fail(err, "%s: tensor '%s' has rank %d; only 2-D tensors can be transposed",
+                            file, src->name, src->rank);
+        shape[0] = src->shape[1];
+        shape[1] = src->shape[0];
+    }
+    if (e->split > 1 || e->groups > 1) {
+        if (*rank < 1 || shape[0] % (e->split * e->groups) != 0)
+            return tfx_fail(err, "%s: tensor '%s' cannot be split into %" PRId64 " x %" PRId64 " parts along its first dimension",
+                            file, src->name, e->groups, e->split);
+        shape[0] /= e->split;
+    }
+    return 0;
+}
+
+static int copy_rows(const map_entry *e, const tfx_st_tensor *src, const int64_t *shape, int rank,
+                     float *dst, float **tmp, size_t *tmp_cap, tfx_error *err)
+{
+    int64_t row_len = 1;
+    for (int i = 1; i < rank; i++)
+        row_len *= shape[i];
+    int64_t rows = rank ? shape[0] : 1;
+    int64_t per_group = rows / e->groups;   /* rows of one group's part */
+    int64_t src_row_len = e->transpose ? src->shape[1] : row_len;
+    const float *whole = NULL;
+    if (e->transpose) {
+        size_t need = (size_t)src->numel;
+        if (need > *tmp_cap) {
+            float *grown = realloc(*tmp, need * sizeof(float));
+            if (!grown)
+                return tfx_fail(err, "out of memory reading '%s'", src->name);
+            *tmp = grown;
+            *tmp_cap = need;
+        }
+        if (tfx_st_read_f32(src, 0, src->numel, *tmp, err))
+            return -1;
+        whole = *tmp;
+    }
+    for (int64_t g = 0; g < e->groups; g++) {
+        for (int64_t k = 0; k < per_group; k++) {
+            int64_t s = g * e->split * per_group + e->part * per_group + k;
+            float *out = dst + (g * per_group + k) * row_len;
+            if (!whole) {
+                if (tfx_st_read_f32(src, s * src_row_len, row_len, out, err))
+                    return -1;
+                continue;
+            }
+            /* Row s of the transposed matrix is column s of the file's [a, b] tensor. */
+            for (int64_t j = 0; j < row_len; j++)
+                out[j] = whole[j * src_row_len + s];
+        }
+    }
+    return 0;
+}
+
+static int check_finite(const float *x, int64_t n, const char *file, const char *src,
+                        const char *target, tfx_error *err)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return tfx_fail(err, "%s: tensor '%s' (for '%s') holds %s at element %" PRId64, file,
+                            src, target, isnan(x[i]) ? "NaN" : "Inf", i);
+    return 0;
+}
+
+/* ---- the whole load ----------------------------------------------------------------------- */
+
+static bool ignored(const ckpt_map *map, const char *name)
+{
+    int64_t layer;
+    for (size_t i = 0; map->ignore && i < map->ignore->n; i++) {
+        const tfx_node *n = map->ignore->values[i];
+        if (n->type == TFX_NODE_SCALAR && template_match(n->text, name, &layer))
+            return true;
+    }
+    return false;
+}
+
+static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const tfx_st_file *f,
+                       const char *file, bool *used, float *dst, float **tmp, size_t *tmp_cap,
+                       tfx_error *err)
+{
+    const tfx_tensor *t = &m->tensors[ti];
+    const map_entry *e = NULL;
+    int64_t layer = -1;
+    for (size_t i = 0; i < map->n && !e; i++)
+        if (template_match(map->entries[i].target, t->name, &layer))
+            e = &map->entries[i];
+    if (!e)
+        return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
+    char src_name[512];
+    template_fill(src_name, sizeof src_name, e->from, layer);
+    const tfx_st_tensor *src = tfx_st_find(f, src_name);
+    if (!src)
+        return tfx_fail(err, "%s has no tensor '%s' (for recipe tensor '%s')", file, src_name, t->name);
+    used[src - f->tensors] = true;
+    int64_t shape[TFX_ST_MAX_RANK];
+    int rank;
+    if (source_shape(e, src, shape, &rank, file, err))
+        return -1;
+    bool same = rank == t->rank;
+    for (int i = 0; same && i < rank; i++)
+        same = shape[i] == t->shape[i];
+    if (!same) {
+        char have[128], want[128], raw[128];
+        shape_text(have, sizeof have, shape, rank);
+        shape_text(want, sizeof want, t->shape, t->rank);
+        shape_text(raw, sizeof raw, src->shape, src->rank);
+        return tfx_fail(err, "%s: tensor '%s' %s%s%s gives %s, but recipe tensor '%s' is %s", file,
+                        src_name, raw, e->transpose ? " transposed" : "",
+                        e->split > 1 ? " and split" : "", have, t->name, want);
+    }
+    if (copy_rows(e, src, shape, rank, dst, tmp, tmp_cap, err))
+        return tfx_error_prefix(err, "%s", file);
+    return check_finite(dst, t->numel, file, src_name, t->name, err);
+}
+
+int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *err)
+{
+    const tfx_node *file = spec->checkpoint ? tfx_node_get(spec->checkpoint, "file") : NULL;
+    if (!file)
+        return tfx_fail(err, "no checkpoint: the recipe has no 'checkpoint.file' and no --checkpoint was given");
+    const char *name;
+    if (tfx_node_string(file, "file", &name, err))
+        return -1;
+    if (name[0] == '/' || strcmp(file->mark.file, "--set") == 0) {
+        snprintf(out, cap, "%s", name);
+        return 0;
+    }
+    /* Relative to the recipe file that wrote it. */
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", file->mark.file);
+    snprintf(out, cap, "%s/%s", dirname(dir), name);
+    return 0;
+}
+
+int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path, tfx_error *err)
+{
+    const tfx_spec *spec = m->spec;
+    if (!spec->checkpoint)
+        return tfx_fail(err, "%s: the recipe has no 'checkpoint' map to read it with", path);
+    ckpt_map map;
+    float *tmp = NULL;
+    size_t tmp_cap = 0;
+    bool *used = NULL;
+    int rc = -1;
+    tfx_st_file *f = NULL;
+    if (read_map(spec->checkpoint, &map, err))
+        goto out;
+    if (!(f = tfx_st_open(path, err)))
+        goto out;
+    if (!(used = calloc(f->n + 1, sizeof *used))) {
+        tfx_fail(err, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].tied_to < 0 &&
+            load_tensor(m, i, &map, f, path, used, w->data[i], &tmp, &tmp_cap, err))
+            goto out;
+    for (size_t i = 0; i < f->n; i++)
+        if (!used[i] && !ignored(&map, f->tensors[i].name)) {
+            tfx_fail(err, "%s: tensor '%s' is not used by the recipe's checkpoint map (map it under checkpoint.tensors or list it under checkpoint.ignore)",
+                     path, f->tensors[i].name);
+            goto out;
+        }
+    rc = 0;
+out:
+    tfx_st_close(f);
+    free(used);
+    free(tmp);
+    free(map.entries);
+    return rc;
+}

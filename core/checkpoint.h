@@ -1,0 +1,20 @@
+/* core/checkpoint.h — loading a safetensors checkpoint into the weights arena through the
+ * recipe's `checkpoint:` map; every missing, extra, misshapen or non-finite tensor is an error. */
+#ifndef TFX_CORE_CHECKPOINT_H
+#define TFX_CORE_CHECKPOINT_H
+
+#include <stddef.h>
+
+#include "error.h"
+#include "model.h"
+#include "weights.h"
+
+/* The checkpoint file the recipe names (checkpoint.file, relative to the recipe that wrote
+ * it) into out. Returns 0, or -1 with err set when the recipe names none. */
+int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *err);
+
+/* Fill every (untied) tensor of `m` from the safetensors file at `path`. F32, F16, BF16 and F64
+ * are converted to float. Returns 0, or -1 with err naming the file and tensors. */
+int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path, tfx_error *err);
+
+#endif

@@ -1,0 +1,45 @@
+/* core/cli.h — what every `tfx` command shares: its options table parsing, opening the plugin
+ * registry (with skipped-plugin warnings on stderr), and printing an error once. */
+#ifndef TFX_CORE_CLI_H
+#define TFX_CORE_CLI_H
+
+#include <stdbool.h>
+
+#include "error.h"
+#include "registry.h"
+#include "report.h"
+
+#define TFX_MAX_SETS 64
+#define TFX_MAX_FILES 256
+
+/* Options common to the commands that read recipes. */
+typedef struct tfx_cli_common {
+    char *sets[TFX_MAX_SETS];     /* --set key=value, in order */
+    int n_sets;
+    tfx_format format;            /* --format */
+    char *files[TFX_MAX_FILES];   /* positional arguments */
+    int n_files;
+} tfx_cli_common;
+
+/* Take argv[*i] (and its value) if it is --set or --format; returns 1 when taken, 0 when not
+ * one of them, -1 with err set on a bad value. */
+int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_error *err);
+
+/* A positional argument; -1 with err set when there are too many or it looks like an option. */
+int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err);
+
+/* The value of an option that needs one: argv[++*i], or NULL with err set. */
+const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err);
+
+/* Open the registry along the default search path; prints skipped plugins as warnings. */
+tfx_registry *tfx_cli_registry(tfx_error *err);
+
+/* Print "tfx: <message>" to stderr; returns the exit status for errors (1). */
+int tfx_cli_error(const tfx_error *err);
+
+int tfx_cmd_params(int argc, char **argv);
+int tfx_cmd_plugins(int argc, char **argv);
+int tfx_cmd_validate(int argc, char **argv);
+int tfx_cmd_run(int argc, char **argv);
+
+#endif

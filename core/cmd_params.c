@@ -1,0 +1,56 @@
+/* core/cmd_params.c — `tfx params RECIPE...`: exact parameter counts per component and layer,
+ * computed from the declared tensors without allocating any weights. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const char usage[] =
+    "usage: tfx params RECIPE... [--format text|markdown|csv|json] [--set key=value]...\n"
+    "\n"
+    "Count the parameters of each recipe, per component (embedding, position, attention,\n"
+    "ffn, norm, pooler, head), per layer and in total; tied tensors are counted once.\n"
+    "No weights are allocated, so any size is counted at once.\n"
+    "\n"
+    "  --format F       text (default), markdown, csv or json\n"
+    "  --set key=value  override a recipe key (dotted path), for every recipe\n";
+
+int tfx_cmd_params(int argc, char **argv)
+{
+    tfx_cli_common c = {0};
+    tfx_error err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        int taken = tfx_cli_take_common(&c, argc, argv, &i, &err);
+        if (taken < 0 || (!taken && tfx_cli_take_file(&c, argv[i], &err)))
+            return tfx_cli_error(&err);
+    }
+    if (c.n_files == 0) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    tfx_registry *reg = tfx_cli_registry(&err);
+    if (!reg)
+        return tfx_cli_error(&err);
+    tfx_loaded *loaded[TFX_MAX_FILES] = {0};
+    tfx_params_item items[TFX_MAX_FILES];
+    int n = 0, status = 0;
+    for (; n < c.n_files; n++) {
+        loaded[n] = tfx_load(c.files[n], c.sets, c.n_sets, reg, &err);
+        if (!loaded[n]) {
+            status = tfx_cli_error(&err);
+            break;
+        }
+        items[n] = (tfx_params_item){.path = c.files[n], .loaded = loaded[n], .counts = &loaded[n]->counts};
+    }
+    if (status == 0 && tfx_report_params(stdout, c.format, items, n))
+        status = 1;
+    for (int i = 0; i <= n && i < c.n_files; i++)
+        tfx_loaded_free(loaded[i]);
+    tfx_registry_free(reg);
+    return status;
+}

@@ -1,0 +1,462 @@
+/* core/cmd_run.c — `tfx run RECIPE`: assemble the model, check it fits in memory, initialise or
+ * load its weights, run a prefill and a generation, and report counts, timings and tokens. */
+#include <cblas.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "accounting.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "host.h"
+#include "load.h"
+#include "runtime.h"
+#include "safetensors.h"
+#include "weights.h"
+
+#define MAX_TOKENS 65536
+
+static const char usage[] =
+    "usage: tfx run RECIPE [options]\n"
+    "\n"
+    "Assemble the recipe's model, initialise its weights (or load a checkpoint), run a\n"
+    "prefill over a prompt and generate tokens with the KV cache, then report parameters,\n"
+    "timings and the generated token ids.\n"
+    "\n"
+    "  --checkpoint FILE     load weights from a safetensors file through the recipe's map\n"
+    "                        (default: checkpoint.file of the recipe, if any; else random)\n"
+    "  --tokens 5,17,3       the prompt's token ids (decoder prompt for encoder-decoder)\n"
+    "  --prompt-len N        a random prompt of N tokens from --seed (default 32)\n"
+    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (default: random)\n"
+    "  --generate N          tokens to generate (default 8; 0 for none)\n"
+    "  --temperature T       sample with temperature T (default 0: greedy)\n"
+    "  --top-k K             sample among the K most likely tokens (default 0: all)\n"
+    "  --seed S              seed for weights, prompt and sampling (default 1)\n"
+    "  --threads N           threads for the matrix kernels (default: all cores)\n"
+    "  --logits FILE         write the last forward's logits (or last_hidden_state for\n"
+    "                        encoder-only models) as safetensors\n"
+    "  --random              ignore the recipe's checkpoint.file and use random weights\n"
+    "  --force               run even when the model does not fit in available memory\n"
+    "  --format F            text (default), markdown, csv or json\n"
+    "  --set key=value       override a recipe key\n";
+
+typedef struct run_opts {
+    tfx_cli_common common;
+    const char *checkpoint;
+    const char *tokens, *encoder_tokens, *logits_path;
+    int64_t prompt_len, generate, top_k, threads;
+    double temperature;
+    uint64_t seed;
+    bool force, random_weights;
+} run_opts;
+
+typedef struct run_result {
+    double load_s, encode_s, prefill_s, decode_s;
+    uint64_t prefill_flops;
+    int64_t n_encoder, n_prompt, n_generated;
+    int32_t *generated;
+    const char *weights_from;
+    char checkpoint[4096];
+} run_result;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- options ------------------------------------------------------------------------------ */
+
+static int parse_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
+                     tfx_error *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return tfx_fail(err, "%s expects an integer between %" PRId64 " and %" PRId64 ", got '%s'",
+                        opt, lo, hi, text);
+    *out = v;
+    return 0;
+}
+
+static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        int taken = tfx_cli_take_common(&o->common, argc, argv, &i, err);
+        if (taken < 0)
+            return -1;
+        if (taken)
+            continue;
+        if (strcmp(a, "--force") == 0) {
+            o->force = true;
+            continue;
+        }
+        if (strcmp(a, "--random") == 0) {
+            o->random_weights = true;
+            continue;
+        }
+        static const char *const valued[] = {"--checkpoint", "--tokens", "--prompt-len",
+            "--encoder-tokens", "--generate", "--seed", "--threads", "--logits",
+            "--temperature", "--top-k"};
+        bool needs = false;
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
+            needs |= strcmp(a, valued[k]) == 0;
+        if (!needs) {
+            if (tfx_cli_take_file(&o->common, a, err))
+                return -1;
+            continue;
+        }
+        if (!(v = tfx_cli_value(argc, argv, &i, err)))
+            return -1;
+        int64_t n;
+        if (strcmp(a, "--checkpoint") == 0)
+            o->checkpoint = v;
+        else if (strcmp(a, "--tokens") == 0)
+            o->tokens = v;
+        else if (strcmp(a, "--encoder-tokens") == 0)
+            o->encoder_tokens = v;
+        else if (strcmp(a, "--logits") == 0)
+            o->logits_path = v;
+        else if (strcmp(a, "--prompt-len") == 0) {
+            if (parse_i64(a, v, 1, MAX_TOKENS, &o->prompt_len, err))
+                return -1;
+        } else if (strcmp(a, "--generate") == 0) {
+            if (parse_i64(a, v, 0, MAX_TOKENS, &o->generate, err))
+                return -1;
+        } else if (strcmp(a, "--threads") == 0) {
+            if (parse_i64(a, v, 1, 1024, &o->threads, err))
+                return -1;
+        } else if (strcmp(a, "--top-k") == 0) {
+            if (parse_i64(a, v, 0, INT32_MAX, &o->top_k, err))
+                return -1;
+        } else if (strcmp(a, "--seed") == 0) {
+            if (parse_i64(a, v, 0, INT64_MAX, &n, err))
+                return -1;
+            o->seed = (uint64_t)n;
+        } else if (strcmp(a, "--temperature") == 0) {
+            char *end;
+            o->temperature = strtod(v, &end);
+            if (end == v || *end || !(o->temperature >= 0 && o->temperature <= 100))
+                return tfx_fail(err, "--temperature expects a number between 0 and 100, got '%s'", v);
+        }
+    }
+    if (o->common.n_files != 1)
+        return tfx_fail(err, "tfx run takes one recipe (see tfx run --help)");
+    return 0;
+}
+
+/* "5,17,3" → tokens; returns the count or -1. */
+static int64_t parse_tokens(const char *text, int32_t *out, int64_t cap, const char *opt,
+                            tfx_error *err)
+{
+    int64_t n = 0;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 0 || v > INT32_MAX)
+            return tfx_fail(err, "%s: expected comma-separated token ids, got '%s'", opt, text);
+        if (n == cap)
+            return tfx_fail(err, "%s: more than %" PRId64 " tokens", opt, cap);
+        out[n++] = (int32_t)v;
+        p = end;
+        if (*p == ',')
+            p++;
+        else if (*p)
+            return tfx_fail(err, "%s: expected comma-separated token ids, got '%s'", opt, text);
+    }
+    if (n == 0)
+        return tfx_fail(err, "%s: no tokens given", opt);
+    return n;
+}
+
+static void random_tokens(int32_t *out, int64_t n, int64_t vocab, uint64_t seed)
+{
+    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 12345;
+    for (int64_t i = 0; i < n; i++) {
+        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+        out[i] = (int32_t)(s % (uint64_t)vocab);
+    }
+}
+
+/* ---- memory ------------------------------------------------------------------------------- */
+
+static uint64_t available_memory(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    unsigned long long kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return (uint64_t)kb * 1024u;
+}
+
+static int check_fits(uint64_t need, bool force, tfx_error *err)
+{
+    uint64_t have = available_memory();
+    if (!have || need <= have || force)
+        return 0;
+    return tfx_fail(err, "the model needs %.2f GiB (%" PRIu64 " bytes: weights and run state) but "
+                    "%.2f GiB (%" PRIu64 " bytes) are available; use --force to try anyway",
+                    (double)need / (1u << 30), need, (double)have / (1u << 30), have);
+}
+
+/* ---- the run ------------------------------------------------------------------------------ */
+
+static int write_logits(const char *path, const tfx_runtime *rt, int64_t T, tfx_error *err)
+{
+    const tfx_spec *s = rt->model->spec;
+    bool hidden = s->kind == TFX_MODEL_ENCODER_ONLY;
+    tfx_st_out t = {.name = hidden ? "last_hidden_state" : "logits", .dtype = TFX_DTYPE_F32,
+                    .rank = 2, .shape = {T, hidden ? s->d_model : s->vocab},
+                    .data = hidden ? rt->x : rt->logits};
+    return tfx_st_write(path, &t, 1, err);
+}
+
+static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
+                     tfx_error *err)
+{
+    const tfx_model *m = l->model;
+    const tfx_spec *s = l->spec;
+    int32_t *prompt = calloc(MAX_TOKENS, sizeof *prompt);
+    int32_t *enc = calloc(MAX_TOKENS, sizeof *enc);
+    tfx_runtime rt;
+    int rc = -1;
+    memset(&rt, 0, sizeof rt);
+    if (!prompt || !enc) {
+        tfx_fail(err, "out of memory");
+        goto out;
+    }
+    int64_t n_prompt = o->tokens ? parse_tokens(o->tokens, prompt, MAX_TOKENS, "--tokens", err)
+                                 : o->prompt_len;
+    if (n_prompt < 0)
+        goto out;
+    if (!o->tokens)
+        random_tokens(prompt, n_prompt, s->vocab, o->seed);
+    int64_t n_enc = 0;
+    if (s->kind == TFX_MODEL_ENCODER_DECODER) {
+        n_enc = o->encoder_tokens ? parse_tokens(o->encoder_tokens, enc, MAX_TOKENS, "--encoder-tokens", err)
+                                  : o->prompt_len;
+        if (n_enc < 0)
+            goto out;
+        if (!o->encoder_tokens)
+            random_tokens(enc, n_enc, s->vocab, o->seed + 1);
+    }
+    int64_t generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
+    int64_t positions = n_prompt + (generate > 0 ? generate - 1 : 0);
+    if (positions > s->context || n_enc > s->context) {
+        tfx_fail(err, "the prompt (%" PRId64 " tokens) and generation (%" PRId64 ") need %" PRId64
+                 " positions; the context of '%s' is %" PRId64, n_prompt, generate,
+                 positions > n_enc ? positions : n_enc, s->name, s->context);
+        goto out;
+    }
+    tfx_run_limits lim = {.max_tokens = n_prompt, .capacity = positions, .encoder_tokens = n_enc};
+    if (s->kind == TFX_MODEL_ENCODER_ONLY)
+        lim.capacity = n_prompt;
+    if (tfx_runtime_init(&rt, m, w, &lim, err))
+        goto out;
+    r->n_prompt = n_prompt;
+    r->n_encoder = n_enc;
+    if (s->kind == TFX_MODEL_ENCODER_ONLY) {
+        double t0 = now();
+        tfx_host_flops_reset();
+        if (tfx_runtime_encode(&rt, prompt, NULL, n_prompt, err))
+            goto out;
+        r->prefill_s = now() - t0;
+        r->prefill_flops = tfx_host_flops();
+    } else {
+        if (n_enc) {
+            double t0 = now();
+            if (tfx_runtime_encode(&rt, enc, NULL, n_enc, err))
+                goto out;
+            r->encode_s = now() - t0;
+        }
+        r->generated = calloc((size_t)(generate ? generate : 1), sizeof *r->generated);
+        if (!r->generated) {
+            tfx_fail(err, "out of memory");
+            goto out;
+        }
+        double t0 = now();
+        tfx_host_flops_reset();
+        rt.n_past = 0;
+        if (tfx_runtime_decode(&rt, prompt, n_prompt, o->logits_path ? n_prompt : 1, err))
+            goto out;
+        r->prefill_s = now() - t0;
+        r->prefill_flops = tfx_host_flops();
+        if (o->logits_path && write_logits(o->logits_path, &rt, n_prompt, err))
+            goto out;
+        tfx_sampler sampler = {.temperature = o->temperature, .top_k = o->top_k, .seed = o->seed};
+        t0 = now();
+        if (generate > 0 && tfx_generate(&rt, generate, &sampler, r->generated, err))
+            goto out;
+        r->decode_s = now() - t0;
+        r->n_generated = generate;
+    }
+    if (s->kind == TFX_MODEL_ENCODER_ONLY && o->logits_path && write_logits(o->logits_path, &rt, n_prompt, err))
+        goto out;
+    rc = 0;
+out:
+    tfx_runtime_free(&rt);
+    free(prompt);
+    free(enc);
+    return rc;
+}
+
+/* ---- report ------------------------------------------------------------------------------- */
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static void print_text(FILE *out, const run_opts *o, const tfx_loaded *l, const tfx_counts *c,
+                       const run_result *r)
+{
+    const tfx_spec *s = l->spec;
+    char num[32];
+    fprintf(out, "%s (%s)\n", s->name, tfx_model_kind_name(s->kind));
+    fprintf(out, "  parameters     %s\n", tfx_group_digits(num, sizeof num, c->total));
+    for (int p = 0; p < TFX_PART_COUNT; p++)
+        if (c->part[p])
+            fprintf(out, "    %-12s %s\n", tfx_part_name((tfx_part)p),
+                    tfx_group_digits(num, sizeof num, c->part[p]));
+    fprintf(out, "  weights        %s (%.3f s)\n", r->weights_from, r->load_s);
+    fprintf(out, "  threads        %d (OpenBLAS, %s)\n", openblas_get_num_threads(),
+            openblas_get_corename());
+    if (r->n_encoder)
+        fprintf(out, "  encode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n", r->n_encoder,
+                r->encode_s, (double)r->n_encoder / r->encode_s);
+    double gflops = (double)r->prefill_flops / 1e9 / r->prefill_s;
+    fprintf(out, "  prefill        %" PRId64 " tokens in %.3f s: %.1f tokens/s, %.1f GFLOP/s\n",
+            r->n_prompt, r->prefill_s, (double)r->n_prompt / r->prefill_s, gflops);
+    if (r->n_generated > 1)
+        fprintf(out, "  decode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n",
+                r->n_generated - 1, r->decode_s, (double)(r->n_generated - 1) / r->decode_s);
+    fprintf(out, "  peak memory    %.1f MiB resident\n", peak_rss_mib());
+    if (r->n_generated) {
+        fprintf(out, "  generated:");
+        for (int64_t i = 0; i < r->n_generated; i++)
+            fprintf(out, "%s%" PRId32, i ? "," : " ", r->generated[i]);
+        fputc('\n', out);
+    }
+    (void)o;
+}
+
+static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r)
+{
+    const tfx_spec *s = l->spec;
+    json_t *parts = json_object(), *gen = json_array();
+    for (int p = 0; p < TFX_PART_COUNT; p++)
+        json_object_set_new(parts, tfx_part_name((tfx_part)p), json_integer(c->part[p]));
+    for (int64_t i = 0; i < r->n_generated; i++)
+        json_array_append_new(gen, json_integer(r->generated[i]));
+    json_t *doc = json_pack(
+        "{s:s, s:s, s:I, s:o, s:s, s:i, s:s, s:f, s:I, s:f, s:I, s:f, s:f, s:I, s:f, s:f, s:o}",
+        "name", s->name, "model", tfx_model_kind_name(s->kind), "total", (json_int_t)c->total,
+        "components", parts, "weights", r->weights_from, "threads", openblas_get_num_threads(),
+        "kernels", openblas_get_corename(), "load_s", r->load_s,
+        "encoder_tokens", (json_int_t)r->n_encoder, "encode_s", r->encode_s,
+        "prefill_tokens", (json_int_t)r->n_prompt, "prefill_s", r->prefill_s,
+        "prefill_gflops", (double)r->prefill_flops / 1e9 / r->prefill_s,
+        "decode_tokens", (json_int_t)(r->n_generated > 0 ? r->n_generated - 1 : 0),
+        "decode_s", r->decode_s, "peak_rss_mib", peak_rss_mib(), "generated", gen);
+    int rc = doc ? json_dumpf(doc, out, JSON_INDENT(2)) : -1;
+    fputc('\n', out);
+    json_decref(doc);
+    return rc;
+}
+
+/* ---- command ------------------------------------------------------------------------------ */
+
+static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
+                        tfx_error *err)
+{
+    double t0 = now();
+    if (tfx_weights_alloc(w, l->model, err))
+        return -1;
+    bool from_recipe = !o->checkpoint && !o->random_weights && l->spec->checkpoint &&
+                       tfx_node_get(l->spec->checkpoint, "file");
+    if (o->checkpoint || from_recipe) {
+        if (o->checkpoint)
+            snprintf(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint);
+        else if (tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
+            return -1;
+        if (tfx_checkpoint_load(w, l->model, r->checkpoint, err))
+            return -1;
+        r->weights_from = r->checkpoint;
+    } else {
+        tfx_weights_init(w, l->model, o->seed, l->spec->init_std);
+        r->weights_from = "random (seeded)";
+    }
+    r->load_s = now() - t0;
+    return 0;
+}
+
+int tfx_cmd_run(int argc, char **argv)
+{
+    run_opts o = {.prompt_len = 32, .generate = 8, .seed = 1};
+    tfx_error err = {{0}};
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+    if (parse_opts(argc, argv, &o, &err))
+        return tfx_cli_error(&err);
+    if (o.threads)
+        openblas_set_num_threads((int)o.threads);
+    tfx_registry *reg = tfx_cli_registry(&err);
+    if (!reg)
+        return tfx_cli_error(&err);
+    int status = 1;
+    tfx_weights w = {0};
+    run_result r = {0};
+    tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
+    if (!l)
+        goto out;
+    uint64_t weight_bytes, run_bytes;
+    int64_t positions = (o.tokens ? MAX_TOKENS : o.prompt_len) + o.generate;
+    tfx_run_limits estimate = {.max_tokens = o.prompt_len,
+                               .capacity = positions < l->spec->context ? positions : l->spec->context,
+                               .encoder_tokens = l->spec->kind == TFX_MODEL_ENCODER_DECODER ? o.prompt_len : 0};
+    if (estimate.encoder_tokens > l->spec->context)
+        estimate.encoder_tokens = l->spec->context;
+    if (estimate.max_tokens > l->spec->context)
+        estimate.max_tokens = l->spec->context;
+    if (tfx_weights_bytes(l->model, &weight_bytes, &err) ||
+        tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err) ||
+        check_fits(weight_bytes + run_bytes, o.force, &err))
+        goto out;
+    if (load_weights(&o, l, &w, &r, &err) || run_model(&o, l, &w, &r, &err))
+        goto out;
+    if (o.common.format == TFX_FORMAT_JSON && print_json(stdout, l, &l->counts, &r)) {
+        tfx_fail(&err, "cannot write the report");
+        goto out;
+    }
+    if (o.common.format != TFX_FORMAT_JSON)
+        print_text(stdout, &o, l, &l->counts, &r);
+    status = 0;
+out:
+    if (status)
+        tfx_cli_error(&err);
+    free(r.generated);
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+    tfx_registry_free(reg);
+    return status;
+}

@@ -1,0 +1,82 @@
+/* core/model.h — a spec made real: one plugin instance per slot of every stack and layer, and
+ * the one list of named, shaped tensors they declare. Counting, allocation, checkpoint loading
+ * and the forward pass all read this same list. */
+#ifndef TFX_CORE_MODEL_H
+#define TFX_CORE_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "spec.h"
+#include "tfx/plugin.h"
+
+/* The component a tensor belongs to, for reports. */
+typedef enum tfx_part {
+    TFX_PART_EMBEDDING,  /* token (and token-type) embeddings */
+    TFX_PART_POSITION,
+    TFX_PART_ATTENTION,  /* self and cross attention */
+    TFX_PART_FFN,
+    TFX_PART_NORM,
+    TFX_PART_POOLER,
+    TFX_PART_HEAD,       /* the LM head */
+    TFX_PART_COUNT
+} tfx_part;
+
+const char *tfx_part_name(tfx_part part);
+
+typedef struct tfx_tensor {
+    char *name;                   /* "decoder.layers.3.attn.q.weight" */
+    int rank;
+    int64_t shape[TFX_MAX_RANK];
+    int64_t numel;
+    tfx_init init;
+    tfx_part part;
+    int stack;                    /* index into model->stacks, or -1 */
+    int64_t layer;                /* layer in its stack, or -1 */
+    int64_t tied_to;              /* index of the tensor whose storage it shares, or -1 */
+} tfx_tensor;
+
+/* One configured plugin and the run of tensors it declared. */
+typedef struct tfx_instance {
+    const tfx_component *comp;    /* NULL: the slot is empty */
+    void *state;
+    size_t first, n;              /* model->tensors[first .. first+n) */
+} tfx_instance;
+
+typedef struct tfx_layer {
+    tfx_instance attn, cross_attn, ffn;
+    tfx_instance *norms;          /* [n_norms], named by the placement */
+    char **norm_names;            /* [n_norms] */
+    int n_norms;
+} tfx_layer;
+
+typedef struct tfx_stack {
+    const tfx_stack_spec *spec;
+    tfx_instance position, placement, embed_norm, final_norm;
+    tfx_layer *layers;            /* [spec->layers] */
+} tfx_stack;
+
+typedef struct tfx_model {
+    const tfx_spec *spec;
+    tfx_tensor *tensors;          /* [n_tensors] in declaration order */
+    size_t n_tensors, cap_tensors;
+    int64_t tok_embed, token_types, pooler_weight, pooler_bias, lm_head; /* indices or -1 */
+    int n_stacks;
+    tfx_stack stacks[2];
+} tfx_model;
+
+/* Instantiate every plugin of `spec` and collect the declared tensors. Allocates no weights.
+ * Returns NULL with err naming the recipe place and plugin on failure. */
+tfx_model *tfx_model_build(const tfx_spec *spec, tfx_error *err);
+void tfx_model_free(tfx_model *model);
+
+/* The index of the tensor named `name`, or -1. */
+int64_t tfx_model_find_tensor(const tfx_model *model, const char *name);
+
+/* Host hooks (tfx_host.declare_tensor / declare_norm); see tfx/host.h. */
+int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                             tfx_init init, tfx_status *st);
+int tfx_model_declare_norm(tfx_declarer *d, const char *name, tfx_status *st);
+
+#endif

@@ -1,0 +1,39 @@
+/* core/report.h — what tfx prints: parameter tables and the plugin list, in text, markdown,
+ * CSV or JSON. Reports only format; every figure is computed elsewhere. */
+#ifndef TFX_CORE_REPORT_H
+#define TFX_CORE_REPORT_H
+
+#include <stdio.h>
+
+#include "accounting.h"
+#include "load.h"
+#include "registry.h"
+
+typedef enum tfx_format {
+    TFX_FORMAT_TEXT,
+    TFX_FORMAT_MARKDOWN,
+    TFX_FORMAT_CSV,
+    TFX_FORMAT_JSON,
+} tfx_format;
+
+/* Parse "text" / "markdown" / "csv" / "json"; -1 when unknown. */
+int tfx_format_from_name(const char *name);
+
+/* One recipe's parameter figures, ready to print. */
+typedef struct tfx_params_item {
+    const char *path;
+    const tfx_loaded *loaded;
+    const tfx_counts *counts;
+} tfx_params_item;
+
+/* Print the parameter report of n recipes. JSON: one object for one recipe, an array for
+ * several. Returns 0, or -1 when writing fails. */
+int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, int n);
+
+/* Print the installed plugins: kind, name, summary, file, options with types and defaults. */
+int tfx_report_plugins(FILE *out, tfx_format fmt, const tfx_registry *reg);
+
+/* 1234567 → "1,234,567" into buf; returns buf. */
+char *tfx_group_digits(char *buf, size_t cap, int64_t v);
+
+#endif

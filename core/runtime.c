@@ -1,0 +1,459 @@
+/* core/runtime.c — the forward pass: embeddings, blocks wired by the placement plugin with the
+ * attention / FFN / norm instances as sublayers, KV caches, logits and generation. */
+#include "runtime.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host.h"
+
+#define ALIGN_FLOATS 16
+
+static int64_t pad(int64_t floats) { return (floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
+
+static float *const *weights_of(const tfx_runtime *rt, const tfx_instance *inst)
+{
+    return rt->weights->data + inst->first;
+}
+
+static const tfx_plugin *plugin_of(const tfx_instance *inst) { return inst->comp->plugin->desc; }
+
+/* ---- sizing ------------------------------------------------------------------------------- */
+
+/* Rows and cache capacity one stack works with. */
+static void stack_limits(const tfx_model *m, const tfx_run_limits *lim, int si, int64_t *rows,
+                         int64_t *capacity)
+{
+    int is_encoder_of_seq2seq = m->spec->kind == TFX_MODEL_ENCODER_DECODER && si == 0;
+    *rows = is_encoder_of_seq2seq ? lim->encoder_tokens : lim->max_tokens;
+    *capacity = is_encoder_of_seq2seq ? lim->encoder_tokens : lim->capacity;
+}
+
+typedef struct run_sizes {
+    int64_t rows;                 /* most rows of x in any stack */
+    int64_t workspace;
+    int64_t caches;
+} run_sizes;
+
+static int add_checked(int64_t *sum, int64_t n, tfx_error *err)
+{
+    if (n < 0 || __builtin_add_overflow(*sum, pad(n), sum))
+        return tfx_fail(err, "the run state's size overflows 64 bits");
+    return 0;
+}
+
+static int measure(const tfx_model *m, const tfx_run_limits *lim, run_sizes *sz, tfx_error *err)
+{
+    memset(sz, 0, sizeof *sz);
+    for (int si = 0; si < m->n_stacks; si++) {
+        int64_t rows, cap;
+        stack_limits(m, lim, si, &rows, &cap);
+        if (rows > sz->rows)
+            sz->rows = rows;
+        for (int64_t i = 0; i < m->stacks[si].spec->layers; i++) {
+            const tfx_layer *l = &m->stacks[si].layers[i];
+            const tfx_instance *attn[2] = {&l->attn, &l->cross_attn};
+            for (int a = 0; a < 2; a++) {
+                if (!attn[a]->comp)
+                    continue;
+                const tfx_attention_ops *ops = plugin_of(attn[a])->attention;
+                int64_t c = a ? lim->encoder_tokens : cap;
+                int64_t ws = ops->workspace_floats(attn[a]->state, rows, c);
+                if (ws > sz->workspace)
+                    sz->workspace = ws;
+                if (add_checked(&sz->caches, ops->cache_floats(attn[a]->state, c), err))
+                    return -1;
+            }
+            const tfx_ffn_ops *f = plugin_of(&l->ffn)->ffn;
+            int64_t ws = f->workspace_floats(l->ffn.state, rows);
+            if (ws > sz->workspace)
+                sz->workspace = ws;
+        }
+    }
+    return 0;
+}
+
+/* Floats of the activation block: x, 3 scratch, workspace, logits, memory, pooled, probs,
+ * pos. */
+static int activation_floats(const tfx_model *m, const tfx_run_limits *lim, const run_sizes *sz,
+                             int64_t *floats, tfx_error *err)
+{
+    int64_t C = m->spec->d_model, V = m->spec->vocab, total = 0, rc, logit, mem;
+    if (__builtin_mul_overflow(sz->rows, C, &rc) ||
+        __builtin_mul_overflow(lim->max_tokens, V, &logit) ||
+        __builtin_mul_overflow(lim->encoder_tokens, C, &mem))
+        return tfx_fail(err, "the run state's size overflows 64 bits");
+    for (int i = 0; i < 4; i++)
+        if (add_checked(&total, rc, err))
+            return -1;
+    if (add_checked(&total, sz->workspace, err) || add_checked(&total, logit, err) ||
+        add_checked(&total, mem, err) || add_checked(&total, C, err) ||
+        add_checked(&total, V, err) ||
+        add_checked(&total, sz->rows, err))
+        return -1;
+    *floats = total;
+    return 0;
+}
+
+int tfx_runtime_bytes(const tfx_model *m, const tfx_run_limits *lim, uint64_t *bytes,
+                      tfx_error *err)
+{
+    run_sizes sz;
+    int64_t act;
+    if (measure(m, lim, &sz, err) || activation_floats(m, lim, &sz, &act, err))
+        return -1;
+    uint64_t floats = (uint64_t)act + (uint64_t)sz.caches;
+    if (__builtin_mul_overflow(floats, (uint64_t)sizeof(float), bytes))
+        return tfx_fail(err, "the run state's size overflows 64 bits");
+    return 0;
+}
+
+/* ---- init --------------------------------------------------------------------------------- */
+
+static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
+{
+    const tfx_model *m = rt->model;
+    rt->cache_block = aligned_alloc(64, (size_t)pad(sz->caches ? sz->caches : 1) * sizeof(float));
+    if (!rt->cache_block)
+        return tfx_fail(err, "cannot allocate %" PRId64 " bytes for the KV caches",
+                        sz->caches * (int64_t)sizeof(float));
+    float *next = rt->cache_block;
+    for (int si = 0; si < m->n_stacks; si++) {
+        int64_t n = m->stacks[si].spec->layers, rows, cap;
+        stack_limits(m, &rt->limits, si, &rows, &cap);
+        rt->self_cache[si] = calloc((size_t)n, sizeof(float *));
+        rt->cross_cache[si] = calloc((size_t)n, sizeof(float *));
+        if (!rt->self_cache[si] || !rt->cross_cache[si])
+            return tfx_fail(err, "out of memory");
+        for (int64_t i = 0; i < n; i++) {
+            const tfx_layer *l = &m->stacks[si].layers[i];
+            rt->self_cache[si][i] = next;
+            next += pad(plugin_of(&l->attn)->attention->cache_floats(l->attn.state, cap));
+            if (l->cross_attn.comp) {
+                rt->cross_cache[si][i] = next;
+                next += pad(plugin_of(&l->cross_attn)->attention->cache_floats(
+                    l->cross_attn.state, rt->limits.encoder_tokens));
+            }
+        }
+    }
+    return 0;
+}
+
+int tfx_runtime_init(tfx_runtime *rt, const tfx_model *m, const tfx_weights *w,
+                     const tfx_run_limits *limits, tfx_error *err)
+{
+    memset(rt, 0, sizeof *rt);
+    rt->model = m;
+    rt->weights = w;
+    rt->limits = *limits;
+    rt->encoder = m->spec->kind == TFX_MODEL_DECODER_ONLY ? -1 : 0;
+    rt->decoder = m->spec->kind == TFX_MODEL_ENCODER_ONLY ? -1 : m->n_stacks - 1;
+    if (limits->max_tokens < 1 || limits->capacity > m->spec->context ||
+        limits->encoder_tokens > m->spec->context)
+        return tfx_fail(err, "run limits outside the model's context of %" PRId64, m->spec->context);
+    run_sizes sz;
+    int64_t floats;
+    if (measure(m, limits, &sz, err) || activation_floats(m, limits, &sz, &floats, err))
+        return -1;
+    rt->block = aligned_alloc(64, (size_t)floats * sizeof(float));
+    if (!rt->block) {
+        tfx_fail(err, "cannot allocate %" PRId64 " bytes for activations", floats * 4);
+        goto err_free;
+    }
+    int64_t C = m->spec->d_model, rc = pad(sz.rows * C);
+    float *next = rt->block;
+    rt->x = next, next += rc;
+    for (int i = 0; i < 3; i++)
+        rt->scratch[i] = next, next += rc;
+    rt->workspace = next, next += pad(sz.workspace);
+    rt->logits = next, next += pad(limits->max_tokens * m->spec->vocab);
+    rt->memory = next, next += pad(limits->encoder_tokens * C);
+    rt->pooled = next, next += pad(C);
+    rt->probs = next, next += pad(m->spec->vocab);
+    rt->pos = (int32_t *)next;
+    if (alloc_caches(rt, &sz, err))
+        goto err_free;
+    return 0;
+err_free:
+    tfx_runtime_free(rt);
+    return -1;
+}
+
+void tfx_runtime_free(tfx_runtime *rt)
+{
+    for (int si = 0; si < 2; si++) {
+        free(rt->self_cache[si]);
+        free(rt->cross_cache[si]);
+    }
+    free(rt->cache_block);
+    free(rt->block);
+    memset(rt, 0, sizeof *rt);
+}
+
+/* ---- one stack ---------------------------------------------------------------------------- */
+
+/* What the block callbacks need to reach the layer's instances. */
+typedef struct block_ctx {
+    tfx_runtime *rt;
+    int si;
+    int64_t layer;
+    int64_t T;
+    const tfx_position_hooks *hooks;
+} block_ctx;
+
+static int run_attention(block_ctx *b, const tfx_instance *inst, float *cache, int64_t capacity,
+                         int cross, float *out, const float *in, tfx_status *st)
+{
+    tfx_runtime *rt = b->rt;
+    tfx_attn_io io = {
+        .size = sizeof io, .out = out, .x = in, .T = b->T, .pos = rt->pos,
+        .n_past = cross || b->si == rt->encoder ? 0 : rt->n_past,
+        .memory = cross ? rt->memory : NULL, .memory_len = cross ? rt->memory_len : 0,
+        .memory_fresh = cross ? rt->memory_fresh : 0, .cache = cache,
+        .cache_capacity = capacity, .workspace = rt->workspace,
+        .position = cross ? NULL : b->hooks,
+    };
+    return plugin_of(inst)->attention->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+}
+
+static int block_sublayer(void *ctx, int s, float *out, const float *in, tfx_status *st)
+{
+    block_ctx *b = ctx;
+    tfx_runtime *rt = b->rt;
+    const tfx_layer *l = &rt->model->stacks[b->si].layers[b->layer];
+    int64_t rows, cap;
+    stack_limits(rt->model, &rt->limits, b->si, &rows, &cap);
+    if (s == 0)
+        return run_attention(b, &l->attn, rt->self_cache[b->si][b->layer], cap, 0, out, in, st);
+    if (s == 1 && l->cross_attn.comp)
+        return run_attention(b, &l->cross_attn, rt->cross_cache[b->si][b->layer],
+                             rt->limits.encoder_tokens, 1, out, in, st);
+    return plugin_of(&l->ffn)->ffn->forward(l->ffn.state, (const float *const *)weights_of(rt, &l->ffn),
+                                            out, in, b->T, rt->workspace, st);
+}
+
+static void block_norm(void *ctx, int i, float *out, const float *in)
+{
+    block_ctx *b = ctx;
+    const tfx_layer *l = &b->rt->model->stacks[b->si].layers[b->layer];
+    const tfx_instance *n = &l->norms[i];
+    plugin_of(n)->norm->forward(n->state, (const float *const *)weights_of(b->rt, n), out, in, b->T);
+}
+
+static void run_norm(const tfx_runtime *rt, const tfx_instance *n, float *x, int64_t T)
+{
+    plugin_of(n)->norm->forward(n->state, (const float *const *)weights_of(rt, n), x, x, T);
+}
+
+static int check_tokens(const tfx_runtime *rt, const int32_t *tokens, int64_t T, tfx_error *err)
+{
+    for (int64_t t = 0; t < T; t++)
+        if (tokens[t] < 0 || tokens[t] >= rt->model->spec->vocab)
+            return tfx_fail(err, "token id %" PRId32 " (token %" PRId64 ") is outside the vocabulary of %" PRId64,
+                            tokens[t], t, rt->model->spec->vocab);
+    return 0;
+}
+
+/* x[T, C] = token embeddings (scaled) + token types + position embeddings, then embed_norm. */
+static int embed(tfx_runtime *rt, int si, const int32_t *tokens, const int32_t *types, int64_t T,
+                 tfx_error *err)
+{
+    const tfx_model *m = rt->model;
+    const tfx_stack *stk = &m->stacks[si];
+    int64_t C = m->spec->d_model;
+    const float *table = rt->weights->data[m->tok_embed];
+    float scale = m->spec->embed_scale ? sqrtf((float)C) : 1.0f;
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = table + (int64_t)tokens[t] * C;
+        float *x = rt->x + t * C;
+        for (int64_t c = 0; c < C; c++)
+            x[c] = row[c] * scale;
+        if (m->token_types >= 0) {
+            int64_t type = types ? types[t] : 0;
+            if (type < 0 || type >= m->spec->token_types)
+                return tfx_fail(err, "token type %" PRId64 " is outside 0..%" PRId64, type,
+                                m->spec->token_types - 1);
+            const float *trow = rt->weights->data[m->token_types] + type * C;
+            for (int64_t c = 0; c < C; c++)
+                x[c] += trow[c];
+        }
+    }
+    const tfx_position_ops *pos = plugin_of(&stk->position)->position;
+    tfx_status st = {{0}};
+    if (pos->embed && pos->embed(stk->position.state, (const float *const *)weights_of(rt, &stk->position),
+                                 rt->x, T, rt->pos, &st))
+        return tfx_fail(err, "position plugin '%s': %s", plugin_of(&stk->position)->name, st.msg);
+    if (stk->embed_norm.comp)
+        run_norm(rt, &stk->embed_norm, rt->x, T);
+    return 0;
+}
+
+static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32_t *types,
+                     int64_t T, int64_t first_pos, tfx_error *err)
+{
+    const tfx_model *m = rt->model;
+    const tfx_stack *stk = &m->stacks[si];
+    for (int64_t t = 0; t < T; t++)
+        rt->pos[t] = (int32_t)(first_pos + t);
+    if (check_tokens(rt, tokens, T, err) || embed(rt, si, tokens, types, T, err))
+        return -1;
+    if (rt->on_hidden)
+        rt->on_hidden(rt->on_hidden_ctx, si, -1, rt->x, T);
+    const tfx_position_ops *pos = plugin_of(&stk->position)->position;
+    tfx_position_hooks hooks = {.state = stk->position.state,
+                                .w = (const float *const *)weights_of(rt, &stk->position),
+                                .rotate = pos->rotate, .score_bias = pos->score_bias};
+    block_ctx b = {.rt = rt, .si = si, .T = T, .hooks = &hooks};
+    tfx_block_io io = {.size = sizeof io, .x = rt->x, .T = T, .C = m->spec->d_model, .ctx = &b,
+                       .sublayer = block_sublayer, .norm = block_norm,
+                       .scratch = {rt->scratch[0], rt->scratch[1], rt->scratch[2]}};
+    const tfx_placement_ops *place = plugin_of(&stk->placement)->placement;
+    for (int64_t i = 0; i < stk->spec->layers; i++) {
+        tfx_status st = {{0}};
+        b.layer = i;
+        if (place->forward(stk->placement.state, &io, &st))
+            return tfx_fail(err, "%s layer %" PRId64 ": %s", stk->spec->name, i, st.msg);
+        if (i == stk->spec->layers - 1 && stk->final_norm.comp)
+            run_norm(rt, &stk->final_norm, rt->x, T);
+        if (rt->on_hidden)
+            rt->on_hidden(rt->on_hidden_ctx, si, i, rt->x, T);
+    }
+    return 0;
+}
+
+/* ---- public passes ------------------------------------------------------------------------ */
+
+int tfx_runtime_encode(tfx_runtime *rt, const int32_t *tokens, const int32_t *token_types,
+                       int64_t S, tfx_error *err)
+{
+    const tfx_model *m = rt->model;
+    if (rt->encoder < 0)
+        return tfx_fail(err, "this %s model has no encoder", tfx_model_kind_name(m->spec->kind));
+    int64_t rows, cap;
+    stack_limits(m, &rt->limits, rt->encoder, &rows, &cap);
+    if (S < 1 || S > rows)
+        return tfx_fail(err, "the encoder input has %" PRId64 " tokens; this run holds 1 to %" PRId64
+                        " (the context is %" PRId64 ")", S, rows, m->spec->context);
+    if (run_stack(rt, rt->encoder, tokens, token_types, S, 0, err))
+        return -1;
+    int64_t C = m->spec->d_model;
+    if (m->spec->kind == TFX_MODEL_ENCODER_DECODER) {
+        memcpy(rt->memory, rt->x, (size_t)(S * C) * sizeof(float));
+        rt->memory_len = S;
+        rt->memory_fresh = 1;
+        rt->n_past = 0;
+    }
+    if (m->pooler_weight >= 0) {
+        /* BERT's pooler: tanh(W · h[first token] + b). */
+        tfx_host_table()->linear(rt->pooled, rt->x, rt->weights->data[m->pooler_weight],
+                                 rt->weights->data[m->pooler_bias], 1, C, C, 0.0f);
+        for (int64_t c = 0; c < C; c++)
+            rt->pooled[c] = tanhf(rt->pooled[c]);
+    }
+    return 0;
+}
+
+int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_t n_logits,
+                       tfx_error *err)
+{
+    const tfx_model *m = rt->model;
+    if (rt->decoder < 0)
+        return tfx_fail(err, "this %s model has no decoder", tfx_model_kind_name(m->spec->kind));
+    if (m->spec->kind == TFX_MODEL_ENCODER_DECODER && rt->memory_len == 0)
+        return tfx_fail(err, "run the encoder before the decoder");
+    if (T < 1 || T > rt->limits.max_tokens)
+        return tfx_fail(err, "%" PRId64 " tokens in one pass; this run holds 1 to %" PRId64, T,
+                        rt->limits.max_tokens);
+    if (rt->n_past + T > rt->limits.capacity)
+        return tfx_fail(err, "the sequence would reach %" PRId64 " tokens, past the %" PRId64
+                        " this run holds (the context is %" PRId64 ")",
+                        rt->n_past + T, rt->limits.capacity, m->spec->context);
+    if (n_logits < 0 || n_logits > T)
+        n_logits = T;
+    if (run_stack(rt, rt->decoder, tokens, NULL, T, rt->n_past, err))
+        return -1;
+    rt->n_past += T;
+    rt->memory_fresh = 0;
+    rt->n_logits = m->lm_head >= 0 ? n_logits : 0;
+    if (m->lm_head >= 0 && n_logits > 0) {
+        int64_t C = m->spec->d_model;
+        tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
+                                 rt->weights->data[m->lm_head], NULL, n_logits, C,
+                                 m->spec->vocab, 0.0f);
+    }
+    return 0;
+}
+
+/* ---- generation --------------------------------------------------------------------------- */
+
+static int32_t argmax(const float *x, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+        if (x[i] > x[best])
+            best = i;
+    return (int32_t)best;
+}
+
+static uint64_t next_random(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Temperature / top-k sampling over logits[V]; uses `probs` [V] as scratch. */
+static int32_t sample(const float *logits, int64_t V, const tfx_sampler *s, uint64_t *state,
+                      float *probs)
+{
+    if (s->temperature <= 0)
+        return argmax(logits, V);
+    float cutoff = -INFINITY;
+    if (s->top_k > 0 && s->top_k < V) {
+        /* The k-th largest logit, by repeated selection (k is small in practice). */
+        memcpy(probs, logits, (size_t)V * sizeof *probs);
+        for (int64_t k = 0; k < s->top_k; k++) {
+            int32_t best = argmax(probs, V);
+            cutoff = probs[best];
+            probs[best] = -INFINITY;
+        }
+    }
+    float max = logits[argmax(logits, V)];
+    double sum = 0;
+    for (int64_t i = 0; i < V; i++) {
+        probs[i] = logits[i] >= cutoff ? expf((float)((logits[i] - max) / s->temperature)) : 0.0f;
+        sum += probs[i];
+    }
+    double r = (double)(next_random(state) >> 11) * (1.0 / 9007199254740992.0) * sum;
+    for (int64_t i = 0; i < V; i++) {
+        r -= probs[i];
+        if (r < 0)
+            return (int32_t)i;
+    }
+    return argmax(logits, V);
+}
+
+int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int32_t *out,
+                 tfx_error *err)
+{
+    const tfx_model *m = rt->model;
+    if (m->lm_head < 0)
+        return tfx_fail(err, "this model has no LM head to generate with");
+    if (rt->n_past == 0 || rt->n_logits == 0)
+        return tfx_fail(err, "generation continues a prefill; run the prompt first");
+    int64_t V = m->spec->vocab;
+    uint64_t state = sampler->seed;
+    const float *logits = rt->logits + (rt->n_logits - 1) * V;
+    for (int64_t i = 0; i < n_new; i++) {
+        out[i] = sample(logits, V, sampler, &state, rt->probs);
+        if (i + 1 == n_new)
+            break;
+        if (tfx_runtime_decode(rt, &out[i], 1, 1, err))
+            return -1;
+        logits = rt->logits;
+    }
+    return 0;
+}

@@ -1,0 +1,69 @@
+/* core/spec.h — a recipe checked against the registry: the model's dimensions and, per stack and
+ * layer, which plugin fills each slot with which option values. No weights, no instances. */
+#ifndef TFX_CORE_SPEC_H
+#define TFX_CORE_SPEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "recipe.h"
+#include "registry.h"
+
+typedef enum tfx_model_kind {
+    TFX_MODEL_DECODER_ONLY,
+    TFX_MODEL_ENCODER_DECODER,
+    TFX_MODEL_ENCODER_ONLY,
+} tfx_model_kind;
+
+const char *tfx_model_kind_name(tfx_model_kind kind);
+
+/* One slot filled: a plugin and one value per option of its schema. */
+typedef struct tfx_component {
+    const tfx_registered *plugin;
+    tfx_value *options;           /* [plugin->desc->n_options], owned */
+    tfx_mark mark;                /* where the plugin was chosen (or the section) */
+} tfx_component;
+
+/* The per-layer slots of a stack, resolved once per entry of the section's `pattern`:
+ * layer i uses variant i % n. */
+typedef struct tfx_variants {
+    tfx_component *v;
+    int n;
+} tfx_variants;
+
+typedef struct tfx_stack_spec {
+    const char *name;             /* "encoder" or "decoder" */
+    bool is_decoder;
+    int64_t layers;
+    tfx_component position, norm, placement;
+    tfx_variants attention, cross_attention, ffn; /* cross_attention.n == 0: none */
+    bool embed_norm, final_norm;
+} tfx_stack_spec;
+
+typedef struct tfx_spec {
+    const char *name;
+    const char *description;      /* may be NULL */
+    tfx_model_kind kind;
+    int64_t vocab, d_model, heads, kv_heads, head_dim, context, token_types;
+    bool tie_embeddings, embed_scale, lm_head, pooler;
+    double init_std;
+    int n_stacks;
+    tfx_stack_spec stacks[2];     /* encoder first when there are two */
+    const tfx_node *checkpoint;   /* the recipe's checkpoint map, or NULL */
+    const tfx_recipe *recipe;     /* borrowed; must outlive the spec */
+} tfx_spec;
+
+/* Check `recipe` against the plugins of `reg` and fill a spec. Every error names
+ * file:line:col, what was expected, and a suggestion for a misspelt key or plugin.
+ * Returns NULL with err set. */
+tfx_spec *tfx_spec_build(const tfx_recipe *recipe, const tfx_registry *reg, tfx_error *err);
+void tfx_spec_free(tfx_spec *spec);
+
+/* The layer-i component of a set of variants. */
+static inline const tfx_component *tfx_variant(const tfx_variants *v, int64_t layer)
+{
+    return &v->v[layer % v->n];
+}
+
+#endif

@@ -1,0 +1,31 @@
+/* core/weights.h — the model's weights: one 64-byte-aligned arena laid out from the declared
+ * tensor list, filled by seeded initialisation or from a checkpoint (core/checkpoint.c). */
+#ifndef TFX_CORE_WEIGHTS_H
+#define TFX_CORE_WEIGHTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+typedef struct tfx_weights {
+    float *arena;                 /* [floats], 64-byte aligned, owned */
+    size_t floats;
+    float **data;                 /* [model->n_tensors]; tied tensors point at their target */
+} tfx_weights;
+
+/* Bytes the arena of `m` needs (each tensor padded to 64 bytes; tied ones take none).
+ * Returns 0, or -1 with err set on overflow. */
+int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err);
+
+/* Allocate the arena (uninitialised). Returns 0, or -1 with err naming the size. */
+int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
+
+/* Fill every tensor by its declared init: N(0, std) from a generator seeded by (seed, tensor
+ * name), so the same seed gives the same weights on any machine, in any order. */
+void tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std);
+
+void tfx_weights_free(tfx_weights *w);
+
+#endif

@@ -1,0 +1,149 @@
+/* tests/test_params.c — exact parameter counts: every published model of param_counts.json
+ * from its recipe, every fixture from its recipe, and the textbook formulas. */
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "accounting.h"
+#include "load.h"
+
+static tfx_registry *reg;
+
+static int setup(void **state)
+{
+    char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
+    tfx_error err;
+    reg = tfx_registry_open(dirs, &err);
+    return reg ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tfx_registry_free(reg);
+    return 0;
+}
+
+/* Count `path` with the given --set overrides; fails the test on any error. */
+static tfx_counts count(const char *path, char **sets, int n_sets)
+{
+    tfx_error err = {{0}};
+    tfx_counts c;
+    tfx_loaded *l = tfx_load(path, sets, n_sets, reg, &err);
+    if (!l)
+        fail_msg("%s: %s", path, err.msg);
+    if (tfx_counts_compute(l->model, &c, &err)) /* a copy the test owns */
+        fail_msg("%s: %s", path, err.msg);
+    tfx_loaded_free(l);
+    return c;
+}
+
+static void published_case(void **state)
+{
+    static const struct { const char *recipe, *key; } models[] = {
+        {"recipes/gpt2.yaml", "gpt2"}, {"recipes/gpt2-medium.yaml", "gpt2-medium"},
+        {"recipes/gpt-neo-125M.yaml", "gpt-neo-125M"}, {"recipes/gpt-neo.yaml", "gpt-neo-1.3B"},
+        {"recipes/gpt-neo-2.7B.yaml", "gpt-neo-2.7B"}, {"recipes/llama-2-7b.yaml", "llama-2-7b"},
+        {"recipes/llama-3-8b.yaml", "llama-3-8b"},
+        {"recipes/bert-base-uncased.yaml", "bert-base-uncased"},
+        {"recipes/bart-base.yaml", "bart-base"}, {"recipes/bart-large.yaml", "bart-large"},
+        {"recipes/bloom-560m.yaml", "bloom-560m"},
+    };
+    json_error_t jerr;
+    json_t *oracle = json_load_file("tests/data/hf/param_counts.json", 0, &jerr);
+    assert_non_null(oracle);
+    assert_int_equal(json_object_size(oracle), sizeof models / sizeof models[0]);
+    for (size_t i = 0; i < sizeof models / sizeof models[0]; i++) {
+        json_t *entry = json_object_get(oracle, models[i].key);
+        assert_non_null(entry);
+        json_int_t want = json_integer_value(json_object_get(entry, "params"));
+        tfx_counts c = count(models[i].recipe, NULL, 0);
+        if (c.total != want)
+            fail_msg("%s: tfx counts %lld, Hugging Face %lld", models[i].recipe,
+                     (long long)c.total, (long long)want);
+        tfx_counts_free(&c);
+    }
+    json_decref(oracle);
+}
+
+static void fixtures_case(void **state)
+{
+    static const char *const names[] = {"gpt2", "gpt_neo", "llama", "bloom", "bart", "bert"};
+    for (size_t i = 0; i < 6; i++) {
+        char recipe[256], meta[256];
+        snprintf(recipe, sizeof recipe, "tests/data/hf/%s/recipe.yaml", names[i]);
+        snprintf(meta, sizeof meta, "tests/data/hf/%s/meta.json", names[i]);
+        json_error_t jerr;
+        json_t *m = json_load_file(meta, 0, &jerr);
+        assert_non_null(m);
+        json_int_t want = json_integer_value(json_object_get(m, "param_count"));
+        tfx_counts c = count(recipe, NULL, 0);
+        if (c.total != want)
+            fail_msg("%s: tfx counts %lld, Hugging Face %lld", recipe, (long long)c.total,
+                     (long long)want);
+        tfx_counts_free(&c);
+        json_decref(m);
+    }
+}
+
+/* A GPT-style block: attention 4h²+4h, FFN 8h²+5h, norms 4h. */
+static void textbook_case(void **state)
+{
+    char *sets[] = {"d_model=320", "heads=5", "layers=3", "vocab=1000", "context=77"};
+    tfx_counts c = count("tests/data/spec/generic-gpt.yaml", sets, 5);
+    const int64_t h = 320, L = 3, V = 1000, n = 77;
+    for (int64_t i = 0; i < L; i++) {
+        assert_int_equal(c.layers[0][i].part[TFX_PART_ATTENTION], 4 * h * h + 4 * h);
+        assert_int_equal(c.layers[0][i].part[TFX_PART_FFN], 8 * h * h + 5 * h);
+        assert_int_equal(c.layers[0][i].part[TFX_PART_NORM], 4 * h);
+        assert_int_equal(c.layers[0][i].total, 12 * h * h + 13 * h);
+    }
+    assert_int_equal(c.part[TFX_PART_EMBEDDING], V * h);
+    assert_int_equal(c.part[TFX_PART_POSITION], n * h);
+    assert_int_equal(c.part[TFX_PART_HEAD], 0); /* tied */
+    assert_int_equal(c.tied, V * h);
+    assert_int_equal(c.total, L * (12 * h * h + 13 * h) + V * h + n * h + 2 * h);
+    tfx_counts_free(&c);
+}
+
+/* Grouped-query attention and a gated FFN: q and o are h×h, k and v h×(kv·d), FFN 3·h·w. */
+static void gqa_glu_case(void **state)
+{
+    char *sets[] = {"d_model=512", "heads=8", "kv_heads=2", "attention.bias.qkv=false",
+                    "attention.bias.out=false", "ffn.plugin=glu", "ffn.width=1376",
+                    "ffn.bias=false", "norm.plugin=rmsnorm", "position.plugin=rope"};
+    tfx_counts c = count("tests/data/spec/generic-gpt.yaml", sets, 10);
+    const int64_t h = 512, kv = 2 * 64, w = 1376;
+    assert_int_equal(c.layers[0][0].part[TFX_PART_ATTENTION], 2 * h * h + 2 * h * kv);
+    assert_int_equal(c.layers[0][0].part[TFX_PART_FFN], 3 * h * w);
+    assert_int_equal(c.layers[0][0].part[TFX_PART_NORM], 2 * h);
+    assert_int_equal(c.part[TFX_PART_POSITION], 0);
+    tfx_counts_free(&c);
+}
+
+/* A trillion parameters are counted exactly, as 64-bit integers. */
+static void huge_case(void **state)
+{
+    char *sets[] = {"d_model=32768", "heads=256", "layers=80", "vocab=256000", "context=8192",
+                    "ffn.width=131072"};
+    tfx_counts c = count("tests/data/spec/generic-gpt.yaml", sets, 6);
+    const int64_t h = 32768, L = 80, V = 256000, n = 8192, w = 131072;
+    int64_t per_layer = (4 * h * h + 4 * h) + (2 * h * w + w + h) + 4 * h;
+    assert_int_equal(c.total, L * per_layer + V * h + n * h + 2 * h);
+    assert_true(c.total > 1000000000000LL);
+    tfx_counts_free(&c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
+        cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
+        cmocka_unit_test(huge_case),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

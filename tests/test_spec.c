@@ -1,0 +1,171 @@
+/* tests/test_spec.c — the table of bad recipes: each must fail with the exact message, naming
+ * file:line:col, what was expected, and a suggestion for a misspelling. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "load.h"
+
+static tfx_registry *reg;
+static char dir[64];
+
+/* A small valid recipe that each row breaks in one place. */
+#define HEAD "name: t\nmodel: decoder-only\n"
+#define DIMS "vocab: 100\nd_model: 64\nheads: 4\nlayers: 2\ncontext: 32\n"
+
+typedef struct bad_recipe {
+    const char *yaml;
+    const char *message;          /* "%s" stands for the recipe's path */
+} bad_recipe;
+
+static const bad_recipe table[] = {
+    /* unknown key, with a suggestion */
+    {HEAD DIMS "vocb: 3\n", "%s:8:1: unknown key 'vocb' (did you mean 'vocab'?)"},
+    /* missing required key */
+    {HEAD "vocab: 100\nd_model: 64\nheads: 4\nlayers: 2\n", "%s:1:1: missing required key 'context'"},
+    /* heads not dividing d_model */
+    {HEAD "vocab: 100\nd_model: 66\nheads: 4\nlayers: 2\ncontext: 32\n",
+     "%s:5:8: heads (4) must divide d_model (66), or set head_dim"},
+    /* kv_heads not dividing heads */
+    {HEAD DIMS "kv_heads: 3\n", "%s:8:11: kv_heads (3) must divide heads (4)"},
+    /* zero and negative sizes */
+    {HEAD "vocab: 100\nd_model: 64\nheads: 4\nlayers: 0\ncontext: 32\n",
+     "%s:6:9: 'layers' must be between 1 and 100000, got 0"},
+    {HEAD "vocab: -5\nd_model: 64\nheads: 4\nlayers: 2\ncontext: 32\n",
+     "%s:3:8: 'vocab' must be between 1 and 2147483647, got -5"},
+    /* unknown plugin, with a suggestion and the installed ones */
+    {HEAD DIMS "position: rop\n",
+     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal"},
+    /* unknown option of a plugin */
+    {HEAD DIMS "attention: { plugin: local, windw: 4 }\n",
+     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, window"},
+    /* an option out of its range, and a wrong enum value */
+    {HEAD DIMS "attention: { plugin: local, window: 0 }\n",
+     "%s:8:37: option 'window' of attention plugin 'local' must be between 1 and 1e+09, got 0"},
+    {HEAD DIMS "ffn: { activation: gelu_tan }\n",
+     "%s:8:20: option 'activation' of ffn plugin 'mlp' must be one of relu, gelu, gelu_tanh, silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)"},
+    /* a wrong model kind */
+    {"name: t\nmodel: decoder\n" DIMS,
+     "%s:2:8: unknown model 'decoder'; expected decoder-only, encoder-decoder or encoder-only"},
+    /* a section that belongs to another model kind */
+    {HEAD DIMS "cross_attention: cross\n", "%s:8:1: 'cross_attention' applies to encoder-decoder models only"},
+    /* a pattern where there can be none */
+    {HEAD DIMS "norm: { pattern: [ {} ] }\n",
+     "%s:8:18: 'pattern' is allowed in attention, cross_attention and ffn only, not in 'norm'"},
+    /* cross attention used as self attention */
+    {HEAD DIMS "attention: cross\n",
+     "%s:8:12: attention plugin 'cross' attends to an encoder's output; use it as cross_attention"},
+    /* sizes whose counts overflow 64 bits */
+    {HEAD "vocab: 2147483647\nd_model: 2147483647\nheads: 1\nlayers: 4\ncontext: 2147483647\n",
+     "%s: the parameter count overflows 64 bits"},
+};
+
+static int setup(void **state)
+{
+    char *dirs[] = {TFX_PLUGIN_BUILD_DIR, TFX_BAD_PLUGIN_DIR, NULL};
+    tfx_error err;
+    reg = tfx_registry_open(dirs, &err);
+    snprintf(dir, sizeof dir, "/tmp/tfx-spec-XXXXXX");
+    return reg && mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tfx_registry_free(reg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* Load `text` as a recipe and return the error (empty when it loaded). */
+static void load_error(const char *path, const char *text, tfx_error *err)
+{
+    write_file(path, text);
+    err->msg[0] = '\0';
+    tfx_loaded *l = tfx_load(path, NULL, 0, reg, err);
+    if (l)
+        err->msg[0] = '\0';
+    tfx_loaded_free(l);
+}
+
+static void table_case(void **state)
+{
+    for (size_t i = 0; i < sizeof table / sizeof table[0]; i++) {
+        char path[128], want[1024];
+        tfx_error err;
+        snprintf(path, sizeof path, "%s/bad%zu.yaml", dir, i);
+        load_error(path, table[i].yaml, &err);
+        snprintf(want, sizeof want, table[i].message, path);
+        if (strcmp(err.msg, want) != 0)
+            fail_msg("row %zu:\n  got:  %s\n  want: %s", i, err.msg, want);
+    }
+}
+
+static void good_recipe_case(void **state)
+{
+    char path[128];
+    tfx_error err;
+    snprintf(path, sizeof path, "%s/good.yaml", dir);
+    load_error(path, HEAD DIMS, &err);
+    assert_string_equal(err.msg, "");
+}
+
+static void extends_cycle_case(void **state)
+{
+    char a[128], b[128], text[256], want[512];
+    tfx_error err;
+    snprintf(a, sizeof a, "%s/a.yaml", dir);
+    snprintf(b, sizeof b, "%s/b.yaml", dir);
+    write_file(b, "extends: a.yaml\n" HEAD DIMS);
+    snprintf(text, sizeof text, "extends: b.yaml\n" HEAD DIMS);
+    load_error(a, text, &err);
+    snprintf(want, sizeof want, "%s/b.yaml:1:10: extends cycle: %s -> %s/b.yaml -> %s/a.yaml", dir, a, dir, dir);
+    assert_non_null(strstr(err.msg, "extends cycle"));
+    assert_non_null(strstr(err.msg, "b.yaml:1:10"));
+}
+
+static void failing_plugin_case(void **state)
+{
+    char path[128], want[512];
+    tfx_error err;
+    snprintf(path, sizeof path, "%s/failing.yaml", dir);
+    load_error(path, HEAD DIMS "norm: failing\n", &err);
+    snprintf(want, sizeof want, "%s:8:7: norm plugin 'failing' (decoder layer 0 attn_norm): this norm refuses every configuration (d_model 64)", path);
+    assert_string_equal(err.msg, want);
+}
+
+static void bad_yaml_case(void **state)
+{
+    char path[128];
+    tfx_error err;
+    snprintf(path, sizeof path, "%s/yaml.yaml", dir);
+    load_error(path, HEAD "vocab: [1, 2\n", &err);
+    assert_non_null(strstr(err.msg, path));
+    assert_non_null(strstr(err.msg, ":"));
+    load_error(path, HEAD DIMS "d_model: 3\n", &err);
+    assert_non_null(strstr(err.msg, "duplicate key 'd_model'"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(good_recipe_case), cmocka_unit_test(table_case),
+        cmocka_unit_test(extends_cycle_case), cmocka_unit_test(failing_plugin_case),
+        cmocka_unit_test(bad_yaml_case),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
