@@ -1,0 +1,248 @@
+/* plugins/attention/mha.c — the maths of multi-head attention: q/k/v projections, a KV cache
+ * (a ring for local attention), per-head softmax(q·kᵀ)·v through the host's gemm, output. */
+#include "mha.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const mha_scales[] = {"sqrt", "none", NULL};
+
+typedef struct mha {
+    const tfx_host *host;
+    mha_mask mask;
+    int64_t C, H, KVH, hd, window;
+    float alpha;                  /* score scale */
+    int bias_qkv, bias_out;
+    int iq, ik, iv, io;           /* indices of the weights in w; biases follow when present */
+} mha;
+
+int mha_configure(const tfx_config *cfg, mha_mask mask, void **state, tfx_status *st)
+{
+    mha *a = malloc(sizeof *a);
+    if (!a)
+        return cfg->host->fail(st, "out of memory");
+    const tfx_dims *d = &cfg->dims;
+    *a = (mha){.host = cfg->host, .mask = mask, .C = d->d_model, .H = d->heads, .KVH = d->kv_heads,
+               .hd = d->head_dim, .bias_qkv = (int)cfg->options[OPT_BIAS_QKV].i,
+               .bias_out = (int)cfg->options[OPT_BIAS_OUT].i,
+               .window = mask == MASK_LOCAL ? cfg->options[OPT_WINDOW].i : 0};
+    a->alpha = cfg->options[OPT_SCALE].i == 0 ? 1.0f / sqrtf((float)a->hd) : 1.0f;
+    int step = a->bias_qkv ? 2 : 1;
+    a->iq = 0, a->ik = step, a->iv = 2 * step, a->io = 3 * step;
+    *state = a;
+    return 0;
+}
+
+void mha_destroy(void *state) { free(state); }
+
+static int declare_linear(const mha *a, tfx_declarer *d, const char *weight, const char *bias,
+                          int with_bias, int64_t rows, int64_t cols, tfx_status *st)
+{
+    int64_t shape[2] = {rows, cols};
+    if (a->host->declare_tensor(d, weight, 2, shape, TFX_INIT_NORMAL, st))
+        return -1;
+    return with_bias ? a->host->declare_tensor(d, bias, 1, shape, TFX_INIT_ZEROS, st) : 0;
+}
+
+int mha_declare(void *state, tfx_declarer *d, tfx_status *st)
+{
+    const mha *a = state;
+    const int64_t q = a->H * a->hd, kv = a->KVH * a->hd;
+    return declare_linear(a, d, "q.weight", "q.bias", a->bias_qkv, q, a->C, st) ||
+                   declare_linear(a, d, "k.weight", "k.bias", a->bias_qkv, kv, a->C, st) ||
+                   declare_linear(a, d, "v.weight", "v.bias", a->bias_qkv, kv, a->C, st) ||
+                   declare_linear(a, d, "o.weight", "o.bias", a->bias_out, a->C, q, st)
+               ? -1 : 0;
+}
+
+/* Positions a cache of `context` holds: a local layer keeps only its window. */
+static int64_t cache_positions(const mha *a, int64_t context)
+{
+    return a->mask == MASK_LOCAL && a->window < context ? a->window : context;
+}
+
+int64_t mha_cache_floats(void *state, int64_t context)
+{
+    const mha *a = state;
+    return 2 * a->KVH * cache_positions(a, context) * a->hd;
+}
+
+/* Most keys one forward over T tokens can see. */
+static int64_t max_keys(const mha *a, int64_t T, int64_t context)
+{
+    return a->mask == MASK_LOCAL ? cache_positions(a, context) + T : context;
+}
+
+int64_t mha_workspace_floats(void *state, int64_t T, int64_t context)
+{
+    const mha *a = state;
+    const int64_t L = max_keys(a, T, context), kv = a->KVH * a->hd;
+    int64_t rows = a->mask == MASK_CROSS ? (T > context ? T : context) : T;
+    /* q, attn_out [T, H*hd]; new k, v [rows, KVH*hd]; scores [T, L]; key positions [L];
+     * gathered keys and values [2, KVH, L, hd] (local) */
+    return 2 * T * a->H * a->hd + 2 * rows * kv + T * L + L + (a->mask == MASK_LOCAL ? 2 * kv * L : 0);
+}
+
+int64_t mha_keys_seen(void *state, int64_t n)
+{
+    const mha *a = state;
+    return a->mask == MASK_LOCAL && a->window < n ? a->window : n;
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+/* Where one forward's keys and values are, as [KVH, L, hd] matrices with row stride hd. */
+typedef struct kv_view {
+    const float *k, *v;
+    int64_t head_stride;          /* floats between kv heads */
+    int64_t L;                    /* keys */
+    int32_t *pos;                 /* [L] key positions */
+} kv_view;
+
+/* Copy rows [T, KVH*hd] into a [KVH, cap, hd] block at position `at`. */
+static void scatter(const mha *a, float *dst, int64_t cap, int64_t at, const float *src, int64_t T)
+{
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < a->KVH; h++)
+            memcpy(dst + (h * cap + at + t) * a->hd, src + (t * a->KVH + h) * a->hd,
+                   (size_t)a->hd * sizeof(float));
+}
+
+/* Self / causal: append the new keys and values to the cache; view all n_past + T. */
+static int view_full_cache(const mha *a, const tfx_attn_io *io, const float *k_new,
+                           const float *v_new, kv_view *kv, tfx_status *st)
+{
+    const int64_t cap = io->cache_capacity;
+    if (io->n_past + io->T > cap)
+        return a->host->fail(st, "%lld positions do not fit the KV cache of %lld",
+                             (long long)(io->n_past + io->T), (long long)cap);
+    float *keys = io->cache, *values = io->cache + a->KVH * cap * a->hd;
+    scatter(a, keys, cap, io->n_past, k_new, io->T);
+    scatter(a, values, cap, io->n_past, v_new, io->T);
+    kv->k = keys, kv->v = values, kv->head_stride = cap * a->hd, kv->L = io->n_past + io->T;
+    for (int64_t j = 0; j < kv->L; j++)
+        kv->pos[j] = (int32_t)j;
+    return 0;
+}
+
+/* Local: gather the cached window and the new tokens into `gather`, then refresh the ring. */
+static void view_window(const mha *a, const tfx_attn_io *io, const float *k_new,
+                        const float *v_new, float *gather, kv_view *kv)
+{
+    const int64_t ring = cache_positions(a, io->cache_capacity), hd = a->hd;
+    const int64_t prev = io->n_past < a->window - 1 ? io->n_past : a->window - 1;
+    const int64_t kept = prev < ring ? prev : ring, L = kept + io->T;
+    float *ring_k = io->cache, *ring_v = io->cache + a->KVH * ring * hd;
+    float *gk = gather, *gv = gather + a->KVH * L * hd; /* [KVH, L, hd] each */
+    for (int64_t j = 0; j < kept; j++) {
+        int64_t p = io->n_past - kept + j, slot = p % ring;
+        kv->pos[j] = (int32_t)p;
+        for (int64_t h = 0; h < a->KVH; h++) {
+            memcpy(gk + (h * L + j) * hd, ring_k + (h * ring + slot) * hd, (size_t)hd * sizeof(float));
+            memcpy(gv + (h * L + j) * hd, ring_v + (h * ring + slot) * hd, (size_t)hd * sizeof(float));
+        }
+    }
+    scatter(a, gk, L, kept, k_new, io->T);
+    scatter(a, gv, L, kept, v_new, io->T);
+    for (int64_t t = 0; t < io->T; t++)
+        kv->pos[kept + t] = io->pos[t];
+    for (int64_t t = io->T > ring ? io->T - ring : 0; t < io->T; t++) {
+        int64_t slot = (io->n_past + t) % ring;
+        for (int64_t h = 0; h < a->KVH; h++) {
+            memcpy(ring_k + (h * ring + slot) * hd, k_new + (t * a->KVH + h) * hd, (size_t)hd * sizeof(float));
+            memcpy(ring_v + (h * ring + slot) * hd, v_new + (t * a->KVH + h) * hd, (size_t)hd * sizeof(float));
+        }
+    }
+    kv->k = gk, kv->v = gv, kv->head_stride = L * hd, kv->L = L;
+}
+
+/* Cross: (re)compute the memory's keys and values when it changed; view them. */
+static int view_memory(const mha *a, const float *const *w, const tfx_attn_io *io,
+                       float *k_tmp, float *v_tmp, kv_view *kv, tfx_status *st)
+{
+    const int64_t cap = io->cache_capacity, S = io->memory_len, kvw = a->KVH * a->hd;
+    if (!io->memory || S < 1 || S > cap)
+        return a->host->fail(st, "cross attention needs the encoder's output (1 to %lld positions), got %lld",
+                             (long long)cap, (long long)S);
+    float *keys = io->cache, *values = io->cache + a->KVH * cap * a->hd;
+    if (io->memory_fresh) {
+        a->host->linear(k_tmp, io->memory, w[a->ik], a->bias_qkv ? w[a->ik + 1] : NULL, S, a->C, kvw, 0.0f);
+        a->host->linear(v_tmp, io->memory, w[a->iv], a->bias_qkv ? w[a->iv + 1] : NULL, S, a->C, kvw, 0.0f);
+        scatter(a, keys, cap, 0, k_tmp, S);
+        scatter(a, values, cap, 0, v_tmp, S);
+    }
+    kv->k = keys, kv->v = values, kv->head_stride = cap * a->hd, kv->L = S;
+    for (int64_t j = 0; j < S; j++)
+        kv->pos[j] = (int32_t)j;
+    return 0;
+}
+
+/* Masked entries of scores [T, L] become -inf. */
+static void apply_mask(const mha *a, float *scores, int64_t T, const int32_t *q_pos,
+                       const kv_view *kv)
+{
+    if (a->mask != MASK_CAUSAL && a->mask != MASK_LOCAL)
+        return;
+    for (int64_t i = 0; i < T; i++)
+        for (int64_t j = 0; j < kv->L; j++) {
+            int32_t d = q_pos[i] - kv->pos[j];
+            if (d < 0 || (a->mask == MASK_LOCAL && d >= a->window))
+                scores[i * kv->L + j] = -INFINITY;
+        }
+}
+
+/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v, head by head. */
+static void attend(const mha *a, const tfx_attn_io *io, const float *q, const kv_view *kv,
+                   float *scores, float *attn)
+{
+    const int64_t T = io->T, qw = a->H * a->hd, group = a->H / a->KVH;
+    const tfx_position_hooks *hooks = io->position;
+    for (int64_t h = 0; h < a->H; h++) {
+        const float *k = kv->k + (h / group) * kv->head_stride;
+        const float *v = kv->v + (h / group) * kv->head_stride;
+        a->host->gemm(0, 1, T, kv->L, a->hd, a->alpha, q + h * a->hd, qw, k, a->hd, 0.0f, scores, kv->L);
+        if (hooks && hooks->score_bias)
+            hooks->score_bias(hooks->state, hooks->w, scores, kv->L, T, kv->L, h, io->pos, kv->pos);
+        apply_mask(a, scores, T, io->pos, kv);
+        a->host->softmax_rows(scores, T, kv->L, kv->L);
+        a->host->gemm(0, 0, T, a->hd, kv->L, 1.0f, scores, kv->L, v, a->hd, 0.0f, attn + h * a->hd, qw);
+    }
+}
+
+int mha_forward(void *state, const float *const *w, const tfx_attn_io *io, tfx_status *st)
+{
+    const mha *a = state;
+    const int64_t T = io->T, qw = a->H * a->hd, kvw = a->KVH * a->hd;
+    const int64_t L = max_keys(a, T, io->cache_capacity);
+    const int64_t rows = a->mask == MASK_CROSS ? (T > io->cache_capacity ? T : io->cache_capacity) : T;
+    float *q = io->workspace;            /* [T, H*hd] */
+    float *attn = q + T * qw;            /* [T, H*hd] */
+    float *k_new = attn + T * qw;        /* [rows, KVH*hd] */
+    float *v_new = k_new + rows * kvw;   /* [rows, KVH*hd] */
+    float *scores = v_new + rows * kvw;  /* [T, L] */
+    int32_t *key_pos = (int32_t *)(scores + T * L); /* [L] */
+    float *gather = (float *)(key_pos + L);         /* [2, KVH, L, hd] (local) */
+    kv_view kv = {.pos = key_pos};
+    const tfx_position_hooks *hooks = io->position;
+
+    a->host->linear(q, io->x, w[a->iq], a->bias_qkv ? w[a->iq + 1] : NULL, T, a->C, qw, 0.0f);
+    if (a->mask == MASK_CROSS) {
+        if (view_memory(a, w, io, k_new, v_new, &kv, st))
+            return -1;
+    } else {
+        a->host->linear(k_new, io->x, w[a->ik], a->bias_qkv ? w[a->ik + 1] : NULL, T, a->C, kvw, 0.0f);
+        a->host->linear(v_new, io->x, w[a->iv], a->bias_qkv ? w[a->iv + 1] : NULL, T, a->C, kvw, 0.0f);
+        if (hooks && hooks->rotate) {
+            hooks->rotate(hooks->state, hooks->w, q, T, a->H, io->pos);
+            hooks->rotate(hooks->state, hooks->w, k_new, T, a->KVH, io->pos);
+        }
+        if (a->mask == MASK_LOCAL)
+            view_window(a, io, k_new, v_new, gather, &kv);
+        else if (view_full_cache(a, io, k_new, v_new, &kv, st))
+            return -1;
+    }
+    attend(a, io, q, &kv, scores, attn);
+    a->host->linear(io->out, attn, w[a->io], a->bias_out ? w[a->io + 1] : NULL, T, qw, a->C, 0.0f);
+    return 0;
+}

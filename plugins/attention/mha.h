@@ -1,0 +1,44 @@
+/* plugins/attention/mha.h — multi-head attention shared by the attention plugins (self,
+ * causal, local, cross): projections, GQA, KV cache, masks and the position hooks. */
+#ifndef TFX_ATTENTION_MHA_H
+#define TFX_ATTENTION_MHA_H
+
+#include <tfx/plugin.h>
+
+typedef enum mha_mask {
+    MASK_NONE,   /* bidirectional: every key */
+    MASK_CAUSAL, /* keys at positions <= the query's */
+    MASK_LOCAL,  /* causal, and within `window` positions */
+    MASK_CROSS,  /* keys and values from the encoder's output, no mask */
+} mha_mask;
+
+/* The options every attention plugin has, in this order; local adds OPT_WINDOW. */
+enum { OPT_BIAS_QKV, OPT_BIAS_OUT, OPT_SCALE, OPT_WINDOW };
+
+#define MHA_OPTIONS                                                                              \
+    [OPT_BIAS_QKV] = {.name = "bias.qkv", .type = TFX_OPT_BOOL, .default_value = "true",          \
+                      .doc = "biases on the q, k and v projections", .min = 1, .max = 0},         \
+    [OPT_BIAS_OUT] = {.name = "bias.out", .type = TFX_OPT_BOOL, .default_value = "true",          \
+                      .doc = "bias on the output projection", .min = 1, .max = 0},                \
+    [OPT_SCALE] = {.name = "scale", .type = TFX_OPT_ENUM, .default_value = "sqrt",                \
+                   .doc = "scores x 1/sqrt(head_dim), or unscaled (GPT-Neo)",                     \
+                   .choices = mha_scales}
+
+extern const char *const mha_scales[];
+
+int mha_configure(const tfx_config *cfg, mha_mask mask, void **state, tfx_status *st);
+void mha_destroy(void *state);
+int mha_declare(void *state, tfx_declarer *d, tfx_status *st);
+int64_t mha_cache_floats(void *state, int64_t context);
+int64_t mha_workspace_floats(void *state, int64_t T, int64_t context);
+int64_t mha_keys_seen(void *state, int64_t n);
+int mha_forward(void *state, const float *const *w, const tfx_attn_io *io, tfx_status *st);
+
+#define MHA_OPS(is_cross)                                                                        \
+    {                                                                                            \
+        .size = sizeof(tfx_attention_ops), .uses_memory = (is_cross),                            \
+        .cache_floats = mha_cache_floats, .workspace_floats = mha_workspace_floats,              \
+        .keys_seen = mha_keys_seen, .forward = mha_forward,                                      \
+    }
+
+#endif

@@ -1,0 +1,24 @@
+/* plugins/attention/self.c — bidirectional self-attention (BERT, encoders): no mask. */
+#include "mha.h"
+
+static const tfx_option options[] = {
+    MHA_OPTIONS,
+};
+
+static int configure(const tfx_config *cfg, void **state, tfx_status *st)
+{
+    return mha_configure(cfg, MASK_NONE, state, st);
+}
+
+static const tfx_attention_ops ops = MHA_OPS(0);
+
+TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
+{
+    static const tfx_plugin plugin = {
+        .abi_version = TFX_ABI_VERSION, .size = sizeof plugin, .kind = TFX_KIND_ATTENTION,
+        .name = "self", .summary = "bidirectional self-attention: every token sees every token",
+        .options = options, .n_options = 3,
+        .configure = configure, .destroy = mha_destroy, .declare = mha_declare, .attention = &ops,
+    };
+    return &plugin;
+}

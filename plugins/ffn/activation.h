@@ -1,0 +1,52 @@
+/* plugins/ffn/activation.h — the activation functions of the FFN plugins, as PyTorch computes
+ * them in float32, with their names in an enum-indexed table. */
+#ifndef TFX_FFN_ACTIVATION_H
+#define TFX_FFN_ACTIVATION_H
+
+#include <math.h>
+#include <string.h>
+
+typedef enum activation { ACT_RELU, ACT_GELU, ACT_GELU_TANH, ACT_SILU, ACT_COUNT } activation;
+
+static const char *const activation_names[ACT_COUNT + 1] = {
+    [ACT_RELU] = "relu", [ACT_GELU] = "gelu", [ACT_GELU_TANH] = "gelu_tanh", [ACT_SILU] = "silu",
+    [ACT_COUNT] = NULL,
+};
+
+/* The activation named `name`, or -1. */
+static inline int activation_from_name(const char *name)
+{
+    for (int a = 0; a < ACT_COUNT; a++)
+        if (strcmp(activation_names[a], name) == 0)
+            return a;
+    return -1;
+}
+
+/* x[n] = act(x[n]) in place. */
+static inline void activate(activation act, float *x, int64_t n)
+{
+    switch (act) {
+    case ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        break;
+    case ACT_GELU: /* exact: 0.5·x·(1 + erf(x/√2)) */
+        for (int64_t i = 0; i < n; i++)
+            x[i] = (float)(0.5 * x[i] * (1.0 + erf(x[i] * 0.70710678118654752440)));
+        break;
+    case ACT_GELU_TANH: /* HF's gelu_new */
+        for (int64_t i = 0; i < n; i++) {
+            float v = x[i];
+            x[i] = 0.5f * v * (1.0f + tanhf(0.7978845608028654f * (v + 0.044715f * v * v * v)));
+        }
+        break;
+    case ACT_SILU:
+        for (int64_t i = 0; i < n; i++)
+            x[i] = x[i] / (1.0f + expf(-x[i]));
+        break;
+    case ACT_COUNT:
+        break;
+    }
+}
+
+#endif

@@ -1,0 +1,54 @@
+/* plugins/ffn/ffn.h — what the FFN plugins share: their options' layout, the state, the width
+ * rule (explicit, or a multiple of d_model) and the declaration of the projections. */
+#ifndef TFX_FFN_FFN_H
+#define TFX_FFN_FFN_H
+
+#include <math.h>
+#include <stdlib.h>
+
+#include <tfx/plugin.h>
+
+#include "activation.h"
+
+enum { OPT_WIDTH, OPT_MULT, OPT_ACTIVATION, OPT_BIAS, N_OPTIONS };
+
+typedef struct ffn {
+    const tfx_host *host;
+    int64_t C, W;                 /* d_model, hidden width */
+    activation act;
+    int bias;
+} ffn;
+
+/* Configure from the options; the ENUM's choices are a subset of activation_names. */
+static inline int ffn_configure(const tfx_config *cfg, const char *const *choices, void **state,
+                                tfx_status *st)
+{
+    const int64_t C = cfg->dims.d_model, width = cfg->options[OPT_WIDTH].i;
+    double w = width > 0 ? (double)width : round(cfg->options[OPT_MULT].f * (double)C);
+    int64_t W = (int64_t)w, product;
+    if (!(w >= 1 && w < 9e18) || __builtin_mul_overflow(W, C, &product))
+        return cfg->host->fail(st, "FFN width %.0f is out of range for d_model %lld", w, (long long)C);
+    ffn *f = malloc(sizeof *f);
+    if (!f)
+        return cfg->host->fail(st, "out of memory");
+    *f = (ffn){.host = cfg->host, .C = C, .W = W, .bias = (int)cfg->options[OPT_BIAS].i,
+               .act = (activation)activation_from_name(choices[cfg->options[OPT_ACTIVATION].i])};
+    *state = f;
+    return 0;
+}
+
+static inline void ffn_destroy(void *state) { free(state); }
+
+/* Declare "<name>.weight" [rows, cols] and, with biases, "<name>.bias" [rows]. */
+static inline int declare_linear(const ffn *f, tfx_declarer *d, const char *weight,
+                                 const char *bias, int64_t rows, int64_t cols, tfx_status *st)
+{
+    int64_t shape[2] = {rows, cols};
+    if (f->host->declare_tensor(d, weight, 2, shape, TFX_INIT_NORMAL, st))
+        return -1;
+    return f->bias ? f->host->declare_tensor(d, bias, 1, shape, TFX_INIT_ZEROS, st) : 0;
+}
+
+static inline int64_t ffn_width(void *state) { return ((const ffn *)state)->W; }
+
+#endif
