@@ -79,7 +79,23 @@ static int read_int_key(const tfx_node *map, const char *key, int64_t def, int64
     return 0;
 }
 
-static int parse_entry(const tfx_node *tensors, size_t i, map_entry *e, tfx_error *err)
+/* `groups` may name a dimension of the model instead of a number. */
+static int read_groups(const tfx_node *map, const tfx_spec *spec, int64_t *out, tfx_error *err)
+{
+    const tfx_node *n = tfx_node_get(map, "groups");
+    if (n && n->type == TFX_NODE_SCALAR && strcmp(n->text, "heads") == 0) {
+        *out = spec->heads;
+        return 0;
+    }
+    if (n && n->type == TFX_NODE_SCALAR && strcmp(n->text, "kv_heads") == 0) {
+        *out = spec->kv_heads;
+        return 0;
+    }
+    return read_int_key(map, "groups", 1, 1, out, err);
+}
+
+static int parse_entry(const tfx_node *tensors, size_t i, const tfx_spec *spec, map_entry *e,
+                       tfx_error *err)
 {
     const tfx_node *v = tensors->values[i];
     e->target = tensors->keys[i];
@@ -111,8 +127,7 @@ static int parse_entry(const tfx_node *tensors, size_t i, map_entry *e, tfx_erro
     if (tr && tfx_node_bool(tr, "transpose", &e->transpose, err))
         return -1;
     if (read_int_key(v, "split", 1, 1, &e->split, err) ||
-        read_int_key(v, "part", 0, 0, &e->part, err) ||
-        read_int_key(v, "groups", 1, 1, &e->groups, err))
+        read_int_key(v, "part", 0, 0, &e->part, err) || read_groups(v, spec, &e->groups, err))
         return -1;
     if (e->part >= e->split)
         return tfx_fail_at(err, tfx_node_get(v, "part")->mark, "'part' must be below 'split' (%" PRId64 ")",
@@ -120,7 +135,7 @@ static int parse_entry(const tfx_node *tensors, size_t i, map_entry *e, tfx_erro
     return 0;
 }
 
-static int read_map(const tfx_node *ckpt, ckpt_map *map, tfx_error *err)
+static int read_map(const tfx_node *ckpt, const tfx_spec *spec, ckpt_map *map, tfx_error *err)
 {
     memset(map, 0, sizeof *map);
     static const char *const keys[] = {"file", "tensors", "ignore"};
@@ -143,7 +158,7 @@ static int read_map(const tfx_node *ckpt, ckpt_map *map, tfx_error *err)
         return tfx_fail(err, "out of memory");
     map->n = tensors->n;
     for (size_t i = 0; i < tensors->n; i++)
-        if (parse_entry(tensors, i, &map->entries[i], err))
+        if (parse_entry(tensors, i, spec, &map->entries[i], err))
             return -1;
     return 0;
 }
@@ -307,13 +322,13 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path, tf
     const tfx_spec *spec = m->spec;
     if (!spec->checkpoint)
         return tfx_fail(err, "%s: the recipe has no 'checkpoint' map to read it with", path);
-    ckpt_map map;
+    ckpt_map map = {0};
     float *tmp = NULL;
     size_t tmp_cap = 0;
     bool *used = NULL;
     int rc = -1;
     tfx_st_file *f = NULL;
-    if (read_map(spec->checkpoint, &map, err))
+    if (read_map(spec->checkpoint, spec, &map, err))
         goto out;
     if (!(f = tfx_st_open(path, err)))
         goto out;

@@ -400,7 +400,8 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
             return -1;
         r->weights_from = r->checkpoint;
     } else {
-        tfx_weights_init(w, l->model, o->seed, l->spec->init_std);
+        if (tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(), err))
+            return -1;
         r->weights_from = "random (seeded)";
     }
     r->load_s = now() - t0;

@@ -30,8 +30,12 @@ int tfx_error_prefix(tfx_error *err, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
-    char old[TFX_ERROR_MSG];
-    memcpy(old, err->msg, sizeof old);
-    snprintf(err->msg, sizeof err->msg, "%s: %s", prefix, old);
+    /* Shift the old message right to make room; whatever passes the end is cut. */
+    size_t plen = strlen(prefix), old = strnlen(err->msg, sizeof err->msg - 1);
+    size_t keep = old < sizeof err->msg - 3 - plen ? old : sizeof err->msg - 3 - plen;
+    memmove(err->msg + plen + 2, err->msg, keep);
+    memcpy(err->msg, prefix, plen);
+    memcpy(err->msg + plen, ": ", 2);
+    err->msg[plen + 2 + keep] = '\0';
     return -1;
 }

@@ -1,1 +1,618 @@
-/* core/recipe.c — placeholder, filled in by its owner. */
+/* core/recipe.c — reads recipe YAML with libyaml into tfx_node trees that keep file:line:col,
+ * merges `extends:` chains, applies `--set` overrides, and reads typed scalars with clear errors. */
+#include "recipe.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define MAX_FILE_BYTES (1u << 20)
+#define MAX_NODES 100000        /* alias-expansion guard, over the whole recipe */
+#define MAX_DEPTH 64
+#define MAX_MAP_ENTRIES 10000
+#define MAX_EXTENDS 32
+
+/* ---- storage: every node, array and string of a recipe lives in one list of blocks -------- */
+
+typedef struct block {
+    struct block *next;
+    max_align_t data[];
+} block;
+
+struct tfx_recipe_store {
+    block *blocks;
+    size_t nodes;                 /* nodes made, for the alias guard */
+};
+
+static void *store_alloc(struct tfx_recipe_store *s, size_t bytes)
+{
+    block *b = calloc(1, sizeof *b + (bytes ? bytes : 1));
+    if (!b)
+        return NULL;
+    b->next = s->blocks;
+    s->blocks = b;
+    return b->data;
+}
+
+static char *store_strndup(struct tfx_recipe_store *s, const char *text, size_t len)
+{
+    char *c = store_alloc(s, len + 1);
+    if (c) {
+        memcpy(c, text, len);
+        c[len] = '\0';
+    }
+    return c;
+}
+
+static char *store_strdup(struct tfx_recipe_store *s, const char *text)
+{
+    return store_strndup(s, text, strlen(text));
+}
+
+static void store_free(struct tfx_recipe_store *s)
+{
+    if (!s)
+        return;
+    for (block *b = s->blocks, *next; b; b = next) {
+        next = b->next;
+        free(b);
+    }
+    free(s);
+}
+
+/* ---- errors ------------------------------------------------------------------------------- */
+
+int tfx_fail_at(tfx_error *err, tfx_mark mark, const char *fmt, ...)
+{
+    char msg[TFX_ERROR_MSG];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (mark.line > 0)
+        return tfx_fail(err, "%s:%d:%d: %s", mark.file, mark.line, mark.col, msg);
+    return tfx_fail(err, "%s: %s", mark.file, msg);
+}
+
+/* ---- YAML → nodes ------------------------------------------------------------------------- */
+
+typedef struct convert_ctx {
+    struct tfx_recipe_store *store;
+    yaml_document_t *doc;
+    const char *file;
+    tfx_error *err;
+} convert_ctx;
+
+static tfx_mark mark_of(const convert_ctx *cx, yaml_mark_t m)
+{
+    return (tfx_mark){.file = cx->file, .line = (int)m.line + 1, .col = (int)m.column + 1};
+}
+
+static tfx_node *new_node(struct tfx_recipe_store *s, tfx_node_type type, tfx_mark mark,
+                          tfx_error *err)
+{
+    if (++s->nodes > MAX_NODES) {
+        tfx_fail_at(err, mark, "the recipe expands to more than %d nodes (aliases?)", MAX_NODES);
+        return NULL;
+    }
+    tfx_node *n = store_alloc(s, sizeof *n);
+    if (!n) {
+        tfx_fail(err, "out of memory");
+        return NULL;
+    }
+    n->type = type;
+    n->mark = mark;
+    return n;
+}
+
+/* Make room for n entries in a MAP or SEQ node. */
+static int node_reserve(struct tfx_recipe_store *s, tfx_node *n, size_t count, tfx_error *err)
+{
+    n->values = store_alloc(s, (count + 1) * sizeof *n->values);
+    if (n->type == TFX_NODE_MAP) {
+        n->keys = store_alloc(s, (count + 1) * sizeof *n->keys);
+        n->key_marks = store_alloc(s, (count + 1) * sizeof *n->key_marks);
+    }
+    if (!n->values || (n->type == TFX_NODE_MAP && (!n->keys || !n->key_marks)))
+        return tfx_fail(err, "out of memory");
+    return 0;
+}
+
+static tfx_node *convert(const convert_ctx *cx, yaml_node_t *y, int depth);
+
+static int convert_map(const convert_ctx *cx, yaml_node_t *y, tfx_node *n, int depth)
+{
+    size_t count = (size_t)(y->data.mapping.pairs.top - y->data.mapping.pairs.start);
+    if (count > MAX_MAP_ENTRIES)
+        return tfx_fail_at(cx->err, n->mark, "a map with more than %d entries", MAX_MAP_ENTRIES);
+    if (node_reserve(cx->store, n, count, cx->err))
+        return -1;
+    for (yaml_node_pair_t *p = y->data.mapping.pairs.start; p < y->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(cx->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(cx->doc, p->value);
+        if (!k || !v)
+            return tfx_fail_at(cx->err, n->mark, "malformed map");
+        tfx_mark km = mark_of(cx, k->start_mark);
+        if (k->type != YAML_SCALAR_NODE)
+            return tfx_fail_at(cx->err, km, "map keys must be plain names, not a %s",
+                               k->type == YAML_MAPPING_NODE ? "map" : "list");
+        const char *key = (const char *)k->data.scalar.value;
+        if (strlen(key) != k->data.scalar.length)
+            return tfx_fail_at(cx->err, km, "a key holds a NUL character");
+        for (size_t i = 0; i < n->n; i++)
+            if (strcmp(n->keys[i], key) == 0)
+                return tfx_fail_at(cx->err, km, "duplicate key '%s' (first at %d:%d)", key,
+                                   n->key_marks[i].line, n->key_marks[i].col);
+        n->keys[n->n] = store_strdup(cx->store, key);
+        n->key_marks[n->n] = km;
+        if (!n->keys[n->n] || !(n->values[n->n] = convert(cx, v, depth + 1)))
+            return -1;
+        n->n++;
+    }
+    return 0;
+}
+
+static int convert_seq(const convert_ctx *cx, yaml_node_t *y, tfx_node *n, int depth)
+{
+    size_t count = (size_t)(y->data.sequence.items.top - y->data.sequence.items.start);
+    if (node_reserve(cx->store, n, count, cx->err))
+        return -1;
+    for (yaml_node_item_t *it = y->data.sequence.items.start; it < y->data.sequence.items.top; it++) {
+        yaml_node_t *v = yaml_document_get_node(cx->doc, *it);
+        if (!v || !(n->values[n->n] = convert(cx, v, depth + 1)))
+            return v ? -1 : tfx_fail_at(cx->err, n->mark, "malformed list");
+        n->n++;
+    }
+    return 0;
+}
+
+static tfx_node *convert(const convert_ctx *cx, yaml_node_t *y, int depth)
+{
+    tfx_mark mark = mark_of(cx, y->start_mark);
+    if (depth > MAX_DEPTH) {
+        tfx_fail_at(cx->err, mark, "nesting deeper than %d levels", MAX_DEPTH);
+        return NULL;
+    }
+    tfx_node_type type = y->type == YAML_MAPPING_NODE    ? TFX_NODE_MAP
+                         : y->type == YAML_SEQUENCE_NODE ? TFX_NODE_SEQ
+                                                         : TFX_NODE_SCALAR;
+    tfx_node *n = new_node(cx->store, type, mark, cx->err);
+    if (!n)
+        return NULL;
+    switch (type) {
+    case TFX_NODE_SCALAR:
+        n->text = store_strndup(cx->store, (const char *)y->data.scalar.value, y->data.scalar.length);
+        n->quoted = y->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                    y->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE;
+        if (!n->text) {
+            tfx_fail(cx->err, "out of memory");
+            return NULL;
+        }
+        return n;
+    case TFX_NODE_MAP:
+        return convert_map(cx, y, n, depth) ? NULL : n;
+    case TFX_NODE_SEQ:
+        return convert_seq(cx, y, n, depth) ? NULL : n;
+    }
+    return NULL;
+}
+
+static int parser_error(const yaml_parser_t *p, const char *file, tfx_error *err)
+{
+    tfx_mark m = {.file = file, .line = (int)p->problem_mark.line + 1,
+                  .col = (int)p->problem_mark.column + 1};
+    if (p->context)
+        return tfx_fail_at(err, m, "invalid YAML: %s %s", p->problem ? p->problem : "error",
+                           p->context);
+    return tfx_fail_at(err, m, "invalid YAML: %s", p->problem ? p->problem : "error");
+}
+
+/* Parse `len` bytes of YAML into one node (NULL root → *out NULL). `base` shifts marks of text
+ * that is part of a longer line (for --set). */
+static int parse_text(struct tfx_recipe_store *s, const char *text, size_t len, const char *file,
+                      tfx_node **out, tfx_error *err)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    int rc = -1;
+    *out = NULL;
+    if (!yaml_parser_initialize(&parser))
+        return tfx_fail(err, "out of memory");
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        parser_error(&parser, file, err);
+        goto err_parser;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    convert_ctx cx = {.store = s, .doc = &doc, .file = file, .err = err};
+    if (root && !(*out = convert(&cx, root, 0)))
+        goto err_doc;
+    yaml_document_t extra;
+    if (!yaml_parser_load(&parser, &extra)) {
+        parser_error(&parser, file, err);
+        goto err_doc;
+    }
+    yaml_node_t *extra_root = yaml_document_get_root_node(&extra);
+    if (extra_root)
+        tfx_fail_at(err, (tfx_mark){file, (int)extra_root->start_mark.line + 1, 1},
+                    "more than one YAML document; a recipe is one");
+    else
+        rc = 0;
+    yaml_document_delete(&extra);
+err_doc:
+    yaml_document_delete(&doc);
+err_parser:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+/* ---- files and extends -------------------------------------------------------------------- */
+
+static char *read_file(const char *path, size_t *len, tfx_error *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    char *buf = malloc(MAX_FILE_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf || bad) {
+        free(buf);
+        tfx_fail(err, "cannot read '%s'%s", path, buf ? ": read error" : ": out of memory");
+        return NULL;
+    }
+    if (n > MAX_FILE_BYTES) {
+        free(buf);
+        tfx_fail(err, "%s: larger than %u bytes; not a recipe", path, MAX_FILE_BYTES);
+        return NULL;
+    }
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+typedef struct chain {
+    char *real[MAX_EXTENDS + 1];  /* canonical paths, outermost first */
+    const char *shown[MAX_EXTENDS + 1];
+    int n;
+} chain;
+
+/* A new map node: parent's entries with child's merged over them (maps merge, others replace). */
+static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const tfx_node *child,
+                       tfx_error *err)
+{
+    tfx_node *m = new_node(s, TFX_NODE_MAP, child->mark, err);
+    if (!m || node_reserve(s, m, parent->n + child->n, err))
+        return NULL;
+    for (size_t i = 0; i < parent->n; i++) {
+        m->keys[m->n] = parent->keys[i];
+        m->key_marks[m->n] = parent->key_marks[i];
+        m->values[m->n++] = parent->values[i];
+    }
+    for (size_t i = 0; i < child->n; i++) {
+        long at = tfx_node_find(m, child->keys[i]);
+        tfx_node *v = child->values[i];
+        if (at >= 0 && m->values[at]->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP &&
+            !(v = merge(s, m->values[at], v, err)))
+            return NULL;
+        if (at < 0)
+            at = (long)m->n++;
+        m->keys[at] = child->keys[i];
+        m->key_marks[at] = child->key_marks[i];
+        m->values[at] = v;
+    }
+    return m;
+}
+
+static tfx_node *remove_key(struct tfx_recipe_store *s, tfx_node *map, const char *key,
+                            tfx_error *err)
+{
+    long at = tfx_node_find(map, key);
+    if (at < 0)
+        return map;
+    for (size_t i = (size_t)at; i + 1 < map->n; i++) {
+        map->keys[i] = map->keys[i + 1];
+        map->key_marks[i] = map->key_marks[i + 1];
+        map->values[i] = map->values[i + 1];
+    }
+    map->n--;
+    return map;
+}
+
+static tfx_node *load_file(struct tfx_recipe_store *s, const char *path, chain *ch,
+                           tfx_mark from, tfx_error *err);
+
+static tfx_node *follow_extends(struct tfx_recipe_store *s, tfx_node *root, const char *path,
+                                chain *ch, tfx_error *err)
+{
+    const tfx_node *ext = tfx_node_get(root, "extends");
+    if (!ext)
+        return root;
+    if (ext->type != TFX_NODE_SCALAR || !ext->text[0]) {
+        tfx_fail_at(err, ext->mark, "'extends' must name a recipe file");
+        return NULL;
+    }
+    char dir[PATH_MAX], parent_path[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    if (ext->text[0] == '/')
+        snprintf(parent_path, sizeof parent_path, "%s", ext->text);
+    else
+        snprintf(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text);
+    tfx_node *parent = load_file(s, parent_path, ch, ext->mark, err);
+    if (!parent)
+        return NULL;
+    tfx_node *merged = merge(s, parent, root, err);
+    return merged ? remove_key(s, merged, "extends", err) : NULL;
+}
+
+static int enter_chain(chain *ch, const char *path, const char *shown, tfx_mark from,
+                       tfx_error *err)
+{
+    char real[PATH_MAX];
+    if (!realpath(path, real))
+        return from.file ? tfx_fail_at(err, from, "cannot read '%s': %s", path, strerror(errno))
+                         : tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
+    for (int i = 0; i < ch->n; i++) {
+        if (strcmp(ch->real[i], real) != 0)
+            continue;
+        char list[2048] = "";
+        for (int j = 0; j < ch->n; j++)
+            snprintf(list + strlen(list), sizeof list - strlen(list), "%s -> ", ch->shown[j]);
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s", shown);
+        return tfx_fail_at(err, from, "extends cycle: %s", list);
+    }
+    if (ch->n == MAX_EXTENDS)
+        return tfx_fail_at(err, from, "extends chain longer than %d files", MAX_EXTENDS);
+    ch->real[ch->n] = strdup(real);
+    ch->shown[ch->n] = shown;
+    if (!ch->real[ch->n])
+        return tfx_fail(err, "out of memory");
+    ch->n++;
+    return 0;
+}
+
+static tfx_node *load_file(struct tfx_recipe_store *s, const char *path, chain *ch,
+                           tfx_mark from, tfx_error *err)
+{
+    const char *shown = store_strdup(s, path);
+    if (!shown || enter_chain(ch, path, shown, from, err))
+        return NULL;
+    size_t len;
+    char *text = read_file(path, &len, err);
+    if (!text)
+        return NULL;
+    tfx_node *root;
+    int rc = parse_text(s, text, len, shown, &root, err);
+    free(text);
+    if (rc)
+        return NULL;
+    if (!root || root->type != TFX_NODE_MAP) {
+        tfx_mark m = root ? root->mark : (tfx_mark){shown, 1, 1};
+        tfx_fail_at(err, m, "expected a map of recipe keys at the top level%s",
+                    root ? "" : ", got an empty file");
+        return NULL;
+    }
+    return follow_extends(s, root, shown, ch, err);
+}
+
+tfx_recipe *tfx_recipe_load(const char *path, tfx_error *err)
+{
+    tfx_recipe *r = calloc(1, sizeof *r);
+    chain ch = {.n = 0};
+    if (!r || !(r->store = calloc(1, sizeof *r->store)) || !(r->path = strdup(path))) {
+        tfx_fail(err, "out of memory");
+        goto err_free;
+    }
+    r->root = load_file(r->store, path, &ch, (tfx_mark){0}, err);
+    for (int i = 0; i < ch.n; i++)
+        free(ch.real[i]);
+    if (!r->root)
+        goto err_free;
+    return r;
+err_free:
+    tfx_recipe_free(r);
+    return NULL;
+}
+
+void tfx_recipe_free(tfx_recipe *r)
+{
+    if (!r)
+        return;
+    store_free(r->store);
+    free(r->path);
+    free(r);
+}
+
+/* ---- --set -------------------------------------------------------------------------------- */
+
+/* A shallow copy of a MAP with one spare slot, so that the path being changed is not shared
+ * with aliases or the parents it was merged from. */
+static tfx_node *copy_map(struct tfx_recipe_store *s, const tfx_node *map, tfx_error *err)
+{
+    tfx_node *m = new_node(s, TFX_NODE_MAP, map->mark, err);
+    if (!m || node_reserve(s, m, map->n + 1, err))
+        return NULL;
+    for (size_t i = 0; i < map->n; i++) {
+        m->keys[i] = map->keys[i];
+        m->key_marks[i] = map->key_marks[i];
+        m->values[i] = map->values[i];
+    }
+    m->n = map->n;
+    return m;
+}
+
+static int set_in(struct tfx_recipe_store *s, tfx_node *map, const char *key, tfx_node *value,
+                  tfx_mark mark, tfx_error *err)
+{
+    long at = tfx_node_find(map, key);
+    if (at < 0) {
+        at = (long)map->n++;
+        if (!(map->keys[at] = store_strdup(s, key)))
+            return tfx_fail(err, "out of memory");
+    }
+    map->key_marks[at] = mark;
+    map->values[at] = value;
+    return 0;
+}
+
+int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
+{
+    struct tfx_recipe_store *s = r->store;
+    const char *eq = strchr(assignment, '=');
+    tfx_mark here = {.file = "--set", .line = 1, .col = 1};
+    if (!eq || eq == assignment || strlen(assignment) > 4096)
+        return tfx_fail(err, "--set '%s': expected key.path=value", assignment);
+    char path[4096];
+    snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+    tfx_node *value;
+    const char *text = eq + 1;
+    if (parse_text(s, text, strlen(text), "--set", &value, err))
+        return -1;
+    int shift = (int)(text - assignment);
+    if (!value) {
+        if (!(value = new_node(s, TFX_NODE_SCALAR, here, err)) || !(value->text = store_strdup(s, "")))
+            return -1;
+    }
+    value->mark.col += shift; /* the value's column within the whole assignment */
+
+    /* Walk the dotted path, copying each map on the way so the change is not shared. */
+    if (!(r->root = copy_map(s, r->root, err)))
+        return -1;
+    tfx_node *map = r->root;
+    char *save = NULL, *part = strtok_r(path, ".", &save);
+    while (part) {
+        char *next = strtok_r(NULL, ".", &save);
+        long at = tfx_node_find(map, part);
+        if (!next)
+            return set_in(s, map, part, value, here, err);
+        tfx_node *child = at >= 0 ? map->values[at] : NULL;
+        if (child && child->type == TFX_NODE_SEQ) {
+            char *end;
+            long idx = strtol(next, &end, 10);
+            if (*end || idx < 0 || (size_t)idx >= child->n)
+                return tfx_fail(err, "--set '%s': '%s' has no entry %s", assignment, part, next);
+            part = next;
+            next = strtok_r(NULL, ".", &save);
+            tfx_node *seq = new_node(s, TFX_NODE_SEQ, child->mark, err);
+            if (!seq || node_reserve(s, seq, child->n, err))
+                return -1;
+            memcpy(seq->values, child->values, child->n * sizeof *seq->values);
+            seq->n = child->n;
+            map->values[at] = seq;
+            if (!next) {
+                seq->values[idx] = value;
+                return 0;
+            }
+            child = seq->values[idx];
+            if (child->type != TFX_NODE_MAP)
+                return tfx_fail(err, "--set '%s': entry %ld of the list is not a map", assignment, idx);
+            if (!(seq->values[idx] = copy_map(s, child, err)))
+                return -1;
+            map = seq->values[idx];
+            part = next;
+            continue;
+        }
+        if (child && child->type == TFX_NODE_SCALAR && child->text[0])
+            return tfx_fail(err, "--set '%s': '%s' is a value, not a map", assignment, part);
+        tfx_node *copy = child && child->type == TFX_NODE_MAP ? copy_map(s, child, err)
+                                                              : new_node(s, TFX_NODE_MAP, here, err);
+        if (!copy || (!child && node_reserve(s, copy, 1, err)) ||
+            set_in(s, map, part, copy, here, err))
+            return -1;
+        map = copy;
+        part = next;
+    }
+    return tfx_fail(err, "--set '%s': expected key.path=value", assignment);
+}
+
+/* ---- lookups and typed reads -------------------------------------------------------------- */
+
+long tfx_node_find(const tfx_node *map, const char *key)
+{
+    if (!map || map->type != TFX_NODE_MAP)
+        return -1;
+    for (size_t i = 0; i < map->n; i++)
+        if (strcmp(map->keys[i], key) == 0)
+            return (long)i;
+    return -1;
+}
+
+const tfx_node *tfx_node_get(const tfx_node *map, const char *key)
+{
+    long at = tfx_node_find(map, key);
+    return at < 0 ? NULL : map->values[at];
+}
+
+static const char *kind_text(const tfx_node *n)
+{
+    return n->type == TFX_NODE_MAP ? "a map" : n->type == TFX_NODE_SEQ ? "a list" : "a string";
+}
+
+static int expected(const tfx_node *n, const char *what, const char *type, tfx_error *err)
+{
+    if (n->type != TFX_NODE_SCALAR || n->quoted)
+        return tfx_fail_at(err, n->mark, "expected %s for '%s', got %s", type, what, kind_text(n));
+    return tfx_fail_at(err, n->mark, "expected %s for '%s', got '%s'", type, what, n->text);
+}
+
+int tfx_node_int(const tfx_node *n, const char *what, int64_t *out, tfx_error *err)
+{
+    if (n->type != TFX_NODE_SCALAR || n->quoted || !n->text[0])
+        return expected(n, what, "an integer", err);
+    const char *p = n->text + (n->text[0] == '-' || n->text[0] == '+');
+    if (!*p || strspn(p, "0123456789") != strlen(p))
+        return expected(n, what, "an integer", err);
+    errno = 0;
+    long long v = strtoll(n->text, NULL, 10);
+    if (errno == ERANGE)
+        return tfx_fail_at(err, n->mark, "'%s' = %s does not fit in 64 bits", what, n->text);
+    *out = v;
+    return 0;
+}
+
+int tfx_node_float(const tfx_node *n, const char *what, double *out, tfx_error *err)
+{
+    if (n->type != TFX_NODE_SCALAR || n->quoted || !n->text[0] ||
+        strspn(n->text, "0123456789+-.eE") != strlen(n->text))
+        return expected(n, what, "a number", err);
+    char *end;
+    errno = 0;
+    double v = strtod(n->text, &end);
+    if (*end || end == n->text)
+        return expected(n, what, "a number", err);
+    if (errno == ERANGE || !isfinite(v))
+        return tfx_fail_at(err, n->mark, "'%s' = %s is out of range", what, n->text);
+    *out = v;
+    return 0;
+}
+
+int tfx_node_bool(const tfx_node *n, const char *what, bool *out, tfx_error *err)
+{
+    static const char *const yes[] = {"true", "True", "TRUE"}, *const no[] = {"false", "False", "FALSE"};
+    if (n->type == TFX_NODE_SCALAR && !n->quoted)
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(n->text, yes[i]) == 0)
+                return *out = true, 0;
+            if (strcmp(n->text, no[i]) == 0)
+                return *out = false, 0;
+        }
+    return expected(n, what, "true or false", err);
+}
+
+int tfx_node_string(const tfx_node *n, const char *what, const char **out, tfx_error *err)
+{
+    if (n->type != TFX_NODE_SCALAR)
+        return tfx_fail_at(err, n->mark, "expected a name for '%s', got %s", what, kind_text(n));
+    *out = n->text;
+    return 0;
+}

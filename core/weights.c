@@ -3,6 +3,8 @@
 #include "weights.h"
 
 #include <math.h>
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -87,26 +89,84 @@ static void fill_normal(float *x, int64_t n, uint64_t state, float std)
     }
 }
 
-void tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std)
+/* Initialisation works in chunks of CHUNK elements, each seeded by (seed, tensor, chunk), so
+ * the values do not depend on how many threads fill them. */
+#define CHUNK (1 << 20)
+
+typedef struct init_job {
+    const tfx_model *m;
+    tfx_weights *w;
+    uint64_t seed;
+    float std;
+    size_t n_chunks;              /* over all tensors */
+    size_t *first_chunk;          /* [n_tensors + 1] prefix sums */
+    int n_threads, thread;
+} init_job;
+
+static void init_chunk(const init_job *job, size_t ti, size_t chunk)
 {
-    for (size_t i = 0; i < m->n_tensors; i++) {
-        const tfx_tensor *t = &m->tensors[i];
-        if (t->tied_to >= 0)
-            continue;
-        float *x = w->data[i];
-        switch (t->init) {
-        case TFX_INIT_ZEROS:
-            memset(x, 0, (size_t)t->numel * sizeof *x);
-            break;
-        case TFX_INIT_ONES:
-            for (int64_t k = 0; k < t->numel; k++)
-                x[k] = 1.0f;
-            break;
-        case TFX_INIT_NORMAL:
-            fill_normal(x, t->numel, seed ^ hash_name(t->name), (float)std);
-            break;
-        }
+    const tfx_tensor *t = &job->m->tensors[ti];
+    int64_t begin = (int64_t)chunk * CHUNK;
+    int64_t n = t->numel - begin < CHUNK ? t->numel - begin : CHUNK;
+    float *x = job->w->data[ti] + begin;
+    switch (t->init) {
+    case TFX_INIT_ZEROS:
+        memset(x, 0, (size_t)n * sizeof *x);
+        break;
+    case TFX_INIT_ONES:
+        for (int64_t k = 0; k < n; k++)
+            x[k] = 1.0f;
+        break;
+    case TFX_INIT_NORMAL:
+        fill_normal(x, n, job->seed ^ hash_name(t->name) ^ (chunk * 0xd1b54a32d192ed03ull), job->std);
+        break;
     }
+}
+
+static void *init_thread(void *arg)
+{
+    const init_job *job = arg;
+    size_t ti = 0;
+    for (size_t c = (size_t)job->thread; c < job->n_chunks; c += (size_t)job->n_threads) {
+        while (job->first_chunk[ti + 1] <= c)
+            ti++;
+        init_chunk(job, ti, c - job->first_chunk[ti]);
+    }
+    return NULL;
+}
+
+int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
+                     int n_threads, tfx_error *err)
+{
+    size_t *first = calloc(m->n_tensors + 1, sizeof *first);
+    if (!first)
+        return tfx_fail(err, "out of memory");
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        size_t chunks = m->tensors[i].tied_to >= 0 ? 0 : (size_t)((m->tensors[i].numel + CHUNK - 1) / CHUNK);
+        first[i + 1] = first[i] + chunks;
+    }
+    if (n_threads < 1)
+        n_threads = 1;
+    if (n_threads > 64)
+        n_threads = 64;
+    init_job jobs[64];
+    pthread_t threads[64];
+    bool started[64] = {false};
+    for (int t = 0; t < n_threads; t++) {
+        jobs[t] = (init_job){.m = m, .w = w, .seed = seed, .std = (float)std,
+                             .n_chunks = first[m->n_tensors], .first_chunk = first,
+                             .n_threads = n_threads, .thread = t};
+        if (t > 0)
+            started[t] = pthread_create(&threads[t], NULL, init_thread, &jobs[t]) == 0;
+        if (t > 0 && !started[t]) /* no thread: do its share here */
+            init_thread(&jobs[t]);
+    }
+    init_thread(&jobs[0]);
+    for (int t = 1; t < n_threads; t++)
+        if (started[t])
+            pthread_join(threads[t], NULL);
+    free(first);
+    return 0;
 }
 
 void tfx_weights_free(tfx_weights *w)

@@ -23,8 +23,10 @@ int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err);
 int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
 
 /* Fill every tensor by its declared init: N(0, std) from a generator seeded by (seed, tensor
- * name), so the same seed gives the same weights on any machine, in any order. */
-void tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std);
+ * name, chunk), so the same seed gives the same weights on any machine and with any number
+ * of threads. Returns 0, or -1 with err set. */
+int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
+                     int n_threads, tfx_error *err);
 
 void tfx_weights_free(tfx_weights *w);
 

@@ -1,0 +1,225 @@
+/* tests/test_recipe.c — the YAML layer: marks, extends merging, --set, typed reads and their
+ * messages, and the guards against hostile YAML. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "recipe.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    snprintf(dir, sizeof dir, "/tmp/tfx-recipe-XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void marks_case(void **state)
+{
+    tfx_error err;
+    const char *path = write_file("m.yaml", "name: x\nffn:\n  width: 3072\n  act: gelu\n");
+    tfx_recipe *r = tfx_recipe_load(path, &err);
+    assert_non_null(r);
+    const tfx_node *ffn = tfx_node_get(r->root, "ffn");
+    assert_int_equal(ffn->type, TFX_NODE_MAP);
+    const tfx_node *w = tfx_node_get(ffn, "width");
+    assert_int_equal(w->mark.line, 3);
+    assert_int_equal(w->mark.col, 10);
+    assert_int_equal(ffn->key_marks[1].line, 4);
+    assert_int_equal(ffn->key_marks[1].col, 3);
+    int64_t v;
+    assert_int_equal(tfx_node_int(w, "width", &v, &err), 0);
+    assert_int_equal(v, 3072);
+    tfx_recipe_free(r);
+}
+
+static void extends_case(void **state)
+{
+    tfx_error err;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/sub", dir);
+    assert_true(access(sub, F_OK) == 0 || mkdir(sub, 0755) == 0);
+    write_file("base.yaml", "name: base\nvocab: 10\nffn: { width: 8, activation: relu }\npattern: [1, 2]\n");
+    const char *child = write_file("sub/child.yaml",
+                                   "extends: ../base.yaml\nname: child\nffn: { width: 16 }\npattern: [3]\n");
+    tfx_recipe *r = tfx_recipe_load(child, &err);
+    if (!r)
+        fail_msg("%s", err.msg);
+    assert_null(tfx_node_get(r->root, "extends"));
+    assert_string_equal(tfx_node_get(r->root, "name")->text, "child");
+    assert_string_equal(tfx_node_get(r->root, "vocab")->text, "10");
+    const tfx_node *ffn = tfx_node_get(r->root, "ffn");
+    assert_string_equal(tfx_node_get(ffn, "width")->text, "16");
+    assert_string_equal(tfx_node_get(ffn, "activation")->text, "relu"); /* sibling kept */
+    assert_int_equal(tfx_node_get(r->root, "pattern")->n, 1);            /* lists replace */
+    /* A parent's value keeps the parent's own place. */
+    assert_non_null(strstr(tfx_node_get(r->root, "vocab")->mark.file, "base.yaml"));
+    tfx_recipe_free(r);
+}
+
+static void extends_errors_case(void **state)
+{
+    tfx_error err;
+    write_file("a.yaml", "extends: b.yaml\nname: a\n");
+    write_file("b.yaml", "name: b\nextends: a.yaml\n");
+    char a[128], want[512];
+    snprintf(a, sizeof a, "%s/a.yaml", dir);
+    assert_null(tfx_recipe_load(a, &err));
+    snprintf(want, sizeof want, "%s/./b.yaml:2:10: extends cycle: %s -> %s/./b.yaml -> %s/./b.yaml/../a.yaml",
+             dir, a, dir, dir);
+    assert_non_null(strstr(err.msg, ":2:10: extends cycle: "));
+    const char *self = write_file("self.yaml", "extends: self.yaml\n");
+    assert_null(tfx_recipe_load(self, &err));
+    assert_non_null(strstr(err.msg, ":1:10: extends cycle: "));
+    const char *missing = write_file("missing.yaml", "name: m\nextends: nowhere.yaml\n");
+    assert_null(tfx_recipe_load(missing, &err));
+    snprintf(want, sizeof want, "%s:2:10: cannot read '%s/nowhere.yaml': No such file or directory", missing, dir);
+    assert_string_equal(err.msg, want);
+}
+
+static void bad_yaml_case(void **state)
+{
+    static const struct { const char *yaml, *msg; } rows[] = {
+        {"name: x\nvocab: [1, 2\n", ":3:1: invalid YAML: did not find expected ',' or ']' while parsing a flow sequence"},
+        {"name: x\nvocab: 1\nvocab: 2\n", ":3:1: duplicate key 'vocab' (first at 2:1)"},
+        {"- a\n- b\n", ":1:1: expected a map of recipe keys at the top level"},
+        {"", ":1:1: expected a map of recipe keys at the top level, got an empty file"},
+        {"a: 1\n---\nb: 2\n", ":3:1: more than one YAML document; a recipe is one"},
+        {"[a, b]: 1\n", ":1:1: map keys must be plain names, not a list"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        tfx_error err;
+        const char *path = write_file("bad.yaml", rows[i].yaml);
+        char want[512];
+        snprintf(want, sizeof want, "%s%s", path, rows[i].msg);
+        tfx_recipe *r = tfx_recipe_load(path, &err);
+        assert_null(r);
+        if (strncmp(err.msg, want, strlen(want)) != 0)
+            fail_msg("row %zu: got '%s', want '%s'", i, err.msg, want);
+    }
+}
+
+static void alias_bomb_case(void **state)
+{
+    tfx_error err;
+    const char *path = write_file("bomb.yaml",
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        "b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n"
+        "d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\n"
+        "f: [*e, *e, *e, *e, *e, *e, *e, *e, *e, *e]\n");
+    assert_null(tfx_recipe_load(path, &err));
+    assert_non_null(strstr(err.msg, "expands to more than 100000 nodes"));
+}
+
+static void set_case(void **state)
+{
+    tfx_error err;
+    const char *path = write_file("s.yaml", "name: x\nattention: { plugin: causal, pattern: [ {}, {window: 4} ] }\n");
+    tfx_recipe *r = tfx_recipe_load(path, &err);
+    assert_non_null(r);
+    assert_int_equal(tfx_recipe_set(r, "d_model=1024", &err), 0);
+    assert_int_equal(tfx_recipe_set(r, "attention.bias.qkv=false", &err), 0);
+    assert_int_equal(tfx_recipe_set(r, "attention.pattern.1.window=128", &err), 0);
+    assert_int_equal(tfx_recipe_set(r, "ffn={plugin: glu, width: 99}", &err), 0);
+    const tfx_node *d = tfx_node_get(r->root, "d_model");
+    assert_string_equal(d->text, "1024");
+    assert_string_equal(d->mark.file, "--set");
+    assert_int_equal(d->mark.col, 9);
+    const tfx_node *attn = tfx_node_get(r->root, "attention");
+    assert_string_equal(tfx_node_get(attn, "plugin")->text, "causal");
+    assert_string_equal(tfx_node_get(tfx_node_get(attn, "bias"), "qkv")->text, "false");
+    assert_string_equal(tfx_node_get(tfx_node_get(attn, "pattern")->values[1], "window")->text, "128");
+    assert_string_equal(tfx_node_get(tfx_node_get(r->root, "ffn"), "width")->text, "99");
+    assert_int_equal(tfx_recipe_set(r, "noequals", &err), -1);
+    assert_string_equal(err.msg, "--set 'noequals': expected key.path=value");
+    assert_int_equal(tfx_recipe_set(r, "name.x=1", &err), -1);
+    assert_string_equal(err.msg, "--set 'name.x=1': 'name' is a value, not a map");
+    assert_int_equal(tfx_recipe_set(r, "attention.pattern.7.window=1", &err), -1);
+    assert_string_equal(err.msg, "--set 'attention.pattern.7.window=1': 'pattern' has no entry 7");
+    tfx_recipe_free(r);
+}
+
+static void typed_case(void **state)
+{
+    tfx_error err;
+    const char *path = write_file("t.yaml",
+        "a: 12\nb: '12'\nc: 1.5e-3\nd: 99999999999999999999\ne: yes\nf: true\ng: {x: 1}\nh: nan\n");
+    tfx_recipe *r = tfx_recipe_load(path, &err);
+    assert_non_null(r);
+    int64_t i;
+    double f;
+    bool b;
+    char want[512];
+    assert_int_equal(tfx_node_int(tfx_node_get(r->root, "a"), "a", &i, &err), 0);
+    assert_int_equal(i, 12);
+    assert_int_equal(tfx_node_int(tfx_node_get(r->root, "b"), "b", &i, &err), -1);
+    snprintf(want, sizeof want, "%s:2:4: expected an integer for 'b', got a string", path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(tfx_node_float(tfx_node_get(r->root, "c"), "c", &f, &err), 0);
+    assert_true(f == 1.5e-3);
+    assert_int_equal(tfx_node_int(tfx_node_get(r->root, "c"), "c", &i, &err), -1);
+    snprintf(want, sizeof want, "%s:3:4: expected an integer for 'c', got '1.5e-3'", path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(tfx_node_int(tfx_node_get(r->root, "d"), "d", &i, &err), -1);
+    snprintf(want, sizeof want, "%s:4:4: 'd' = 99999999999999999999 does not fit in 64 bits", path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(tfx_node_bool(tfx_node_get(r->root, "e"), "e", &b, &err), -1);
+    snprintf(want, sizeof want, "%s:5:4: expected true or false for 'e', got 'yes'", path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(tfx_node_bool(tfx_node_get(r->root, "f"), "f", &b, &err), 0);
+    assert_true(b);
+    assert_int_equal(tfx_node_int(tfx_node_get(r->root, "g"), "g", &i, &err), -1);
+    snprintf(want, sizeof want, "%s:7:4: expected an integer for 'g', got a map", path);
+    assert_string_equal(err.msg, want);
+    assert_int_equal(tfx_node_float(tfx_node_get(r->root, "h"), "h", &f, &err), -1);
+    tfx_recipe_free(r);
+}
+
+static void suggest_case(void **state)
+{
+    static const char *const plugins[] = {"learned", "rope", "alibi", "sinusoidal", "none"};
+    static const char *const norms[] = {"layernorm", "rmsnorm"};
+    assert_string_equal(tfx_suggest("rop", plugins, 5), "rope");
+    assert_string_equal(tfx_suggest("alibbi", plugins, 5), "alibi");
+    assert_string_equal(tfx_suggest("laynorm", norms, 2), "layernorm");
+    assert_null(tfx_suggest("xyz", plugins, 5));
+    assert_null(tfx_suggest("", plugins, 5));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(marks_case),     cmocka_unit_test(extends_case),
+        cmocka_unit_test(extends_errors_case), cmocka_unit_test(bad_yaml_case),
+        cmocka_unit_test(alias_bomb_case), cmocka_unit_test(set_case),
+        cmocka_unit_test(typed_case),     cmocka_unit_test(suggest_case),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
