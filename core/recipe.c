@@ -287,6 +287,21 @@ typedef struct chain {
     int n;
 } chain;
 
+/* The section shorthand of the recipe language: a scalar where a map is merged or walked into
+ * names a plugin, `rope` meaning `{plugin: rope}`. Returns n itself when it is not a scalar. */
+static tfx_node *expand_shorthand(struct tfx_recipe_store *s, tfx_node *n, tfx_error *err)
+{
+    if (n->type != TFX_NODE_SCALAR || !n->text[0])
+        return n;
+    tfx_node *m = new_node(s, TFX_NODE_MAP, n->mark, err);
+    if (!m || node_reserve(s, m, 2, err) || !(m->keys[0] = store_strdup(s, "plugin")))
+        return NULL;
+    m->key_marks[0] = n->mark;
+    m->values[0] = n;
+    m->n = 1;
+    return m;
+}
+
 /* A new map node: parent's entries with child's merged over them (maps merge, others replace). */
 static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const tfx_node *child,
                        tfx_error *err)
@@ -301,9 +316,15 @@ static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const
     }
     for (size_t i = 0; i < child->n; i++) {
         long at = tfx_node_find(m, child->keys[i]);
-        tfx_node *v = child->values[i];
-        if (at >= 0 && m->values[at]->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP &&
-            !(v = merge(s, m->values[at], v, err)))
+        tfx_node *v = child->values[i], *old = at >= 0 ? m->values[at] : NULL;
+        if (old && (old->type == TFX_NODE_MAP) != (v->type == TFX_NODE_MAP) &&
+            (old->type == TFX_NODE_MAP || v->type == TFX_NODE_MAP)) {
+            /* a plugin name on one side, a section on the other */
+            if (!(old = expand_shorthand(s, old, err)) || !(v = expand_shorthand(s, v, err)))
+                return NULL;
+        }
+        if (old && old->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP &&
+            !(v = merge(s, old, v, err)))
             return NULL;
         if (at < 0)
             at = (long)m->n++;
@@ -522,8 +543,9 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
             part = next;
             continue;
         }
-        if (child && child->type == TFX_NODE_SCALAR && child->text[0])
-            return tfx_fail(err, "--set '%s': '%s' is a value, not a map", assignment, part);
+        if (child && child->type == TFX_NODE_SCALAR && child->text[0] &&
+            !(child = expand_shorthand(s, child, err)))
+            return -1;
         tfx_node *copy = child && child->type == TFX_NODE_MAP ? copy_map(s, child, err)
                                                               : new_node(s, TFX_NODE_MAP, here, err);
         if (!copy || (!child && node_reserve(s, copy, 1, err)) ||

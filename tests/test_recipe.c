@@ -141,7 +141,7 @@ static void alias_bomb_case(void **state)
 static void set_case(void **state)
 {
     tfx_error err;
-    const char *path = write_file("s.yaml", "name: x\nattention: { plugin: causal, pattern: [ {}, {window: 4} ] }\n");
+    const char *path = write_file("s.yaml", "name: x\nposition: rope\nattention: { plugin: causal, pattern: [ {}, {window: 4} ] }\n");
     tfx_recipe *r = tfx_recipe_load(path, &err);
     assert_non_null(r);
     assert_int_equal(tfx_recipe_set(r, "d_model=1024", &err), 0);
@@ -159,8 +159,11 @@ static void set_case(void **state)
     assert_string_equal(tfx_node_get(tfx_node_get(r->root, "ffn"), "width")->text, "99");
     assert_int_equal(tfx_recipe_set(r, "noequals", &err), -1);
     assert_string_equal(err.msg, "--set 'noequals': expected key.path=value");
-    assert_int_equal(tfx_recipe_set(r, "name.x=1", &err), -1);
-    assert_string_equal(err.msg, "--set 'name.x=1': 'name' is a value, not a map");
+    /* A plugin name is shorthand for {plugin: NAME}: options can be set beside it. */
+    assert_int_equal(tfx_recipe_set(r, "position.theta=500000", &err), 0);
+    const tfx_node *pos = tfx_node_get(r->root, "position");
+    assert_string_equal(tfx_node_get(pos, "plugin")->text, "rope");
+    assert_string_equal(tfx_node_get(pos, "theta")->text, "500000");
     assert_int_equal(tfx_recipe_set(r, "attention.pattern.7.window=1", &err), -1);
     assert_string_equal(err.msg, "--set 'attention.pattern.7.window=1': 'pattern' has no entry 7");
     tfx_recipe_free(r);

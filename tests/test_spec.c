@@ -62,7 +62,8 @@ static const bad_recipe table[] = {
     {HEAD DIMS "attention: cross\n",
      "%s:8:12: attention plugin 'cross' attends to an encoder's output; use it as cross_attention"},
     /* sizes whose counts overflow 64 bits */
-    {HEAD "vocab: 2147483647\nd_model: 2147483647\nheads: 1\nlayers: 4\ncontext: 2147483647\n",
+    {HEAD "vocab: 2147483647\nd_model: 2147483647\nheads: 1\nlayers: 4\ncontext: 2147483647\n"
+          "ffn: { width: 1 }\n",
      "%s: the parameter count overflows 64 bits"},
 };
 
