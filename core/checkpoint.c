@@ -289,6 +289,9 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
         shape_text(have, sizeof have, shape, rank);
         shape_text(want, sizeof want, t->shape, t->rank);
         shape_text(raw, sizeof raw, src->shape, src->rank);
+        if (!e->transpose && e->split == 1)
+            return tfx_fail(err, "%s: tensor '%s' is %s, but recipe tensor '%s' is %s", file,
+                            src_name, raw, t->name, want);
         return tfx_fail(err, "%s: tensor '%s' %s%s%s gives %s, but recipe tensor '%s' is %s", file,
                         src_name, raw, e->transpose ? " transposed" : "",
                         e->split > 1 ? " and split" : "", have, t->name, want);

@@ -10,6 +10,11 @@
 
 #include <cmocka.h>
 
+#include <math.h>
+#include <stdbool.h>
+
+#include "safetensors.h"
+
 #define OUT_CAP (1 << 20)
 
 /* Run `tfx ARGS` (stderr folded into stdout); returns the exit status, output in *out. */
@@ -110,12 +115,93 @@ static void run_case(void **state)
     free(out);
 }
 
+/* --logits writes exactly what the model computed: compared with HF's logits here. */
+static void logits_file_case(void **state)
+{
+    char *out, args[512];
+    /* the fixture's input_ids, read from io.safetensors by the test itself */
+    tfx_error err;
+    tfx_st_file *io = tfx_st_open("tests/data/hf/gpt2/io.safetensors", &err);
+    assert_non_null(io);
+    int64_t ids[12];
+    assert_int_equal(tfx_st_read_i64(tfx_st_find(io, "input_ids"), 0, 12, ids, &err), 0);
+    char tokens[256] = "";
+    for (int i = 0; i < 12; i++)
+        snprintf(tokens + strlen(tokens), sizeof tokens - strlen(tokens), "%s%lld", i ? "," : "", (long long)ids[i]);
+    snprintf(args, sizeof args, "run tests/data/hf/gpt2/recipe.yaml --generate 0 --tokens %s --logits /tmp/tfx-cli-logits.safetensors", tokens);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    tfx_st_file *got = tfx_st_open("/tmp/tfx-cli-logits.safetensors", &err);
+    assert_non_null(got);
+    const tfx_st_tensor *g = tfx_st_find(got, "logits"), *want = tfx_st_find(io, "logits");
+    assert_non_null(g);
+    assert_int_equal(g->rank, 2);
+    assert_int_equal(g->shape[0], 12);
+    assert_int_equal(g->shape[1], 256);
+    float *a = malloc(12 * 256 * sizeof *a), *b = malloc(12 * 256 * sizeof *b);
+    assert_int_equal(tfx_st_read_f32(g, 0, 12 * 256, a, &err), 0);
+    assert_int_equal(tfx_st_read_f32(want, 0, 12 * 256, b, &err), 0);
+    for (int i = 0; i < 12 * 256; i++)
+        assert_true(fabsf(a[i] - b[i]) < 1e-4f);
+    free(a);
+    free(b);
+    tfx_st_close(got);
+    tfx_st_close(io);
+    remove("/tmp/tfx-cli-logits.safetensors");
+}
+
+/* Every shipped recipe runs, shrunk to a tiny size with --set. */
+static void every_recipe_runs_case(void **state)
+{
+    static const char *const recipes[] = {
+        "gpt2", "gpt2-medium", "gpt-neo", "gpt-neo-125M", "gpt-neo-2.7B", "llama-2-7b",
+        "llama-3-8b", "bert-base-uncased", "bart-base", "bart-large", "bloom-560m",
+        "transformer-base", "variants/gpt2-rope", "variants/gpt2-alibi", "variants/gpt2-rmsnorm",
+        "variants/gpt2-post-ln", "variants/gpt2-swiglu", "variants/gpt2-gqa",
+        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local"};
+    for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
+        char args[512], *out;
+        snprintf(args, sizeof args, "run recipes/%s.yaml --random --set vocab=300 --set d_model=64 "
+                 "--set heads=4 --set kv_heads=2 --set layers=3 --set context=64 --prompt-len 9 --generate 5",
+                 recipes[i]);
+        int rc = tfx(args, &out);
+        if (rc != 0)
+            fail_msg("%s: exit %d: %s", recipes[i], rc, out);
+        bool encoder_only = strstr(recipes[i], "bert") != NULL;
+        assert_true(encoder_only || strstr(out, "generated: ") != NULL);
+        free(out);
+    }
+}
+
+static void run_errors_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --prompt-len 60 --generate 10", &out), 1);
+    assert_string_equal(out, "tfx: the prompt (60 tokens) and generation (10) need 69 positions; the context of 'gpt2-fixture' is 64\n");
+    free(out);
+    assert_int_equal(tfx("run recipes/gpt2.yaml --set vocab=2000000000 --set d_model=3072 --random", &out), 1);
+    assert_non_null(strstr(out, "tfx: the model needs "));
+    assert_non_null(strstr(out, "are available; use --force to try anyway"));
+    free(out);
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --generate -1", &out), 1);
+    assert_string_equal(out, "tfx: --generate expects an integer between 0 and 65536, got '-1'\n");
+    free(out);
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,x", &out), 1);
+    assert_string_equal(out, "tfx: --tokens: expected comma-separated token ids, got '1,x'\n");
+    free(out);
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 3 --generate 3 --format json", &out), 0);
+    assert_non_null(strstr(out, "\"generated\": ["));
+    assert_non_null(strstr(out, "\"total\": 120576"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_case),     cmocka_unit_test(params_case),
         cmocka_unit_test(validate_case), cmocka_unit_test(plugins_case),
-        cmocka_unit_test(run_case),
+        cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
+        cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

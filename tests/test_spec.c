@@ -27,6 +27,10 @@ typedef struct bad_recipe {
 static const bad_recipe table[] = {
     /* unknown key, with a suggestion */
     {HEAD DIMS "vocb: 3\n", "%s:8:1: unknown key 'vocb' (did you mean 'vocab'?)"},
+    /* wrong type */
+    {HEAD "vocab: 100\nd_model: wide\nheads: 4\nlayers: 2\ncontext: 32\n",
+     "%s:4:10: expected an integer for 'd_model', got 'wide'"},
+    {HEAD DIMS "tie_embeddings: maybe\n", "%s:8:17: expected true or false for 'tie_embeddings', got 'maybe'"},
     /* missing required key */
     {HEAD "vocab: 100\nd_model: 64\nheads: 4\nlayers: 2\n", "%s:1:1: missing required key 'context'"},
     /* heads not dividing d_model */

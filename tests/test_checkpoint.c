@@ -1,0 +1,237 @@
+/* tests/test_checkpoint.c — loading weights: seeded initialisation is reproducible, and a
+ * checkpoint that lacks, adds, misshapes or poisons a tensor is refused by name; BF16 loads. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "checkpoint.h"
+#include "load.h"
+#include "safetensors.h"
+#include "weights.h"
+
+#define FIXTURE TFX_SOURCE_DIR "/tests/data/hf/gpt2/"
+
+static tfx_registry *reg;
+static char dir[64];
+
+static int setup(void **state)
+{
+    char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
+    tfx_error err;
+    reg = tfx_registry_open(dirs, &err);
+    snprintf(dir, sizeof dir, "/tmp/tfx-ckpt-XXXXXX");
+    return reg && mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    tfx_registry_free(reg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static tfx_loaded *load_fixture(void)
+{
+    tfx_error err;
+    tfx_loaded *l = tfx_load(FIXTURE "recipe.yaml", NULL, 0, reg, &err);
+    if (!l)
+        fail_msg("%s", err.msg);
+    return l;
+}
+
+static void seeded_init_case(void **state)
+{
+    tfx_loaded *l = load_fixture();
+    tfx_weights a, b, c;
+    tfx_error err;
+    assert_int_equal(tfx_weights_alloc(&a, l->model, &err), 0);
+    assert_int_equal(tfx_weights_alloc(&b, l->model, &err), 0);
+    assert_int_equal(tfx_weights_alloc(&c, l->model, &err), 0);
+    assert_int_equal(tfx_weights_init(&a, l->model, 7, 0.02, 1, &err), 0);
+    assert_int_equal(tfx_weights_init(&b, l->model, 7, 0.02, 2, &err), 0); /* threads do not matter */
+    assert_int_equal(tfx_weights_init(&c, l->model, 8, 0.02, 1, &err), 0);
+    assert_memory_equal(a.arena, b.arena, a.floats * sizeof(float));
+    assert_true(memcmp(a.arena, c.arena, a.floats * sizeof(float)) != 0);
+    /* Declared inits: norm gains are ones, biases zeros, weights N(0, 0.02). */
+    int64_t gain = tfx_model_find_tensor(l->model, "decoder.layers.0.attn_norm.weight");
+    int64_t bias = tfx_model_find_tensor(l->model, "decoder.layers.0.attn.q.bias");
+    int64_t tok = tfx_model_find_tensor(l->model, "embed.tokens");
+    assert_true(a.data[gain][0] == 1.0f && a.data[bias][5] == 0.0f);
+    double sum = 0, sq = 0;
+    int64_t n = l->model->tensors[tok].numel;
+    for (int64_t i = 0; i < n; i++)
+        sum += a.data[tok][i], sq += (double)a.data[tok][i] * a.data[tok][i];
+    assert_true(fabs(sum / n) < 0.002);
+    assert_true(fabs(sqrt(sq / n) - 0.02) < 0.001);
+    /* The tied head shares the token embedding's storage. */
+    assert_ptr_equal(a.data[l->model->lm_head], a.data[tok]);
+    tfx_weights_free(&a);
+    tfx_weights_free(&b);
+    tfx_weights_free(&c);
+    tfx_loaded_free(l);
+}
+
+/* Copy the fixture's checkpoint to `out`, letting `edit` change each tensor (or drop it). */
+typedef int (*edit_fn)(tfx_st_out *t, float *scratch);
+
+static void rewrite(const char *out, edit_fn edit, const char *extra)
+{
+    tfx_error err;
+    tfx_st_file *f = tfx_st_open(FIXTURE "model.safetensors", &err);
+    assert_non_null(f);
+    tfx_st_out *ts = calloc(f->n + 1, sizeof *ts);
+    float **bufs = calloc(f->n + 1, sizeof *bufs);
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        const tfx_st_tensor *t = &f->tensors[i];
+        bufs[n] = malloc((size_t)t->numel * sizeof(float) + 4);
+        assert_int_equal(tfx_st_read_f32(t, 0, t->numel, bufs[n], &err), 0);
+        ts[n] = (tfx_st_out){.name = t->name, .dtype = TFX_DTYPE_F32, .rank = t->rank, .data = bufs[n]};
+        memcpy(ts[n].shape, t->shape, sizeof t->shape);
+        if (!edit || edit(&ts[n], bufs[n]))
+            n++;
+        else
+            free(bufs[n]);
+    }
+    static float one = 1.0f;
+    if (extra)
+        ts[n++] = (tfx_st_out){.name = extra, .dtype = TFX_DTYPE_F32, .rank = 1, .shape = {1}, .data = &one};
+    assert_int_equal(tfx_st_write(out, ts, n, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        if (ts[i].data != &one)
+            free(bufs[i]);
+    free(bufs);
+    free(ts);
+    tfx_st_close(f);
+}
+
+/* Load the fixture's recipe with `file` as its checkpoint; returns the error ("" if none). */
+static void load_with(const char *file, tfx_error *err)
+{
+    tfx_loaded *l = load_fixture();
+    tfx_weights w;
+    err->msg[0] = '\0';
+    assert_int_equal(tfx_weights_alloc(&w, l->model, err), 0);
+    if (tfx_checkpoint_load(&w, l->model, file, err) == 0)
+        err->msg[0] = '\0';
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+}
+
+static int drop_ln1(tfx_st_out *t, float *x) { return strcmp(t->name, "transformer.h.1.ln_1.weight") != 0; }
+static int shrink_wte(tfx_st_out *t, float *x)
+{
+    if (strcmp(t->name, "transformer.wte.weight") == 0)
+        t->shape[0] = 255;
+    return 1;
+}
+static int poison(tfx_st_out *t, float *x)
+{
+    if (strcmp(t->name, "transformer.h.0.mlp.c_fc.bias") == 0)
+        x[17] = NAN;
+    return 1;
+}
+static int to_bf16(tfx_st_out *t, float *x)
+{
+    /* Keep only the top 16 bits of each float, stored as BF16. */
+    int64_t n = 1;
+    for (int d = 0; d < t->rank; d++)
+        n *= t->shape[d];
+    uint16_t *h = (uint16_t *)x;
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &x[i], 4);
+        h[i] = (uint16_t)(bits >> 16);
+    }
+    t->dtype = TFX_DTYPE_BF16;
+    return 1;
+}
+
+static void bad_checkpoints_case(void **state)
+{
+    char path[128], want[1024];
+    tfx_error err;
+    snprintf(path, sizeof path, "%s/missing.safetensors", dir);
+    rewrite(path, drop_ln1, NULL);
+    load_with(path, &err);
+    snprintf(want, sizeof want, "%s has no tensor 'transformer.h.1.ln_1.weight' (for recipe tensor 'decoder.layers.1.attn_norm.weight')", path);
+    assert_string_equal(err.msg, want);
+
+    snprintf(path, sizeof path, "%s/extra.safetensors", dir);
+    rewrite(path, NULL, "transformer.h.0.attn.rotary");
+    load_with(path, &err);
+    snprintf(want, sizeof want, "%s: tensor 'transformer.h.0.attn.rotary' is not used by the recipe's checkpoint map (map it under checkpoint.tensors or list it under checkpoint.ignore)", path);
+    assert_string_equal(err.msg, want);
+
+    snprintf(path, sizeof path, "%s/shape.safetensors", dir);
+    rewrite(path, shrink_wte, NULL);
+    load_with(path, &err);
+    snprintf(want, sizeof want, "%s: tensor 'transformer.wte.weight' is [255, 64], but recipe tensor 'embed.tokens' is [256, 64]", path);
+    assert_string_equal(err.msg, want);
+
+    snprintf(path, sizeof path, "%s/nan.safetensors", dir);
+    rewrite(path, poison, NULL);
+    load_with(path, &err);
+    snprintf(want, sizeof want, "%s: tensor 'transformer.h.0.mlp.c_fc.bias' (for 'decoder.layers.0.ffn.up.bias') holds NaN at element 17", path);
+    assert_string_equal(err.msg, want);
+}
+
+static void wrong_shape_case(void **state)
+{
+    /* A recipe whose width disagrees with the file: both shapes are named. */
+    tfx_error err;
+    char *sets[] = {"ffn.mult=2"};
+    tfx_loaded *l = tfx_load(FIXTURE "recipe.yaml", sets, 1, reg, &err);
+    assert_non_null(l);
+    tfx_weights w;
+    assert_int_equal(tfx_weights_alloc(&w, l->model, &err), 0);
+    assert_int_equal(tfx_checkpoint_load(&w, l->model, FIXTURE "model.safetensors", &err), -1);
+    assert_string_equal(err.msg, FIXTURE "model.safetensors: tensor 'transformer.h.0.mlp.c_fc.weight' [64, 256] transposed gives [256, 64], but recipe tensor 'decoder.layers.0.ffn.up.weight' is [128, 64]");
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+}
+
+static void bf16_case(void **state)
+{
+    char path[128];
+    tfx_error err;
+    snprintf(path, sizeof path, "%s/bf16.safetensors", dir);
+    rewrite(path, to_bf16, NULL);
+    tfx_loaded *l = load_fixture();
+    tfx_weights w, ref;
+    assert_int_equal(tfx_weights_alloc(&w, l->model, &err), 0);
+    assert_int_equal(tfx_weights_alloc(&ref, l->model, &err), 0);
+    if (tfx_checkpoint_load(&w, l->model, path, &err))
+        fail_msg("%s", err.msg);
+    assert_int_equal(tfx_checkpoint_load(&ref, l->model, FIXTURE "model.safetensors", &err), 0);
+    for (size_t t = 0; t < l->model->n_tensors; t++)
+        for (int64_t i = 0; i < l->model->tensors[t].numel; i++) {
+            uint32_t bits;
+            memcpy(&bits, &ref.data[t][i], 4);
+            bits &= 0xffff0000u;
+            float truncated;
+            memcpy(&truncated, &bits, 4);
+            assert_true(w.data[t][i] == truncated);
+        }
+    tfx_weights_free(&w);
+    tfx_weights_free(&ref);
+    tfx_loaded_free(l);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(seeded_init_case), cmocka_unit_test(bad_checkpoints_case),
+        cmocka_unit_test(wrong_shape_case), cmocka_unit_test(bf16_case),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
