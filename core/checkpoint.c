@@ -320,7 +320,8 @@ int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *
     return 0;
 }
 
-int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path, tfx_error *err)
+int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
+                        tfx_progress_fn progress, void *progress_ctx, tfx_error *err)
 {
     const tfx_spec *spec = m->spec;
     if (!spec->checkpoint)
@@ -339,10 +340,13 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path, tf
         tfx_fail(err, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < m->n_tensors; i++)
+    for (size_t i = 0; i < m->n_tensors; i++) {
         if (m->tensors[i].tied_to < 0 &&
             load_tensor(m, i, &map, f, path, used, w->data[i], &tmp, &tmp_cap, err))
             goto out;
+        if (progress)
+            progress(progress_ctx, i + 1, m->n_tensors);
+    }
     for (size_t i = 0; i < f->n; i++)
         if (!used[i] && !ignored(&map, f->tensors[i].name)) {
             tfx_fail(err, "%s: tensor '%s' is not used by the recipe's checkpoint map (map it under checkpoint.tensors or list it under checkpoint.ignore)",

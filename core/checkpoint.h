@@ -7,6 +7,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "progress.h"
 #include "weights.h"
 
 /* The checkpoint file the recipe names (checkpoint.file, relative to the recipe that wrote
@@ -14,7 +15,9 @@
 int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *err);
 
 /* Fill every (untied) tensor of `m` from the safetensors file at `path`. F32, F16, BF16 and F64
- * are converted to float. Returns 0, or -1 with err naming the file and tensors. */
-int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path, tfx_error *err);
+ * are converted to float; `progress` (may be NULL) hears of the tensors done. Returns 0, or -1
+ * with err naming the file and tensors. */
+int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
+                        tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
 #endif

@@ -299,10 +299,15 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run
         if (o->logits_path && write_logits(o->logits_path, &rt, n_prompt, err))
             goto out;
         tfx_sampler sampler = {.temperature = o->temperature, .top_k = o->top_k, .seed = o->seed};
+        tfx_progress bar;
+        tfx_progress_start(&bar, "generating");
         t0 = now();
-        if (generate > 0 && tfx_generate(&rt, generate, &sampler, r->generated, err))
-            goto out;
+        int failed = generate > 0 &&
+                     tfx_generate(&rt, generate, &sampler, r->generated, tfx_progress_callback, &bar, err);
         r->decode_s = now() - t0;
+        tfx_progress_end(&bar);
+        if (failed)
+            goto out;
         r->n_generated = generate;
     }
     if (s->kind == TFX_MODEL_ENCODER_ONLY && o->logits_path && write_logits(o->logits_path, &rt, n_prompt, err))
@@ -396,11 +401,20 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
             snprintf(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint);
         else if (tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
             return -1;
-        if (tfx_checkpoint_load(w, l->model, r->checkpoint, err))
+        tfx_progress bar;
+        tfx_progress_start(&bar, "loading weights");
+        int rc = tfx_checkpoint_load(w, l->model, r->checkpoint, tfx_progress_callback, &bar, err);
+        tfx_progress_end(&bar);
+        if (rc)
             return -1;
         r->weights_from = r->checkpoint;
     } else {
-        if (tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(), err))
+        tfx_progress bar;
+        tfx_progress_start(&bar, "initialising weights");
+        int rc = tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(),
+                                  tfx_progress_callback, &bar, err);
+        tfx_progress_end(&bar);
+        if (rc)
             return -1;
         r->weights_from = "random (seeded)";
     }

@@ -437,7 +437,7 @@ static int32_t sample(const float *logits, int64_t V, const tfx_sampler *s, uint
 }
 
 int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int32_t *out,
-                 tfx_error *err)
+                 tfx_progress_fn progress, void *progress_ctx, tfx_error *err)
 {
     const tfx_model *m = rt->model;
     if (m->lm_head < 0)
@@ -449,6 +449,8 @@ int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int
     const float *logits = rt->logits + (rt->n_logits - 1) * V;
     for (int64_t i = 0; i < n_new; i++) {
         out[i] = sample(logits, V, sampler, &state, rt->probs);
+        if (progress)
+            progress(progress_ctx, (uint64_t)i + 1, (uint64_t)n_new);
         if (i + 1 == n_new)
             break;
         if (tfx_runtime_decode(rt, &out[i], 1, 1, err))

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "progress.h"
 #include "weights.h"
 
 /* How large the run state must be. */
@@ -76,8 +77,8 @@ typedef struct tfx_sampler {
 
 /* Continue a prefill (a tfx_runtime_decode over the prompt): choose the next token from the
  * last logits row, then decode one token at a time with the KV cache until out[n_new] holds
- * n_new tokens (n_new - 1 decode steps). */
+ * n_new tokens (n_new - 1 decode steps). `progress` (may be NULL) hears of each token. */
 int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int32_t *out,
-                 tfx_error *err);
+                 tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
 #endif

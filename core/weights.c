@@ -101,6 +101,8 @@ typedef struct init_job {
     size_t n_chunks;              /* over all tensors */
     size_t *first_chunk;          /* [n_tensors + 1] prefix sums */
     int n_threads, thread;
+    tfx_progress_fn progress;     /* thread 0 only */
+    void *progress_ctx;
 } init_job;
 
 static void init_chunk(const init_job *job, size_t ti, size_t chunk)
@@ -131,12 +133,14 @@ static void *init_thread(void *arg)
         while (job->first_chunk[ti + 1] <= c)
             ti++;
         init_chunk(job, ti, c - job->first_chunk[ti]);
+        if (job->progress)
+            job->progress(job->progress_ctx, c + 1, job->n_chunks);
     }
     return NULL;
 }
 
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
-                     int n_threads, tfx_error *err)
+                     int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err)
 {
     size_t *first = calloc(m->n_tensors + 1, sizeof *first);
     if (!first)
@@ -155,7 +159,8 @@ int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double s
     for (int t = 0; t < n_threads; t++) {
         jobs[t] = (init_job){.m = m, .w = w, .seed = seed, .std = (float)std,
                              .n_chunks = first[m->n_tensors], .first_chunk = first,
-                             .n_threads = n_threads, .thread = t};
+                             .n_threads = n_threads, .thread = t,
+                             .progress = t == 0 ? progress : NULL, .progress_ctx = progress_ctx};
         if (t > 0)
             started[t] = pthread_create(&threads[t], NULL, init_thread, &jobs[t]) == 0;
         if (t > 0 && !started[t]) /* no thread: do its share here */

@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "model.h"
+#include "progress.h"
 
 typedef struct tfx_weights {
     float *arena;                 /* [floats], 64-byte aligned, owned */
@@ -24,9 +25,9 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
 
 /* Fill every tensor by its declared init: N(0, std) from a generator seeded by (seed, tensor
  * name, chunk), so the same seed gives the same weights on any machine and with any number
- * of threads. Returns 0, or -1 with err set. */
+ * of threads. `progress` (may be NULL) hears of the chunks done. Returns 0, or -1 with err. */
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
-                     int n_threads, tfx_error *err);
+                     int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
 void tfx_weights_free(tfx_weights *w);
 

@@ -56,9 +56,9 @@ static void seeded_init_case(void **state)
     assert_int_equal(tfx_weights_alloc(&a, l->model, &err), 0);
     assert_int_equal(tfx_weights_alloc(&b, l->model, &err), 0);
     assert_int_equal(tfx_weights_alloc(&c, l->model, &err), 0);
-    assert_int_equal(tfx_weights_init(&a, l->model, 7, 0.02, 1, &err), 0);
-    assert_int_equal(tfx_weights_init(&b, l->model, 7, 0.02, 2, &err), 0); /* threads do not matter */
-    assert_int_equal(tfx_weights_init(&c, l->model, 8, 0.02, 1, &err), 0);
+    assert_int_equal(tfx_weights_init(&a, l->model, 7, 0.02, 1, NULL, NULL, &err), 0);
+    assert_int_equal(tfx_weights_init(&b, l->model, 7, 0.02, 2, NULL, NULL, &err), 0); /* threads do not matter */
+    assert_int_equal(tfx_weights_init(&c, l->model, 8, 0.02, 1, NULL, NULL, &err), 0);
     assert_memory_equal(a.arena, b.arena, a.floats * sizeof(float));
     assert_true(memcmp(a.arena, c.arena, a.floats * sizeof(float)) != 0);
     /* Declared inits: norm gains are ones, biases zeros, weights N(0, 0.02). */
@@ -121,7 +121,7 @@ static void load_with(const char *file, tfx_error *err)
     tfx_weights w;
     err->msg[0] = '\0';
     assert_int_equal(tfx_weights_alloc(&w, l->model, err), 0);
-    if (tfx_checkpoint_load(&w, l->model, file, err) == 0)
+    if (tfx_checkpoint_load(&w, l->model, file, NULL, NULL, err) == 0)
         err->msg[0] = '\0';
     tfx_weights_free(&w);
     tfx_loaded_free(l);
@@ -194,7 +194,7 @@ static void wrong_shape_case(void **state)
     assert_non_null(l);
     tfx_weights w;
     assert_int_equal(tfx_weights_alloc(&w, l->model, &err), 0);
-    assert_int_equal(tfx_checkpoint_load(&w, l->model, FIXTURE "model.safetensors", &err), -1);
+    assert_int_equal(tfx_checkpoint_load(&w, l->model, FIXTURE "model.safetensors", NULL, NULL, &err), -1);
     assert_string_equal(err.msg, FIXTURE "model.safetensors: tensor 'transformer.h.0.mlp.c_fc.weight' [64, 256] transposed gives [256, 64], but recipe tensor 'decoder.layers.0.ffn.up.weight' is [128, 64]");
     tfx_weights_free(&w);
     tfx_loaded_free(l);
@@ -210,9 +210,9 @@ static void bf16_case(void **state)
     tfx_weights w, ref;
     assert_int_equal(tfx_weights_alloc(&w, l->model, &err), 0);
     assert_int_equal(tfx_weights_alloc(&ref, l->model, &err), 0);
-    if (tfx_checkpoint_load(&w, l->model, path, &err))
+    if (tfx_checkpoint_load(&w, l->model, path, NULL, NULL, &err))
         fail_msg("%s", err.msg);
-    assert_int_equal(tfx_checkpoint_load(&ref, l->model, FIXTURE "model.safetensors", &err), 0);
+    assert_int_equal(tfx_checkpoint_load(&ref, l->model, FIXTURE "model.safetensors", NULL, NULL, &err), 0);
     for (size_t t = 0; t < l->model->n_tensors; t++)
         for (int64_t i = 0; i < l->model->tensors[t].numel; i++) {
             uint32_t bits;

@@ -52,7 +52,7 @@ static void open_fixture(fixture *f, const char *name)
         fail_msg("%s", err.msg);
     assert_int_equal(tfx_weights_alloc(&f->weights, f->loaded->model, &err), 0);
     if (tfx_checkpoint_path(f->loaded->spec, ckpt, sizeof ckpt, &err) ||
-        tfx_checkpoint_load(&f->weights, f->loaded->model, ckpt, &err))
+        tfx_checkpoint_load(&f->weights, f->loaded->model, ckpt, NULL, NULL, &err))
         fail_msg("%s", err.msg);
     snprintf(path, sizeof path, "tests/data/hf/%s/io.safetensors", name);
     f->io = tfx_st_open(path, &err);
@@ -183,7 +183,7 @@ static void check_causal(const char *name)
     tfx_sampler greedy_sampler = {0};
     f.rt.n_past = 0;
     assert_int_equal(tfx_runtime_decode(&f.rt, prompt, n_prompt, 1, &err), 0);
-    assert_int_equal(tfx_generate(&f.rt, n_greedy - n_prompt, &greedy_sampler, out, &err), 0);
+    assert_int_equal(tfx_generate(&f.rt, n_greedy - n_prompt, &greedy_sampler, out, NULL, NULL, &err), 0);
     for (int64_t i = 0; i < n_greedy - n_prompt; i++)
         assert_int_equal(out[i], greedy[n_prompt + i]);
     close_fixture(&f);
@@ -238,7 +238,7 @@ static void bart_case(void **state)
     tfx_sampler greedy_sampler = {0};
     assert_int_equal(tfx_runtime_encode(&f.rt, enc, NULL, n_enc, &err), 0);
     assert_int_equal(tfx_runtime_decode(&f.rt, greedy, 1, 1, &err), 0); /* decoder start */
-    assert_int_equal(tfx_generate(&f.rt, n_greedy - 1, &greedy_sampler, out, &err), 0);
+    assert_int_equal(tfx_generate(&f.rt, n_greedy - 1, &greedy_sampler, out, NULL, NULL, &err), 0);
     for (int64_t i = 0; i < n_greedy - 1; i++)
         assert_int_equal(out[i], greedy[1 + i]);
     close_fixture(&f);

@@ -1,0 +1,46 @@
+/* core/progress.c — draws "label  42%  (3.1 s)" on stderr, in place, when it is a terminal;
+ * does nothing otherwise, so logs and pipes stay clean. */
+#include "progress.h"
+
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+static double seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void tfx_progress_start(tfx_progress *p, const char *label)
+{
+    p->label = label;
+    p->enabled = isatty(STDERR_FILENO) == 1;
+    p->started = seconds();
+    p->last_shown = 0;
+}
+
+void tfx_progress_update(tfx_progress *p, uint64_t done, uint64_t total)
+{
+    if (!p->enabled || total == 0)
+        return;
+    double now = seconds();
+    if (now - p->last_shown < 0.1 && done < total)
+        return;
+    p->last_shown = now;
+    fprintf(stderr, "\r  %s %3.0f%%  (%.1f s)", p->label, 100.0 * (double)done / (double)total,
+            now - p->started);
+    fflush(stderr);
+}
+
+void tfx_progress_end(tfx_progress *p)
+{
+    if (p->enabled)
+        fprintf(stderr, "\r\033[K");
+}
+
+void tfx_progress_callback(void *progress, uint64_t done, uint64_t total)
+{
+    tfx_progress_update(progress, done, total);
+}
