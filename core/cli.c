@@ -2,7 +2,10 @@
  * plugin warnings are printed. */
 #include "cli.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err)
@@ -36,6 +39,49 @@ int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_er
         c->format = (tfx_format)f;
         return 1;
     }
+    static const char *const sized[] = {"--batch", "--context"};
+    for (int k = 0; k < 2; k++) {
+        if (strcmp(arg, sized[k]) != 0)
+            continue;
+        const char *v = tfx_cli_value(argc, argv, i, err);
+        char *end;
+        if (!v)
+            return -1;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (errno || *end || end == v || n < 1 || n > INT32_MAX)
+            return tfx_fail(err, "%s expects an integer between 1 and %d, got '%s'", arg, INT32_MAX, v);
+        *(k ? &c->estimate.context : &c->estimate.batch) = n;
+        return 1;
+    }
+    if (strcmp(arg, "--kv-dtype") == 0) {
+        static const char *const names[] = {"fp32", "fp16", "bf16", "int8"};
+        static const int bytes[] = {4, 2, 2, 1};
+        const char *v = tfx_cli_value(argc, argv, i, err);
+        if (!v)
+            return -1;
+        for (int k = 0; k < 4; k++)
+            if (strcmp(v, names[k]) == 0) {
+                c->estimate.kv_bytes = bytes[k];
+                return 1;
+            }
+        return tfx_fail(err, "unknown --kv-dtype '%s' (fp32, fp16, bf16 or int8)", v);
+    }
+    if (strcmp(arg, "--no-fp32-grads") == 0) {
+        c->estimate.fp32_grads = false;
+        return 1;
+    }
+    return 0;
+}
+
+int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
+                 tfx_params_item *item, tfx_error *err)
+{
+    *item = (tfx_params_item){.path = path, .loaded = l, .counts = &l->counts,
+                              .opts = tfx_estimate_defaults(l->model, &c->estimate)};
+    if (tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &item->opts, &item->memory,
+                     &item->flops, err))
+        return tfx_error_prefix(err, "%s", path);
     return 0;
 }
 

@@ -7,6 +7,8 @@
 
 #include "error.h"
 #include "registry.h"
+#include "estimate.h"
+#include "load.h"
 #include "report.h"
 
 #define TFX_MAX_SETS 64
@@ -19,10 +21,11 @@ typedef struct tfx_cli_common {
     tfx_format format;            /* --format */
     char *files[TFX_MAX_FILES];   /* positional arguments */
     int n_files;
+    tfx_estimate_opts estimate;   /* --batch, --context, --kv-dtype, --no-fp32-grads */
 } tfx_cli_common;
 
-/* Take argv[*i] (and its value) if it is --set or --format; returns 1 when taken, 0 when not
- * one of them, -1 with err set on a bad value. */
+/* Take argv[*i] (and its value) if it is --set, --format or an estimate option; returns 1 when
+ * taken, 0 when not one of them, -1 with err set on a bad value. */
 int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_error *err);
 
 /* A positional argument; -1 with err set when there are too many or it looks like an option. */
@@ -30,6 +33,17 @@ int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err);
 
 /* The value of an option that needs one: argv[++*i], or NULL with err set. */
 const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err);
+
+/* Help text for the estimate options, shared by the commands that take them. */
+#define TFX_CLI_ESTIMATE_HELP                                                                    \
+    "  --batch B        sequences at once for memory figures (default 1)\n"                      \
+    "  --context N      tokens per sequence for memory and FLOPs (default: the model's)\n"       \
+    "  --kv-dtype T     KV-cache element: fp16 (default), bf16, fp32 or int8\n"                  \
+    "  --no-fp32-grads  count training as ZeRO does, 16 bytes per parameter instead of 20\n"
+
+/* Fill item with the figures of one loaded recipe under c->estimate. Returns 0 or -1. */
+int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
+                 tfx_params_item *item, tfx_error *err);
 
 /* Open the registry along the default search path; prints skipped plugins as warnings. */
 tfx_registry *tfx_cli_registry(tfx_error *err);

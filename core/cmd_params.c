@@ -10,15 +10,17 @@ static const char usage[] =
     "usage: tfx params RECIPE... [--format text|markdown|csv|json] [--set key=value]...\n"
     "\n"
     "Count the parameters of each recipe, per component (embedding, position, attention,\n"
-    "ffn, norm, pooler, head), per layer and in total; tied tensors are counted once.\n"
-    "No weights are allocated, so any size is counted at once.\n"
+    "ffn, norm, pooler, head), per layer and in total; tied tensors are counted once. Then\n"
+    "memory (weights by dtype, KV cache, activations, mixed-precision training) and FLOPs,\n"
+    "each with its formula. No weights are allocated, so any size is counted at once.\n"
     "\n"
     "  --format F       text (default), markdown, csv or json\n"
-    "  --set key=value  override a recipe key (dotted path), for every recipe\n";
+    "  --set key=value  override a recipe key (dotted path), for every recipe\n"
+    TFX_CLI_ESTIMATE_HELP;
 
 int tfx_cmd_params(int argc, char **argv)
 {
-    tfx_cli_common c = {0};
+    tfx_cli_common c = {.estimate = {.fp32_grads = true}};
     tfx_error err = {{0}};
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -41,11 +43,10 @@ int tfx_cmd_params(int argc, char **argv)
     int n = 0, status = 0;
     for (; n < c.n_files; n++) {
         loaded[n] = tfx_load(c.files[n], c.sets, c.n_sets, reg, &err);
-        if (!loaded[n]) {
+        if (!loaded[n] || tfx_cli_item(&c, c.files[n], loaded[n], &items[n], &err)) {
             status = tfx_cli_error(&err);
             break;
         }
-        items[n] = (tfx_params_item){.path = c.files[n], .loaded = loaded[n], .counts = &loaded[n]->counts};
     }
     if (status == 0 && tfx_report_params(stdout, c.format, items, n))
         status = 1;

@@ -44,7 +44,8 @@ static const char usage[] =
     "  --random              ignore the recipe's checkpoint.file and use random weights\n"
     "  --force               run even when the model does not fit in available memory\n"
     "  --format F            text (default), markdown, csv or json\n"
-    "  --set key=value       override a recipe key\n";
+    "  --set key=value       override a recipe key\n"
+    TFX_CLI_ESTIMATE_HELP;
 
 typedef struct run_opts {
     tfx_cli_common common;
@@ -322,6 +323,8 @@ out:
 
 /* ---- report ------------------------------------------------------------------------------- */
 
+static double gib(uint64_t bytes) { return (double)bytes / (double)(1ull << 30); }
+
 static double peak_rss_mib(void)
 {
     struct rusage ru;
@@ -329,8 +332,8 @@ static double peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0;
 }
 
-static void print_text(FILE *out, const run_opts *o, const tfx_loaded *l, const tfx_counts *c,
-                       const run_result *r)
+static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r,
+                       const tfx_params_item *est, uint64_t prefill_estimate)
 {
     const tfx_spec *s = l->spec;
     char num[32];
@@ -346,9 +349,21 @@ static void print_text(FILE *out, const run_opts *o, const tfx_loaded *l, const 
     if (r->n_encoder)
         fprintf(out, "  encode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n", r->n_encoder,
                 r->encode_s, (double)r->n_encoder / r->encode_s);
+    const tfx_memory *m = &est->memory;
+    fprintf(out, "  memory         weights %.2f GiB fp32 (%.2f fp16); KV cache %.2f GiB (batch %lld, "
+                 "context %lld, %lld B); training %.2f GiB (%d B/param)\n",
+            gib(m->weights_fp32), gib(m->weights_fp16), gib(m->kv_cache), (long long)est->opts.batch,
+            (long long)est->opts.context, (long long)est->opts.kv_bytes, gib(m->training),
+            m->bytes_per_param);
+    fprintf(out, "  FLOPs          %.3g GFLOP forward per token at context %lld (2N + attention), "
+                 "%.3g training\n",
+            (double)est->flops.forward_per_token / 1e9, (long long)est->opts.context,
+            (double)est->flops.training_per_token / 1e9);
     double gflops = (double)r->prefill_flops / 1e9 / r->prefill_s;
-    fprintf(out, "  prefill        %" PRId64 " tokens in %.3f s: %.1f tokens/s, %.1f GFLOP/s\n",
-            r->n_prompt, r->prefill_s, (double)r->n_prompt / r->prefill_s, gflops);
+    fprintf(out, "  prefill        %" PRId64 " tokens in %.3f s: %.1f tokens/s, %.1f GFLOP/s "
+                 "(%.3g GFLOP done by the kernels; estimate %.3g)\n",
+            r->n_prompt, r->prefill_s, (double)r->n_prompt / r->prefill_s, gflops,
+            (double)r->prefill_flops / 1e9, (double)prefill_estimate / 1e9);
     if (r->n_generated > 1)
         fprintf(out, "  decode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n",
                 r->n_generated - 1, r->decode_s, (double)(r->n_generated - 1) / r->decode_s);
@@ -359,10 +374,10 @@ static void print_text(FILE *out, const run_opts *o, const tfx_loaded *l, const 
             fprintf(out, "%s%" PRId32, i ? "," : " ", r->generated[i]);
         fputc('\n', out);
     }
-    (void)o;
 }
 
-static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r)
+static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r,
+                      const tfx_params_item *est, uint64_t prefill_estimate)
 {
     const tfx_spec *s = l->spec;
     json_t *parts = json_object(), *gen = json_array();
@@ -380,6 +395,11 @@ static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const
         "prefill_gflops", (double)r->prefill_flops / 1e9 / r->prefill_s,
         "decode_tokens", (json_int_t)(r->n_generated > 0 ? r->n_generated - 1 : 0),
         "decode_s", r->decode_s, "peak_rss_mib", peak_rss_mib(), "generated", gen);
+    json_t *flops, *memory = tfx_json_estimates(est, &flops);
+    json_object_set_new(doc, "memory", memory);
+    json_object_set_new(doc, "flops", flops);
+    json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
+    json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
     int rc = doc ? json_dumpf(doc, out, JSON_INDENT(2)) : -1;
     fputc('\n', out);
     json_decref(doc);
@@ -424,7 +444,7 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
 
 int tfx_cmd_run(int argc, char **argv)
 {
-    run_opts o = {.prompt_len = 32, .generate = 8, .seed = 1};
+    run_opts o = {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true};
     tfx_error err = {{0}};
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -459,12 +479,21 @@ int tfx_cmd_run(int argc, char **argv)
         goto out;
     if (load_weights(&o, l, &w, &r, &err) || run_model(&o, l, &w, &r, &err))
         goto out;
-    if (o.common.format == TFX_FORMAT_JSON && print_json(stdout, l, &l->counts, &r)) {
+    tfx_params_item est;
+    tfx_memory prefill_memory;
+    tfx_flops prefill_flops;
+    tfx_estimate_opts prefill_opts = {.batch = 1, .context = r.n_prompt};
+    if (tfx_cli_item(&o.common, o.common.files[0], l, &est, &err) ||
+        tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &prefill_opts,
+                     &prefill_memory, &prefill_flops, &err))
+        goto out;
+    if (o.common.format == TFX_FORMAT_JSON &&
+        print_json(stdout, l, &l->counts, &r, &est, prefill_flops.forward_per_sequence)) {
         tfx_fail(&err, "cannot write the report");
         goto out;
     }
     if (o.common.format != TFX_FORMAT_JSON)
-        print_text(stdout, &o, l, &l->counts, &r);
+        print_text(stdout, l, &l->counts, &r, &est, prefill_flops.forward_per_sequence);
     status = 0;
 out:
     if (status)

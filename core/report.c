@@ -84,6 +84,62 @@ static const char *tied_note(const tfx_model *m, tfx_part part, char *buf, size_
     return buf;
 }
 
+static double gib(uint64_t bytes) { return (double)bytes / (double)(1ull << 30); }
+
+/* One figure: "  label   1,234 B (1.15 GiB)   formula". */
+static void figure(FILE *out, int markdown, const char *label, uint64_t bytes, const char *formula)
+{
+    char num[32];
+    tfx_group_digits(num, sizeof num, (int64_t)bytes);
+    if (markdown)
+        fprintf(out, "| %s | %s | %.2f GiB | %s |\n", label, num, gib(bytes), formula);
+    else
+        fprintf(out, "  %-22s %22s B %10.2f GiB  %s\n", label, num, gib(bytes), formula);
+}
+
+static void flop_figure(FILE *out, int markdown, const char *label, uint64_t flops, const char *formula)
+{
+    char num[32];
+    tfx_group_digits(num, sizeof num, (int64_t)flops);
+    if (markdown)
+        fprintf(out, "| %s | %s | %.3g GFLOP | %s |\n", label, num, (double)flops / 1e9, formula);
+    else
+        fprintf(out, "  %-22s %22s   %10.3g GFLOP  %s\n", label, num, (double)flops / 1e9, formula);
+}
+
+static void estimates(FILE *out, const tfx_params_item *it, int markdown)
+{
+    const tfx_memory *m = &it->memory;
+    const tfx_flops *f = &it->flops;
+    const tfx_estimate_opts *o = &it->opts;
+    char formula[256];
+    fprintf(out, markdown ? "\n| memory (batch %lld, context %lld) | bytes | | formula |\n| --- | ---: | ---: | --- |\n"
+                          : "\n  memory (batch %lld, context %lld)\n",
+            (long long)o->batch, (long long)o->context);
+    figure(out, markdown, "weights fp32", m->weights_fp32, "4 B x parameters");
+    figure(out, markdown, "weights fp16/bf16", m->weights_fp16, "2 B x parameters");
+    figure(out, markdown, "weights int8", m->weights_int8, "1 B x parameters");
+    snprintf(formula, sizeof formula, "2 x layers x kv_heads x head_dim x tokens x batch x %lld B (local layers: their window)",
+             (long long)o->kv_bytes);
+    figure(out, markdown, "KV cache", m->kv_cache, formula);
+    if (m->kv_cache_cross)
+        figure(out, markdown, "KV cache (cross)", m->kv_cache_cross, "2 x layers x kv_heads x head_dim x encoder tokens x batch x B");
+    figure(out, markdown, "activations (1 fwd)", m->activations, "fp32 run state of one forward over batch x context");
+    snprintf(formula, sizeof formula, "%d B/param: fp16 weights 2 + grads 2 + fp32 master 4%s + Adam m, v 8%s",
+             m->bytes_per_param, m->train_grads_fp32 ? " + fp32 grads 4" : "",
+             m->train_grads_fp32 ? " (ZeRO counts 16: --no-fp32-grads)" : " (ZeRO)");
+    figure(out, markdown, "training (AdamW, mixed)", m->training, formula);
+    figure(out, markdown, "training activations", m->train_activations, "s·b·h·(34 + 5·a·s/h) per layer (Korthikanti et al. 2022)");
+    figure(out, markdown, "  with recomputation", m->train_activations_recompute, "2·s·b·h per layer (full recomputation)");
+    fprintf(out, markdown ? "\n| FLOPs | count | | formula |\n| --- | ---: | ---: | --- |\n" : "\n  FLOPs\n");
+    flop_figure(out, markdown, "forward per token", f->forward_per_token,
+                "2N + 2·Σ_layers keys·d_attn (Kaplan et al. 2020; N non-embedding; local layers see their window)");
+    flop_figure(out, markdown, "  2N", f->forward_params_term, "N = non-embedding parameters");
+    flop_figure(out, markdown, "  attention", f->forward_attention_term, "2 · Σ_layers keys_seen(context) · heads · head_dim");
+    flop_figure(out, markdown, "forward per sequence", f->forward_per_sequence, "forward per token x context");
+    flop_figure(out, markdown, "training per token", f->training_per_token, "3 x forward (≈ 6N + attention)");
+}
+
 static void text_item(FILE *out, const tfx_params_item *it, int markdown)
 {
     const tfx_model *m = it->loaded->model;
@@ -133,6 +189,7 @@ static void text_item(FILE *out, const tfx_params_item *it, int markdown)
             i = end;
         }
     }
+    estimates(out, it, markdown);
     fputc('\n', out);
 }
 
@@ -149,6 +206,18 @@ static void csv_item(FILE *out, const tfx_params_item *it)
             fprintf(out, "%s,%s.layers.%" PRId64 ",%" PRId64 ",%" PRId64 "\n", name,
                     it->loaded->spec->stacks[si].name, i, i, c->layers[si][i].total);
     fprintf(out, "%s,total,,%" PRId64 "\n", name, c->total);
+    const tfx_memory *m = &it->memory;
+    const struct { const char *k; uint64_t v; } figs[] = {
+        {"memory.weights_fp32", m->weights_fp32}, {"memory.weights_fp16", m->weights_fp16},
+        {"memory.weights_int8", m->weights_int8}, {"memory.kv_cache", m->kv_cache},
+        {"memory.activations", m->activations}, {"memory.training", m->training},
+        {"memory.train_activations", m->train_activations},
+        {"flops.forward_per_token", it->flops.forward_per_token},
+        {"flops.forward_per_sequence", it->flops.forward_per_sequence},
+        {"flops.training_per_token", it->flops.training_per_token},
+    };
+    for (size_t i = 0; i < sizeof figs / sizeof figs[0]; i++)
+        fprintf(out, "%s,%s,,%" PRIu64 "\n", name, figs[i].k, figs[i].v);
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
@@ -162,6 +231,33 @@ static json_t *json_dims(const tfx_spec *s)
                      "d_model", (json_int_t)s->d_model, "heads", (json_int_t)s->heads,
                      "kv_heads", (json_int_t)s->kv_heads, "head_dim", (json_int_t)s->head_dim,
                      "context", (json_int_t)s->context, "layers", layers);
+}
+
+json_t *tfx_json_estimates(const tfx_params_item *it, json_t **flops_out)
+{
+    const tfx_memory *m = &it->memory;
+    const tfx_flops *f = &it->flops;
+    *flops_out = json_pack("{s:I, s:I, s:I, s:I, s:I, s:s}",
+        "forward_per_token", (json_int_t)f->forward_per_token,
+        "forward_params_term", (json_int_t)f->forward_params_term,
+        "forward_attention_term", (json_int_t)f->forward_attention_term,
+        "forward_per_sequence", (json_int_t)f->forward_per_sequence,
+        "training_per_token", (json_int_t)f->training_per_token,
+        "formula", "forward per token = 2N + 2*sum(keys_seen*d_attn); training = 3 x forward");
+    json_t *mem = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+        "batch", (json_int_t)it->opts.batch, "context", (json_int_t)it->opts.context,
+        "weights_fp32", (json_int_t)m->weights_fp32, "weights_fp16", (json_int_t)m->weights_fp16,
+        "weights_bf16", (json_int_t)m->weights_bf16, "weights_int8", (json_int_t)m->weights_int8,
+        "kv_cache", (json_int_t)m->kv_cache, "kv_cache_cross", (json_int_t)m->kv_cache_cross,
+        "activations", (json_int_t)m->activations);
+    json_object_set_new(mem, "training", json_integer((json_int_t)m->training));
+    json_object_set_new(mem, "training_breakdown", json_pack("{s:I, s:I, s:I, s:I, s:I, s:i}",
+        "weights", (json_int_t)m->train_weights, "gradients", (json_int_t)m->train_grads,
+        "master_weights", (json_int_t)m->train_master, "gradients_fp32", (json_int_t)m->train_grads_fp32,
+        "adam_moments", (json_int_t)m->train_adam, "bytes_per_param", m->bytes_per_param));
+    json_object_set_new(mem, "train_activations", json_integer((json_int_t)m->train_activations));
+    json_object_set_new(mem, "train_activations_recompute", json_integer((json_int_t)m->train_activations_recompute));
+    return mem;
 }
 
 static json_t *json_item(const tfx_params_item *it)
@@ -188,11 +284,12 @@ static json_t *json_item(const tfx_params_item *it)
         }
         json_object_set_new(stacks, s->stacks[si].name, layers);
     }
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:o}", "name", s->name,
+    json_t *flops, *memory = tfx_json_estimates(it, &flops);
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "name", s->name,
                      "recipe", it->path, "model", tfx_model_kind_name(s->kind), "dims",
                      json_dims(s), "total", (json_int_t)c->total, "non_embedding",
                      (json_int_t)c->non_embedding, "components", parts, "tied", tied, "layers",
-                     stacks);
+                     stacks, "memory", memory, "flops", flops);
 }
 
 static int json_print(FILE *out, json_t *doc)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "accounting.h"
+#include "estimate.h"
 #include "load.h"
 #include "registry.h"
 
@@ -24,6 +25,9 @@ typedef struct tfx_params_item {
     const char *path;
     const tfx_loaded *loaded;
     const tfx_counts *counts;
+    tfx_estimate_opts opts;       /* batch and context the figures below are for */
+    tfx_memory memory;
+    tfx_flops flops;
 } tfx_params_item;
 
 /* Print the parameter report of n recipes. JSON: one object for one recipe, an array for
@@ -32,6 +36,10 @@ int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, i
 
 /* Print the installed plugins: kind, name, summary, file, options with types and defaults. */
 int tfx_report_plugins(FILE *out, tfx_format fmt, const tfx_registry *reg);
+
+/* The memory and flops JSON objects of an item (new references). */
+typedef struct json_t json_t;
+json_t *tfx_json_estimates(const tfx_params_item *it, json_t **flops);
 
 /* 1234567 → "1,234,567" into buf; returns buf. */
 char *tfx_group_digits(char *buf, size_t cap, int64_t v);

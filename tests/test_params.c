@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "accounting.h"
+#include "estimate.h"
 #include "load.h"
 
 static tfx_registry *reg;
@@ -138,12 +139,60 @@ static void huge_case(void **state)
     tfx_counts_free(&c);
 }
 
+/* The figures of the memory report, against hand-computed values. */
+static void estimate_for(const char *path, const tfx_estimate_opts *opts, tfx_memory *mem,
+                         tfx_flops *flops)
+{
+    tfx_error err = {{0}};
+    tfx_loaded *l = tfx_load(path, NULL, 0, reg, &err);
+    if (!l || tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, opts, mem, flops, &err))
+        fail_msg("%s: %s", path, err.msg);
+    tfx_loaded_free(l);
+}
+
+static void memory_case(void **state)
+{
+    tfx_memory m;
+    tfx_flops f;
+    tfx_estimate_opts o = {.batch = 1, .context = 4096, .kv_bytes = 2, .fp32_grads = true};
+    estimate_for("recipes/llama-2-7b.yaml", &o, &m, &f);
+    assert_int_equal(m.weights_fp16, 13476831232LL);
+    assert_int_equal(m.weights_fp32, 26953662464LL);
+    assert_int_equal(m.training, 134768312320LL);            /* 20 bytes per parameter */
+    assert_int_equal(m.kv_cache, 2147483648LL);              /* 2·32·32·128·4096·2 */
+    assert_int_equal(m.bytes_per_param, 20);
+    o.fp32_grads = false;
+    estimate_for("recipes/llama-2-7b.yaml", &o, &m, &f);
+    assert_int_equal(m.training, 16LL * 6738415616LL);       /* ZeRO's 16 */
+    /* Korthikanti: s·b·h·(34 + 5·a·s/h) per layer, 32 layers. */
+    assert_int_equal(m.train_activations, 32LL * (4096LL * 4096 * 34 + 5LL * 32 * 4096 * 4096));
+    assert_int_equal(m.train_activations_recompute, 32LL * 2 * 4096 * 4096);
+    /* FLOPs: 2N + 2·layers·context·d_attn. */
+    assert_int_equal(f.forward_params_term, 2 * (6738415616LL - 32000LL * 4096));
+    assert_int_equal(f.forward_attention_term, 2LL * 32 * 4096 * 4096);
+    assert_int_equal(f.training_per_token, 3 * f.forward_per_token);
+
+    o = (tfx_estimate_opts){.batch = 1, .context = 8192, .kv_bytes = 2, .fp32_grads = true};
+    estimate_for("recipes/llama-3-8b.yaml", &o, &m, &f);
+    assert_int_equal(m.kv_cache, 1073741824LL);              /* 8 KV heads */
+
+    /* GPT-Neo 1.3B: global layers cache 2048 tokens, local ones their window of 256. */
+    o = (tfx_estimate_opts){.batch = 1, .context = 2048, .kv_bytes = 2, .fp32_grads = true};
+    estimate_for("recipes/gpt-neo.yaml", &o, &m, &f);
+    const int64_t per_token = 2LL * 16 * 128 * 2; /* k and v, 16 heads of 128, fp16 */
+    assert_int_equal(m.kv_cache, 12 * 2048 * per_token + 12 * 256 * per_token);
+    assert_int_equal(f.forward_attention_term, 2LL * (12 * 2048 + 12 * 256) * 2048);
+    o.batch = 4;
+    estimate_for("recipes/gpt-neo.yaml", &o, &m, &f);
+    assert_int_equal(m.kv_cache, 4 * (12 * 2048 + 12 * 256) * per_token);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
-        cmocka_unit_test(huge_case),
+        cmocka_unit_test(huge_case), cmocka_unit_test(memory_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
