@@ -55,5 +55,6 @@ int tfx_cmd_params(int argc, char **argv);
 int tfx_cmd_plugins(int argc, char **argv);
 int tfx_cmd_validate(int argc, char **argv);
 int tfx_cmd_run(int argc, char **argv);
+int tfx_cmd_compare(int argc, char **argv);
 
 #endif

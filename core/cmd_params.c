@@ -1,5 +1,6 @@
 /* core/cmd_params.c — `tfx params RECIPE...`: exact parameter counts per component and layer,
  * computed from the declared tensors without allocating any weights. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@ static const char usage[] =
     "each with its formula. No weights are allocated, so any size is counted at once.\n"
     "\n"
     "  --format F       text (default), markdown, csv or json\n"
+    "  --shapes         list every tensor's shape, and each component's output shape for\n"
+    "                   --batch and --context, instead of the counts\n"
     "  --set key=value  override a recipe key (dotted path), for every recipe\n"
     TFX_CLI_ESTIMATE_HELP;
 
@@ -22,10 +25,15 @@ int tfx_cmd_params(int argc, char **argv)
 {
     tfx_cli_common c = {.estimate = {.fp32_grads = true}};
     tfx_error err = {{0}};
+    bool shapes = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
             return 0;
+        }
+        if (strcmp(argv[i], "--shapes") == 0) {
+            shapes = true;
+            continue;
         }
         int taken = tfx_cli_take_common(&c, argc, argv, &i, &err);
         if (taken < 0 || (!taken && tfx_cli_take_file(&c, argv[i], &err)))
@@ -48,7 +56,10 @@ int tfx_cmd_params(int argc, char **argv)
             break;
         }
     }
-    if (status == 0 && tfx_report_params(stdout, c.format, items, n))
+    for (int i = 0; status == 0 && shapes && i < n; i++)
+        if (tfx_report_shapes(stdout, c.format, &items[i]))
+            status = 1;
+    if (status == 0 && !shapes && tfx_report_params(stdout, c.format, items, n))
         status = 1;
     for (int i = 0; i <= n && i < c.n_files; i++)
         tfx_loaded_free(loaded[i]);

@@ -14,6 +14,7 @@ static const char help[] =
     "commands:\n"
     "  run RECIPE        assemble the model, count, estimate, run a forward pass and generate\n"
     "  params RECIPE...  exact parameter counts per component and layer (no weights allocated)\n"
+    "  compare RECIPE... recipes side by side (with --sweep key=a,b: one column per value)\n"
     "  validate FILE...  check recipes; prints nothing when they are good\n"
     "  plugins           list installed plugins, their options and files\n"
     "  help [COMMAND]    this text, or a command's own help\n"
@@ -34,6 +35,7 @@ typedef struct command {
 static const command commands[] = {
     {"run", tfx_cmd_run},
     {"params", tfx_cmd_params},
+    {"compare", tfx_cmd_compare},
     {"validate", tfx_cmd_validate},
     {"plugins", tfx_cmd_plugins},
 };

@@ -34,6 +34,10 @@ typedef struct tfx_params_item {
  * several. Returns 0, or -1 when writing fails. */
 int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, int n);
 
+/* Print every declared tensor's shape and each component's output shape for the item's
+ * batch and context (`tfx params --shapes`). */
+int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *item);
+
 /* Print the installed plugins: kind, name, summary, file, options with types and defaults. */
 int tfx_report_plugins(FILE *out, tfx_format fmt, const tfx_registry *reg);
 
