@@ -195,6 +195,57 @@ static void run_errors_case(void **state)
     free(out);
 }
 
+static void compare_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep position.plugin=learned,rope,alibi "
+                         "--sweep d_model=768,1024 --format json", &out), 0);
+    /* six columns in odometer order; learned positions add context x d_model */
+    const char *totals[] = {"\"total\": 124439808", "\"total\": 191076352", "\"total\": 123653376",
+                            "\"total\": 190027776"};
+    const char *at = out;
+    for (int i = 0; i < 4; i++) {
+        at = strstr(at, totals[i]);
+        assert_non_null(at);
+    }
+    assert_non_null(strstr(out, "\"parameters.total\": -786432")); /* rope vs learned at 768 */
+    free(out);
+    assert_int_equal(tfx("compare recipes/gpt2.yaml recipes/variants/gpt2-gqa.yaml --format csv", &out), 0);
+    assert_non_null(strstr(out, "section,row,\"gpt2\",\"gpt2-gqa\"\n"));
+    assert_non_null(strstr(out, "memory,kv_cache,37748736,12582912\n")); /* 4 of 12 KV heads */
+    free(out);
+    assert_int_equal(tfx("compare recipes/gpt2.yaml recipes/variants/gpt2-gqa.yaml --format markdown "
+                         "--svg /tmp/tfx-cli-compare.svg", &out), 0);
+    assert_non_null(strstr(out, "| kv_cache | 37,748,736 | 12,582,912 (-66.7%) |"));
+    free(out);
+    FILE *svg = fopen("/tmp/tfx-cli-compare.svg", "r");
+    assert_non_null(svg);
+    char head[256] = "";
+    assert_true(fread(head, 1, sizeof head - 1, svg) > 0);
+    fclose(svg);
+    assert_non_null(strstr(head, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    remove("/tmp/tfx-cli-compare.svg");
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep d_model", &out), 1);
+    assert_string_equal(out, "tfx: --sweep 'd_model': expected key=value1,value2,...\n");
+    free(out);
+}
+
+static void shapes_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("params recipes/gpt2.yaml --shapes --batch 2 --context 128 --format json", &out), 0);
+    assert_non_null(strstr(out, "\"name\": \"decoder.layers.11.ffn.up.weight\""));
+    assert_non_null(strstr(out, "\"output\": \"logits\""));
+    free(out);
+    assert_int_equal(tfx("params recipes/gpt2.yaml --shapes --batch 2 --context 128", &out), 0);
+    assert_non_null(strstr(out, "decoder.layers.0.attn.q.weight"));
+    assert_non_null(strstr(out, "[768, 768]"));
+    assert_non_null(strstr(out, "[2, 12, 128, 128]")); /* scores */
+    assert_non_null(strstr(out, "[2, 128, 3072]"));    /* ffn hidden */
+    assert_non_null(strstr(out, "[2, 128, 50257]"));   /* logits */
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -202,6 +253,7 @@ int main(void)
         cmocka_unit_test(validate_case), cmocka_unit_test(plugins_case),
         cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
+        cmocka_unit_test(compare_case), cmocka_unit_test(shapes_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
