@@ -344,8 +344,10 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
             fprintf(out, "    %-12s %s\n", tfx_part_name((tfx_part)p),
                     tfx_group_digits(num, sizeof num, c->part[p]));
     fprintf(out, "  weights        %s (%.3f s)\n", r->weights_from, r->load_s);
-    fprintf(out, "  threads        %d (OpenBLAS, %s)\n", openblas_get_num_threads(),
-            openblas_get_corename());
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    fprintf(out, "  threads        %d (OpenBLAS, %s kernels%s%s%s)\n", openblas_get_num_threads(),
+            openblas_get_corename(), forced ? "; OPENBLAS_CORETYPE=" : "", forced ? forced : "",
+            forced ? " in the environment" : "");
     if (r->n_encoder)
         fprintf(out, "  encode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n", r->n_encoder,
                 r->encode_s, (double)r->n_encoder / r->encode_s);

@@ -1,6 +1,9 @@
 /* core/main.c — the `tfx` command: dispatches to one command per verb and prints the help a
  * newcomer needs first. */
+#include <cblas.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
@@ -49,8 +52,25 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+/* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
+ * to its Haswell kernels, about half as fast. It picks its kernels when the library loads, so
+ * the only remedy is to set OPENBLAS_CORETYPE and start again. A user's own setting wins. */
+static void prefer_fast_kernels(char **argv)
+{
+    if (getenv("OPENBLAS_CORETYPE") || !__builtin_cpu_supports("avx512f") ||
+        !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
+        return;
+    const char *core = openblas_get_corename();
+    if (strcmp(core, "Haswell") != 0 && strcmp(core, "Zen") != 0)
+        return;
+    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
+    execv("/proc/self/exe", argv); /* returns only on failure: carry on with what we have */
+    unsetenv("OPENBLAS_CORETYPE");
+}
+
 int main(int argc, char **argv)
 {
+    prefer_fast_kernels(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
