@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define ALIGN_FLOATS 16 /* 64 bytes */
 
@@ -36,13 +37,20 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err)
         return tfx_fail(err, "the weights need %llu bytes, more than this machine can address",
                         (unsigned long long)bytes);
     w->data = calloc(m->n_tensors ? m->n_tensors : 1, sizeof *w->data);
-    w->arena = aligned_alloc(64, bytes ? (size_t)bytes : 64);
+    /* 2 MiB alignment lets the kernel back a large arena with huge pages; aligned_alloc
+     * wants the size a multiple of the alignment. */
+    size_t align = bytes >= (64u << 20) ? (2u << 20) : 64;
+    size_t size = bytes ? ((size_t)bytes + align - 1) / align * align : align;
+    w->arena = aligned_alloc(align, size);
     if (!w->data || !w->arena) {
         tfx_weights_free(w);
         return tfx_fail(err, "cannot allocate %llu bytes (%.2f GiB) for the weights",
                         (unsigned long long)bytes, (double)bytes / (1u << 30));
     }
     w->floats = (size_t)(bytes / sizeof(float));
+    /* Gigabytes of weights fault in 4 KiB pages slowly; ask for transparent huge pages. */
+    if (bytes >= (64u << 20))
+        madvise(w->arena, (size_t)bytes / 4096 * 4096, MADV_HUGEPAGE);
     size_t offset = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *t = &m->tensors[i];
