@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err)
@@ -85,13 +86,38 @@ int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
     return 0;
 }
 
+/* The shipped recipe called `name` (with or without .yaml) into out; 1 when found. */
+static int shipped_recipe(const char *name, char *out, size_t cap)
+{
+    char exe[4096];
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (len <= 0 || strstr(name, ".."))
+        return 0;
+    exe[len] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    const char *dirs[] = {"../recipes", "../" TFX_RECIPE_INSTALL_DIR};
+    const char *exts[] = {"", ".yaml"};
+    for (int d = 0; d < 2; d++)
+        for (int e = 0; e < 2; e++) {
+            int n = snprintf(out, cap, "%s/%s/%s%s", exe, dirs[d], name, exts[e]);
+            if (n > 0 && (size_t)n < cap && access(out, R_OK) == 0)
+                return 1;
+        }
+    return 0;
+}
+
 int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err)
 {
     if (arg[0] == '-' && arg[1] != '\0')
         return tfx_fail(err, "unknown option '%s' (see --help)", arg);
     if (c->n_files == TFX_MAX_FILES)
         return tfx_fail(err, "too many files (at most %d)", TFX_MAX_FILES);
-    c->files[c->n_files++] = (char *)arg;
+    char *slot = c->resolved[c->n_files];
+    c->files[c->n_files++] = access(arg, F_OK) == 0 || !shipped_recipe(arg, slot, sizeof c->resolved[0])
+                                 ? (char *)arg : slot;
     return 0;
 }
 

@@ -19,7 +19,8 @@ typedef struct tfx_cli_common {
     char *sets[TFX_MAX_SETS];     /* --set key=value, in order */
     int n_sets;
     tfx_format format;            /* --format */
-    char *files[TFX_MAX_FILES];   /* positional arguments */
+    char *files[TFX_MAX_FILES];   /* positional arguments (or the recipe a name resolved to) */
+    char resolved[TFX_MAX_FILES][512]; /* storage for names resolved to shipped recipes */
     int n_files;
     tfx_estimate_opts estimate;   /* --batch, --context, --kv-dtype, --no-fp32-grads */
 } tfx_cli_common;
@@ -28,7 +29,9 @@ typedef struct tfx_cli_common {
  * taken, 0 when not one of them, -1 with err set on a bad value. */
 int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_error *err);
 
-/* A positional argument; -1 with err set when there are too many or it looks like an option. */
+/* A positional argument; -1 with err set when there are too many or it looks like an option.
+ * A name that is not a file but names a shipped recipe ("gpt2", "variants/gpt2-rope") becomes
+ * that recipe's path: the build tree's recipes/, then the install prefix's. */
 int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err);
 
 /* The value of an option that needs one: argv[++*i], or NULL with err set. */
