@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # tests/test_sdk.sh — the plugin SDK end to end: install tfx to a temporary prefix, build the
 # out-of-tree T5 example against it (CMake package, and pkg-config), load it through
-# $TFX_PLUGIN_PATH, and count and run a recipe that names it.
+# $TFX_PLUGIN_PATH and count and run a recipe that names it; then scaffold one plugin of each
+# kind with tools/new-plugin and build and test each, unchanged.
 set -euo pipefail
 build=$1
 src=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,4 +29,12 @@ plugins=$(TFX_PLUGIN_PATH="$tmp/t5" "$tmp/prefix/bin/tfx" plugins)
 run=$(TFX_PLUGIN_PATH="$tmp/t5" "$tmp/prefix/bin/tfx" run "$src/tools/examples/t5-bias/t5-small.yaml" \
   --set layers=2 --set vocab=500 --prompt-len 12 --generate 4)
 [[ $run == *"generated: "* ]] || { echo "t5-small did not run: $run"; exit 1; }
+# The scaffold's output builds against the SDK and its own test passes, unchanged, for every kind.
+for kind in position norm placement attention ffn; do
+  "$src/tools/new-plugin" "$kind" "my_$kind" "$tmp/scaffold/$kind" >/dev/null
+  cmake -S "$tmp/scaffold/$kind" -B "$tmp/scaffold/$kind/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+  cmake --build "$tmp/scaffold/$kind/build" >/dev/null
+  ctest --test-dir "$tmp/scaffold/$kind/build" --output-on-failure >/dev/null ||
+    { ctest --test-dir "$tmp/scaffold/$kind/build" --output-on-failure; exit 1; }
+done
 echo "1 passed, 0 failed"
