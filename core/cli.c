@@ -86,8 +86,7 @@ int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
     return 0;
 }
 
-/* The shipped recipe called `name` (with or without .yaml) into out; 1 when found. */
-static int shipped_recipe(const char *name, char *out, size_t cap)
+int tfx_cli_shipped_recipe(const char *name, char *out, size_t cap)
 {
     char exe[4096];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -116,7 +115,7 @@ int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err)
     if (c->n_files == TFX_MAX_FILES)
         return tfx_fail(err, "too many files (at most %d)", TFX_MAX_FILES);
     char *slot = c->resolved[c->n_files];
-    c->files[c->n_files++] = access(arg, F_OK) == 0 || !shipped_recipe(arg, slot, sizeof c->resolved[0])
+    c->files[c->n_files++] = access(arg, F_OK) == 0 || !tfx_cli_shipped_recipe(arg, slot, sizeof c->resolved[0])
                                  ? (char *)arg : slot;
     return 0;
 }

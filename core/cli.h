@@ -34,6 +34,10 @@ int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_er
  * that recipe's path: the build tree's recipes/, then the install prefix's. */
 int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err);
 
+/* The shipped recipe called `name` (with or without .yaml) into out: the build tree's recipes/,
+ * then the install prefix's. Returns 1 when found, 0 when not. */
+int tfx_cli_shipped_recipe(const char *name, char *out, size_t cap);
+
 /* The value of an option that needs one: argv[++*i], or NULL with err set. */
 const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err);
 
@@ -59,5 +63,6 @@ int tfx_cmd_plugins(int argc, char **argv);
 int tfx_cmd_validate(int argc, char **argv);
 int tfx_cmd_run(int argc, char **argv);
 int tfx_cmd_compare(int argc, char **argv);
+int tfx_cmd_import(int argc, char **argv);
 
 #endif

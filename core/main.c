@@ -19,6 +19,7 @@ static const char help[] =
     "  params RECIPE...  exact parameter counts per component and layer (no weights allocated)\n"
     "  compare RECIPE... recipes side by side (with --sweep key=a,b: one column per value)\n"
     "  validate FILE...  check recipes; prints nothing when they are good\n"
+    "  import CONFIG     a recipe from a Hugging Face config.json, on stdout\n"
     "  plugins           list installed plugins, their options and files\n"
     "  help [COMMAND]    this text, or a command's own help\n"
     "\n"
@@ -39,6 +40,7 @@ static const command commands[] = {
     {"run", tfx_cmd_run},
     {"params", tfx_cmd_params},
     {"compare", tfx_cmd_compare},
+    {"import", tfx_cmd_import},
     {"validate", tfx_cmd_validate},
     {"plugins", tfx_cmd_plugins},
 };

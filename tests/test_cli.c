@@ -15,23 +15,7 @@
 
 #include "safetensors.h"
 
-#define OUT_CAP (1 << 20)
-
-/* Run `tfx ARGS` (stderr folded into stdout); returns the exit status, output in *out. */
-static int tfx(const char *args, char **out)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", TFX_EXE, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    char *buf = calloc(OUT_CAP, 1);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, OUT_CAP - 1, p);
-    buf[n] = '\0';
-    int status = pclose(p);
-    *out = buf;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+#include "run_tfx.h"
 
 static void help_case(void **state)
 {
