@@ -43,6 +43,11 @@ static const bad_recipe table[] = {
      "%s:6:9: 'layers' must be between 1 and 100000, got 0"},
     {HEAD "vocab: -5\nd_model: 64\nheads: 4\nlayers: 2\ncontext: 32\n",
      "%s:3:8: 'vocab' must be between 1 and 2147483647, got -5"},
+    /* absurd sizes */
+    {HEAD "vocab: 1099511627776\nd_model: 64\nheads: 4\nlayers: 2\ncontext: 32\n",
+     "%s:3:8: 'vocab' must be between 1 and 2147483647, got 1099511627776"},
+    {HEAD "vocab: 100\nd_model: 64\nheads: 4\nlayers: 99999999999999999999\ncontext: 32\n",
+     "%s:6:9: 'layers' = 99999999999999999999 does not fit in 64 bits"},
     /* unknown plugin, with a suggestion and the installed ones */
     {HEAD DIMS "position: rop\n",
      "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal"},
