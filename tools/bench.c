@@ -1,0 +1,303 @@
+/* tools/bench.c — the benchmark: the machine's limits (best sgemm rate, triad bandwidth) and
+ * tfx's prefill and decode speed on several recipes, each as a ratio to its limit. */
+#include <cblas.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "load.h"
+#include "runtime.h"
+#include "weights.h"
+
+static const char usage[] =
+    "usage: build/tfx-bench [--threads N] [--json FILE] [--quick] [RECIPE...]\n"
+    "\n"
+    "Measures the machine's limits (best sgemm GFLOP/s, triad GB/s), then for each recipe\n"
+    "(default: gpt2, gpt-neo-125M, bloom-560m, llama-2-7b cut to 2 layers, bert-base-uncased,\n"
+    "bart-base) prefill at 128, 512 and 1024 tokens and a 128-token decode after a 128-token\n"
+    "prompt, with random weights. Prints tokens/s, GFLOP/s, GB/s and peak RSS, and each as a\n"
+    "ratio to its limit. --quick: prefill 128 only and a 32-token decode.\n";
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* ---- the machine's limits ----------------------------------------------------------------- */
+
+static double sgemm_rate(int n)
+{
+    float *a = malloc((size_t)n * n * 4), *b = malloc((size_t)n * n * 4), *c = malloc((size_t)n * n * 4);
+    for (size_t i = 0; i < (size_t)n * n; i++)
+        a[i] = b[i] = 1e-3f * (float)(i % 1000);
+    double best = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        double rate = 2.0 * n * n * (double)n / (now() - t0) / 1e9;
+        if (rate > best)
+            best = rate;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+typedef struct triad_job {
+    float *a, *b, *c;
+    size_t begin, end;
+} triad_job;
+
+static void *triad_part(void *arg)
+{
+    triad_job *j = arg;
+    for (size_t i = j->begin; i < j->end; i++)
+        j->a[i] = j->b[i] + 3.0f * j->c[i];
+    return NULL;
+}
+
+/* STREAM triad a = b + s·c over 3 × 256 MiB, split across threads: 12 bytes per element. */
+static double triad_bandwidth(int threads)
+{
+    const size_t n = 64u << 20;
+    float *a = malloc(n * 4), *b = malloc(n * 4), *c = malloc(n * 4);
+    for (size_t i = 0; i < n; i++)
+        a[i] = 0, b[i] = 1, c[i] = 2;
+    double best = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        pthread_t t[64];
+        triad_job jobs[64];
+        double t0 = now();
+        for (int k = 0; k < threads; k++) {
+            jobs[k] = (triad_job){a, b, c, n * (size_t)k / (size_t)threads, n * (size_t)(k + 1) / (size_t)threads};
+            pthread_create(&t[k], NULL, triad_part, &jobs[k]);
+        }
+        for (int k = 0; k < threads; k++)
+            pthread_join(t[k], NULL);
+        double gbs = 12.0 * (double)n / (now() - t0) / 1e9;
+        if (gbs > best)
+            best = gbs;
+    }
+    free(a), free(b), free(c);
+    return best;
+}
+
+/* ---- one recipe --------------------------------------------------------------------------- */
+
+typedef struct result {
+    char name[128];
+    int64_t params;
+    double prefill_tps[3], prefill_gflops[3];
+    int64_t prefill_tokens[3];
+    double decode_tps, decode_gbs, peak_rss_mib;
+    int64_t decode_tokens;
+    char error[512];
+} result;
+
+static void fill_tokens(int32_t *t, int64_t n, int64_t vocab)
+{
+    for (int64_t i = 0; i < n; i++)
+        t[i] = (int32_t)((i * 7919 + 13) % vocab);
+}
+
+static int measure(const char *recipe, char **sets, int n_sets, const tfx_registry *reg, int quick,
+                   result *r)
+{
+    tfx_error err = {{0}};
+    tfx_loaded *l = tfx_load(recipe, sets, n_sets, reg, &err);
+    tfx_weights w = {0};
+    tfx_runtime rt = {0};
+    int32_t *tokens = NULL;
+    int rc = -1;
+    if (!l || tfx_weights_alloc(&w, l->model, &err) ||
+        tfx_weights_init(&w, l->model, 1, l->spec->init_std, openblas_get_num_threads(), NULL, NULL, &err))
+        goto out;
+    snprintf(r->name, sizeof r->name, "%s", l->spec->name);
+    r->params = l->counts.total;
+    const tfx_spec *s = l->spec;
+    int64_t lengths[3] = {128, 512, 1024}, n_len = quick ? 1 : 3;
+    int64_t longest = lengths[n_len - 1] < s->context ? lengths[n_len - 1] : s->context;
+    tokens = calloc((size_t)longest + 256, sizeof *tokens);
+    fill_tokens(tokens, longest + 256, s->vocab);
+    int seq2seq = s->kind == TFX_MODEL_ENCODER_DECODER, encoder_only = s->kind == TFX_MODEL_ENCODER_ONLY;
+    tfx_run_limits lim = {.max_tokens = longest, .capacity = longest > 256 ? longest : 256,
+                          .encoder_tokens = seq2seq ? longest : 0};
+    if (lim.capacity > s->context)
+        lim.capacity = s->context;
+    if (tfx_runtime_init(&rt, l->model, &w, &lim, &err))
+        goto out;
+    for (int k = 0; k < n_len; k++) {
+        int64_t T = lengths[k];
+        if (T > s->context)
+            continue;
+        tfx_host_flops_reset();
+        double t0 = now();
+        if (encoder_only || seq2seq) {
+            if (tfx_runtime_encode(&rt, tokens, NULL, T, &err))
+                goto out;
+        } else {
+            rt.n_past = 0;
+            if (tfx_runtime_decode(&rt, tokens, T, 1, &err))
+                goto out;
+        }
+        double dt = now() - t0;
+        r->prefill_tokens[k] = T;
+        r->prefill_tps[k] = (double)T / dt;
+        r->prefill_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
+    }
+    if (!encoder_only) {
+        int64_t prompt = 128, steps = quick ? 32 : 128;
+        if (seq2seq && tfx_runtime_encode(&rt, tokens, NULL, prompt, &err))
+            goto out;
+        rt.n_past = 0;
+        if (tfx_runtime_decode(&rt, tokens, seq2seq ? 1 : prompt, 1, &err))
+            goto out;
+        double t0 = now();
+        for (int64_t i = 0; i < steps; i++)
+            if (tfx_runtime_decode(&rt, &tokens[prompt + i], 1, 1, &err))
+                goto out;
+        double dt = now() - t0;
+        r->decode_tokens = steps;
+        r->decode_tps = (double)steps / dt;
+        r->decode_gbs = (double)w.floats * 4.0 * (double)steps / dt / 1e9; /* weights read per token */
+    }
+    rc = 0;
+out:
+    if (rc)
+        snprintf(r->error, sizeof r->error, "%.500s", err.msg);
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    free(tokens);
+    tfx_runtime_free(&rt);
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+    return rc;
+}
+
+/* Each recipe in its own process, so that peak RSS is its own. */
+static void measure_apart(const char *recipe, char **sets, int n_sets, const tfx_registry *reg,
+                          int quick, result *r)
+{
+    int fds[2];
+    if (pipe(fds) != 0) {
+        measure(recipe, sets, n_sets, reg, quick, r);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        measure(recipe, sets, n_sets, reg, quick, r);
+        ssize_t wrote = write(fds[1], r, sizeof *r);
+        _exit(wrote == (ssize_t)sizeof *r ? 0 : 1);
+    }
+    close(fds[1]);
+    if (pid < 0 || read(fds[0], r, sizeof *r) != (ssize_t)sizeof *r)
+        snprintf(r->error, sizeof r->error, "the measuring process died");
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
+}
+
+/* ---- report ------------------------------------------------------------------------------- */
+
+static void print_result(const result *r, double gemm, double triad)
+{
+    if (r->error[0]) {
+        printf("%-22s error: %s\n", r->name[0] ? r->name : "?", r->error);
+        return;
+    }
+    printf("%-22s %13" PRId64 " params, peak RSS %.0f MiB\n", r->name, r->params, r->peak_rss_mib);
+    for (int k = 0; k < 3; k++)
+        if (r->prefill_tokens[k])
+            printf("  prefill %5" PRId64 "   %9.1f tokens/s  %7.1f GFLOP/s  (%.0f%% of sgemm)\n",
+                   r->prefill_tokens[k], r->prefill_tps[k], r->prefill_gflops[k],
+                   100 * r->prefill_gflops[k] / gemm);
+    if (r->decode_tokens)
+        printf("  decode  %5" PRId64 "   %9.1f tokens/s  %7.1f GB/s     (%.0f%% of triad)\n",
+               r->decode_tokens, r->decode_tps, r->decode_gbs, 100 * r->decode_gbs / triad);
+}
+
+static json_t *result_json(const result *r, double gemm, double triad)
+{
+    json_t *prefill = json_array();
+    for (int k = 0; k < 3; k++)
+        if (r->prefill_tokens[k])
+            json_array_append_new(prefill, json_pack("{s:I, s:f, s:f, s:f}", "tokens",
+                (json_int_t)r->prefill_tokens[k], "tokens_per_s", r->prefill_tps[k], "gflops",
+                r->prefill_gflops[k], "ratio_to_sgemm", r->prefill_gflops[k] / gemm));
+    return json_pack("{s:s, s:I, s:o, s:{s:I, s:f, s:f, s:f}, s:f, s:s}", "name", r->name,
+                     "params", (json_int_t)r->params, "prefill", prefill, "decode", "tokens",
+                     (json_int_t)r->decode_tokens, "tokens_per_s", r->decode_tps, "gbs",
+                     r->decode_gbs, "ratio_to_triad", triad > 0 ? r->decode_gbs / triad : 0,
+                     "peak_rss_mib", r->peak_rss_mib, "error", r->error);
+}
+
+int main(int argc, char **argv)
+{
+    const char *json_path = NULL;
+    int quick = 0, threads = 0;
+    char *recipes[64];
+    int n_recipes = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--json") == 0 && i + 1 < argc)
+            json_path = argv[++i];
+        else if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (strcmp(argv[i], "--quick") == 0)
+            quick = 1;
+        else if (argv[i][0] == '-') {
+            fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
+            return strcmp(argv[i], "--help") == 0 ? 0 : 2;
+        } else if (n_recipes < 64)
+            recipes[n_recipes++] = argv[i];
+    }
+    if (threads > 0)
+        openblas_set_num_threads(threads);
+    threads = openblas_get_num_threads();
+    char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
+    tfx_error err;
+    tfx_registry *reg = tfx_registry_open(dirs, &err);
+    printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s\n", threads, openblas_get_corename(),
+           getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
+    double gemm = sgemm_rate(2048), triad = triad_bandwidth(threads);
+    printf("limits: sgemm 2048^3 %.1f GFLOP/s, triad %.1f GB/s\n\n", gemm, triad);
+    static char *llama_sets[] = {"layers=2"};
+    struct { const char *path; char **sets; int n; } defaults[] = {
+        {"recipes/gpt2.yaml", NULL, 0}, {"recipes/gpt-neo-125M.yaml", NULL, 0},
+        {"recipes/bloom-560m.yaml", NULL, 0}, {"recipes/llama-2-7b.yaml", llama_sets, 1},
+        {"recipes/bert-base-uncased.yaml", NULL, 0}, {"recipes/bart-base.yaml", NULL, 0},
+    };
+    int n = n_recipes ? n_recipes : (int)(sizeof defaults / sizeof defaults[0]);
+    json_t *all = json_array();
+    for (int i = 0; i < n; i++) {
+        result r = {0};
+        const char *path = n_recipes ? recipes[i] : defaults[i].path;
+        measure_apart(path, n_recipes ? NULL : defaults[i].sets, n_recipes ? 0 : defaults[i].n, reg, quick, &r);
+        if (!r.name[0])
+            snprintf(r.name, sizeof r.name, "%s", path);
+        print_result(&r, gemm, triad);
+        json_array_append_new(all, result_json(&r, gemm, triad));
+    }
+    if (json_path) {
+        json_t *doc = json_pack("{s:i, s:s, s:f, s:f, s:o}", "threads", threads, "kernels",
+                                openblas_get_corename(), "sgemm_gflops", gemm, "triad_gbs", triad,
+                                "recipes", all);
+        json_dump_file(doc, json_path, JSON_INDENT(2));
+        json_decref(doc);
+    } else {
+        json_decref(all);
+    }
+    tfx_registry_free(reg);
+    return 0;
+}
