@@ -165,15 +165,6 @@ static int read_map(const tfx_node *ckpt, const tfx_spec *spec, ckpt_map *map, t
 
 /* ---- copying one tensor ------------------------------------------------------------------- */
 
-static void shape_text(char *buf, size_t cap, const int64_t *shape, int rank)
-{
-    size_t o = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < rank && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", shape[i]);
-    if (o < cap)
-        snprintf(buf + o, cap - o, "]");
-}
-
 /* The shape the entry makes of the file tensor: transposed, then dimension 0 split. */
 static int source_shape(const map_entry *e, const tfx_st_tensor *src, int64_t *shape, int *rank,
                         const char *file, tfx_error *err)
@@ -286,9 +277,9 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
         same = shape[i] == t->shape[i];
     if (!same) {
         char have[128], want[128], raw[128];
-        shape_text(have, sizeof have, shape, rank);
-        shape_text(want, sizeof want, t->shape, t->rank);
-        shape_text(raw, sizeof raw, src->shape, src->rank);
+        tfx_shape_text(have, sizeof have, shape, rank);
+        tfx_shape_text(want, sizeof want, t->shape, t->rank);
+        tfx_shape_text(raw, sizeof raw, src->shape, src->rank);
         if (!e->transpose && e->split == 1)
             return tfx_fail(err, "%s: tensor '%s' is %s, but recipe tensor '%s' is %s", file,
                             src_name, raw, t->name, want);

@@ -120,6 +120,30 @@ int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err)
     return 0;
 }
 
+int tfx_cli_parse(tfx_cli_common *c, int argc, char **argv, const char *usage, const char *flag,
+                  bool *flag_set, int min_files, int max_files)
+{
+    tfx_error err = {{0}};
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        if (flag && strcmp(argv[i], flag) == 0) {
+            *flag_set = true;
+            continue;
+        }
+        int taken = tfx_cli_take_common(c, argc, argv, &i, &err);
+        if (taken < 0 || (!taken && tfx_cli_take_file(c, argv[i], &err)))
+            return tfx_cli_error(&err);
+    }
+    if (c->n_files < min_files || c->n_files > max_files) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    return TFX_CLI_PROCEED;
+}
+
 tfx_registry *tfx_cli_registry(tfx_error *err)
 {
     char **dirs = tfx_registry_default_dirs();

@@ -29,6 +29,15 @@ typedef struct tfx_cli_common {
  * taken, 0 when not one of them, -1 with err set on a bad value. */
 int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_error *err);
 
+#define TFX_CLI_PROCEED (-1)
+
+/* Parse a command's arguments: --help prints `usage`, the common options, `flag` (a boolean
+ * option such as "--shapes", or NULL) into *flag_set, and files, of which there must be
+ * `min_files` to `max_files`. Returns TFX_CLI_PROCEED, or the exit status to return now
+ * (having printed help, usage or the error). */
+int tfx_cli_parse(tfx_cli_common *c, int argc, char **argv, const char *usage, const char *flag,
+                  bool *flag_set, int min_files, int max_files);
+
 /* A positional argument; -1 with err set when there are too many or it looks like an option.
  * A name that is not a file but names a shipped recipe ("gpt2", "variants/gpt2-rope") becomes
  * that recipe's path: the build tree's recipes/, then the install prefix's. */

@@ -17,19 +17,9 @@ int tfx_cmd_validate(int argc, char **argv)
 {
     tfx_cli_common c = {0};
     tfx_error err = {{0}};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        int taken = tfx_cli_take_common(&c, argc, argv, &i, &err);
-        if (taken < 0 || (!taken && tfx_cli_take_file(&c, argv[i], &err)))
-            return tfx_cli_error(&err);
-    }
-    if (c.n_files == 0) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    int parsed = tfx_cli_parse(&c, argc, argv, usage, NULL, NULL, 1, TFX_MAX_FILES);
+    if (parsed != TFX_CLI_PROCEED)
+        return parsed;
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
         return tfx_cli_error(&err);

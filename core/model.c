@@ -111,6 +111,16 @@ int tfx_model_declare_norm(tfx_declarer *d, const char *name, tfx_status *st)
     return 0;
 }
 
+char *tfx_shape_text(char *buf, size_t cap, const int64_t *dims, int rank)
+{
+    size_t o = (size_t)snprintf(buf, cap, "[");
+    for (int i = 0; i < rank && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", dims[i]);
+    if (o < cap)
+        snprintf(buf + o, cap - o, "]");
+    return buf;
+}
+
 int64_t tfx_model_find_tensor(const tfx_model *m, const char *name)
 {
     for (size_t i = 0; i < m->n_tensors; i++)

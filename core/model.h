@@ -71,6 +71,9 @@ typedef struct tfx_model {
 tfx_model *tfx_model_build(const tfx_spec *spec, tfx_error *err);
 void tfx_model_free(tfx_model *model);
 
+/* "[a, b, c]" of a shape into buf; returns buf. */
+char *tfx_shape_text(char *buf, size_t cap, const int64_t *dims, int rank);
+
 /* The index of the tensor named `name`, or -1. */
 int64_t tfx_model_find_tensor(const tfx_model *model, const char *name);
 

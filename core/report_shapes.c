@@ -15,15 +15,6 @@ typedef struct shape_row {
     char legend[64];
 } shape_row;
 
-static void shape_text(char *buf, size_t cap, const int64_t *dims, int rank)
-{
-    size_t o = (size_t)snprintf(buf, cap, "[");
-    for (int i = 0; i < rank && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%" PRId64, i ? ", " : "", dims[i]);
-    if (o < cap)
-        snprintf(buf + o, cap - o, "]");
-}
-
 static int push(shape_row *rows, int n, const char *what, const char *legend, int rank,
                 int64_t a, int64_t b, int64_t c, int64_t d)
 {
@@ -131,7 +122,7 @@ int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it)
                  : fmt == TFX_FORMAT_CSV   ? "# %s: tensors\n"
                                            : "%s: tensors\n", it->loaded->spec->name);
     for (size_t i = 0; i < m->n_tensors; i++) {
-        shape_text(shape, sizeof shape, m->tensors[i].shape, m->tensors[i].rank);
+        tfx_shape_text(shape, sizeof shape, m->tensors[i].shape, m->tensors[i].rank);
         char note[96] = "";
         if (m->tensors[i].tied_to >= 0)
             snprintf(note, sizeof note, "tied to %s", m->tensors[m->tensors[i].tied_to].name);
@@ -142,7 +133,7 @@ int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it)
                                            : "\noutputs (batch %lld, context %lld)\n",
             (long long)it->opts.batch, (long long)it->opts.context);
     for (int i = 0; i < n; i++) {
-        shape_text(shape, sizeof shape, rows[i].dims, rows[i].rank);
+        tfx_shape_text(shape, sizeof shape, rows[i].dims, rows[i].rank);
         fprintf(out, row_fmt, rows[i].what, shape, rows[i].legend);
     }
     fputc('\n', out);
