@@ -179,6 +179,25 @@ static void run_errors_case(void **state)
     free(out);
 }
 
+/* Sampling is reproducible with a seed, and top-k 1 is greedy whatever the temperature. */
+static void sampling_case(void **state)
+{
+    char *a, *b, *greedy, *top1;
+    const char *base = "run tests/data/hf/llama/recipe.yaml --tokens 5,6,7 --generate 12";
+    char args[512];
+    snprintf(args, sizeof args, "%s --temperature 1.5 --seed 42", base);
+    assert_int_equal(tfx(args, &a), 0);
+    assert_int_equal(tfx(args, &b), 0);
+    assert_string_equal(strstr(a, "generated: "), strstr(b, "generated: "));
+    snprintf(args, sizeof args, "%s", base);
+    assert_int_equal(tfx(args, &greedy), 0);
+    snprintf(args, sizeof args, "%s --temperature 1.5 --top-k 1 --seed 7", base);
+    assert_int_equal(tfx(args, &top1), 0);
+    assert_string_equal(strstr(greedy, "generated: "), strstr(top1, "generated: "));
+    assert_string_not_equal(strstr(greedy, "generated: "), strstr(a, "generated: "));
+    free(a), free(b), free(greedy), free(top1);
+}
+
 static void compare_case(void **state)
 {
     char *out;
@@ -238,6 +257,7 @@ int main(void)
         cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
         cmocka_unit_test(compare_case), cmocka_unit_test(shapes_case),
+        cmocka_unit_test(sampling_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
