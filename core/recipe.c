@@ -546,9 +546,11 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
         if (child && child->type == TFX_NODE_SCALAR && child->text[0] &&
             !(child = expand_shorthand(s, child, err)))
             return -1;
-        tfx_node *copy = child && child->type == TFX_NODE_MAP ? copy_map(s, child, err)
-                                                              : new_node(s, TFX_NODE_MAP, here, err);
-        if (!copy || (!child && node_reserve(s, copy, 1, err)) ||
+        /* A map is copied; anything else (absent, or an empty value such as `attention:`)
+         * becomes a new map with room for the key being set. */
+        int is_map = child && child->type == TFX_NODE_MAP;
+        tfx_node *copy = is_map ? copy_map(s, child, err) : new_node(s, TFX_NODE_MAP, here, err);
+        if (!copy || (!is_map && node_reserve(s, copy, 1, err)) ||
             set_in(s, map, part, copy, here, err))
             return -1;
         map = copy;

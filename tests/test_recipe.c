@@ -169,6 +169,21 @@ static void set_case(void **state)
     tfx_recipe_free(r);
 }
 
+/* Found by fuzz_recipe: `--set` through a key whose value is empty (`attention:` with only a
+ * comment under it) wrote into a map with no room. The empty value becomes a map. */
+static void set_through_empty_value_case(void **state)
+{
+    tfx_error err;
+    const char *path = write_file("empty.yaml", "# GPT-3 small\nattention:\n  #pattern }\n");
+    tfx_recipe *r = tfx_recipe_load(path, &err);
+    assert_non_null(r);
+    assert_int_equal(tfx_recipe_set(r, "attention.bias.qkv=false", &err), 0);
+    const tfx_node *attn = tfx_node_get(r->root, "attention");
+    assert_int_equal(attn->type, TFX_NODE_MAP);
+    assert_string_equal(tfx_node_get(tfx_node_get(attn, "bias"), "qkv")->text, "false");
+    tfx_recipe_free(r);
+}
+
 static void typed_case(void **state)
 {
     tfx_error err;
@@ -222,6 +237,7 @@ int main(void)
         cmocka_unit_test(marks_case),     cmocka_unit_test(extends_case),
         cmocka_unit_test(extends_errors_case), cmocka_unit_test(bad_yaml_case),
         cmocka_unit_test(alias_bomb_case), cmocka_unit_test(set_case),
+        cmocka_unit_test(set_through_empty_value_case),
         cmocka_unit_test(typed_case),     cmocka_unit_test(suggest_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
