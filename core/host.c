@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <tfx/vecmath.h>
+
 #include "model.h"
 
 static uint64_t flops_done;
@@ -40,33 +42,65 @@ static void host_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc)
 {
+    if (M == 1) {
+        /* C[1, N] = alpha·a·op(B): a matrix-vector product over B (OpenBLAS's sgemm does not
+         * take this path itself and is several times slower at M = 1). a is A's only row, or
+         * its only column when transposed. */
+        cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, trans_b ? (int)N : (int)K,
+                    trans_b ? (int)K : (int)N, alpha, B, (int)ldb, A, trans_a ? (int)lda : 1, beta,
+                    C, 1);
+        flops_done += 2u * (uint64_t)N * (uint64_t)K;
+        return;
+    }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
                 B, (int)ldb, beta, C, (int)ldc);
     flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
 }
 
+/* Reductions run in LANES independent partial results, which the compiler keeps in one vector
+ * register (it may not reorder a single float sum itself). */
+enum { LANES = 16 };
+
+/* row[n] = softmax(row[n]), stable: e^(x - max) / sum. A row masked entirely (all -inf)
+ * becomes zeros: no attention at all. */
+static TFX_VECTORIZED void softmax_row(float *row, int64_t n)
+{
+    float lane_max[LANES], lane_sum[LANES];
+    for (int l = 0; l < LANES; l++)
+        lane_max[l] = -INFINITY, lane_sum[l] = 0.0f;
+    int64_t body = n - n % LANES;
+    for (int64_t j = 0; j < body; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            lane_max[l] = row[j + l] > lane_max[l] ? row[j + l] : lane_max[l];
+    float max = -INFINITY;
+    for (int l = 0; l < LANES; l++)
+        max = lane_max[l] > max ? lane_max[l] : max;
+    for (int64_t j = body; j < n; j++)
+        max = row[j] > max ? row[j] : max;
+    if (max == -INFINITY) {
+        memset(row, 0, (size_t)n * sizeof *row);
+        return;
+    }
+    for (int64_t j = 0; j < n; j++)
+        row[j] = tfx_expf(row[j] - max);
+    for (int64_t j = 0; j < body; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            lane_sum[l] += row[j + l];
+    float sum = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        sum += lane_sum[l];
+    for (int64_t j = body; j < n; j++)
+        sum += row[j];
+    float inv = 1.0f / sum;
+    for (int64_t j = 0; j < n; j++)
+        row[j] *= inv;
+}
+
 static void host_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        float *row = x + r * ld;
-        float max = -INFINITY;
-        for (int64_t j = 0; j < cols; j++)
-            if (row[j] > max)
-                max = row[j];
-        if (max == -INFINITY) { /* every entry masked: no attention at all */
-            memset(row, 0, (size_t)cols * sizeof *row);
-            continue;
-        }
-        float sum = 0.0f;
-        for (int64_t j = 0; j < cols; j++) {
-            row[j] = expf(row[j] - max);
-            sum += row[j];
-        }
-        float inv = 1.0f / sum;
-        for (int64_t j = 0; j < cols; j++)
-            row[j] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row(x + r * ld, cols);
 }
 
 static int host_fail(tfx_status *st, const char *fmt, ...)

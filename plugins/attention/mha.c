@@ -6,6 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Queries per block: a block's scores [QUERY_BLOCK, L] stay in the core's L2 cache between the
+ * two products and the softmax, and a causal block skips the keys none of its rows can see. */
+enum { QUERY_BLOCK = 64 };
+
 const char *const mha_scales[] = {"sqrt", "none", NULL};
 
 typedef struct mha {
@@ -79,9 +83,10 @@ int64_t mha_workspace_floats(void *state, int64_t T, int64_t context)
     const mha *a = state;
     const int64_t L = max_keys(a, T, context), kv = a->KVH * a->hd;
     int64_t rows = a->mask == MASK_CROSS ? (T > context ? T : context) : T;
-    /* q, attn_out [T, H*hd]; new k, v [rows, KVH*hd]; scores [T, L]; key positions [L];
+    const int64_t block = T < QUERY_BLOCK ? T : QUERY_BLOCK;
+    /* q, attn_out [T, H*hd]; new k, v [rows, KVH*hd]; scores [block, L]; key positions [L];
      * gathered keys and values [2, KVH, L, hd] (local) */
-    return 2 * T * a->H * a->hd + 2 * rows * kv + T * L + L + (a->mask == MASK_LOCAL ? 2 * kv * L : 0);
+    return 2 * T * a->H * a->hd + 2 * rows * kv + block * L + L + (a->mask == MASK_LOCAL ? 2 * kv * L : 0);
 }
 
 int64_t mha_keys_seen(void *state, int64_t n)
@@ -178,35 +183,78 @@ static int view_memory(const mha *a, const float *const *w, const tfx_attn_io *i
     return 0;
 }
 
-/* Masked entries of scores [T, L] become -inf. */
-static void apply_mask(const mha *a, float *scores, int64_t T, const int32_t *q_pos,
-                       const kv_view *kv)
+/* First index in the view whose key position is > p (positions are sorted ascending). */
+static int64_t keys_up_to(const kv_view *kv, int64_t p)
+{
+    int64_t lo = 0, hi = kv->L;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (kv->pos[mid] <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Keys [*first, *end) of the view that a query at position p may see. */
+static void visible_keys(const mha *a, const kv_view *kv, int32_t p, int64_t *first, int64_t *end)
+{
+    int causal = a->mask == MASK_CAUSAL || a->mask == MASK_LOCAL;
+    *end = causal ? keys_up_to(kv, p) : kv->L;
+    *first = a->mask == MASK_LOCAL ? keys_up_to(kv, (int64_t)p - a->window) : 0;
+}
+
+/* Scores [rows, ld] of queries at q_pos over keys [j0, j1): entries a row may not see are -inf. */
+static void apply_mask(const mha *a, const kv_view *kv, float *scores, int64_t rows, int64_t ld,
+                       const int32_t *q_pos, int64_t j0, int64_t j1)
 {
     if (a->mask != MASK_CAUSAL && a->mask != MASK_LOCAL)
         return;
-    for (int64_t i = 0; i < T; i++)
-        for (int64_t j = 0; j < kv->L; j++) {
-            int32_t d = q_pos[i] - kv->pos[j];
-            if (d < 0 || (a->mask == MASK_LOCAL && d >= a->window))
-                scores[i * kv->L + j] = -INFINITY;
-        }
+    for (int64_t i = 0; i < rows; i++) {
+        int64_t first, end;
+        visible_keys(a, kv, q_pos[i], &first, &end);
+        float *row = scores + i * ld;
+        for (int64_t j = j0; j < first && j < j1; j++)
+            row[j - j0] = -INFINITY;
+        for (int64_t j = end > j0 ? end : j0; j < j1; j++)
+            row[j - j0] = -INFINITY;
+    }
 }
 
-/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v, head by head. */
+/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v: head by head (a head's keys and values
+ * stay in cache), QUERY_BLOCK rows at a time over only the keys the block can see. The softmax
+ * is exact and two-pass per row (max, then e^(s - max)), so a row of large scores cannot
+ * overflow and a fully masked row gives zeros. */
 static void attend(const mha *a, const tfx_attn_io *io, const float *q, const kv_view *kv,
                    float *scores, float *attn)
 {
-    const int64_t T = io->T, qw = a->H * a->hd, group = a->H / a->KVH;
+    const int64_t T = io->T, qw = a->H * a->hd, group = a->H / a->KVH, hd = a->hd;
     const tfx_position_hooks *hooks = io->position;
     for (int64_t h = 0; h < a->H; h++) {
         const float *k = kv->k + (h / group) * kv->head_stride;
         const float *v = kv->v + (h / group) * kv->head_stride;
-        a->host->gemm(0, 1, T, kv->L, a->hd, a->alpha, q + h * a->hd, qw, k, a->hd, 0.0f, scores, kv->L);
-        if (hooks && hooks->score_bias)
-            hooks->score_bias(hooks->state, hooks->w, scores, kv->L, T, kv->L, h, io->pos, kv->pos);
-        apply_mask(a, scores, T, io->pos, kv);
-        a->host->softmax_rows(scores, T, kv->L, kv->L);
-        a->host->gemm(0, 0, T, a->hd, kv->L, 1.0f, scores, kv->L, v, a->hd, 0.0f, attn + h * a->hd, qw);
+        for (int64_t i0 = 0; i0 < T; i0 += QUERY_BLOCK) {
+            const int64_t rows = T - i0 < QUERY_BLOCK ? T - i0 : QUERY_BLOCK;
+            const int32_t *q_pos = io->pos + i0;
+            int64_t j0, unused, j1;
+            visible_keys(a, kv, q_pos[0], &j0, &unused);
+            visible_keys(a, kv, q_pos[rows - 1], &unused, &j1);
+            float *out = attn + i0 * qw + h * hd;
+            if (j1 <= j0) { /* nothing visible: no attention */
+                for (int64_t i = 0; i < rows; i++)
+                    memset(out + i * qw, 0, (size_t)hd * sizeof *out);
+                continue;
+            }
+            const int64_t n = j1 - j0;
+            a->host->gemm(0, 1, rows, n, hd, a->alpha, q + i0 * qw + h * hd, qw, k + j0 * hd, hd,
+                          0.0f, scores, n);
+            if (hooks && hooks->score_bias)
+                hooks->score_bias(hooks->state, hooks->w, scores, n, rows, n, h, q_pos, kv->pos + j0);
+            apply_mask(a, kv, scores, rows, n, q_pos, j0, j1);
+            a->host->softmax_rows(scores, rows, n, n);
+            a->host->gemm(0, 0, rows, hd, n, 1.0f, scores, n, v + j0 * hd, hd, 0.0f, out, qw);
+        }
     }
 }
 
@@ -220,8 +268,8 @@ int mha_forward(void *state, const float *const *w, const tfx_attn_io *io, tfx_s
     float *attn = q + T * qw;            /* [T, H*hd] */
     float *k_new = attn + T * qw;        /* [rows, KVH*hd] */
     float *v_new = k_new + rows * kvw;   /* [rows, KVH*hd] */
-    float *scores = v_new + rows * kvw;  /* [T, L] */
-    int32_t *key_pos = (int32_t *)(scores + T * L); /* [L] */
+    float *scores = v_new + rows * kvw;  /* [min(T, QUERY_BLOCK), L] */
+    int32_t *key_pos = (int32_t *)(scores + (T < QUERY_BLOCK ? T : QUERY_BLOCK) * L); /* [L] */
     float *gather = (float *)(key_pos + L);         /* [2, KVH, L, hd] (local) */
     kv_view kv = {.pos = key_pos};
     const tfx_position_hooks *hooks = io->position;
