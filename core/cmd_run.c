@@ -14,8 +14,10 @@
 #include "accounting.h"
 #include "checkpoint.h"
 #include "cli.h"
+#include "gemv.h"
 #include "host.h"
 #include "load.h"
+#include "pool.h"
 #include "runtime.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -345,9 +347,10 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
                     tfx_group_digits(num, sizeof num, c->part[p]));
     fprintf(out, "  weights        %s (%.3f s)\n", r->weights_from, r->load_s);
     const char *forced = getenv("OPENBLAS_CORETYPE");
-    fprintf(out, "  threads        %d (OpenBLAS, %s kernels%s%s%s)\n", openblas_get_num_threads(),
+    fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for products of many rows; "
+                 "tfx's %s kernels for one-row steps)\n", openblas_get_num_threads(),
             openblas_get_corename(), forced ? "; OPENBLAS_CORETYPE=" : "", forced ? forced : "",
-            forced ? " in the environment" : "");
+            forced ? " in the environment" : "", tfx_kernel_isa());
     if (r->n_encoder)
         fprintf(out, "  encode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n", r->n_encoder,
                 r->encode_s, (double)r->n_encoder / r->encode_s);
@@ -388,10 +391,10 @@ static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const
     for (int64_t i = 0; i < r->n_generated; i++)
         json_array_append_new(gen, json_integer(r->generated[i]));
     json_t *doc = json_pack(
-        "{s:s, s:s, s:I, s:o, s:s, s:i, s:s, s:f, s:I, s:f, s:I, s:f, s:f, s:I, s:f, s:f, s:o}",
+        "{s:s, s:s, s:I, s:o, s:s, s:i, s:s, s:s, s:f, s:I, s:f, s:I, s:f, s:f, s:I, s:f, s:f, s:o}",
         "name", s->name, "model", tfx_model_kind_name(s->kind), "total", (json_int_t)c->total,
         "components", parts, "weights", r->weights_from, "threads", openblas_get_num_threads(),
-        "kernels", openblas_get_corename(), "load_s", r->load_s,
+        "kernels", openblas_get_corename(), "vector_isa", tfx_kernel_isa(), "load_s", r->load_s,
         "encoder_tokens", (json_int_t)r->n_encoder, "encode_s", r->encode_s,
         "prefill_tokens", (json_int_t)r->n_prompt, "prefill_s", r->prefill_s,
         "prefill_gflops", (double)r->prefill_flops / 1e9 / r->prefill_s,
@@ -457,6 +460,7 @@ int tfx_cmd_run(int argc, char **argv)
         return tfx_cli_error(&err);
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
+    tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
         return tfx_cli_error(&err);

@@ -10,6 +10,7 @@
 
 #include <tfx/vecmath.h>
 
+#include "gemv.h"
 #include "model.h"
 
 static uint64_t flops_done;
@@ -21,13 +22,14 @@ static void host_linear(float *out, const float *in, const float *weight, const 
                         int64_t M, int64_t K, int64_t N, float beta)
 {
     if (M == 1) {
-        /* One row: a matrix-vector product streams the weights once. */
-        cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, weight, (int)K, in, 1,
-                    beta, out, 1);
-    } else {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, in,
-                    (int)K, weight, (int)K, beta, out, (int)N);
+        /* One row (decode): a matrix-vector product that streams the weights once, with the
+         * bias folded in, on tfx's own threads. */
+        tfx_gemv(out, weight, K, in, bias, N, K, 1.0f, beta);
+        flops_done += 2u * (uint64_t)N * (uint64_t)K;
+        return;
     }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, in,
+                (int)K, weight, (int)K, beta, out, (int)N);
     if (bias) {
         for (int64_t i = 0; i < M; i++) {
             float *row = out + i * N;
@@ -42,13 +44,13 @@ static void host_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
                       const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
                       float *C, int64_t ldc)
 {
-    if (M == 1) {
-        /* C[1, N] = alpha·a·op(B): a matrix-vector product over B (OpenBLAS's sgemm does not
-         * take this path itself and is several times slower at M = 1). a is A's only row, or
-         * its only column when transposed. */
-        cblas_sgemv(CblasRowMajor, trans_b ? CblasNoTrans : CblasTrans, trans_b ? (int)N : (int)K,
-                    trans_b ? (int)K : (int)N, alpha, B, (int)ldb, A, trans_a ? (int)lda : 1, beta,
-                    C, 1);
+    if (M == 1 && !trans_a) {
+        /* C[1, N] = alpha·a·op(B) (attention in decode): OpenBLAS's sgemm is several times
+         * slower at M = 1, and its threads would contend with tfx's. */
+        if (trans_b)
+            tfx_gemv(C, B, ldb, A, NULL, N, K, alpha, beta);
+        else
+            tfx_gemv_t(C, B, ldb, A, N, K, alpha, beta);
         flops_done += 2u * (uint64_t)N * (uint64_t)K;
         return;
     }

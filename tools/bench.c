@@ -12,8 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gemv.h"
 #include "host.h"
 #include "load.h"
+#include "pool.h"
 #include "runtime.h"
 #include "weights.h"
 
@@ -91,6 +93,33 @@ static double triad_bandwidth(int threads)
     return best;
 }
 
+/* Matrix-vector streaming rate, GB/s of weights, over a [50257, 768] matrix (GPT-2's LM head,
+ * 154 MB, far past the caches): OpenBLAS's sgemv, and tfx's own decode kernel. */
+static void gemv_rates(double *blas_gbs, double *tfx_gbs)
+{
+    const int64_t N = 50257, K = 768;
+    float *W = malloc((size_t)(N * K) * sizeof *W), *x = malloc((size_t)K * sizeof *x);
+    float *y = malloc((size_t)N * sizeof *y);
+    for (int64_t i = 0; i < N * K; i++)
+        W[i] = 1e-3f * (float)(i % 1000);
+    for (int64_t k = 0; k < K; k++)
+        x[k] = 1.0f;
+    /* tfx's first: OpenBLAS's idle threads spin for a while after each call of theirs. */
+    *blas_gbs = *tfx_gbs = 0;
+    for (int kernel = 0; kernel < 2; kernel++)
+        for (int rep = 0; rep < 8; rep++) {
+            double t0 = now();
+            if (kernel == 0)
+                tfx_gemv(y, W, K, x, NULL, N, K, 1.0f, 0.0f);
+            else
+                cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 0.0f, y, 1);
+            double gbs = 4.0 * (double)(N * K) / (now() - t0) / 1e9, *best = kernel ? blas_gbs : tfx_gbs;
+            if (gbs > *best)
+                *best = gbs;
+        }
+    free(W), free(x), free(y);
+}
+
 /* ---- one recipe --------------------------------------------------------------------------- */
 
 typedef struct result {
@@ -118,6 +147,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
     tfx_runtime rt = {0};
     int32_t *tokens = NULL;
     int rc = -1;
+    tfx_pool_start(openblas_get_num_threads()); /* in this process: fork copies no threads */
     if (!l || tfx_weights_alloc(&w, l->model, &err) ||
         tfx_weights_init(&w, l->model, 1, l->spec->init_std, openblas_get_num_threads(), NULL, NULL, &err))
         goto out;
@@ -270,8 +300,13 @@ int main(int argc, char **argv)
     printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s\n", threads, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
-    double gemm = sgemm_rate(2048), triad = triad_bandwidth(threads);
-    printf("limits: sgemm 2048^3 %.1f GFLOP/s, triad %.1f GB/s\n\n", gemm, triad);
+    double gemm = sgemm_rate(2048), triad = triad_bandwidth(threads), blas_gemv, tfx_gemv_gbs;
+    tfx_pool_start(threads);
+    gemv_rates(&blas_gemv, &tfx_gemv_gbs);
+    tfx_pool_stop(); /* before the fork of each recipe's process */
+    printf("limits: sgemm 2048^3 %.1f GFLOP/s, triad %.1f GB/s\n", gemm, triad);
+    printf("gemv [50257, 768]: OpenBLAS sgemv %.1f GB/s (%.0f%% of triad), tfx %.1f GB/s (%.0f%%)\n\n",
+           blas_gemv, 100 * blas_gemv / triad, tfx_gemv_gbs, 100 * tfx_gemv_gbs / triad);
     static char *llama_sets[] = {"layers=2"};
     struct { const char *path; char **sets; int n; } defaults[] = {
         {"recipes/gpt2.yaml", NULL, 0}, {"recipes/gpt-neo-125M.yaml", NULL, 0},
@@ -290,9 +325,10 @@ int main(int argc, char **argv)
         json_array_append_new(all, result_json(&r, gemm, triad));
     }
     if (json_path) {
-        json_t *doc = json_pack("{s:i, s:s, s:f, s:f, s:o}", "threads", threads, "kernels",
-                                openblas_get_corename(), "sgemm_gflops", gemm, "triad_gbs", triad,
-                                "recipes", all);
+        json_t *doc = json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:o}", "threads", threads,
+                                "kernels", openblas_get_corename(), "sgemm_gflops", gemm,
+                                "triad_gbs", triad, "sgemv_gbs", blas_gemv, "tfx_gemv_gbs",
+                                tfx_gemv_gbs, "recipes", all);
         json_dump_file(doc, json_path, JSON_INDENT(2));
         json_decref(doc);
     } else {
