@@ -62,6 +62,7 @@ typedef struct run_opts {
 typedef struct run_result {
     double load_s, encode_s, prefill_s, decode_s;
     uint64_t prefill_flops;
+    uint64_t planned_bytes;       /* weights + KV caches + activations, as allocated */
     int64_t n_encoder, n_prompt, n_generated;
     int32_t *generated;
     const char *weights_from;
@@ -372,7 +373,9 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
     if (r->n_generated > 1)
         fprintf(out, "  decode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n",
                 r->n_generated - 1, r->decode_s, (double)(r->n_generated - 1) / r->decode_s);
-    fprintf(out, "  peak memory    %.1f MiB resident\n", peak_rss_mib());
+    double planned_mib = (double)r->planned_bytes / (1024.0 * 1024.0);
+    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the %.1f MiB of weights, KV cache and "
+                 "activations)\n", peak_rss_mib(), peak_rss_mib() / planned_mib, planned_mib);
     if (r->n_generated) {
         fprintf(out, "  generated:");
         for (int64_t i = 0; i < r->n_generated; i++)
@@ -391,7 +394,7 @@ static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const
     for (int64_t i = 0; i < r->n_generated; i++)
         json_array_append_new(gen, json_integer(r->generated[i]));
     json_t *doc = json_pack(
-        "{s:s, s:s, s:I, s:o, s:s, s:i, s:s, s:s, s:f, s:I, s:f, s:I, s:f, s:f, s:I, s:f, s:f, s:o}",
+        "{s:s, s:s, s:I, s:o, s:s, s:i, s:s, s:s, s:f, s:I, s:f, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:o}",
         "name", s->name, "model", tfx_model_kind_name(s->kind), "total", (json_int_t)c->total,
         "components", parts, "weights", r->weights_from, "threads", openblas_get_num_threads(),
         "kernels", openblas_get_corename(), "vector_isa", tfx_kernel_isa(), "load_s", r->load_s,
@@ -399,7 +402,8 @@ static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const
         "prefill_tokens", (json_int_t)r->n_prompt, "prefill_s", r->prefill_s,
         "prefill_gflops", (double)r->prefill_flops / 1e9 / r->prefill_s,
         "decode_tokens", (json_int_t)(r->n_generated > 0 ? r->n_generated - 1 : 0),
-        "decode_s", r->decode_s, "peak_rss_mib", peak_rss_mib(), "generated", gen);
+        "decode_s", r->decode_s, "peak_rss_mib", peak_rss_mib(), "planned_mib",
+        (double)r->planned_bytes / (1024.0 * 1024.0), "generated", gen);
     json_t *flops, *memory = tfx_json_estimates(est, &flops);
     json_object_set_new(doc, "memory", memory);
     json_object_set_new(doc, "flops", flops);
@@ -483,6 +487,7 @@ int tfx_cmd_run(int argc, char **argv)
         tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err) ||
         check_fits(weight_bytes + run_bytes, o.force, &err))
         goto out;
+    r.planned_bytes = weight_bytes + run_bytes;
     if (load_weights(&o, l, &w, &r, &err) || run_model(&o, l, &w, &r, &err))
         goto out;
     tfx_params_item est;
