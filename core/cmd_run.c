@@ -17,7 +17,6 @@
 #include "gemv.h"
 #include "host.h"
 #include "load.h"
-#include "pool.h"
 #include "runtime.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -348,8 +347,8 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
                     tfx_group_digits(num, sizeof num, c->part[p]));
     fprintf(out, "  weights        %s (%.3f s)\n", r->weights_from, r->load_s);
     const char *forced = getenv("OPENBLAS_CORETYPE");
-    fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for products of many rows; "
-                 "tfx's %s kernels for one-row steps)\n", openblas_get_num_threads(),
+    fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s "
+                 "kernels for softmax, activations and one-token attention)\n", openblas_get_num_threads(),
             openblas_get_corename(), forced ? "; OPENBLAS_CORETYPE=" : "", forced ? forced : "",
             forced ? " in the environment" : "", tfx_kernel_isa());
     if (r->n_encoder)
@@ -464,7 +463,6 @@ int tfx_cmd_run(int argc, char **argv)
         return tfx_cli_error(&err);
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
-    tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
         return tfx_cli_error(&err);

@@ -1,10 +1,9 @@
-/* core/gemv.c — the matrix-vector product of decode: each output is one weight row · x, so the
- * weights stream once from memory, rows split between threads; memory-bound by design. */
+/* core/gemv.c — one-row matrix products of a decode step's attention (q·Kᵀ over the cache, p·V),
+ * where OpenBLAS's sgemm at M = 1 is several times slower than a plain vectorised loop. */
 #include "gemv.h"
 
 #include <tfx/vecmath.h>
 
-#include "pool.h"
 
 /* 16 floats; GCC lowers it to one AVX-512 register, two AVX ones or four SSE ones. The
  * unaligned variant loads from any float (vectors may alias their element type). */
@@ -53,9 +52,7 @@ void tfx_gemv(float *y, const float *W, int64_t ldw, const float *x, const float
 {
     gemv_job job = {.y = y, .W = W, .x = x, .bias = bias, .ldw = ldw, .K = K, .alpha = alpha,
                     .beta = beta};
-    /* Threads only pay when each has some 64 KiB of weights to stream. */
-    int64_t rows_per_thread = K > 0 ? (16384 + K - 1) / K : 1;
-    tfx_pool_run(gemv_rows, &job, N, 16, rows_per_thread);
+    gemv_rows(&job, 0, N);
 }
 
 static TFX_VECTORIZED void gemv_t_rows(float *y, const float *W, int64_t ldw, const float *x,

@@ -1,5 +1,5 @@
-/* core/gemv.h — tfx's own matrix-vector products for one-token steps (decode), over row-major
- * matrices: vectorised, and split across the worker pool by rows when large. */
+/* core/gemv.h — tfx's own matrix-vector products for the attention of one-token steps (decode),
+ * over row-major matrices, vectorised; single-threaded (a head's keys are small). */
 #ifndef TFX_CORE_GEMV_H
 #define TFX_CORE_GEMV_H
 

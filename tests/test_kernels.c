@@ -1,6 +1,5 @@
-/* tests/test_kernels.c — tfx's own kernels: the worker pool covers every item exactly once (also
- * right after a restart, when a job can come before a worker runs), and the matrix-vector
- * products equal a plain double-precision loop for awkward sizes. */
+/* tests/test_kernels.c — tfx's own matrix-vector kernels (decode's attention) against a plain
+ * double-precision loop, for sizes that are not multiples of the vector width. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,33 +11,6 @@
 #include <cmocka.h>
 
 #include "gemv.h"
-#include "pool.h"
-
-static void count_items(void *ctx, int64_t begin, int64_t end)
-{
-    int *hits = ctx;
-    for (int64_t i = begin; i < end; i++)
-        hits[i]++;
-}
-
-static void pool_case(void **state)
-{
-    enum { N = 1000 };
-    int hits[N];
-    for (int round = 0; round < 300; round++) {
-        if (round % 3 == 0)
-            tfx_pool_start(1 + round % 4); /* a job follows at once: the race a restart opens */
-        memset(hits, 0, sizeof hits);
-        int64_t n = 1 + (round * 37) % N;
-        tfx_pool_run(count_items, hits, n, 16, 1);
-        for (int64_t i = 0; i < N; i++)
-            if (hits[i] != (i < n))
-                fail_msg("round %d (%d threads): item %lld done %d times", round,
-                         tfx_pool_threads(), (long long)i, hits[i]);
-    }
-    tfx_pool_stop();
-    assert_int_equal(tfx_pool_threads(), 1);
-}
 
 static float *random_floats(int64_t n, unsigned seed)
 {
@@ -52,7 +24,6 @@ static float *random_floats(int64_t n, unsigned seed)
 
 static void gemv_case(void **state)
 {
-    tfx_pool_start(2);
     const int64_t sizes[][2] = {{1, 1}, {17, 63}, {33, 64}, {100, 130}, {5000, 768}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         const int64_t N = sizes[s][0], K = sizes[s][1], ldw = K + 3;
@@ -82,13 +53,11 @@ static void gemv_case(void **state)
         }
         free(W), free(x), free(bias), free(y), free(y0);
     }
-    tfx_pool_stop();
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(pool_case),
         cmocka_unit_test(gemv_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
