@@ -138,6 +138,24 @@ static void fill_tokens(int32_t *t, int64_t n, int64_t vocab)
         t[i] = (int32_t)((i * 7919 + 13) % vocab);
 }
 
+/* Bytes of weights one decode step reads: the decoder stack's and the LM head's, but of the
+ * embedding and position tables only a row (so not counted), and nothing of an encoder. */
+static double decode_bytes(const tfx_model *m)
+{
+    const int decoder = m->n_stacks - 1;
+    const int64_t head_storage = m->lm_head < 0 ? -1
+        : m->tensors[m->lm_head].tied_to >= 0 ? m->tensors[m->lm_head].tied_to : m->lm_head;
+    double bytes = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tfx_tensor *t = &m->tensors[i];
+        if (t->tied_to >= 0)
+            continue;
+        if ((int64_t)i == head_storage || (t->stack == decoder && t->part != TFX_PART_POSITION))
+            bytes += 4.0 * (double)t->numel;
+    }
+    return bytes;
+}
+
 static int measure(const char *recipe, char **sets, int n_sets, const tfx_registry *reg, int quick,
                    result *r)
 {
@@ -197,7 +215,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         double dt = now() - t0;
         r->decode_tokens = steps;
         r->decode_tps = (double)steps / dt;
-        r->decode_gbs = (double)w.floats * 4.0 * (double)steps / dt / 1e9; /* weights read per token */
+        r->decode_gbs = decode_bytes(l->model) * (double)steps / dt / 1e9;
     }
     rc = 0;
 out:
