@@ -5,14 +5,34 @@
 
 #include <stdio.h>
 
+#include "cli.h"
 #include "load.h"
 #include "report.h"
+
+/* What `tfx compare --run` measured of one column (random weights, one process each). */
+typedef struct tfx_run_figures {
+    int measured;                 /* 0: not run, or failed (error says why) */
+    int64_t prefill_tokens, decode_tokens;
+    double prefill_tokens_per_s, decode_tokens_per_s, peak_rss_mib;
+    char error[512];
+} tfx_run_figures;
 
 typedef struct tfx_compare_column {
     char label[512];              /* the sweep assignments that made it, or "" */
     tfx_loaded *loaded;           /* owned */
     tfx_params_item item;
+    tfx_run_figures run;
 } tfx_compare_column;
+
+typedef struct tfx_compare_run_opts {
+    int64_t prompt_len, generate;
+    int threads;                  /* 0: tfx run's default */
+} tfx_compare_run_opts;
+
+/* Run `tfx run` (this executable) on the recipe at `path` with `sets`, and fill col->run from
+ * its JSON report. Returns 0, or -1 with col->run.error saying why (the child's message). */
+int tfx_compare_measure(tfx_compare_column *col, const char *path, char *const *sets, int n_sets,
+                        const tfx_compare_run_opts *o);
 
 /* Print the columns side by side with the difference to the first. Returns 0 or -1. */
 int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols, int n);

@@ -53,6 +53,30 @@ static const row rows[] = {
 };
 #define N_ROWS (sizeof rows / sizeof rows[0])
 
+/* The measured rows of `--run`: real numbers, present when any column was run. */
+typedef struct run_row {
+    const char *name;
+    double (*get)(const tfx_run_figures *f);
+} run_row;
+
+static double prefill_tps(const tfx_run_figures *f) { return f->prefill_tokens_per_s; }
+static double decode_tps(const tfx_run_figures *f) { return f->decode_tokens_per_s; }
+static double peak_rss(const tfx_run_figures *f) { return f->peak_rss_mib; }
+
+static const run_row run_rows[] = {
+    {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps},
+    {"peak_rss_mib", peak_rss},
+};
+#define N_RUN_ROWS (sizeof run_rows / sizeof run_rows[0])
+
+static int any_run(const tfx_compare_column *cols, int n)
+{
+    for (int c = 0; c < n; c++)
+        if (cols[c].run.measured || cols[c].run.error[0])
+            return 1;
+    return 0;
+}
+
 static void column_title(const tfx_compare_column *c, char *buf, size_t cap)
 {
     snprintf(buf, cap, "%s%s%s", c->loaded->spec->name, c->label[0] ? " " : "", c->label);
@@ -127,6 +151,35 @@ static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown
         }
         fputc('\n', out);
     }
+    if (!any_run(cols, n))
+        return;
+    const tfx_run_figures *shown = &cols[0].run; /* the first that ran gives the lengths */
+    for (int c = n - 1; c >= 0; c--)
+        if (cols[c].run.measured)
+            shown = &cols[c].run;
+    fprintf(out, markdown ? "| **run** (%" PRId64 "-token prefill, %" PRId64 " decode steps) |"
+                          : "run (%" PRId64 "-token prefill, %" PRId64 " decode steps)\n",
+            shown->prefill_tokens, shown->decode_tokens);
+    for (int c = 0; markdown && c < n; c++)
+        fprintf(out, " |");
+    if (markdown)
+        fputc('\n', out);
+    for (size_t r = 0; r < N_RUN_ROWS; r++) {
+        const tfx_run_figures *first = &cols[0].run;
+        fprintf(out, markdown ? "| %s |" : "  %-28s", run_rows[r].name);
+        for (int c = 0; c < n; c++) {
+            const tfx_run_figures *f = &cols[c].run;
+            double v = run_rows[r].get(f), base = run_rows[r].get(first);
+            if (!f->measured)
+                snprintf(cell, sizeof cell, "failed");
+            else if (c && first->measured && base > 0)
+                snprintf(cell, sizeof cell, "%.1f (%+.1f%%)", v, 100.0 * (v - base) / base);
+            else
+                snprintf(cell, sizeof cell, "%.1f", v);
+            fprintf(out, markdown ? " %s |" : "%30s", cell);
+        }
+        fputc('\n', out);
+    }
 }
 
 /* ---- CSV and JSON ------------------------------------------------------------------------- */
@@ -144,6 +197,15 @@ static void csv(FILE *out, const tfx_compare_column *cols, int n)
         fprintf(out, "%s,%s", rows[r].section, rows[r].name);
         for (int c = 0; c < n; c++)
             fprintf(out, ",%" PRId64, rows[r].get(&cols[c].item, rows[r].arg));
+        fputc('\n', out);
+    }
+    for (size_t r = 0; any_run(cols, n) && r < N_RUN_ROWS; r++) {
+        fprintf(out, "run,%s", run_rows[r].name);
+        for (int c = 0; c < n; c++)
+            if (cols[c].run.measured)
+                fprintf(out, ",%.3f", run_rows[r].get(&cols[c].run));
+            else
+                fprintf(out, ",");
         fputc('\n', out);
     }
 }
@@ -164,6 +226,21 @@ static int json(FILE *out, const tfx_compare_column *cols, int n)
             char key[96];
             snprintf(key, sizeof key, "%s.%s", rows[r].section, rows[r].name);
             json_object_set_new(diff, key, json_integer(v - rows[r].get(&cols[0].item, rows[r].arg)));
+        }
+        const tfx_run_figures *f = &cols[c].run, *first = &cols[0].run;
+        if (f->measured) {
+            json_t *run = json_pack("{s:I, s:I}", "prefill_tokens", (json_int_t)f->prefill_tokens,
+                                    "decode_tokens", (json_int_t)f->decode_tokens);
+            for (size_t r = 0; r < N_RUN_ROWS; r++) {
+                char key[96];
+                json_object_set_new(run, run_rows[r].name, json_real(run_rows[r].get(f)));
+                snprintf(key, sizeof key, "run.%s", run_rows[r].name);
+                if (first->measured)
+                    json_object_set_new(diff, key, json_real(run_rows[r].get(f) - run_rows[r].get(first)));
+            }
+            json_object_set_new(col, "run", run);
+        } else if (f->error[0]) {
+            json_object_set_new(col, "run", json_pack("{s:s}", "error", f->error));
         }
         json_object_set_new(col, "diff_to_first", diff);
         json_array_append_new(all, col);

@@ -233,6 +233,33 @@ static void compare_case(void **state)
     free(out);
 }
 
+/* --run measures each column in its own `tfx run`; a column that cannot run says why. */
+static void compare_run_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --set layers=1 --sweep ffn.plugin=mlp,glu --run "
+                         "--prompt-len 16 --generate 4 --threads 1 --format json", &out), 0);
+    const char *first = strstr(out, "\"run\": {");
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, "\"run\": {")); /* both columns ran */
+    assert_non_null(strstr(out, "\"prefill_tokens\": 16"));
+    assert_non_null(strstr(out, "\"decode_tokens\": 3"));
+    assert_non_null(strstr(out, "\"run.decode_tokens_per_s\":"));
+    double tps = atof(strstr(out, "\"prefill_tokens_per_s\": ") + strlen("\"prefill_tokens_per_s\": "));
+    assert_true(tps > 1.0);
+    free(out);
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --set layers=1 --sweep context=1024,16 --run "
+                         "--prompt-len 64 --generate 8", &out), 1);
+    assert_non_null(strstr(out, "run (64-token prefill, 7 decode steps)"));
+    assert_non_null(strstr(out, "failed"));
+    assert_non_null(strstr(out, "tfx: column 2 (gpt2 context=16) did not run: the prompt (64 tokens) and "
+                                "generation (8) need 71 positions; the context of 'gpt2' is 16\n"));
+    free(out);
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --run --prompt-len 0", &out), 1);
+    assert_string_equal(out, "tfx: --prompt-len '0': expected a whole number from 1\n");
+    free(out);
+}
+
 static void shapes_case(void **state)
 {
     char *out;
@@ -256,7 +283,8 @@ int main(void)
         cmocka_unit_test(validate_case), cmocka_unit_test(plugins_case),
         cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
-        cmocka_unit_test(compare_case), cmocka_unit_test(shapes_case),
+        cmocka_unit_test(compare_case), cmocka_unit_test(compare_run_case),
+        cmocka_unit_test(shapes_case),
         cmocka_unit_test(sampling_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

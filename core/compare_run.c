@@ -1,0 +1,105 @@
+/* core/compare_run.c — `tfx compare --run`: measures one column by running `tfx run` on it in a
+ * child process (its own peak RSS, its own failures) and reading the JSON report it prints. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "compare.h"
+
+/* All of fd into a NUL-terminated buffer (at most cap - 1 bytes kept). */
+static void read_all(int fd, char *buf, size_t cap)
+{
+    size_t len = 0;
+    ssize_t got;
+    char sink[4096];
+    while ((got = read(fd, len + 1 < cap ? buf + len : sink,
+                       len + 1 < cap ? cap - 1 - len : sizeof sink)) > 0)
+        if (len + 1 < cap)
+            len += (size_t)got;
+    buf[len] = '\0';
+}
+
+/* The child: tfx run RECIPE --random --format json ... --set ... with stdout and stderr piped. */
+static void exec_run(const char *path, char *const *sets, int n_sets, const tfx_compare_run_opts *o,
+                     int out_fd, int err_fd)
+{
+    char prompt[32], generate[32], threads[32];
+    snprintf(prompt, sizeof prompt, "%" PRId64, o->prompt_len);
+    snprintf(generate, sizeof generate, "%" PRId64, o->generate);
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    char *argv[16 + 2 * (TFX_MAX_SETS + 8)];
+    int n = 0;
+    argv[n++] = "tfx", argv[n++] = "run", argv[n++] = (char *)path, argv[n++] = "--random";
+    argv[n++] = "--format", argv[n++] = "json", argv[n++] = "--prompt-len", argv[n++] = prompt;
+    argv[n++] = "--generate", argv[n++] = generate;
+    if (o->threads > 0)
+        argv[n++] = "--threads", argv[n++] = threads;
+    for (int i = 0; i < n_sets && i < TFX_MAX_SETS + 8; i++)
+        argv[n++] = "--set", argv[n++] = sets[i];
+    argv[n] = NULL;
+    dup2(out_fd, STDOUT_FILENO);
+    dup2(err_fd, STDERR_FILENO);
+    execv("/proc/self/exe", argv);
+    fprintf(stderr, "cannot start tfx run\n");
+    _exit(127);
+}
+
+int tfx_compare_measure(tfx_compare_column *col, const char *path, char *const *sets, int n_sets,
+                        const tfx_compare_run_opts *o)
+{
+    tfx_run_figures *f = &col->run;
+    char out[16384], errs[1024];
+    int out_pipe[2], err_pipe[2];
+    memset(f, 0, sizeof *f);
+    if (pipe(out_pipe) != 0)
+        return snprintf(f->error, sizeof f->error, "cannot create a pipe"), -1;
+    if (pipe(err_pipe) != 0) {
+        close(out_pipe[0]), close(out_pipe[1]);
+        return snprintf(f->error, sizeof f->error, "cannot create a pipe"), -1;
+    }
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(out_pipe[0]), close(err_pipe[0]);
+        exec_run(path, sets, n_sets, o, out_pipe[1], err_pipe[1]);
+    }
+    close(out_pipe[1]), close(err_pipe[1]);
+    out[0] = errs[0] = '\0';
+    if (pid > 0) {
+        read_all(out_pipe[0], out, sizeof out); /* the report is small: stderr cannot fill first */
+        read_all(err_pipe[0], errs, sizeof errs);
+    }
+    close(out_pipe[0]), close(err_pipe[0]);
+    int status = 0;
+    if (pid < 0 || waitpid(pid, &status, 0) < 0)
+        return snprintf(f->error, sizeof f->error, "cannot start tfx run"), -1;
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        errs[strcspn(errs, "\n")] = '\0';
+        const char *msg = strncmp(errs, "tfx: ", 5) == 0 ? errs + 5 : errs;
+        snprintf(f->error, sizeof f->error, "%.500s", msg[0] ? msg : "tfx run failed");
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *doc = json_loads(out, 0, &jerr);
+    json_int_t prefill_tokens = 0, decode_tokens = 0;
+    double prefill_s = 0, decode_s = 0, rss = 0;
+    if (!doc || json_unpack(doc, "{s:I, s:F, s:I, s:F, s:F}", "prefill_tokens", &prefill_tokens,
+                            "prefill_s", &prefill_s, "decode_tokens", &decode_tokens, "decode_s",
+                            &decode_s, "peak_rss_mib", &rss) != 0) {
+        json_decref(doc);
+        snprintf(f->error, sizeof f->error, "tfx run printed no report");
+        return -1;
+    }
+    json_decref(doc);
+    f->measured = 1;
+    f->prefill_tokens = prefill_tokens;
+    f->decode_tokens = decode_tokens;
+    f->prefill_tokens_per_s = prefill_s > 0 ? (double)prefill_tokens / prefill_s : 0;
+    f->decode_tokens_per_s = decode_s > 0 && decode_tokens > 0 ? (double)decode_tokens / decode_s : 0;
+    f->peak_rss_mib = rss;
+    return 0;
+}
