@@ -383,8 +383,9 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
     }
 }
 
-static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r,
-                      const tfx_params_item *est, uint64_t prefill_estimate)
+/* The report as one JSON object (the source of the json, markdown and csv formats). */
+static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_result *r,
+                           const tfx_params_item *est, uint64_t prefill_estimate)
 {
     const tfx_spec *s = l->spec;
     json_t *parts = json_object(), *gen = json_array();
@@ -408,10 +409,61 @@ static int print_json(FILE *out, const tfx_loaded *l, const tfx_counts *c, const
     json_object_set_new(doc, "flops", flops);
     json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
     json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
-    int rc = doc ? json_dumpf(doc, out, JSON_INDENT(2)) : -1;
-    fputc('\n', out);
+    return doc;
+}
+
+/* One "key | value" (markdown) or "key,value" (csv) line per scalar of the report; nested
+ * objects give dotted keys ("memory.kv_cache"), arrays a comma-joined value. */
+static void print_flat(FILE *out, const char *prefix, json_t *obj, bool markdown)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        char name[256];
+        snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "." : "", key);
+        if (json_is_object(v)) {
+            print_flat(out, name, v, markdown);
+            continue;
+        }
+        fprintf(out, markdown ? "| %s | " : "%s,", name);
+        if (json_is_array(v)) {
+            size_t i;
+            json_t *item;
+            fputs(markdown ? "" : "\"", out);
+            json_array_foreach(v, i, item)
+                fprintf(out, "%s%" JSON_INTEGER_FORMAT, i ? "," : "", json_integer_value(item));
+            fputs(markdown ? "" : "\"", out);
+        } else if (json_is_string(v)) {
+            fprintf(out, markdown ? "%s" : "\"%s\"", json_string_value(v));
+        } else if (json_is_integer(v)) {
+            fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        } else if (json_is_real(v)) {
+            fprintf(out, "%.6g", json_real_value(v));
+        }
+        fputs(markdown ? " |\n" : "\n", out);
+    }
+}
+
+static int print_report(FILE *out, tfx_format fmt, const tfx_loaded *l, const run_result *r,
+                        const tfx_params_item *est, uint64_t prefill_estimate)
+{
+    if (fmt == TFX_FORMAT_TEXT) {
+        print_text(out, l, &l->counts, r, est, prefill_estimate);
+        return ferror(out) ? -1 : 0;
+    }
+    json_t *doc = report_json(l, &l->counts, r, est, prefill_estimate);
+    if (!doc)
+        return -1;
+    int rc = 0;
+    if (fmt == TFX_FORMAT_JSON) {
+        rc = json_dumpf(doc, out, JSON_INDENT(2));
+        fputc('\n', out);
+    } else {
+        fputs(fmt == TFX_FORMAT_MARKDOWN ? "| figure | value |\n| --- | ---: |\n" : "figure,value\n", out);
+        print_flat(out, "", doc, fmt == TFX_FORMAT_MARKDOWN);
+    }
     json_decref(doc);
-    return rc;
+    return rc || ferror(out) ? -1 : 0;
 }
 
 /* ---- command ------------------------------------------------------------------------------ */
@@ -496,13 +548,10 @@ int tfx_cmd_run(int argc, char **argv)
         tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &prefill_opts,
                      &prefill_memory, &prefill_flops, &err))
         goto out;
-    if (o.common.format == TFX_FORMAT_JSON &&
-        print_json(stdout, l, &l->counts, &r, &est, prefill_flops.forward_per_sequence)) {
+    if (print_report(stdout, o.common.format, l, &r, &est, prefill_flops.forward_per_sequence)) {
         tfx_fail(&err, "cannot write the report");
         goto out;
     }
-    if (o.common.format != TFX_FORMAT_JSON)
-        print_text(stdout, l, &l->counts, &r, &est, prefill_flops.forward_per_sequence);
     status = 0;
 out:
     if (status)

@@ -94,6 +94,17 @@ static void run_case(void **state)
     assert_non_null(strstr(out, "generated: "));
     assert_non_null(strstr(out, "prefill"));
     free(out);
+    /* markdown and csv: the JSON report's figures, one per line, nested keys dotted */
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 4 --format markdown", &out), 0);
+    assert_true(strncmp(out, "| figure | value |\n| --- | ---: |\n| name | gpt2-fixture |\n", 56) == 0);
+    assert_non_null(strstr(out, "| total | 120576 |\n")); /* the fixture's count */
+    assert_non_null(strstr(out, "| prefill_tokens | 3 |\n"));
+    assert_non_null(strstr(out, "| memory.weights_fp16 | 241152 |\n")); /* 2 bytes each */
+    free(out);
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 4 --format csv", &out), 0);
+    assert_true(strncmp(out, "figure,value\nname,\"gpt2-fixture\"\n", 33) == 0);
+    assert_non_null(strstr(out, "\ndecode_tokens,3\n"));
+    free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,999 --generate 1", &out), 1);
     assert_string_equal(out, "tfx: token id 999 (token 1) is outside the vocabulary of 256\n");
     free(out);
