@@ -312,7 +312,7 @@ static void panel(FILE *f, int top, const char *title, const char *unit, const t
             LEFT + n * (group + GROUP_GAP), base);
     for (int t = 0; t <= 4; t++) {
         int y = base - height * t / 4;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%.3g</text>\n", LEFT - 8, y + 4, max * t / 4);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%.4g</text>\n", LEFT - 8, y + 4, max * t / 4);
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/>\n", LEFT, y,
                 LEFT + n * (group + GROUP_GAP), y);
     }
@@ -330,11 +330,13 @@ static void panel(FILE *f, int top, const char *title, const char *unit, const t
             if (stacked)
                 below += h;
         }
+        /* The column's number under its bars; the key below the panels names it in full. */
         char label[600];
         column_title(&cols[c], label, sizeof label);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" transform=\"rotate(20 %d %d)\">", x, base + 16, x, base + 16);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%d<title>",
+                x + (group - 4) / 2, base + 16, c + 1);
         xml_text(f, label);
-        fputs("</text>\n", f);
+        fputs("</title></text>\n", f);
     }
     int lx = LEFT + n * (group + GROUP_GAP) + 10;
     for (int k = 0; k < series; k++) {
@@ -348,7 +350,11 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     FILE *f = fopen(path, "w");
     if (!f)
         return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-    int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220, height = 3 * PANEL_H + 20;
+    int run = any_run(cols, n), panels = run ? 4 : 3;
+    int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220;
+    int height = panels * PANEL_H + 40 + 18 * n;
+    if (width < 760)
+        width = 760;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
                "<style>text{font-family:sans-serif}.title{font-size:15px;font-weight:bold}"
                ".axis{font-size:11px;fill:#444}.label{font-size:11px}</style>\n"
@@ -379,6 +385,25 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     for (int c = 0; c < n; c++)
         v[c][0] = (double)cols[c].item.flops.forward_per_token / 1e9;
     panel(f, 2 * PANEL_H, "FLOPs per token", "GFLOP", cols, n, 1, flop_names, flop_colours, v, 0);
+    if (run) {
+        static const char *const run_names[] = {"prefill", "decode"};
+        static const char *const run_colours[] = {"#4e79a7", "#e15759"};
+        for (int c = 0; c < n; c++) {
+            v[c][0] = cols[c].run.prefill_tokens_per_s;
+            v[c][1] = cols[c].run.decode_tokens_per_s;
+        }
+        panel(f, 3 * PANEL_H, "Measured speed", "tokens/s", cols, n, 2, run_names, run_colours, v, 0);
+    }
+    /* The key: each column's number and full name. */
+    int ky = panels * PANEL_H + 20;
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">Columns</text>\n", LEFT, ky);
+    for (int c = 0; c < n; c++) {
+        char label[600];
+        column_title(&cols[c], label, sizeof label);
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\">%d  ", LEFT, ky + 18 * (c + 1), c + 1);
+        xml_text(f, label);
+        fputs(cols[c].run.error[0] ? " (did not run)</text>\n" : "</text>\n", f);
+    }
     fputs("</svg>\n", f);
     free(v);
     if (fclose(f) != 0)

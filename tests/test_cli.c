@@ -234,10 +234,14 @@ static void compare_case(void **state)
     free(out);
     FILE *svg = fopen("/tmp/tfx-cli-compare.svg", "r");
     assert_non_null(svg);
-    char head[256] = "";
-    assert_true(fread(head, 1, sizeof head - 1, svg) > 0);
+    static char whole[65536];
+    assert_true(fread(whole, 1, sizeof whole - 1, svg) > 0);
     fclose(svg);
-    assert_non_null(strstr(head, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    assert_non_null(strstr(whole, "<svg xmlns=\"http://www.w3.org/2000/svg\""));
+    /* bars are numbered; the key under the panels names each column in full */
+    assert_non_null(strstr(whole, ">Columns</text>"));
+    assert_non_null(strstr(whole, ">2  gpt2-gqa</text>"));
+    assert_non_null(strstr(whole, "</svg>\n"));
     remove("/tmp/tfx-cli-compare.svg");
     assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep d_model", &out), 1);
     assert_string_equal(out, "tfx: --sweep 'd_model': expected key=value1,value2,...\n");
