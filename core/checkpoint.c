@@ -250,10 +250,25 @@ static bool ignored(const ckpt_map *map, const char *name)
     return false;
 }
 
-static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const tfx_st_file *f,
-                       const char *file, bool *used, float *dst, float **tmp, size_t *tmp_cap,
-                       tfx_error *err)
+/* A tensor stored as the recipe wants it (F32, little-endian, no transpose or split, aligned):
+ * the weights can point into the mapped file instead of holding a copy. */
+static bool usable_in_place(const map_entry *e, const tfx_st_tensor *src)
 {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    return src->dtype == TFX_DTYPE_F32 && !e->transpose && e->split == 1 && e->groups == 1 &&
+           (uintptr_t)src->data % _Alignof(float) == 0;
+#else
+    return false;
+#endif
+}
+
+/* Load tensor ti: into dst, or, when usable in place, by setting *in_place to its data in the
+ * mapping. Either way every value is checked finite. */
+static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const tfx_st_file *f,
+                       const char *file, bool *used, float *dst, const float **in_place,
+                       float **tmp, size_t *tmp_cap, tfx_error *err)
+{
+    *in_place = NULL;
     const tfx_tensor *t = &m->tensors[ti];
     const map_entry *e = NULL;
     int64_t layer = -1;
@@ -287,8 +302,13 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
                         src_name, raw, e->transpose ? " transposed" : "",
                         e->split > 1 ? " and split" : "", have, t->name, want);
     }
+    if (usable_in_place(e, src)) {
+        *in_place = src->data;
+        return check_finite(src->data, t->numel, file, src_name, t->name, err);
+    }
     if (copy_rows(e, src, shape, rank, dst, tmp, tmp_cap, err))
         return tfx_error_prefix(err, "%s", file);
+    tfx_st_release(src); /* copied: its file pages need not stay resident */
     return check_finite(dst, t->numel, file, src_name, t->name, err);
 }
 
@@ -323,6 +343,7 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
     bool *used = NULL;
     int rc = -1;
     tfx_st_file *f = NULL;
+    tfx_weights_use_arena(w, m); /* copies must land in the arena, not an earlier mapping */
     if (read_map(spec->checkpoint, spec, &map, err))
         goto out;
     if (!(f = tfx_st_open(path, err)))
@@ -332,12 +353,23 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
         goto out;
     }
     for (size_t i = 0; i < m->n_tensors; i++) {
+        const float *in_place = NULL;
         if (m->tensors[i].tied_to < 0 &&
-            load_tensor(m, i, &map, f, path, used, w->data[i], &tmp, &tmp_cap, err))
+            load_tensor(m, i, &map, f, path, used, w->data[i], &in_place, &tmp, &tmp_cap, err))
             goto out;
+        if (in_place) {
+            /* The weights own the mapping from here; their arena slot stays untouched (and
+             * so never resident). */
+            w->checkpoint = f;
+            w->data[i] = (float *)in_place;
+            w->mapped_tensors++;
+        }
         if (progress)
             progress(progress_ctx, i + 1, m->n_tensors);
     }
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].tied_to >= 0)
+            w->data[i] = w->data[m->tensors[i].tied_to];
     for (size_t i = 0; i < f->n; i++)
         if (!used[i] && !ignored(&map, f->tensors[i].name)) {
             tfx_fail(err, "%s: tensor '%s' is not used by the recipe's checkpoint map (map it under checkpoint.tensors or list it under checkpoint.ignore)",
@@ -346,7 +378,8 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
         }
     rc = 0;
 out:
-    tfx_st_close(f);
+    if (f != w->checkpoint)
+        tfx_st_close(f);
     free(used);
     free(tmp);
     free(map.entries);

@@ -66,6 +66,7 @@ typedef struct run_result {
     int32_t *generated;
     const char *weights_from;
     char checkpoint[4096];
+    size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
 } run_result;
 
 static double now(void)
@@ -345,7 +346,11 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
         if (c->part[p])
             fprintf(out, "    %-12s %s\n", tfx_part_name((tfx_part)p),
                     tfx_group_digits(num, sizeof num, c->part[p]));
-    fprintf(out, "  weights        %s (%.3f s)\n", r->weights_from, r->load_s);
+    fprintf(out, "  weights        %s (%.3f s", r->weights_from, r->load_s);
+    if (r->loaded_tensors)
+        fprintf(out, "; %zu of %zu tensors read in place from the mapped file, %zu copied",
+                r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
+    fputs(")\n", out);
     const char *forced = getenv("OPENBLAS_CORETYPE");
     fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s "
                  "kernels for softmax, activations and one-token attention)\n", openblas_get_num_threads(),
@@ -407,6 +412,7 @@ static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_r
     json_t *flops, *memory = tfx_json_estimates(est, &flops);
     json_object_set_new(doc, "memory", memory);
     json_object_set_new(doc, "flops", flops);
+    json_object_set_new(doc, "weights_in_place", json_integer((json_int_t)r->mapped_tensors));
     json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
     json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
     return doc;
@@ -488,6 +494,9 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
         if (rc)
             return -1;
         r->weights_from = r->checkpoint;
+        r->mapped_tensors = w->mapped_tensors;
+        for (size_t i = 0; i < l->model->n_tensors; i++)
+            r->loaded_tensors += l->model->tensors[i].tied_to < 0;
     } else {
         tfx_progress bar;
         tfx_progress_start(&bar, "initialising weights");

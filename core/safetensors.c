@@ -403,3 +403,14 @@ out:
     json_decref(header);
     return rc;
 }
+
+void tfx_st_release(const tfx_st_tensor *t)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || t->nbytes == 0)
+        return;
+    uintptr_t begin = ((uintptr_t)t->data + (uintptr_t)page - 1) / (uintptr_t)page * (uintptr_t)page;
+    uintptr_t end = ((uintptr_t)t->data + t->nbytes) / (uintptr_t)page * (uintptr_t)page;
+    if (end > begin)
+        madvise((void *)begin, end - begin, MADV_DONTNEED);
+}

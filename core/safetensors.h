@@ -59,6 +59,10 @@ const tfx_st_tensor *tfx_st_find(const tfx_st_file *f, const char *name);
 /* Convert `count` elements starting at element `first` of t (F32, F16, BF16, F64) to float. */
 int tfx_st_read_f32(const tfx_st_tensor *t, int64_t first, int64_t count, float *out,
                     tfx_error *err);
+/* Let the kernel take back the mapped pages wholly inside t's data, once it has been copied
+ * out: they stop counting as this process's resident memory (the file is read again if t is). */
+void tfx_st_release(const tfx_st_tensor *t);
+
 /* Convert an integer tensor (I64, I32, I16, I8, U8) to int64 values. */
 int tfx_st_read_i64(const tfx_st_tensor *t, int64_t first, int64_t count, int64_t *out,
                     tfx_error *err);

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "safetensors.h"
+
 #define ALIGN_FLOATS 16 /* 64 bytes */
 
 int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err)
@@ -51,6 +53,15 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err)
     /* Gigabytes of weights fault in 4 KiB pages slowly; ask for transparent huge pages. */
     if (bytes >= (64u << 20))
         madvise(w->arena, (size_t)bytes / 4096 * 4096, MADV_HUGEPAGE);
+    tfx_weights_use_arena(w, m);
+    return 0;
+}
+
+void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m)
+{
+    tfx_st_close(w->checkpoint);
+    w->checkpoint = NULL;
+    w->mapped_tensors = 0;
     size_t offset = 0;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *t = &m->tensors[i];
@@ -62,7 +73,6 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err)
     for (size_t i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].tied_to >= 0)
             w->data[i] = w->data[m->tensors[i].tied_to];
-    return 0;
 }
 
 static uint64_t splitmix64(uint64_t *s)
@@ -150,6 +160,7 @@ static void *init_thread(void *arg)
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
                      int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err)
 {
+    tfx_weights_use_arena(w, m); /* never write into a mapped checkpoint */
     size_t *first = calloc(m->n_tensors + 1, sizeof *first);
     if (!first)
         return tfx_fail(err, "out of memory");
@@ -184,6 +195,7 @@ int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double s
 
 void tfx_weights_free(tfx_weights *w)
 {
+    tfx_st_close(w->checkpoint);
     free(w->arena);
     free(w->data);
     memset(w, 0, sizeof *w);

@@ -10,10 +10,14 @@
 #include "model.h"
 #include "progress.h"
 
+struct tfx_st_file;
+
 typedef struct tfx_weights {
     float *arena;                 /* [floats], 64-byte aligned, owned */
     size_t floats;
     float **data;                 /* [model->n_tensors]; tied tensors point at their target */
+    struct tfx_st_file *checkpoint; /* a mapped checkpoint some data[] point into, owned */
+    size_t mapped_tensors;        /* how many point into it (F32 tensors used as stored) */
 } tfx_weights;
 
 /* Bytes the arena of `m` needs (each tensor padded to 64 bytes; tied ones take none).
@@ -28,6 +32,10 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
  * of threads. `progress` (may be NULL) hears of the chunks done. Returns 0, or -1 with err. */
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
                      int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
+
+/* Point every tensor back at its place in the arena (and ties at their targets), letting go of
+ * a mapped checkpoint: what a fresh load starts from. */
+void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m);
 
 void tfx_weights_free(tfx_weights *w);
 

@@ -227,11 +227,55 @@ static void bf16_case(void **state)
     tfx_loaded_free(l);
 }
 
+/* F32 tensors stored as the recipe wants them are used in place from the mapped file (no
+ * copy); transposed or split ones are copied into the arena. A second load, or a seeded init,
+ * lets go of the mapping and writes into the arena again. */
+static void in_place_case(void **state)
+{
+    tfx_error err;
+    tfx_loaded *l = load_fixture();
+    const tfx_model *m = l->model;
+    tfx_weights w;
+    assert_int_equal(tfx_weights_alloc(&w, m, &err), 0);
+    for (int round = 0; round < 2; round++)
+        if (tfx_checkpoint_load(&w, m, FIXTURE "model.safetensors", NULL, NULL, &err))
+            fail_msg("%s", err.msg);
+    assert_non_null(w.checkpoint);
+    const char *map = w.checkpoint->map;
+    size_t outside_arena = 0;
+    for (size_t t = 0; t < m->n_tensors; t++) {
+        if (m->tensors[t].tied_to >= 0)
+            continue;
+        const float *p = w.data[t];
+        if (p >= w.arena && p < w.arena + w.floats)
+            continue;
+        outside_arena++;
+        assert_true((const char *)p >= map && (const char *)(p + m->tensors[t].numel) <= map + w.checkpoint->map_size);
+    }
+    assert_int_equal(outside_arena, w.mapped_tensors);
+    const float *tokens = w.data[tfx_model_find_tensor(m, "embed.tokens")];
+    assert_false(tokens >= w.arena && tokens < w.arena + w.floats); /* wte: used in place */
+    const float *q = w.data[tfx_model_find_tensor(m, "decoder.layers.0.attn.q.weight")];
+    assert_true(q >= w.arena && q < w.arena + w.floats);            /* split from c_attn: copied */
+    /* the tied LM head follows its target into the mapping */
+    int64_t head = tfx_model_find_tensor(m, "lm_head.weight");
+    if (head >= 0)
+        assert_ptr_equal(w.data[head], tokens);
+    assert_int_equal(tfx_weights_init(&w, m, 1, 0.02, 1, NULL, NULL, &err), 0);
+    assert_null(w.checkpoint);
+    assert_int_equal(w.mapped_tensors, 0);
+    tokens = w.data[tfx_model_find_tensor(m, "embed.tokens")];
+    assert_true(tokens >= w.arena && tokens < w.arena + w.floats);
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seeded_init_case), cmocka_unit_test(bad_checkpoints_case),
         cmocka_unit_test(wrong_shape_case), cmocka_unit_test(bf16_case),
+        cmocka_unit_test(in_place_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
