@@ -60,6 +60,17 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n)
         if (i == 0) {
             snprintf(what, sizeof what, "%s attention output", name);
             n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
+            if (l->cross_attn.comp) {
+                /* Cross-attention: queries from this stack, keys and values from the encoder's
+                 * output (as long as the context here). */
+                snprintf(what, sizeof what, "%s layer 0 cross k, v", name);
+                n = push(rows, n, what, "B, kv_heads, S_enc, head_dim", 4, B, KVH, S, hd);
+                snprintf(what, sizeof what, "%s layer 0 cross scores (%s)", name,
+                         l->cross_attn.comp->plugin->desc->name);
+                n = push(rows, n, what, "B, heads, S, S_enc", 4, B, H, S, S);
+                snprintf(what, sizeof what, "%s cross-attention output", name);
+                n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
+            }
             const tfx_plugin *ffn = l->ffn.comp->plugin->desc;
             int64_t W = ffn->ffn->width ? ffn->ffn->width(l->ffn.state) : 0;
             snprintf(what, sizeof what, "%s ffn hidden (%s)", name, ffn->name);

@@ -289,6 +289,12 @@ static void shapes_case(void **state)
     assert_non_null(strstr(out, "[2, 128, 3072]"));    /* ffn hidden */
     assert_non_null(strstr(out, "[2, 128, 50257]"));   /* logits */
     free(out);
+    /* encoder-decoder: the decoder's cross-attention over an encoder output of 96 positions */
+    assert_int_equal(tfx("params recipes/bart-base.yaml --shapes --batch 3 --context 96", &out), 0);
+    assert_non_null(strstr(out, "  decoder layer 0 cross k, v                       [3, 12, 96, 64]"));
+    assert_non_null(strstr(out, "  decoder layer 0 cross scores (cross)             [3, 12, 96, 96]"));
+    assert_null(strstr(out, "encoder layer 0 cross"));
+    free(out);
 }
 
 int main(void)
