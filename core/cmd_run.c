@@ -17,6 +17,7 @@
 #include "gemv.h"
 #include "host.h"
 #include "load.h"
+#include "pool.h"
 #include "runtime.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -40,6 +41,8 @@ static const char usage[] =
     "  --top-k K             sample among the K most likely tokens (default 0: all)\n"
     "  --seed S              seed for weights, prompt and sampling (default 1)\n"
     "  --threads N           threads for the matrix kernels (default: all cores)\n"
+    "  --dtype T             fp32 (default), or bf16: decode streams BF16 copies of the\n"
+    "                        weight matrices (half the bytes; prefill stays fp32)\n"
     "  --logits FILE         write the last forward's logits (or last_hidden_state for\n"
     "                        encoder-only models) as safetensors\n"
     "  --random              ignore the recipe's checkpoint.file and use random weights\n"
@@ -55,7 +58,7 @@ typedef struct run_opts {
     int64_t prompt_len, generate, top_k, threads;
     double temperature;
     uint64_t seed;
-    bool force, random_weights;
+    bool force, random_weights, bf16;
 } run_opts;
 
 typedef struct run_result {
@@ -67,6 +70,7 @@ typedef struct run_result {
     const char *weights_from;
     char checkpoint[4096];
     size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
+    size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
 } run_result;
 
 static double now(void)
@@ -110,7 +114,7 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
         }
         static const char *const valued[] = {"--checkpoint", "--tokens", "--prompt-len",
             "--encoder-tokens", "--generate", "--seed", "--threads", "--logits",
-            "--temperature", "--top-k"};
+            "--temperature", "--top-k", "--dtype"};
         bool needs = false;
         for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
             needs |= strcmp(a, valued[k]) == 0;
@@ -130,6 +134,11 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
             o->encoder_tokens = v;
         else if (strcmp(a, "--logits") == 0)
             o->logits_path = v;
+        else if (strcmp(a, "--dtype") == 0) {
+            if (strcmp(v, "fp32") != 0 && strcmp(v, "bf16") != 0)
+                return tfx_fail(err, "--dtype '%s': expected fp32 or bf16", v);
+            o->bf16 = strcmp(v, "bf16") == 0;
+        }
         else if (strcmp(a, "--prompt-len") == 0) {
             if (parse_i64(a, v, 1, MAX_TOKENS, &o->prompt_len, err))
                 return -1;
@@ -351,6 +360,9 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
         fprintf(out, "; %zu of %zu tensors read in place from the mapped file, %zu copied",
                 r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
     fputs(")\n", out);
+    if (r->bf16_matrices)
+        fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (fp32 kept for "
+                     "prefill)\n", r->bf16_matrices);
     const char *forced = getenv("OPENBLAS_CORETYPE");
     fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s "
                  "kernels for softmax, activations and one-token attention)\n", openblas_get_num_threads(),
@@ -413,6 +425,7 @@ static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_r
     json_object_set_new(doc, "memory", memory);
     json_object_set_new(doc, "flops", flops);
     json_object_set_new(doc, "weights_in_place", json_integer((json_int_t)r->mapped_tensors));
+    json_object_set_new(doc, "dtype", json_string(r->bf16_matrices ? "bf16" : "fp32"));
     json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
     json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
     return doc;
@@ -543,11 +556,23 @@ int tfx_cmd_run(int argc, char **argv)
     if (estimate.max_tokens > l->spec->context)
         estimate.max_tokens = l->spec->context;
     if (tfx_weights_bytes(l->model, &weight_bytes, &err) ||
-        tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err) ||
-        check_fits(weight_bytes + run_bytes, o.force, &err))
+        tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err))
+        goto out;
+    if (o.bf16)
+        weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
+    if (check_fits(weight_bytes + run_bytes, o.force, &err))
         goto out;
     r.planned_bytes = weight_bytes + run_bytes;
-    if (load_weights(&o, l, &w, &r, &err) || run_model(&o, l, &w, &r, &err))
+    if (load_weights(&o, l, &w, &r, &err))
+        goto out;
+    if (o.bf16) {
+        if (tfx_weights_make_bf16(&w, l->model, &err))
+            goto out;
+        tfx_host_use_bf16(w.bf16_views, w.n_bf16);
+        tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
+        r.bf16_matrices = w.n_bf16;
+    }
+    if (run_model(&o, l, &w, &r, &err))
         goto out;
     tfx_params_item est;
     tfx_memory prefill_memory;

@@ -1,5 +1,5 @@
-/* core/gemv.h — tfx's own matrix-vector products for the attention of one-token steps (decode),
- * over row-major matrices, vectorised; single-threaded (a head's keys are small). */
+/* core/gemv.h — tfx's own matrix-vector products for one-token steps (decode) over row-major
+ * matrices: fp32 for attention (single-threaded), BF16 weights for --dtype bf16 (threaded). */
 #ifndef TFX_CORE_GEMV_H
 #define TFX_CORE_GEMV_H
 
@@ -12,6 +12,14 @@ void tfx_gemv(float *y, const float *W, int64_t ldw, const float *x, const float
 /* y[N] = alpha·W[K, N]ᵀ·x[K] + beta·y[N]: a weighted sum of W's rows (attention's p·V). */
 void tfx_gemv_t(float *y, const float *W, int64_t ldw, const float *x, int64_t N, int64_t K,
                 float alpha, float beta);
+
+/* y[N] = W[N, K]·x[K] + bias[N] (bias may be NULL) + beta·y[N] over BF16 weights (the top 16
+ * bits of each float), rows split across core/pool.h's threads: half the bytes of decode. */
+void tfx_gemv_bf16(float *y, const uint16_t *W, const float *x, const float *bias, int64_t N,
+                   int64_t K, float beta);
+
+/* Round n floats to BF16 (to nearest, ties to even; NaN stays NaN). */
+void tfx_to_bf16(uint16_t *out, const float *in, int64_t n);
 
 /* The instruction set the vectorised kernels run with here: "AVX-512", "AVX2" or "SSE2". */
 const char *tfx_kernel_isa(void);

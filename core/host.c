@@ -15,12 +15,50 @@
 
 static uint64_t flops_done;
 
+static struct {
+    const tfx_bf16_view *views;   /* sorted by f32 */
+    size_t n;
+} bf16;
+
+void tfx_host_use_bf16(const tfx_bf16_view *views, size_t n)
+{
+    bf16.views = views;
+    bf16.n = views ? n : 0;
+}
+
+void tfx_host_forget_bf16(const tfx_bf16_view *views)
+{
+    if (views && bf16.views == views)
+        tfx_host_use_bf16(NULL, 0);
+}
+
+/* The BF16 copy of the matrix at `weight`, or NULL. */
+static const uint16_t *bf16_copy(const float *weight)
+{
+    size_t lo = 0, hi = bf16.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (bf16.views[mid].f32 < weight)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < bf16.n && bf16.views[lo].f32 == weight ? bf16.views[lo].bf16 : NULL;
+}
+
 uint64_t tfx_host_flops(void) { return flops_done; }
 void tfx_host_flops_reset(void) { flops_done = 0; }
 
 static void host_linear(float *out, const float *in, const float *weight, const float *bias,
                         int64_t M, int64_t K, int64_t N, float beta)
 {
+    const uint16_t *half = M == 1 && bf16.n ? bf16_copy(weight) : NULL;
+    if (half) {
+        /* --dtype bf16: decode streams the BF16 copy, bias folded in, on tfx's threads. */
+        tfx_gemv_bf16(out, half, in, bias, N, K, beta);
+        flops_done += 2u * (uint64_t)N * (uint64_t)K;
+        return;
+    }
     if (M == 1) {
         /* One row (decode): a matrix-vector product streams the weights once. OpenBLAS's
          * threaded sgemv measured as fast as or faster than a vectorised kernel of tfx's own

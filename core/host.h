@@ -3,12 +3,26 @@
 #ifndef TFX_CORE_HOST_H
 #define TFX_CORE_HOST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tfx/host.h"
 
 /* The process-wide host table: kernels through OpenBLAS, declaration hooks into core/model.c. */
 const tfx_host *tfx_host_table(void);
+
+/* A BF16 copy of a weight matrix: linear() over `f32` with one row of input (decode) streams
+ * `bf16` instead, half the bytes. */
+typedef struct tfx_bf16_view {
+    const float *f32;             /* the matrix as plugins see it */
+    int64_t numel;
+    const uint16_t *bf16;         /* [numel] */
+} tfx_bf16_view;
+
+/* Use these copies (sorted by f32, owned by the caller, alive until replaced or forgotten). */
+void tfx_host_use_bf16(const tfx_bf16_view *views, size_t n);
+/* Stop using `views` if they are the ones in use. */
+void tfx_host_forget_bf16(const tfx_bf16_view *views);
 
 /* Floating-point operations done by linear/gemm since the last reset (2·M·N·K each). */
 uint64_t tfx_host_flops(void);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "gemv.h"
 #include "safetensors.h"
 
 #define ALIGN_FLOATS 16 /* 64 bytes */
@@ -57,8 +58,77 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err)
     return 0;
 }
 
+static void drop_bf16(tfx_weights *w)
+{
+    tfx_host_forget_bf16(w->bf16_views);
+    free(w->bf16_views);
+    free(w->bf16_arena);
+    w->bf16_views = NULL, w->bf16_arena = NULL, w->n_bf16 = 0;
+}
+
+/* Matrices that pass through linear(): every untied rank-2 tensor but the position and
+ * embedding tables, which are read row by row (the token table counts when it is the LM head). */
+static bool is_matrix(const tfx_model *m, size_t i)
+{
+    const tfx_tensor *t = &m->tensors[i];
+    bool head = m->lm_head >= 0 &&
+                ((size_t)m->lm_head == i || m->tensors[m->lm_head].tied_to == (int64_t)i);
+    return t->tied_to < 0 && t->rank == 2 && t->part != TFX_PART_POSITION &&
+           (t->part != TFX_PART_EMBEDDING || head);
+}
+
+uint64_t tfx_weights_bf16_bytes(const tfx_model *m)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (is_matrix(m, i))
+            n += 2u * (uint64_t)m->tensors[i].numel;
+    return n;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    const float *x = ((const tfx_bf16_view *)a)->f32, *y = ((const tfx_bf16_view *)b)->f32;
+    return x < y ? -1 : x > y;
+}
+
+int tfx_weights_make_bf16(tfx_weights *w, const tfx_model *m, tfx_error *err)
+{
+    drop_bf16(w);
+    uint64_t bytes = tfx_weights_bf16_bytes(m);
+    size_t n = 0;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        n += is_matrix(m, i);
+    if (bytes > SIZE_MAX / 2)
+        return tfx_fail(err, "the BF16 copies need %llu bytes, more than this machine can address",
+                        (unsigned long long)bytes);
+    /* Like the fp32 arena: 2 MiB aligned and backed by huge pages, so streaming it every
+     * decode step does not walk page tables. */
+    size_t align = 2u << 20, size = ((size_t)bytes + align - 1) / align * align;
+    w->bf16_arena = aligned_alloc(align, size ? size : align);
+    if (w->bf16_arena && size)
+        madvise(w->bf16_arena, size, MADV_HUGEPAGE);
+    w->bf16_views = calloc(n ? n : 1, sizeof *w->bf16_views);
+    if (!w->bf16_arena || !w->bf16_views) {
+        drop_bf16(w);
+        return tfx_fail(err, "cannot allocate %llu bytes (%.2f GiB) for the BF16 weights",
+                        (unsigned long long)bytes, (double)bytes / (1u << 30));
+    }
+    uint16_t *next = w->bf16_arena;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        if (!is_matrix(m, i))
+            continue;
+        tfx_to_bf16(next, w->data[i], m->tensors[i].numel);
+        w->bf16_views[w->n_bf16++] = (tfx_bf16_view){w->data[i], m->tensors[i].numel, next};
+        next += m->tensors[i].numel;
+    }
+    qsort(w->bf16_views, w->n_bf16, sizeof *w->bf16_views, by_address);
+    return 0;
+}
+
 void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m)
 {
+    drop_bf16(w); /* copies of what is about to change */
     tfx_st_close(w->checkpoint);
     w->checkpoint = NULL;
     w->mapped_tensors = 0;
@@ -195,6 +265,7 @@ int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double s
 
 void tfx_weights_free(tfx_weights *w)
 {
+    drop_bf16(w);
     tfx_st_close(w->checkpoint);
     free(w->arena);
     free(w->data);

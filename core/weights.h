@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "host.h"
 #include "model.h"
 #include "progress.h"
 
@@ -18,6 +19,9 @@ typedef struct tfx_weights {
     float **data;                 /* [model->n_tensors]; tied tensors point at their target */
     struct tfx_st_file *checkpoint; /* a mapped checkpoint some data[] point into, owned */
     size_t mapped_tensors;        /* how many point into it (F32 tensors used as stored) */
+    uint16_t *bf16_arena;         /* BF16 copies of the matrices (--dtype bf16), owned */
+    tfx_bf16_view *bf16_views;    /* [n_bf16], sorted by f32 address, owned */
+    size_t n_bf16;
 } tfx_weights;
 
 /* Bytes the arena of `m` needs (each tensor padded to 64 bytes; tied ones take none).
@@ -36,6 +40,11 @@ int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double s
 /* Point every tensor back at its place in the arena (and ties at their targets), letting go of
  * a mapped checkpoint: what a fresh load starts from. */
 void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m);
+
+/* BF16 copies of every matrix (rank-2 tensor), for decode to stream (core/host.c uses them once
+ * registered with tfx_host_use_bf16). Bytes they take: 2 per element. Returns 0 or -1. */
+int tfx_weights_make_bf16(tfx_weights *w, const tfx_model *m, tfx_error *err);
+uint64_t tfx_weights_bf16_bytes(const tfx_model *m);
 
 void tfx_weights_free(tfx_weights *w);
 

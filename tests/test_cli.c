@@ -105,6 +105,13 @@ static void run_case(void **state)
     assert_true(strncmp(out, "figure,value\nname,\"gpt2-fixture\"\n", 33) == 0);
     assert_non_null(strstr(out, "\ndecode_tokens,3\n"));
     free(out);
+    /* --dtype bf16: the same prompt through fp32 prefill, decode over BF16 copies */
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 4 --dtype bf16", &out), 0);
+    assert_non_null(strstr(out, "  dtype          bf16 for decode: 13 matrices streamed as BF16 copies"));
+    free(out);
+    assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --dtype fp16", &out), 1);
+    assert_string_equal(out, "tfx: --dtype 'fp16': expected fp32 or bf16\n");
+    free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,999 --generate 1", &out), 1);
     assert_string_equal(out, "tfx: token id 999 (token 1) is outside the vocabulary of 256\n");
     free(out);

@@ -15,6 +15,7 @@
 #include "gemv.h"
 #include "host.h"
 #include "load.h"
+#include "pool.h"
 #include "runtime.h"
 #include "weights.h"
 
@@ -95,7 +96,7 @@ static double triad_bandwidth(int threads)
 /* Matrix-vector streaming rate, GB/s of weights, over a [50257, 768] matrix (GPT-2's LM head,
  * 154 MB, far past the caches): OpenBLAS's threaded sgemv, which decode's linears use, and tfx's
  * own one-thread kernel (decode's attention), to compare per core. */
-static void gemv_rates(double *blas_gbs, double *tfx_gbs)
+static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
 {
     const int64_t N = 50257, K = 768;
     float *W = malloc((size_t)(N * K) * sizeof *W), *x = malloc((size_t)K * sizeof *x);
@@ -105,19 +106,25 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs)
     for (int64_t k = 0; k < K; k++)
         x[k] = 1.0f;
     /* OpenBLAS's first: its idle threads spin for a while after a call (as after sgemm_rate). */
-    *blas_gbs = *tfx_gbs = 0;
-    for (int kernel = 0; kernel < 2; kernel++)
+    uint16_t *half = malloc((size_t)(N * K) * sizeof *half);
+    tfx_to_bf16(half, W, N * K);
+    *blas_gbs = *tfx_gbs = *bf16_gbs = 0;
+    for (int kernel = 0; kernel < 3; kernel++)
         for (int rep = 0; rep < 8; rep++) {
             double t0 = now();
-            if (kernel == 1)
+            if (kernel == 2)
+                tfx_gemv_bf16(y, half, x, NULL, N, K, 0.0f);
+            else if (kernel == 1)
                 tfx_gemv(y, W, K, x, NULL, N, K, 1.0f, 0.0f);
             else
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 0.0f, y, 1);
-            double gbs = 4.0 * (double)(N * K) / (now() - t0) / 1e9, *best = kernel ? tfx_gbs : blas_gbs;
+            double bytes = (kernel == 2 ? 2.0 : 4.0) * (double)(N * K);
+            double gbs = bytes / (now() - t0) / 1e9;
+            double *best = kernel == 2 ? bf16_gbs : kernel ? tfx_gbs : blas_gbs;
             if (gbs > *best)
                 *best = gbs;
         }
-    free(W), free(x), free(y);
+    free(W), free(x), free(y), free(half);
 }
 
 /* ---- one recipe --------------------------------------------------------------------------- */
@@ -128,6 +135,7 @@ typedef struct result {
     double prefill_tps[3], prefill_gflops[3];
     int64_t prefill_tokens[3];
     double decode_tps, decode_gbs, peak_rss_mib;
+    double decode_bf16_tps;       /* the same decode streaming BF16 copies of the matrices */
     int64_t decode_tokens;
     char error[512];
 } result;
@@ -201,8 +209,17 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         r->prefill_tps[k] = (double)T / dt;
         r->prefill_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
     }
-    if (!encoder_only) {
+    struct rusage ru;
+    for (int bf16 = 0; !encoder_only && bf16 < 2; bf16++) {
         int64_t prompt = 128, steps = quick ? 32 : 128;
+        if (bf16) {
+            getrusage(RUSAGE_SELF, &ru); /* peak RSS of the fp32 run, before the copies */
+            r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+            if (tfx_weights_make_bf16(&w, l->model, &err))
+                goto out;
+            tfx_host_use_bf16(w.bf16_views, w.n_bf16);
+            tfx_pool_start(openblas_get_num_threads());
+        }
         if (seq2seq && tfx_runtime_encode(&rt, tokens, NULL, prompt, &err))
             goto out;
         rt.n_past = 0;
@@ -214,16 +231,23 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
                 goto out;
         double dt = now() - t0;
         r->decode_tokens = steps;
-        r->decode_tps = (double)steps / dt;
-        r->decode_gbs = decode_bytes(l->model) * (double)steps / dt / 1e9;
+        if (bf16) {
+            r->decode_bf16_tps = (double)steps / dt;
+        } else {
+            r->decode_tps = (double)steps / dt;
+            r->decode_gbs = decode_bytes(l->model) * (double)steps / dt / 1e9;
+        }
     }
     rc = 0;
 out:
     if (rc)
         snprintf(r->error, sizeof r->error, "%.500s", err.msg);
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    tfx_pool_stop();
+    tfx_host_use_bf16(NULL, 0);
+    if (!r->peak_rss_mib) {
+        getrusage(RUSAGE_SELF, &ru);
+        r->peak_rss_mib = (double)ru.ru_maxrss / 1024.0;
+    }
     free(tokens);
     tfx_runtime_free(&rt);
     tfx_weights_free(&w);
@@ -273,6 +297,9 @@ static void print_result(const result *r, double gemm, double triad, double gemv
         printf("  decode  %5" PRId64 "   %9.1f tokens/s  %7.1f GB/s     (%.0f%% of triad, %.0f%% of sgemv)\n",
                r->decode_tokens, r->decode_tps, r->decode_gbs, 100 * r->decode_gbs / triad,
                100 * r->decode_gbs / gemv);
+    if (r->decode_bf16_tps)
+        printf("  decode  %5" PRId64 "   %9.1f tokens/s  with --dtype bf16 (%.2fx fp32)\n",
+               r->decode_tokens, r->decode_bf16_tps, r->decode_bf16_tps / r->decode_tps);
 }
 
 static json_t *result_json(const result *r, double gemm, double triad, double gemv)
@@ -283,11 +310,11 @@ static json_t *result_json(const result *r, double gemm, double triad, double ge
             json_array_append_new(prefill, json_pack("{s:I, s:f, s:f, s:f}", "tokens",
                 (json_int_t)r->prefill_tokens[k], "tokens_per_s", r->prefill_tps[k], "gflops",
                 r->prefill_gflops[k], "ratio_to_sgemm", r->prefill_gflops[k] / gemm));
-    return json_pack("{s:s, s:I, s:o, s:{s:I, s:f, s:f, s:f, s:f}, s:f, s:s}", "name", r->name,
+    return json_pack("{s:s, s:I, s:o, s:{s:I, s:f, s:f, s:f, s:f, s:f}, s:f, s:s}", "name", r->name,
                      "params", (json_int_t)r->params, "prefill", prefill, "decode", "tokens",
                      (json_int_t)r->decode_tokens, "tokens_per_s", r->decode_tps, "gbs",
                      r->decode_gbs, "ratio_to_triad", triad > 0 ? r->decode_gbs / triad : 0, "ratio_to_sgemv",
-                     gemv > 0 ? r->decode_gbs / gemv : 0,
+                     gemv > 0 ? r->decode_gbs / gemv : 0, "bf16_tokens_per_s", r->decode_bf16_tps,
                      "peak_rss_mib", r->peak_rss_mib, "error", r->error);
 }
 
@@ -319,11 +346,14 @@ int main(int argc, char **argv)
     printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s\n", threads, openblas_get_corename(),
            getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
            getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
-    double gemm = sgemm_rate(2048), triad = triad_bandwidth(threads), blas_gemv, tfx_gemv_gbs;
-    gemv_rates(&blas_gemv, &tfx_gemv_gbs);
+    double gemm = sgemm_rate(2048), triad = triad_bandwidth(threads), blas_gemv, tfx_gemv_gbs, bf16_gbs;
+    tfx_pool_start(threads);
+    gemv_rates(&blas_gemv, &tfx_gemv_gbs, &bf16_gbs);
+    tfx_pool_stop(); /* each recipe's process starts its own (fork copies no threads) */
     printf("limits: sgemm 2048^3 %.1f GFLOP/s, triad %.1f GB/s\n", gemm, triad);
     printf("gemv [50257, 768]: OpenBLAS sgemv %.1f GB/s (%.0f%% of triad; what decode uses), "
-           "tfx's one-thread kernel %.1f GB/s\n\n", blas_gemv, 100 * blas_gemv / triad, tfx_gemv_gbs);
+           "tfx's one-thread kernel %.1f GB/s; BF16 weights on %d threads %.1f GB/s\n\n", blas_gemv,
+           100 * blas_gemv / triad, tfx_gemv_gbs, threads, bf16_gbs);
     static char *llama_sets[] = {"layers=2"};
     struct { const char *path; char **sets; int n; } defaults[] = {
         {"recipes/gpt2.yaml", NULL, 0}, {"recipes/gpt-neo-125M.yaml", NULL, 0},
