@@ -38,6 +38,8 @@ static void exec_run(const char *path, char *const *sets, int n_sets, const tfx_
     argv[n++] = "--generate", argv[n++] = generate;
     if (o->threads > 0)
         argv[n++] = "--threads", argv[n++] = threads;
+    if (o->dtype)
+        argv[n++] = "--dtype", argv[n++] = (char *)o->dtype;
     for (int i = 0; i < n_sets && i < TFX_MAX_SETS + 8; i++)
         argv[n++] = "--set", argv[n++] = sets[i];
     argv[n] = NULL;

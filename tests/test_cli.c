@@ -277,6 +277,9 @@ static void compare_run_case(void **state)
     assert_non_null(strstr(out, "tfx: column 2 (gpt2 context=16) did not run: the prompt (64 tokens) and "
                                 "generation (8) need 71 positions; the context of 'gpt2' is 16\n"));
     free(out);
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --run --dtype int4", &out), 1);
+    assert_string_equal(out, "tfx: --dtype 'int4': expected fp32 or bf16\n");
+    free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml --run --prompt-len 0", &out), 1);
     assert_string_equal(out, "tfx: --prompt-len '0': expected a whole number from 1\n");
     free(out);
