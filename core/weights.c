@@ -1,5 +1,5 @@
 /* core/weights.c — lays the declared tensors out in one aligned arena and fills them with
- * reproducible pseudo-random values (splitmix64 per tensor, Box-Muller normals). */
+ * reproducible pseudo-random values (splitmix64 per pair, Box-Muller normals). */
 #include "weights.h"
 
 #include <math.h>
@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+
+#include <tfx/vecmath.h>
 
 #include "gemv.h"
 #include "safetensors.h"
@@ -145,14 +147,6 @@ void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m)
             w->data[i] = w->data[m->tensors[i].tied_to];
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static uint64_t hash_name(const char *name)
 {
     uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
@@ -161,19 +155,34 @@ static uint64_t hash_name(const char *name)
     return h;
 }
 
-/* A uniform float in (0, 1] from 24 random bits. */
-static float uniform(uint64_t bits) { return ((float)(bits >> 40) + 1.0f) * (1.0f / 16777216.0f); }
+/* A uniform float in (0, 1] from the 24 bits at the top of `bits`. */
+static inline float uniform24(uint64_t bits) { return ((float)(int32_t)(bits >> 40) + 1.0f) * (1.0f / 16777216.0f); }
 
-static void fill_normal(float *x, int64_t n, uint64_t state, float std)
+/* Pair p of normals N(0, std²) by Box–Muller from splitmix64's output for state + (p + 1)·γ: pairs
+ * are independent of each other, so a loop of them vectorises. */
+static inline __attribute__((always_inline)) void normal_pair(uint64_t state, int64_t p, float std,
+                                                             float *a, float *b)
 {
-    for (int64_t i = 0; i < n; i += 2) {
-        uint64_t r = splitmix64(&state);
-        float u1 = uniform(r), u2 = uniform(r << 24);
-        float radius = std * sqrtf(-2.0f * logf(u1));
-        float angle = 6.28318530718f * u2;
-        x[i] = radius * cosf(angle);
-        if (i + 1 < n)
-            x[i + 1] = radius * sinf(angle);
+    uint64_t z = state + (uint64_t)(p + 1) * 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    z ^= z >> 31;
+    float radius = std * sqrtf(-2.0f * tfx_logf(uniform24(z)));
+    float c, s;
+    tfx_cossin_turn(uniform24(z << 24), &c, &s);
+    *a = radius * c;
+    *b = radius * s;
+}
+
+/* x[n] ~ N(0, std²). This file is compiled without FMA contraction (core/CMakeLists.txt) and the
+ * maths is tfx/vecmath.h's, not libm's: the same bits from every clone, on every machine. */
+static TFX_VECTORIZED void fill_normal(float *x, int64_t n, uint64_t state, float std)
+{
+    for (int64_t p = 0; p < n / 2; p++)
+        normal_pair(state, p, std, &x[2 * p], &x[2 * p + 1]);
+    if (n % 2) {
+        float unused;
+        normal_pair(state, n / 2, std, &x[n - 1], &unused);
     }
 }
 

@@ -53,11 +53,35 @@ static void tanh_gelu_case(void **state)
     assert_true(tfx_siluf(-200.0f) == 0.0f);
 }
 
+static void log_cossin_case(void **state)
+{
+    int64_t worst = 0;
+    for (float x = 1e-7f; x <= 1.0f; x *= 1.0013f) {
+        int64_t u = ulps(-tfx_logf(x), -logf(x));
+        if (x != 1.0f && u > worst)
+            worst = u;
+    }
+    if (worst > 2)
+        fail_msg("tfx_logf is %lld ulp from logf", (long long)worst);
+    assert_true(tfx_logf(1.0f) == 0.0f);
+    assert_true(fabsf(tfx_logf(5.9604645e-8f) - logf(5.9604645e-8f)) < 1e-5f); /* 2^-24 */
+    double worst_trig = 0;
+    for (float t = 0.0f; t <= 1.0f; t += 1.0f / 4099) {
+        float c, s;
+        tfx_cossin_turn(t, &c, &s);
+        worst_trig = fmax(worst_trig, fabs(c - cos(6.283185307179586 * t)));
+        worst_trig = fmax(worst_trig, fabs(s - sin(6.283185307179586 * t)));
+    }
+    if (worst_trig > 3e-7)
+        fail_msg("tfx_cossin_turn off by %g", worst_trig);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(exp_case),
         cmocka_unit_test(tanh_gelu_case),
+        cmocka_unit_test(log_cossin_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
-/* tfx/vecmath.h — elementwise maths for the hot loops of plugins and the core (exp, tanh and the
- * activations built on them), written so that the compiler vectorises a loop that calls them. */
+/* tfx/vecmath.h — elementwise maths for the hot loops of plugins and the core (exp, log, tanh,
+ * sin/cos and what is built on them), written so that the compiler vectorises a loop of them. */
 #ifndef TFX_VECMATH_H
 #define TFX_VECMATH_H
 
@@ -41,6 +41,52 @@ static inline float tfx_expf(float x)
     float y = p * scale;
     y = x > hi ? (float)__builtin_inff() : y;
     return x < lo ? 0.0f : y;
+}
+
+/* ln x for x > 0 and finite (what a uniform in (0, 1] gives): within 2 ulp of libm's logf for
+ * normal x. x = m·2^e with m in [√½, √2), then Cephes' degree-9 polynomial in m − 1. */
+static inline float tfx_logf(float x)
+{
+    int32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    int32_t e = ((bits >> 23) & 0xff) - 127;
+    int32_t mant = (bits & 0x007fffff) | 0x3f800000; /* m in [1, 2) */
+    float m;
+    memcpy(&m, &mant, sizeof m);
+    int big = m > 1.41421356f;
+    m = big ? m * 0.5f : m;
+    e = big ? e + 1 : e;
+    float f = m - 1.0f, z = f * f;
+    float p = 7.0376836292e-2f;
+    p = p * f - 1.1514610310e-1f;
+    p = p * f + 1.1676998740e-1f;
+    p = p * f - 1.2420140846e-1f;
+    p = p * f + 1.4249322787e-1f;
+    p = p * f - 1.6668057665e-1f;
+    p = p * f + 2.0000714765e-1f;
+    p = p * f - 2.4999993993e-1f;
+    p = p * f + 3.3333331174e-1f;
+    float y = f * z * p;
+    float fe = (float)e;
+    y += -2.12194440e-4f * fe;
+    y += -0.5f * z;
+    return f + y + 0.693359375f * fe;
+}
+
+/* cos(2πt) and sin(2πt) for t in [0, 1]: the turn is reduced to a quarter (t = q/4 + r,
+ * |r| ≤ 1/8), both functions are Taylor polynomials on [−π/4, π/4] (error below 3e-8), and the
+ * quarter picks signs and order. Branch-free. */
+static inline void tfx_cossin_turn(float t, float *c, float *s)
+{
+    float q = (t * 4.0f + 12582912.0f) - 12582912.0f; /* round(4t) */
+    float a = (t - q * 0.25f) * 6.28318530718f, a2 = a * a;
+    float sn = a * (1.0f + a2 * (-1.0f / 6 + a2 * (1.0f / 120 + a2 * (-1.0f / 5040 + a2 * (1.0f / 362880)))));
+    float cs = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24 + a2 * (-1.0f / 720 + a2 * (1.0f / 40320))));
+    int32_t quarter = (int32_t)q & 3;
+    float cos_out = quarter == 0 ? cs : quarter == 1 ? -sn : quarter == 2 ? -cs : sn;
+    float sin_out = quarter == 0 ? sn : quarter == 1 ? cs : quarter == 2 ? -sn : -cs;
+    *c = cos_out;
+    *s = sin_out;
 }
 
 /* tanh(x) = sign(x)·(1 − e^{−2|x|}) / (1 + e^{−2|x|}): within 2e-7 absolute of libm's tanhf
