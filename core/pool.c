@@ -1,6 +1,5 @@
-/* core/pool.c — a small pool of worker threads for tfx's own kernels: a job is published with a
- * generation number; workers spin briefly for the next (decode issues one every few µs), then
- * sleep on a condition variable, so they never contend with OpenBLAS's threads in a prefill. */
+/* core/pool.c — worker threads for tfx's own kernels: a job is published under a generation
+ * number; idle workers spin briefly for the next, then sleep, so none competes with OpenBLAS. */
 #include "pool.h"
 
 #include <pthread.h>

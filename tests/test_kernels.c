@@ -1,6 +1,5 @@
-/* tests/test_kernels.c — tfx's own kernels: the worker pool covers every item exactly once (also
- * right after a restart, when a job can come before a worker runs), and the matrix-vector
- * products (fp32 and BF16) equal a plain double-precision loop for awkward sizes. */
+/* tests/test_kernels.c — tfx's own kernels: the worker pool covers every item exactly once, even
+ * right after a restart; fp32 and BF16 matrix-vector products equal a double loop. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
