@@ -71,6 +71,7 @@ typedef struct run_result {
     char checkpoint[4096];
     size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
     size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
+    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
 } run_result;
 
 static double now(void)
@@ -360,6 +361,9 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
         fprintf(out, "; %zu of %zu tensors read in place from the mapped file, %zu copied",
                 r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
     fputs(")\n", out);
+    if (r->bf16_skipped)
+        fprintf(out, "  dtype          fp32: --dtype bf16 speeds up decoding, and an encoder-only model "
+                     "does not decode\n");
     if (r->bf16_matrices)
         fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (fp32 kept for "
                      "prefill)\n", r->bf16_matrices);
@@ -558,6 +562,11 @@ int tfx_cmd_run(int argc, char **argv)
     if (tfx_weights_bytes(l->model, &weight_bytes, &err) ||
         tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err))
         goto out;
+    /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */
+    if (o.bf16 && l->spec->kind == TFX_MODEL_ENCODER_ONLY) {
+        o.bf16 = false;
+        r.bf16_skipped = true;
+    }
     if (o.bf16)
         weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
     if (check_fits(weight_bytes + run_bytes, o.force, &err))
