@@ -367,9 +367,7 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
         if (progress)
             progress(progress_ctx, i + 1, m->n_tensors);
     }
-    for (size_t i = 0; i < m->n_tensors; i++)
-        if (m->tensors[i].tied_to >= 0)
-            w->data[i] = w->data[m->tensors[i].tied_to];
+    tfx_weights_tie(w, m);
     for (size_t i = 0; i < f->n; i++)
         if (!used[i] && !ignored(&map, f->tensors[i].name)) {
             tfx_fail(err, "%s: tensor '%s' is not used by the recipe's checkpoint map (map it under checkpoint.tensors or list it under checkpoint.ignore)",

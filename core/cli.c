@@ -18,6 +18,14 @@ const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err)
     return argv[++*i];
 }
 
+int tfx_cli_dtype(const char *value, bool *bf16, tfx_error *err)
+{
+    if (strcmp(value, "fp32") != 0 && strcmp(value, "bf16") != 0)
+        return tfx_fail(err, "--dtype '%s': expected fp32 or bf16", value);
+    *bf16 = strcmp(value, "bf16") == 0;
+    return 0;
+}
+
 int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_error *err)
 {
     const char *arg = argv[*i];

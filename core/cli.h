@@ -50,6 +50,9 @@ int tfx_cli_shipped_recipe(const char *name, char *out, size_t cap);
 /* The value of an option that needs one: argv[++*i], or NULL with err set. */
 const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err);
 
+/* The weights' --dtype: "fp32" or "bf16" (*bf16 says which); -1 with err set on anything else. */
+int tfx_cli_dtype(const char *value, bool *bf16, tfx_error *err);
+
 /* Help text for the estimate options, shared by the commands that take them. */
 #define TFX_CLI_ESTIMATE_HELP                                                                    \
     "  --batch B        sequences at once for memory figures (default 1)\n"                      \

@@ -149,12 +149,10 @@ int tfx_cmd_compare(int argc, char **argv)
             continue;
         }
         if (strcmp(argv[i], "--dtype") == 0) {
-            if (!(run_opts.dtype = tfx_cli_value(argc, argv, &i, &err)))
+            bool bf16;
+            if (!(run_opts.dtype = tfx_cli_value(argc, argv, &i, &err)) ||
+                tfx_cli_dtype(run_opts.dtype, &bf16, &err))
                 goto out;
-            if (strcmp(run_opts.dtype, "fp32") != 0 && strcmp(run_opts.dtype, "bf16") != 0) {
-                tfx_fail(&err, "--dtype '%s': expected fp32 or bf16", run_opts.dtype);
-                goto out;
-            }
             continue;
         }
         if (strcmp(argv[i], "--prompt-len") == 0 || strcmp(argv[i], "--generate") == 0 ||

@@ -136,9 +136,8 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
         else if (strcmp(a, "--logits") == 0)
             o->logits_path = v;
         else if (strcmp(a, "--dtype") == 0) {
-            if (strcmp(v, "fp32") != 0 && strcmp(v, "bf16") != 0)
-                return tfx_fail(err, "--dtype '%s': expected fp32 or bf16", v);
-            o->bf16 = strcmp(v, "bf16") == 0;
+            if (tfx_cli_dtype(v, &o->bf16, err))
+                return -1;
         }
         else if (strcmp(a, "--prompt-len") == 0) {
             if (parse_i64(a, v, 1, MAX_TOKENS, &o->prompt_len, err))

@@ -9,12 +9,19 @@
 
 #include "pool.h"
 
-
 /* 16 floats; GCC lowers it to one AVX-512 register, two AVX ones or four SSE ones. The
  * unaligned variant loads from any float (vectors may alias their element type). */
 typedef float vec16 __attribute__((vector_size(64)));
 typedef float vec16_unaligned __attribute__((vector_size(64), aligned(4)));
 #define LOAD16(p) (*(const vec16_unaligned *)(p))
+
+/* y[r] = dot + bias[r] (bias may be NULL) + beta·y[r]: how every product here ends a row. */
+static inline void store_row(float *y, int64_t r, float dot, const float *bias, float beta)
+{
+    if (bias)
+        dot += bias[r];
+    y[r] = beta != 0.0f ? dot + beta * y[r] : dot;
+}
 
 typedef struct gemv_job {
     float *y;
@@ -45,10 +52,7 @@ static TFX_VECTORIZED void gemv_rows(void *ctx, int64_t begin, int64_t end)
             sum += a[l];
         for (int64_t k = body; k < K; k++)
             sum += w[k] * x[k];
-        sum *= j->alpha;
-        if (j->bias)
-            sum += j->bias[r];
-        j->y[r] = j->beta != 0.0f ? sum + j->beta * j->y[r] : sum;
+        store_row(j->y, r, j->alpha * sum, j->bias, j->beta);
     }
 }
 
@@ -121,9 +125,7 @@ static TFX_VECTORIZED void bf16_rows(void *ctx, int64_t begin, int64_t end)
             memcpy(&wk, &bits, sizeof wk);
             sum += wk * j->x[k];
         }
-        if (j->bias)
-            sum += j->bias[r];
-        j->y[r] = j->beta != 0.0f ? sum + j->beta * j->y[r] : sum;
+        store_row(j->y, r, sum, j->bias, j->beta);
     }
 }
 

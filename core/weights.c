@@ -142,6 +142,11 @@ void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m)
         w->data[i] = w->arena + offset;
         offset += ((size_t)t->numel + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
     }
+    tfx_weights_tie(w, m);
+}
+
+void tfx_weights_tie(tfx_weights *w, const tfx_model *m)
+{
     for (size_t i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].tied_to >= 0)
             w->data[i] = w->data[m->tensors[i].tied_to];

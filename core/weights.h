@@ -37,6 +37,9 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
                      int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
+/* Point every tied tensor at its target's storage (after targets moved, e.g. into a mapping). */
+void tfx_weights_tie(tfx_weights *w, const tfx_model *m);
+
 /* Point every tensor back at its place in the arena (and ties at their targets), letting go of
  * a mapped checkpoint: what a fresh load starts from. */
 void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m);
