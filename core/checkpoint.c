@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "safetensors.h"
 
 #define LAYER_TOKEN "{layer}"
@@ -132,6 +133,10 @@ static int parse_entry(const tfx_node *tensors, size_t i, const tfx_spec *spec, 
     if (e->part >= e->split)
         return tfx_fail_at(err, tfx_node_get(v, "part")->mark, "'part' must be below 'split' (%" PRId64 ")",
                            e->split);
+    int64_t parts;
+    if (tfx_mul_overflows(e->split, e->groups, &parts))
+        return tfx_fail_at(err, v->mark, "checkpoint source of '%s': 'groups' x 'split' (%" PRId64 " x %" PRId64 ") overflows 64 bits",
+                           e->target, e->groups, e->split);
     return 0;
 }
 
@@ -178,8 +183,12 @@ static int source_shape(const map_entry *e, const tfx_st_tensor *src, int64_t *s
         shape[0] = src->shape[1];
         shape[1] = src->shape[0];
     }
-    if (e->split > 1 || e->groups > 1) {
-        if (*rank < 1 || shape[0] % (e->split * e->groups) != 0)
+    int64_t parts;
+    if (tfx_mul_overflows(e->split, e->groups, &parts))
+        return tfx_fail(err, "%s: tensor '%s': %" PRId64 " x %" PRId64 " parts overflow 64 bits", file,
+                        src->name, e->groups, e->split);
+    if (parts > 1) {
+        if (*rank < 1 || shape[0] < parts || shape[0] % parts != 0)
             return tfx_fail(err, "%s: tensor '%s' cannot be split into %" PRId64 " x %" PRId64 " parts along its first dimension",
                             file, src->name, e->groups, e->split);
         shape[0] /= e->split;
@@ -192,7 +201,8 @@ static int copy_rows(const map_entry *e, const tfx_st_tensor *src, const int64_t
 {
     int64_t row_len = 1;
     for (int i = 1; i < rank; i++)
-        row_len *= shape[i];
+        if (tfx_mul_overflows(row_len, shape[i], &row_len))
+            return tfx_fail(err, "tensor '%s': its row length overflows 64 bits", src->name);
     int64_t rows = rank ? shape[0] : 1;
     int64_t per_group = rows / e->groups;   /* rows of one group's part */
     int64_t src_row_len = e->transpose ? src->shape[1] : row_len;
@@ -329,6 +339,14 @@ int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *
     snprintf(dir, sizeof dir, "%s", file->mark.file);
     snprintf(out, cap, "%s/%s", dirname(dir), name);
     return 0;
+}
+
+int tfx_checkpoint_check_map(const tfx_spec *spec, tfx_error *err)
+{
+    ckpt_map map = {0};
+    int rc = spec->checkpoint ? read_map(spec->checkpoint, spec, &map, err) : 0;
+    free(map.entries);
+    return rc;
 }
 
 int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,

@@ -4,6 +4,8 @@
 
 #include <stdlib.h>
 
+#include "checkpoint.h"
+
 tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
                      tfx_error *err)
 {
@@ -18,7 +20,7 @@ tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_
         if (tfx_recipe_set(l->recipe, sets[i], err))
             goto err_free;
     if (!(l->spec = tfx_spec_build(l->recipe, reg, err)) ||
-        !(l->model = tfx_model_build(l->spec, err)))
+        tfx_checkpoint_check_map(l->spec, err) || !(l->model = tfx_model_build(l->spec, err)))
         goto err_free;
     if (tfx_counts_compute(l->model, &l->counts, err)) {
         tfx_error_prefix(err, "%s", path);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "host.h"
-
 static const char *const part_names[] = {"embedding", "position", "attention", "ffn",
                                          "norm",      "pooler",   "head"};
 _Static_assert(sizeof part_names / sizeof part_names[0] == TFX_PART_COUNT,
@@ -73,7 +73,7 @@ int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const 
             return host->fail(st, "tensor '%s%s': dimension %d is %" PRId64 ", not positive",
                               d->prefix, name, i, shape[i]);
         t.shape[i] = shape[i];
-        if (__builtin_mul_overflow(t.numel, shape[i], &t.numel))
+        if (tfx_mul_overflows(t.numel, shape[i], &t.numel))
             return host->fail(st, "tensor '%s%s': element count overflows 64 bits", d->prefix,
                               name);
     }

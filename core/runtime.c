@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "host.h"
+#include "sizes.h"
 
 #define ALIGN_FLOATS 16
 
@@ -39,7 +41,8 @@ typedef struct run_sizes {
 
 static int add_checked(int64_t *sum, int64_t n, tfx_error *err)
 {
-    if (n < 0 || __builtin_add_overflow(*sum, pad(n), sum))
+    int64_t padded;
+    if (tfx_round_up_overflows(n, ALIGN_FLOATS, &padded) || tfx_add_overflows(*sum, padded, sum))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     return 0;
 }
@@ -58,16 +61,17 @@ static int measure(const tfx_model *m, const tfx_run_limits *lim, run_sizes *sz,
             for (int a = 0; a < 2; a++) {
                 if (!attn[a]->comp)
                     continue;
-                const tfx_attention_ops *ops = plugin_of(attn[a])->attention;
-                int64_t c = a ? lim->encoder_tokens : cap;
-                int64_t ws = ops->workspace_floats(attn[a]->state, rows, c);
+                int64_t c = a ? lim->encoder_tokens : cap, ws, cache;
+                if (tfx_size_attn_workspace(attn[a], rows, c, &ws, err) ||
+                    tfx_size_attn_cache(attn[a], c, &cache, err) ||
+                    add_checked(&sz->caches, cache, err))
+                    return -1;
                 if (ws > sz->workspace)
                     sz->workspace = ws;
-                if (add_checked(&sz->caches, ops->cache_floats(attn[a]->state, c), err))
-                    return -1;
             }
-            const tfx_ffn_ops *f = plugin_of(&l->ffn)->ffn;
-            int64_t ws = f->workspace_floats(l->ffn.state, rows);
+            int64_t ws;
+            if (tfx_size_ffn_workspace(&l->ffn, rows, &ws, err))
+                return -1;
             if (ws > sz->workspace)
                 sz->workspace = ws;
         }
@@ -81,9 +85,8 @@ static int activation_floats(const tfx_model *m, const tfx_run_limits *lim, cons
                              int64_t *floats, tfx_error *err)
 {
     int64_t C = m->spec->d_model, V = m->spec->vocab, total = 0, rc, logit, mem;
-    if (__builtin_mul_overflow(sz->rows, C, &rc) ||
-        __builtin_mul_overflow(lim->max_tokens, V, &logit) ||
-        __builtin_mul_overflow(lim->encoder_tokens, C, &mem))
+    if (tfx_mul_overflows(sz->rows, C, &rc) || tfx_mul_overflows(lim->max_tokens, V, &logit) ||
+        tfx_mul_overflows(lim->encoder_tokens, C, &mem))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     for (int i = 0; i < 4; i++)
         if (add_checked(&total, rc, err))
@@ -104,8 +107,9 @@ int tfx_runtime_bytes(const tfx_model *m, const tfx_run_limits *lim, uint64_t *b
     int64_t act;
     if (measure(m, lim, &sz, err) || activation_floats(m, lim, &sz, &act, err))
         return -1;
-    uint64_t floats = (uint64_t)act + (uint64_t)sz.caches;
-    if (__builtin_mul_overflow(floats, (uint64_t)sizeof(float), bytes))
+    uint64_t floats;
+    if (tfx_add_overflows_u64((uint64_t)act, (uint64_t)sz.caches, &floats) ||
+        tfx_mul_overflows_u64(floats, (uint64_t)sizeof(float), bytes))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     return 0;
 }
@@ -129,12 +133,16 @@ static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
             return tfx_fail(err, "out of memory");
         for (int64_t i = 0; i < n; i++) {
             const tfx_layer *l = &m->stacks[si].layers[i];
+            int64_t self, cross = 0;
+            if (tfx_size_attn_cache(&l->attn, cap, &self, err) ||
+                (l->cross_attn.comp &&
+                 tfx_size_attn_cache(&l->cross_attn, rt->limits.encoder_tokens, &cross, err)))
+                return -1;
             rt->self_cache[si][i] = next;
-            next += pad(plugin_of(&l->attn)->attention->cache_floats(l->attn.state, cap));
+            next += pad(self); /* measure() summed these padded sizes without overflow */
             if (l->cross_attn.comp) {
                 rt->cross_cache[si][i] = next;
-                next += pad(plugin_of(&l->cross_attn)->attention->cache_floats(
-                    l->cross_attn.state, rt->limits.encoder_tokens));
+                next += pad(cross);
             }
         }
     }
@@ -155,7 +163,9 @@ int tfx_runtime_init(tfx_runtime *rt, const tfx_model *m, const tfx_weights *w,
         return tfx_fail(err, "run limits outside the model's context of %" PRId64, m->spec->context);
     run_sizes sz;
     int64_t floats;
-    if (measure(m, limits, &sz, err) || activation_floats(m, limits, &sz, &floats, err))
+    uint64_t bytes;
+    if (measure(m, limits, &sz, err) || activation_floats(m, limits, &sz, &floats, err) ||
+        tfx_runtime_bytes(m, limits, &bytes, err))
         return -1;
     rt->block = aligned_alloc(64, (size_t)floats * sizeof(float));
     if (!rt->block) {

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
+
 #define MAX_DIM INT32_MAX      /* BLAS takes int sizes */
 #define MAX_LAYERS 100000
 #define MAX_PATTERN 4096
@@ -435,7 +437,8 @@ static int read_dims(const build_ctx *cx, tfx_spec *s)
         return tfx_fail_at(cx->err, tfx_node_get(root, "kv_heads")->mark,
                            "kv_heads (%" PRId64 ") must divide heads (%" PRId64 ")", s->kv_heads,
                            s->heads);
-    if (s->heads * s->head_dim > MAX_DIM)
+    int64_t d_attn;
+    if (tfx_mul_overflows(s->heads, s->head_dim, &d_attn) || d_attn > MAX_DIM)
         return tfx_fail_at(cx->err, tfx_node_get(root, "heads")->mark,
                            "heads x head_dim (%" PRId64 " x %" PRId64 ") is larger than %d",
                            s->heads, s->head_dim, MAX_DIM);
