@@ -107,11 +107,18 @@ static int compare_tensors(const void *a, const void *b)
     return strcmp(((const tfx_st_tensor *)a)->name, ((const tfx_st_tensor *)b)->name);
 }
 
+/* Every two non-empty byte ranges are disjoint. Empty ones hold no bytes and are dropped first:
+ * left in, one sorted between two overlapping ranges hid them from the neighbour check. Sorted
+ * by begin, non-empty ranges overlap somewhere only if two neighbours do. */
 static int check_overlaps(const char *path, tfx_st_file *f, span *spans, tfx_error *err)
 {
-    qsort(spans, f->n, sizeof *spans, compare_spans);
-    for (size_t i = 1; i < f->n; i++)
-        if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin)
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (spans[i].end > spans[i].begin)
+            spans[n++] = spans[i];
+    qsort(spans, n, sizeof *spans, compare_spans);
+    for (size_t i = 1; i < n; i++)
+        if (spans[i].begin < spans[i - 1].end)
             return tfx_fail(err, "%s: tensors '%s' and '%s' overlap", path,
                             f->tensors[spans[i - 1].index].name, f->tensors[spans[i].index].name);
     return 0;

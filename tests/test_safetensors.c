@@ -145,6 +145,8 @@ static void bad_files_case(void **state)
         {0, "{\"t\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,0]}}", 4, ": tensor 't': data_offsets [4, 0] lie outside the 4 bytes of data"},
         {0, "{\"t\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", 8, ": tensor 't': data_offsets [0, 4] hold 4 bytes, but its shape and F32 need 8"},
         {0, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, ": tensors 'a' and 'b' overlap"},
+        /* an empty tensor sorted between two that overlap must not hide them */
+        {0, "{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"e\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[4,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", 8, ": tensors 'a' and 'b' overlap"},
         {0, "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}", 4, ": header is not valid JSON: duplicate object key"},
         {0, "{\"__metadata__\":{\"x\":1}}", 0, ": __metadata__ must be an object of strings"},
         {0, "{\"t\":{\"dtype\":\"F32\",\"shape\":[1]}}", 4, ": tensor 't': 'data_offsets' must be [begin, end] of non-negative integers"},
