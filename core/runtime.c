@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -415,6 +416,43 @@ static uint64_t next_random(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* Restore the min-heap property of heap[m] below slot i. */
+static void sift_down(float *heap, int64_t m, int64_t i)
+{
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= m)
+            return;
+        if (c + 1 < m && heap[c + 1] < heap[c])
+            c++;
+        if (heap[i] <= heap[c])
+            return;
+        float t = heap[i];
+        heap[i] = heap[c], heap[c] = t;
+        i = c;
+    }
+}
+
+float tfx_kth_largest(const float *x, int64_t n, int64_t k, float *heap)
+{
+    /* A min-heap of the m largest of y = ±x, m = min(k, n - k + 1): its root is the m-th
+     * largest of y, which is the k-th largest of x (y = x) or the (n-k+1)-th smallest of x
+     * (y = -x). V·log m, where repeated selection cost k·V. */
+    const bool top = k <= n - k + 1;
+    const float sign = top ? 1.0f : -1.0f;
+    const int64_t m = top ? k : n - k + 1;
+    for (int64_t i = 0; i < m; i++)
+        heap[i] = sign * x[i];
+    for (int64_t i = m / 2 - 1; i >= 0; i--)
+        sift_down(heap, m, i);
+    for (int64_t i = m; i < n; i++)
+        if (sign * x[i] > heap[0]) {
+            heap[0] = sign * x[i];
+            sift_down(heap, m, 0);
+        }
+    return sign * heap[0];
+}
+
 /* Temperature / top-k sampling over logits[V]; uses `probs` [V] as scratch. */
 static int32_t sample(const float *logits, int64_t V, const tfx_sampler *s, uint64_t *state,
                       float *probs)
@@ -422,15 +460,8 @@ static int32_t sample(const float *logits, int64_t V, const tfx_sampler *s, uint
     if (s->temperature <= 0)
         return argmax(logits, V);
     float cutoff = -INFINITY;
-    if (s->top_k > 0 && s->top_k < V) {
-        /* The k-th largest logit, by repeated selection (k is small in practice). */
-        memcpy(probs, logits, (size_t)V * sizeof *probs);
-        for (int64_t k = 0; k < s->top_k; k++) {
-            int32_t best = argmax(probs, V);
-            cutoff = probs[best];
-            probs[best] = -INFINITY;
-        }
-    }
+    if (s->top_k > 0 && s->top_k < V)
+        cutoff = tfx_kth_largest(logits, V, s->top_k, probs);
     float max = logits[argmax(logits, V)];
     double sum = 0;
     for (int64_t i = 0; i < V; i++) {

@@ -81,4 +81,8 @@ typedef struct tfx_sampler {
 int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int32_t *out,
                  tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
+/* The k-th largest of x[n] (1 <= k <= n), repeats counted, as sorting x in descending order
+ * would put at index k-1; the top-k sampling cutoff. heap: scratch of n floats. */
+float tfx_kth_largest(const float *x, int64_t n, int64_t k, float *heap);
+
 #endif

@@ -214,6 +214,19 @@ static void sampling_case(void **state)
     assert_string_equal(strstr(greedy, "generated: "), strstr(top1, "generated: "));
     assert_string_not_equal(strstr(greedy, "generated: "), strstr(a, "generated: "));
     free(a), free(b), free(greedy), free(top1);
+    /* Seeded top-k sampling draws what it drew when the cutoff came from k rounds of argmax
+     * (ids recorded from that implementation), now that it comes from a heap selection. */
+    static const char *const top_k[][2] = {
+        {"3", "generated: 175,58,58,60,60,243,81,53,116,226,20,101\n"},
+        {"40", "generated: 172,60,77,76,7,202,38,201,71,145,50,112\n"},
+        {"250", "generated: 182,39,69,92,9,223,56,204,88,157,51,123\n"},
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "%s --temperature 1.5 --top-k %s --seed 42", base, top_k[i][0]);
+        assert_int_equal(tfx(args, &a), 0);
+        assert_string_equal(strstr(a, "generated: "), top_k[i][1]);
+        free(a);
+    }
 }
 
 static void compare_case(void **state)
