@@ -214,6 +214,45 @@ static int parser_error(const yaml_parser_t *p, const char *file, tfx_error *err
     return tfx_fail_at(err, m, "invalid YAML: %s", p->problem ? p->problem : "error");
 }
 
+/* What the depth scan knows of one open collection. */
+typedef struct open_node {
+    bool map;
+    bool at_value;                /* map: the next node is a value (keys are not counted) */
+} open_node;
+
+/* Refuse nesting deeper than MAX_DEPTH while libyaml's events arrive, before it builds the
+ * document: building one of 100,000 nested brackets costs libyaml time quadratic in the depth.
+ * Depth counts as convert() does: the root is 0, a map's values and a list's items one more
+ * than their collection. A YAML error is left for yaml_parser_load to report. */
+static int check_depth(const char *text, size_t len, const char *file, tfx_error *err)
+{
+    yaml_parser_t p;
+    yaml_event_t e;
+    open_node open[MAX_DEPTH + 2];
+    int depth = 0, rc = 0; /* open collections */
+    if (!yaml_parser_initialize(&p))
+        return tfx_fail(err, "out of memory");
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    for (bool done = false; !done && rc == 0 && yaml_parser_parse(&p, &e);) {
+        bool node = e.type == YAML_SCALAR_EVENT || e.type == YAML_ALIAS_EVENT ||
+                    e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT;
+        bool key = node && depth > 0 && open[depth - 1].map && !open[depth - 1].at_value;
+        if (node && !key && depth > MAX_DEPTH)
+            rc = tfx_fail_at(err, (tfx_mark){file, (int)e.start_mark.line + 1, (int)e.start_mark.column + 1},
+                             "nesting deeper than %d levels", MAX_DEPTH);
+        if (node && depth > 0 && open[depth - 1].map)
+            open[depth - 1].at_value = !open[depth - 1].at_value;
+        if (rc == 0 && (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT))
+            open[depth++] = (open_node){.map = e.type == YAML_MAPPING_START_EVENT};
+        if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        done = e.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 /* Parse `len` bytes of YAML into one node (NULL root → *out NULL). `base` shifts marks of text
  * that is part of a longer line (for --set). */
 static int parse_text(struct tfx_recipe_store *s, const char *text, size_t len, const char *file,
@@ -223,6 +262,8 @@ static int parse_text(struct tfx_recipe_store *s, const char *text, size_t len, 
     yaml_document_t doc;
     int rc = -1;
     *out = NULL;
+    if (check_depth(text, len, file, err))
+        return -1;
     if (!yaml_parser_initialize(&parser))
         return tfx_fail(err, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);

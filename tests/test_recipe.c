@@ -138,6 +138,26 @@ static void alias_bomb_case(void **state)
     assert_non_null(strstr(err.msg, "expands to more than 100000 nodes"));
 }
 
+/* 100,000 nested brackets (200 kB) stop at the 65th level while libyaml parses: the document
+ * ends in a stray ']' that a parser reading to the end would report instead. */
+static void deep_nesting_case(void **state)
+{
+    enum { DEPTH = 100000 };
+    tfx_error err;
+    char *text = malloc(2 * DEPTH + 32);
+    assert_non_null(text);
+    int n = sprintf(text, "name: t\nvalue: ");
+    memset(text + n, '[', DEPTH);
+    memset(text + n + DEPTH, ']', DEPTH);
+    strcpy(text + n + 2 * DEPTH, "]\n");
+    const char *path = write_file("deep.yaml", text);
+    free(text);
+    char want[512];
+    snprintf(want, sizeof want, "%s:2:72: nesting deeper than 64 levels", path);
+    assert_null(tfx_recipe_load(path, &err));
+    assert_string_equal(err.msg, want);
+}
+
 static void set_case(void **state)
 {
     tfx_error err;
@@ -236,7 +256,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(marks_case),     cmocka_unit_test(extends_case),
         cmocka_unit_test(extends_errors_case), cmocka_unit_test(bad_yaml_case),
-        cmocka_unit_test(alias_bomb_case), cmocka_unit_test(set_case),
+        cmocka_unit_test(alias_bomb_case), cmocka_unit_test(deep_nesting_case),
+        cmocka_unit_test(set_case),
         cmocka_unit_test(set_through_empty_value_case),
         cmocka_unit_test(typed_case),     cmocka_unit_test(suggest_case),
     };
