@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include "accounting.h"
+#include "checked.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "gemv.h"
+#include "headroom.h"
 #include "host.h"
 #include "load.h"
 #include "pool.h"
@@ -204,27 +206,37 @@ static void random_tokens(int32_t *out, int64_t n, int64_t vocab, uint64_t seed)
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
-static uint64_t available_memory(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (uint64_t)kb * 1024u;
-}
+/* Address space OpenBLAS maps beside what tfx allocates: a buffer of about 128 MiB for each
+ * thread (the calling thread's at its first product), and thread stacks. Under ulimit -v an
+ * OpenBLAS buffer that cannot be mapped is retried forever, so it must be budgeted. */
+#define BLAS_BUFFER (UINT64_C(144) << 20)
 
 static int check_fits(uint64_t need, bool force, tfx_error *err)
 {
-    uint64_t have = available_memory();
-    if (!have || need <= have || force)
+    tfx_headroom h;
+    tfx_headroom_measure(&h, BLAS_BUFFER);
+    if (h.bytes == TFX_UNLIMITED || need <= h.bytes || force)
         return 0;
     return tfx_fail(err, "the model needs %.2f GiB (%" PRIu64 " bytes: weights and run state) but "
-                    "%.2f GiB (%" PRIu64 " bytes) are available; use --force to try anyway",
-                    (double)need / (1u << 30), need, (double)have / (1u << 30), have);
+                    "%.2f GiB (%" PRIu64 " bytes) are available (limited by %s); use --force to try anyway",
+                    (double)need / (1u << 30), need, (double)h.bytes / (1u << 30), h.bytes, h.limit);
+}
+
+/* Under an address-space limit main.c started OpenBLAS on one thread (TFX_BLAS_THREADS_LIMITED);
+ * add the threads asked for (default: all cores) whose buffers fit beside `need`. */
+static void raise_blas_threads(uint64_t need, int64_t asked)
+{
+    if (!getenv("TFX_BLAS_THREADS_LIMITED"))
+        return;
+    tfx_headroom h;
+    tfx_headroom_measure(&h, BLAS_BUFFER);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t want = asked > 0 ? asked : cores > 0 ? cores : 1, fit = 1;
+    if (h.address_space != TFX_UNLIMITED && h.address_space > need)
+        fit += (int64_t)((h.address_space - need) / BLAS_BUFFER);
+    else if (h.address_space == TFX_UNLIMITED)
+        fit = want;
+    openblas_set_num_threads((int)(want < fit ? want : fit));
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -239,47 +251,65 @@ static int write_logits(const char *path, const tfx_runtime *rt, int64_t T, tfx_
     return tfx_st_write(path, &t, 1, err);
 }
 
-static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
-                     tfx_error *err)
+/* The run's inputs and the run state they need: one plan for the memory check and the run. */
+typedef struct run_inputs {
+    int32_t *prompt, *enc;        /* [MAX_TOKENS] each, owned */
+    int64_t n_prompt, n_enc, generate;
+    tfx_run_limits lim;
+} run_inputs;
+
+static void inputs_free(run_inputs *in)
+{
+    free(in->prompt);
+    free(in->enc);
+}
+
+/* Parse or draw the prompt (and encoder input), and size the run for exactly them. */
+static int prepare_inputs(const run_opts *o, const tfx_spec *s, run_inputs *in, tfx_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->prompt = calloc(MAX_TOKENS, sizeof *in->prompt);
+    in->enc = calloc(MAX_TOKENS, sizeof *in->enc);
+    if (!in->prompt || !in->enc)
+        return tfx_fail(err, "out of memory");
+    in->n_prompt = o->tokens ? parse_tokens(o->tokens, in->prompt, MAX_TOKENS, "--tokens", err)
+                             : o->prompt_len;
+    if (in->n_prompt < 0)
+        return -1;
+    if (!o->tokens)
+        random_tokens(in->prompt, in->n_prompt, s->vocab, o->seed);
+    if (s->kind == TFX_MODEL_ENCODER_DECODER) {
+        in->n_enc = o->encoder_tokens ? parse_tokens(o->encoder_tokens, in->enc, MAX_TOKENS, "--encoder-tokens", err)
+                                      : o->prompt_len;
+        if (in->n_enc < 0)
+            return -1;
+        if (!o->encoder_tokens)
+            random_tokens(in->enc, in->n_enc, s->vocab, o->seed + 1);
+    }
+    in->generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
+    int64_t positions = in->n_prompt + (in->generate > 0 ? in->generate - 1 : 0);
+    if (positions > s->context || in->n_enc > s->context)
+        return tfx_fail(err, "the prompt (%" PRId64 " tokens) and generation (%" PRId64 ") need %" PRId64
+                        " positions; the context of '%s' is %" PRId64, in->n_prompt, in->generate,
+                        positions > in->n_enc ? positions : in->n_enc, s->name, s->context);
+    in->lim = (tfx_run_limits){.max_tokens = in->n_prompt, .capacity = positions,
+                               .encoder_tokens = in->n_enc};
+    if (s->kind == TFX_MODEL_ENCODER_ONLY)
+        in->lim.capacity = in->n_prompt;
+    return 0;
+}
+
+static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, const run_inputs *in,
+                     run_result *r, tfx_error *err)
 {
     const tfx_model *m = l->model;
     const tfx_spec *s = l->spec;
-    int32_t *prompt = calloc(MAX_TOKENS, sizeof *prompt);
-    int32_t *enc = calloc(MAX_TOKENS, sizeof *enc);
+    const int32_t *prompt = in->prompt, *enc = in->enc;
+    const int64_t n_prompt = in->n_prompt, n_enc = in->n_enc, generate = in->generate;
     tfx_runtime rt;
     int rc = -1;
     memset(&rt, 0, sizeof rt);
-    if (!prompt || !enc) {
-        tfx_fail(err, "out of memory");
-        goto out;
-    }
-    int64_t n_prompt = o->tokens ? parse_tokens(o->tokens, prompt, MAX_TOKENS, "--tokens", err)
-                                 : o->prompt_len;
-    if (n_prompt < 0)
-        goto out;
-    if (!o->tokens)
-        random_tokens(prompt, n_prompt, s->vocab, o->seed);
-    int64_t n_enc = 0;
-    if (s->kind == TFX_MODEL_ENCODER_DECODER) {
-        n_enc = o->encoder_tokens ? parse_tokens(o->encoder_tokens, enc, MAX_TOKENS, "--encoder-tokens", err)
-                                  : o->prompt_len;
-        if (n_enc < 0)
-            goto out;
-        if (!o->encoder_tokens)
-            random_tokens(enc, n_enc, s->vocab, o->seed + 1);
-    }
-    int64_t generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
-    int64_t positions = n_prompt + (generate > 0 ? generate - 1 : 0);
-    if (positions > s->context || n_enc > s->context) {
-        tfx_fail(err, "the prompt (%" PRId64 " tokens) and generation (%" PRId64 ") need %" PRId64
-                 " positions; the context of '%s' is %" PRId64, n_prompt, generate,
-                 positions > n_enc ? positions : n_enc, s->name, s->context);
-        goto out;
-    }
-    tfx_run_limits lim = {.max_tokens = n_prompt, .capacity = positions, .encoder_tokens = n_enc};
-    if (s->kind == TFX_MODEL_ENCODER_ONLY)
-        lim.capacity = n_prompt;
-    if (tfx_runtime_init(&rt, m, w, &lim, err))
+    if (tfx_runtime_init(&rt, m, w, &in->lim, err))
         goto out;
     r->n_prompt = n_prompt;
     r->n_encoder = n_enc;
@@ -328,8 +358,6 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run
     rc = 0;
 out:
     tfx_runtime_free(&rt);
-    free(prompt);
-    free(enc);
     return rc;
 }
 
@@ -538,7 +566,7 @@ int tfx_cmd_run(int argc, char **argv)
         }
     if (parse_opts(argc, argv, &o, &err))
         return tfx_cli_error(&err);
-    if (o.threads)
+    if (o.threads && !getenv("TFX_BLAS_THREADS_LIMITED"))
         openblas_set_num_threads((int)o.threads);
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
@@ -546,20 +574,13 @@ int tfx_cmd_run(int argc, char **argv)
     int status = 1;
     tfx_weights w = {0};
     run_result r = {0};
+    run_inputs in = {0};
     tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
     if (!l)
         goto out;
     uint64_t weight_bytes, run_bytes;
-    int64_t positions = (o.tokens ? MAX_TOKENS : o.prompt_len) + o.generate;
-    tfx_run_limits estimate = {.max_tokens = o.prompt_len,
-                               .capacity = positions < l->spec->context ? positions : l->spec->context,
-                               .encoder_tokens = l->spec->kind == TFX_MODEL_ENCODER_DECODER ? o.prompt_len : 0};
-    if (estimate.encoder_tokens > l->spec->context)
-        estimate.encoder_tokens = l->spec->context;
-    if (estimate.max_tokens > l->spec->context)
-        estimate.max_tokens = l->spec->context;
-    if (tfx_weights_bytes(l->model, &weight_bytes, &err) ||
-        tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err))
+    if (prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
+        tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
         goto out;
     /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */
     if (o.bf16 && l->spec->kind == TFX_MODEL_ENCODER_ONLY) {
@@ -568,9 +589,13 @@ int tfx_cmd_run(int argc, char **argv)
     }
     if (o.bf16)
         weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
-    if (check_fits(weight_bytes + run_bytes, o.force, &err))
+    if (tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes)) {
+        tfx_fail(&err, "the run's size overflows 64 bits");
         goto out;
-    r.planned_bytes = weight_bytes + run_bytes;
+    }
+    if (check_fits(r.planned_bytes, o.force, &err))
+        goto out;
+    raise_blas_threads(r.planned_bytes, o.threads);
     if (load_weights(&o, l, &w, &r, &err))
         goto out;
     if (o.bf16) {
@@ -580,7 +605,7 @@ int tfx_cmd_run(int argc, char **argv)
         tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
         r.bf16_matrices = w.n_bf16;
     }
-    if (run_model(&o, l, &w, &r, &err))
+    if (run_model(&o, l, &w, &in, &r, &err))
         goto out;
     tfx_params_item est;
     tfx_memory prefill_memory;
@@ -599,6 +624,7 @@ out:
     if (status)
         tfx_cli_error(&err);
     free(r.generated);
+    inputs_free(&in);
     tfx_weights_free(&w);
     tfx_loaded_free(l);
     tfx_registry_free(reg);

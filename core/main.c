@@ -1,8 +1,10 @@
 /* core/main.c — the `tfx` command: dispatches to one command per verb and prints the help a
  * newcomer needs first. */
 #include <cblas.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <string.h>
 
@@ -57,22 +59,48 @@ static const command *find_command(const char *name)
 /* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
  * to its Haswell kernels, about half as fast. It picks its kernels when the library loads, so
  * the only remedy is to set OPENBLAS_CORETYPE and start again. A user's own setting wins. */
-static void prefer_fast_kernels(char **argv)
+static bool prefer_fast_kernels(void)
 {
     if (getenv("OPENBLAS_CORETYPE") || !__builtin_cpu_supports("avx512f") ||
         !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
-        return;
+        return false;
     const char *core = openblas_get_corename();
     if (strcmp(core, "Haswell") != 0 && strcmp(core, "Zen") != 0)
+        return false;
+    return setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1) == 0;
+}
+
+/* Under an address-space limit (ulimit -v), each OpenBLAS thread maps a buffer of about
+ * 128 MiB when the library loads, and one that cannot be mapped is retried forever: tfx would
+ * hang, at the latest at exit with its report unflushed. So start OpenBLAS on one thread;
+ * `tfx run` adds threads once its memory check has budgeted their buffers. A user's
+ * OPENBLAS_NUM_THREADS wins. */
+static bool limit_blas_threads(void)
+{
+    struct rlimit rl;
+    if (getenv("OPENBLAS_NUM_THREADS") || getrlimit(RLIMIT_AS, &rl) != 0 ||
+        rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    return setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0 &&
+           setenv("TFX_BLAS_THREADS_LIMITED", "1", 1) == 0;
+}
+
+/* Both settings take effect only when the library loads: start again with them. */
+static void tune_blas(char **argv)
+{
+    bool kernels = prefer_fast_kernels(), threads = limit_blas_threads();
+    if (!kernels && !threads)
         return;
-    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
     execv("/proc/self/exe", argv); /* returns only on failure: carry on with what we have */
-    unsetenv("OPENBLAS_CORETYPE");
+    if (kernels)
+        unsetenv("OPENBLAS_CORETYPE");
+    if (threads)
+        unsetenv("OPENBLAS_NUM_THREADS"), unsetenv("TFX_BLAS_THREADS_LIMITED");
 }
 
 int main(int argc, char **argv)
 {
-    prefer_fast_kernels(argv);
+    tune_blas(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
