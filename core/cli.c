@@ -88,6 +88,8 @@ int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
 {
     *item = (tfx_params_item){.path = path, .loaded = l, .counts = &l->counts,
                               .opts = tfx_estimate_defaults(l->model, &c->estimate)};
+    if (tfx_model_check_context(l->model, item->opts.context, err))
+        return -1;
     if (tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &item->opts, &item->memory,
                      &item->flops, err))
         return tfx_error_prefix(err, "%s", path);

@@ -33,8 +33,8 @@ tfx_estimate_opts tfx_estimate_defaults(const tfx_model *m, const tfx_estimate_o
     tfx_estimate_opts o = opts ? *opts : (tfx_estimate_opts){.fp32_grads = true};
     if (o.batch <= 0)
         o.batch = 1;
-    if (o.context <= 0 || o.context > m->spec->context)
-        o.context = m->spec->context;
+    if (o.context <= 0)
+        o.context = m->spec->context; /* a longer one: see tfx_model_check_context */
     if (o.kv_bytes <= 0)
         o.kv_bytes = 2;
     return o;

@@ -54,6 +54,16 @@ static void params_case(void **state)
     assert_int_equal(tfx("params recipes/gpt2.yaml --format markdown", &out), 0);
     assert_non_null(strstr(out, "| **total** | **124,439,808** |"));
     free(out);
+    /* Past the model's context: figures at the asked context where the positions allow it
+     * (RoPE: 2 x 12 layers x 12 heads x 64 x 4096 tokens x 2 B of KV cache), a refusal naming
+     * the reason where a learned table ends (GPT-2's 1024 rows). */
+    assert_int_equal(tfx("params recipes/variants/gpt2-rope.yaml --context 4096 --format json", &out), 0);
+    assert_non_null(strstr(out, "\"kv_cache\": 150994944,"));
+    assert_non_null(strstr(out, "\"context\": 4096,"));
+    free(out);
+    assert_int_equal(tfx("params recipes/gpt2.yaml --context 4096", &out), 1);
+    assert_string_equal(out, "tfx: recipes/gpt2.yaml:13:11: --context 4096 is past the model's context of 1024: position plugin 'learned' declares 'decoder.position.weight' as [1024, 768], a tensor that grows with the context: its weights cover 1024 positions\n");
+    free(out);
     assert_int_equal(tfx("params recipes/gpt2.yaml --format yaml", &out), 1);
     assert_string_equal(out, "tfx: unknown format 'yaml' (text, markdown, csv or json)\n");
     free(out);
