@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -301,6 +302,32 @@ static int embed(tfx_runtime *rt, int si, const int32_t *tokens, const int32_t *
     return 0;
 }
 
+/* The first element of x[n] that is NaN or ±Inf, or -1. Finite weights can still overflow
+ * float32 (±3e38 gives all-NaN logits); a run must not report ids from those. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    float any = 0.0f; /* x·0 is 0 for every finite x, NaN otherwise */
+    for (int64_t i = 0; i < n; i++)
+        any += x[i] * 0.0f;
+    if (any == 0.0f)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
+/* 0 when x[T, width] is finite, else an error naming `what`, the token and the element. */
+static int check_finite(const float *x, int64_t T, int64_t width, const char *what,
+                        tfx_error *err)
+{
+    int64_t i = first_nonfinite(x, T * width);
+    if (i < 0)
+        return 0;
+    return tfx_fail(err, "%s holds %s (token %" PRId64 ", element %" PRId64 "): the weights or "
+                    "inputs overflow float32", what, isnan(x[i]) ? "NaN" : "Inf", i / width, i % width);
+}
+
 static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32_t *types,
                      int64_t T, int64_t first_pos, tfx_error *err)
 {
@@ -308,7 +335,10 @@ static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32
     const tfx_stack *stk = &m->stacks[si];
     for (int64_t t = 0; t < T; t++)
         rt->pos[t] = (int32_t)(first_pos + t);
-    if (check_tokens(rt, tokens, T, err) || embed(rt, si, tokens, types, T, err))
+    char what[96];
+    snprintf(what, sizeof what, "the %s's embeddings", stk->spec->name);
+    if (check_tokens(rt, tokens, T, err) || embed(rt, si, tokens, types, T, err) ||
+        check_finite(rt->x, T, m->spec->d_model, what, err))
         return -1;
     if (rt->on_hidden)
         rt->on_hidden(rt->on_hidden_ctx, si, -1, rt->x, T);
@@ -328,6 +358,9 @@ static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32
             return tfx_fail(err, "%s layer %" PRId64 ": %s", stk->spec->name, i, st.msg);
         if (i == stk->spec->layers - 1 && stk->final_norm.comp)
             run_norm(rt, &stk->final_norm, rt->x, T);
+        snprintf(what, sizeof what, "the output of %s layer %" PRId64, stk->spec->name, i);
+        if (check_finite(rt->x, T, m->spec->d_model, what, err))
+            return -1;
         if (rt->on_hidden)
             rt->on_hidden(rt->on_hidden_ctx, si, i, rt->x, T);
     }
@@ -393,6 +426,8 @@ int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_
         tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
                                  rt->weights->data[m->lm_head], NULL, n_logits, C,
                                  m->spec->vocab, 0.0f);
+        if (check_finite(rt->logits, n_logits, m->spec->vocab, "the logits", err))
+            return -1;
     }
     return 0;
 }

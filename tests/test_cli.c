@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -263,6 +264,44 @@ static void address_limit_case(void **state)
     free(out);
 }
 
+/* Finite but huge weights (±3e38 in layer 1's FFN output projection) overflow float32: the run
+ * must not report ids sampled from NaN logits with exit 0, but name the first layer whose
+ * output is not finite. */
+static void huge_weights_case(void **state)
+{
+    tfx_error err;
+    tfx_st_file *f = tfx_st_open("tests/data/hf/gpt2/model.safetensors", &err);
+    assert_non_null(f);
+    tfx_st_out *ts = calloc(f->n, sizeof *ts);
+    float **bufs = calloc(f->n, sizeof *bufs);
+    assert_true(ts && bufs);
+    for (size_t i = 0; i < f->n; i++) {
+        const tfx_st_tensor *t = &f->tensors[i];
+        bufs[i] = malloc((size_t)t->numel * sizeof(float));
+        assert_int_equal(tfx_st_read_f32(t, 0, t->numel, bufs[i], &err), 0);
+        if (strcmp(t->name, "transformer.h.1.mlp.c_proj.weight") == 0)
+            for (int64_t k = 0; k < t->numel; k++)
+                bufs[i][k] = k % 2 ? 3e38f : -3e38f;
+        ts[i] = (tfx_st_out){.name = t->name, .dtype = TFX_DTYPE_F32, .rank = t->rank, .data = bufs[i]};
+        memcpy(ts[i].shape, t->shape, sizeof t->shape);
+    }
+    char path[] = "/tmp/tfx-huge-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tfx_st_write(path, ts, f->n, &err), 0);
+    for (size_t i = 0; i < f->n; i++)
+        free(bufs[i]);
+    free(bufs), free(ts);
+    tfx_st_close(f);
+    char args[256], *out;
+    snprintf(args, sizeof args, "run tests/data/hf/gpt2/recipe.yaml --checkpoint %s --tokens 1,2,3 --generate 3", path);
+    assert_int_equal(tfx(args, &out), 1);
+    assert_string_equal(out, "tfx: the output of decoder layer 1 holds NaN (token 0, element 0): the weights or inputs overflow float32\n");
+    free(out);
+    unlink(path);
+}
+
 /* Sampling is reproducible with a seed, and top-k 1 is greedy whatever the temperature. */
 static void sampling_case(void **state)
 {
@@ -396,7 +435,7 @@ int main(void)
         cmocka_unit_test(compare_case), cmocka_unit_test(compare_run_case),
         cmocka_unit_test(shapes_case),
         cmocka_unit_test(sampling_case), cmocka_unit_test(memory_plan_case),
-        cmocka_unit_test(address_limit_case),
+        cmocka_unit_test(address_limit_case), cmocka_unit_test(huge_weights_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
