@@ -579,7 +579,8 @@ int tfx_cmd_run(int argc, char **argv)
     if (!l)
         goto out;
     uint64_t weight_bytes, run_bytes;
-    if (prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
+    if (tfx_model_check_context(l->model, o.common.estimate.context, &err) ||
+        prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
         tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
         goto out;
     /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */

@@ -13,6 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checked.h"
+
 #define MAX_HEADER (100u << 20)
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian");
@@ -71,7 +73,7 @@ static int parse_tensor(const char *path, const char *name, json_t *entry, const
         if (read_u64(json_array_get(shape, (size_t)i), &dim) || dim > INT64_MAX)
             return tfx_fail(err, "%s: tensor '%s': shape entry %d is not a non-negative integer", path, name, i);
         t->shape[i] = (int64_t)dim;
-        if (__builtin_mul_overflow(t->numel, t->shape[i], &t->numel))
+        if (tfx_mul_overflows(t->numel, t->shape[i], &t->numel))
             return tfx_fail(err, "%s: tensor '%s': its shape's element count overflows 64 bits", path, name);
     }
     if (!json_is_array(offs) || json_array_size(offs) != 2 ||
@@ -81,7 +83,7 @@ static int parse_tensor(const char *path, const char *name, json_t *entry, const
         return tfx_fail(err, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] lie outside the %" PRIu64 " bytes of data",
                         path, name, offsets[0], offsets[1], data_size);
     uint64_t bytes;
-    if (__builtin_mul_overflow((uint64_t)t->numel, (uint64_t)dtypes[d].size, &bytes) ||
+    if (tfx_mul_overflows_u64((uint64_t)t->numel, (uint64_t)dtypes[d].size, &bytes) ||
         bytes != offsets[1] - offsets[0])
         return tfx_fail(err, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64 " bytes, but its shape and %s need %" PRIu64,
                         path, name, offsets[0], offsets[1], offsets[1] - offsets[0], dtypes[d].name,
