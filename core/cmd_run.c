@@ -588,9 +588,9 @@ int tfx_cmd_run(int argc, char **argv)
         o.bf16 = false;
         r.bf16_skipped = true;
     }
-    if (o.bf16)
-        weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
-    if (tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes)) {
+    /* With bf16, the fp32 weights stay for prefill beside the BF16 copies. */
+    if ((o.bf16 && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
+        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes)) {
         tfx_fail(&err, "the run's size overflows 64 bits");
         goto out;
     }

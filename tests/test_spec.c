@@ -205,6 +205,24 @@ static void plugin_sizes_case(void **state)
             fail_msg("row %zu:\n  got:  %s\n  want: %s", i, err.msg, want);
         tfx_loaded_free(l);
     }
+    /* A shipped plugin's own size products saturate rather than wrap (UBSan): 2 x T x heads x
+     * head_dim at T = 2^31 - 1 and head_dim = 2^31 - 1 is refused by the same gate. */
+    char path[128], want[512];
+    tfx_error err = {{0}};
+    snprintf(path, sizeof path, "%s/wide.yaml", dir);
+    write_file(path, "name: t\nmodel: decoder-only\nvocab: 100\nd_model: 64\nheads: 1\n"
+                     "head_dim: 2147483647\nlayers: 1\ncontext: 32\nposition: alibi\n"
+                     "attention: { plugin: local, window: 128 }\n");
+    tfx_loaded *l = tfx_load(path, NULL, 0, reg, &err);
+    assert_non_null(l);
+    tfx_estimate_opts opts = {.batch = 1, .context = 2147483647, .fp32_grads = true};
+    tfx_memory mem;
+    tfx_flops flops;
+    assert_int_equal(tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &opts, &mem,
+                                  &flops, &err), -1);
+    snprintf(want, sizeof want, "%s:10:22: attention plugin 'local' reports a workspace of 9223372036854775807 floats for 2147483647 tokens in a context of 2147483647; it must be between 0 and 4503599627370496", path);
+    assert_string_equal(err.msg, want);
+    tfx_loaded_free(l);
 }
 
 int main(void)

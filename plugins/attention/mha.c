@@ -60,6 +60,20 @@ int mha_declare(void *state, tfx_declarer *d, tfx_status *st)
                ? -1 : 0;
 }
 
+/* Saturating size arithmetic: a size past INT64_MAX reads as INT64_MAX, which the core
+ * refuses naming this plugin and its recipe place (rather than a product that wraps). */
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 /* Positions a cache of `context` holds: a local layer keeps only its window. */
 static int64_t cache_positions(const mha *a, int64_t context)
 {
@@ -69,7 +83,7 @@ static int64_t cache_positions(const mha *a, int64_t context)
 int64_t mha_cache_floats(void *state, int64_t context)
 {
     const mha *a = state;
-    return 2 * a->KVH * cache_positions(a, context) * a->hd;
+    return sat_mul(sat_mul(2 * a->KVH, cache_positions(a, context)), a->hd);
 }
 
 /* Most keys one forward over T tokens can see. */
@@ -86,7 +100,9 @@ int64_t mha_workspace_floats(void *state, int64_t T, int64_t context)
     const int64_t block = T < QUERY_BLOCK ? T : QUERY_BLOCK;
     /* q, attn_out [T, H*hd]; new k, v [rows, KVH*hd]; scores [block, L]; key positions [L];
      * gathered keys and values [2, KVH, L, hd] (local) */
-    return 2 * T * a->H * a->hd + 2 * rows * kv + block * L + L + (a->mask == MASK_LOCAL ? 2 * kv * L : 0);
+    int64_t sum = sat_add(sat_mul(2 * T, a->H * a->hd), sat_mul(2 * rows, kv));
+    sum = sat_add(sat_add(sum, sat_mul(block, L)), L);
+    return a->mask == MASK_LOCAL ? sat_add(sum, sat_mul(2 * kv, L)) : sum;
 }
 
 int64_t mha_keys_seen(void *state, int64_t n)
