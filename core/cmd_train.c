@@ -307,8 +307,8 @@ static void print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
     fprintf(out, "    saved activations  %9.2f MiB  per layer %lld inputs (norms, sublayers) of B·T·C = %lld·%lld·%lld "
                  "floats, + each attention and FFN call's own workspace and cache\n",
             mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
-    fprintf(out, "    workspace          %9.2f MiB  logits B·T·V = %lld·%lld·%lld floats, 7 buffers of rows·C "
-                 "(residual, scratch, its gradient), the largest backward scratch\n",
+    fprintf(out, "    workspace          %9.2f MiB  logits B·T·V = %lld·%lld·%lld floats; each stack's residual, 6 "
+                 "placement scratch and the residual's gradient, B·T·C each; the largest backward scratch\n",
             mib(p->workspace), B, T, (long long)s->vocab);
     fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", peak_rss_mib(),
             peak_rss_mib() / mib(plan_total(p)));
