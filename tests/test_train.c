@@ -370,6 +370,44 @@ static void others_train_case(void **state)
     train_lowers_loss("bart", "--encoder-tokens 9,30,141,77,2");
 }
 
+/* `tfx train --steps 0 --save` writes back exactly the checkpoint it read: the map inverted
+ * (GPT-2's transposed, split c_attn; BLOOM's query_key_value split per head into groups). */
+static void save_roundtrip(const char *model, size_t n_written)
+{
+    char args[1024], saved[256], ckpt[256];
+    char *out;
+    tfx_error err;
+    snprintf(saved, sizeof saved, "%s/%s-same.safetensors", tmpdir, model);
+    snprintf(args, sizeof args, "train tests/data/hf/%s/recipe.yaml --tokens 5,71,200 --steps 0 --save %s",
+             model, saved);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    snprintf(ckpt, sizeof ckpt, "tests/data/hf/%s/model.safetensors", model);
+    tfx_st_file *mine = tfx_st_open(saved, &err), *ref = tfx_st_open(ckpt, &err);
+    assert_non_null(mine);
+    assert_non_null(ref);
+    assert_int_equal(mine->n, n_written);
+    for (size_t i = 0; i < mine->n; i++) {
+        const tfx_st_tensor *m = &mine->tensors[i], *r = tfx_st_find(ref, m->name);
+        if (!r)
+            fail_msg("'%s' is not in %s", m->name, ckpt);
+        assert_int_equal(m->numel, r->numel);
+        assert_memory_equal(m->shape, r->shape, sizeof r->shape[0] * (size_t)r->rank);
+        float *a = read_all(m), *b = read_all(r);
+        assert_memory_equal(a, b, (size_t)r->numel * sizeof *a);
+        free(a);
+        free(b);
+    }
+    tfx_st_close(mine);
+    tfx_st_close(ref);
+}
+
+static void save_roundtrip_case(void **state)
+{
+    save_roundtrip("gpt2", 28); /* every tensor of the checkpoint */
+    save_roundtrip("bloom", 29);
+}
+
 /* ---- refusals ----------------------------------------------------------------------------- */
 
 static void no_backward_case(void **state)
@@ -440,7 +478,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gpt2_grad_case),    cmocka_unit_test(llama_grad_case),
         cmocka_unit_test(gpt2_train_case),   cmocka_unit_test(llama_train_case),
-        cmocka_unit_test(gpt_neo_fd_case),   cmocka_unit_test(bloom_fd_case),
+        cmocka_unit_test(save_roundtrip_case), cmocka_unit_test(gpt_neo_fd_case),   cmocka_unit_test(bloom_fd_case),
         cmocka_unit_test(bart_fd_case),      cmocka_unit_test(others_train_case),
         cmocka_unit_test(no_backward_case),  cmocka_unit_test(encoder_only_case),
         cmocka_unit_test(no_overwrite_case), cmocka_unit_test(bad_tokens_case),
