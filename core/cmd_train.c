@@ -89,6 +89,15 @@ static int parse_number(const char *opt, const char *text, double lo, double hi,
     return 0;
 }
 
+/* An integer option in [lo, hi]. */
+static int parse_count(const char *opt, const char *text, double lo, double hi, double *out,
+                       tfx_error *err)
+{
+    if (parse_number(opt, text, lo, hi, out, err) || *out != floor(*out))
+        return tfx_fail(err, "%s expects an integer between %.0f and %.0f, got '%s'", opt, lo, hi, text);
+    return 0;
+}
+
 static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
 {
     char *end;
@@ -116,15 +125,15 @@ static int take_value(train_opts *o, const char *a, const char *v, tfx_error *er
     else if (strcmp(a, o->train ? "--save" : "--out") == 0)
         o->out = v;
     else if (strcmp(a, "--seed") == 0) {
-        if (parse_number(a, v, 0, 9007199254740992.0, &x, err))
+        if (parse_count(a, v, 0, 9007199254740992.0, &x, err))
             return -1;
         o->seed = (uint64_t)x;
     } else if (strcmp(a, "--threads") == 0) {
-        if (parse_number(a, v, 1, 1024, &x, err))
+        if (parse_count(a, v, 1, 1024, &x, err))
             return -1;
         o->threads = (int64_t)x;
     } else if (strcmp(a, "--steps") == 0) {
-        if (parse_number(a, v, 0, MAX_STEPS, &x, err))
+        if (parse_count(a, v, 0, MAX_STEPS, &x, err))
             return -1;
         o->steps = (int64_t)x;
     } else if (strcmp(a, "--lr") == 0)

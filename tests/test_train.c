@@ -471,6 +471,12 @@ static void bad_tokens_case(void **state)
     assert_int_equal(tfx("grad tests/data/hf/gpt2/recipe.yaml --tokens 7 --out /dev/null", &out), 1);
     assert_string_equal(out, "tfx: training needs at least one sequence of 2 to 64 tokens (the context), not 1\n");
     free(out);
+    assert_int_equal(tfx("train tests/data/hf/gpt2/recipe.yaml --tokens 1,2 --steps 1.5", &out), 1);
+    assert_string_equal(out, "tfx: --steps expects an integer between 0 and 1000000, got '1.5'\n");
+    free(out);
+    assert_int_equal(tfx("train tests/data/hf/gpt2/recipe.yaml --tokens 1,2 --betas 0.9", &out), 1);
+    assert_string_equal(out, "tfx: --betas expects two numbers B1,B2 in [0, 1), got '0.9'\n");
+    free(out);
 }
 
 int main(void)
