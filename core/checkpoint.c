@@ -463,3 +463,167 @@ out:
     map_free(&map);
     return rc;
 }
+
+/* ---- writing tensors back in the checkpoint's layout -------------------------------------- */
+
+/* One file tensor being gathered: its name, shape and data. */
+typedef struct gathered {
+    char name[512];
+    int rank;
+    int64_t shape[TFX_ST_MAX_RANK];
+    float *data;                  /* [numel], owned */
+} gathered;
+
+typedef struct gather_set {
+    gathered *items;
+    size_t n;
+} gather_set;
+
+/* The file tensor a recipe tensor of `shape` came from under entry e: split pieces stacked
+ * back along dimension 0, then transposed back. */
+static void file_shape(const map_entry *e, const tfx_tensor *t, int64_t *shape)
+{
+    memcpy(shape, t->shape, sizeof t->shape);
+    shape[0] *= e->split;
+    if (e->transpose) {
+        int64_t rows = shape[0];
+        shape[0] = shape[1];
+        shape[1] = rows;
+    }
+}
+
+/* The gathered tensor named `name` (made, zeroed, when new). NULL with err set on a shape
+ * disagreement or no memory. */
+static gathered *gather_slot(gather_set *g, const char *name, const int64_t *shape, int rank,
+                             tfx_error *err)
+{
+    for (size_t i = 0; i < g->n; i++) {
+        if (strcmp(g->items[i].name, name) != 0)
+            continue;
+        if (g->items[i].rank != rank || memcmp(g->items[i].shape, shape, (size_t)rank * sizeof *shape)) {
+            tfx_fail(err, "checkpoint tensor '%s' is gathered from pieces of different shapes", name);
+            return NULL;
+        }
+        return &g->items[i];
+    }
+    int64_t numel = 1;
+    for (int d = 0; d < rank; d++)
+        if (__builtin_mul_overflow(numel, shape[d], &numel)) {
+            tfx_fail(err, "checkpoint tensor '%s' is too large", name);
+            return NULL;
+        }
+    gathered *grown = realloc(g->items, (g->n + 1) * sizeof *grown);
+    if (!grown) {
+        tfx_fail(err, "out of memory");
+        return NULL;
+    }
+    g->items = grown;
+    gathered *s = &g->items[g->n];
+    memset(s, 0, sizeof *s);
+    snprintf(s->name, sizeof s->name, "%s", name);
+    s->rank = rank;
+    memcpy(s->shape, shape, (size_t)rank * sizeof *shape);
+    if (!(s->data = calloc((size_t)numel, sizeof(float)))) {
+        tfx_fail(err, "out of memory for checkpoint tensor '%s'", name);
+        return NULL;
+    }
+    g->n++;
+    return s;
+}
+
+/* Put recipe tensor t's rows (data [numel]) where copy_rows took them from in `dst`. */
+static void scatter_rows(const map_entry *e, const tfx_tensor *t, const float *data, gathered *dst)
+{
+    int64_t rows = t->shape[0], row_len = t->numel / rows, per_group = rows / e->groups;
+    int64_t file_cols = dst->rank == 2 ? dst->shape[1] : 0;
+    for (int64_t g = 0; g < e->groups; g++)
+        for (int64_t k = 0; k < per_group; k++) {
+            int64_t s = g * e->split * per_group + e->part * per_group + k;
+            const float *row = data + (g * per_group + k) * row_len;
+            if (!e->transpose) {
+                memcpy(dst->data + s * row_len, row, (size_t)row_len * sizeof *row);
+                continue;
+            }
+            for (int64_t j = 0; j < row_len; j++)
+                dst->data[j * file_cols + s] = row[j];
+        }
+}
+
+static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const ckpt_map *map,
+                         gather_set *g, tfx_error *err)
+{
+    const tfx_tensor *t = &m->tensors[i];
+    const map_entry *e = NULL;
+    int64_t layer = -1;
+    for (size_t k = 0; k < map->n && !e; k++)
+        if (template_match(map->entries[k].target, t->name, &layer))
+            e = &map->entries[k];
+    if (!e)
+        return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
+    if ((e->transpose && t->rank != 2) || t->shape[0] % e->groups != 0)
+        return tfx_fail(err, "recipe tensor '%s' does not fit its checkpoint entry's transpose or groups", t->name);
+    char name[512];
+    int64_t shape[TFX_MAX_RANK];
+    template_fill(name, sizeof name, e->from, layer);
+    file_shape(e, t, shape);
+    gathered *dst = gather_slot(g, name, shape, t->rank, err);
+    if (!dst)
+        return -1;
+    scatter_rows(e, t, data[i], dst);
+    return 0;
+}
+
+static int write_gathered(const gather_set *g, const char *path, tfx_error *err)
+{
+    tfx_st_out *out = calloc(g->n + 1, sizeof *out);
+    if (!out)
+        return tfx_fail(err, "out of memory");
+    for (size_t i = 0; i < g->n; i++) {
+        out[i] = (tfx_st_out){.name = g->items[i].name, .dtype = TFX_DTYPE_F32,
+                              .rank = g->items[i].rank, .data = g->items[i].data};
+        memcpy(out[i].shape, g->items[i].shape, sizeof g->items[i].shape);
+    }
+    int rc = tfx_st_write(path, out, g->n, err);
+    free(out);
+    return rc;
+}
+
+/* Every stored tensor under tfx's own names. */
+static int write_own_names(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
+{
+    tfx_st_out *out = calloc(m->n_tensors + 1, sizeof *out);
+    size_t n = 0;
+    if (!out)
+        return tfx_fail(err, "out of memory");
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tfx_tensor *t = &m->tensors[i];
+        if (t->tied_to >= 0)
+            continue;
+        out[n] = (tfx_st_out){.name = t->name, .dtype = TFX_DTYPE_F32, .rank = t->rank, .data = data[i]};
+        memcpy(out[n++].shape, t->shape, sizeof t->shape);
+    }
+    int rc = tfx_st_write(path, out, n, err);
+    free(out);
+    return rc;
+}
+
+int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
+{
+    if (!m->spec->checkpoint || !tfx_node_get(m->spec->checkpoint, "tensors"))
+        return write_own_names(m, data, path, err);
+    ckpt_map map = {0};
+    gather_set g = {0};
+    int rc = -1;
+    if (read_map(m->spec->checkpoint, m->spec, &map, err))
+        goto out;
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].tied_to < 0 && gather_tensor(m, i, data, &map, &g, err))
+            goto out;
+    rc = write_gathered(&g, path, err);
+out:
+    for (size_t i = 0; i < g.n; i++)
+        free(g.items[i].data);
+    free(g.items);
+    free(map.entries);
+    return rc;
+}

@@ -24,4 +24,10 @@ int tfx_checkpoint_check_map(const tfx_spec *spec, tfx_error *err);
 int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
                         tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
+/* Write data[i] of every stored (untied) tensor of `m` to `path` as the checkpoint holds it when
+ * the recipe has a `checkpoint.tensors` map (the map inverted: transposes undone, split parts
+ * gathered back into their fused tensor; a tied use is already summed into its target), else
+ * under tfx's own names. Returns 0, or -1 with err set. */
+int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path, tfx_error *err);
+
 #endif

@@ -76,5 +76,7 @@ int tfx_cmd_validate(int argc, char **argv);
 int tfx_cmd_run(int argc, char **argv);
 int tfx_cmd_compare(int argc, char **argv);
 int tfx_cmd_import(int argc, char **argv);
+int tfx_cmd_grad(int argc, char **argv);
+int tfx_cmd_train(int argc, char **argv);
 
 #endif

@@ -144,6 +144,56 @@ static void host_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld)
         softmax_row(x + r * ld, cols);
 }
 
+/* dx[M, K] = beta_dx·dx + dout[M, N]·weight[N, K]; dweight[N, K] += doutᵀ·in[M, K];
+ * dbias[N] += Σ_rows dout. Two sgemms (one when dx is NULL), counted like the forward's. */
+static void host_linear_backward(float *dx, float *dweight, float *dbias, const float *dout,
+                                 const float *in, const float *weight, int64_t M, int64_t K,
+                                 int64_t N, float beta_dx)
+{
+    if (dx) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.0f, dout,
+                    (int)N, weight, (int)K, beta_dx, dx, (int)K);
+        flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+    }
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dout,
+                (int)N, in, (int)K, 1.0f, dweight, (int)K);
+    flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+    if (dbias) {
+        for (int64_t i = 0; i < M; i++) {
+            const float *row = dout + i * N;
+            for (int64_t j = 0; j < N; j++)
+                dbias[j] += row[j];
+        }
+    }
+}
+
+/* dx[n] = y ⊙ (dy − Σ y·dy) for one row; dx may equal dy. */
+static TFX_VECTORIZED void softmax_row_backward(float *dx, const float *y, const float *dy,
+                                                int64_t n)
+{
+    float lane[LANES];
+    for (int l = 0; l < LANES; l++)
+        lane[l] = 0.0f;
+    int64_t body = n - n % LANES;
+    for (int64_t j = 0; j < body; j += LANES)
+        for (int l = 0; l < LANES; l++)
+            lane[l] += y[j + l] * dy[j + l];
+    float dot = 0.0f;
+    for (int l = 0; l < LANES; l++)
+        dot += lane[l];
+    for (int64_t j = body; j < n; j++)
+        dot += y[j] * dy[j];
+    for (int64_t j = 0; j < n; j++)
+        dx[j] = y[j] * (dy[j] - dot);
+}
+
+static void host_softmax_rows_backward(float *dx, const float *y, const float *dy, int64_t rows,
+                                       int64_t cols, int64_t ld)
+{
+    for (int64_t r = 0; r < rows; r++)
+        softmax_row_backward(dx + r * ld, y + r * ld, dy + r * ld, cols);
+}
+
 static int host_fail(tfx_status *st, const char *fmt, ...)
 {
     if (st) {
@@ -157,13 +207,15 @@ static int host_fail(tfx_status *st, const char *fmt, ...)
 
 static const tfx_host host_table = {
     .size = sizeof(tfx_host),
-    .abi_version = 1,
+    .abi_version = TFX_ABI_VERSION,
     .linear = host_linear,
     .gemm = host_gemm,
     .softmax_rows = host_softmax_rows,
     .fail = host_fail,
     .declare_tensor = tfx_model_declare_tensor,
     .declare_norm = tfx_model_declare_norm,
+    .linear_backward = host_linear_backward,
+    .softmax_rows_backward = host_softmax_rows_backward,
 };
 
 const tfx_host *tfx_host_table(void) { return &host_table; }

@@ -9,6 +9,12 @@
 tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
                      tfx_error *err)
 {
+    return tfx_load_for(path, sets, n_sets, reg, 0, err);
+}
+
+tfx_loaded *tfx_load_for(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
+                         int training, tfx_error *err)
+{
     tfx_loaded *l = calloc(1, sizeof *l);
     if (!l) {
         tfx_fail(err, "out of memory");
@@ -20,7 +26,8 @@ tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_
         if (tfx_recipe_set(l->recipe, sets[i], err))
             goto err_free;
     if (!(l->spec = tfx_spec_build(l->recipe, reg, err)) ||
-        tfx_checkpoint_check_map(l->spec, err) || !(l->model = tfx_model_build(l->spec, err)))
+        tfx_checkpoint_check_map(l->spec, err) ||
+        !(l->model = tfx_model_build_for(l->spec, training, err)))
         goto err_free;
     if (tfx_counts_compute(l->model, &l->counts, err)) {
         tfx_error_prefix(err, "%s", path);

@@ -22,6 +22,8 @@ static const char help[] =
     "  compare RECIPE... recipes side by side (with --sweep key=a,b: one column per value)\n"
     "  validate FILE...  check recipes; prints nothing when they are good\n"
     "  import CONFIG     a recipe from a Hugging Face config.json, on stdout\n"
+    "  grad RECIPE       the next-token loss and every gradient, in the checkpoint's layout\n"
+    "  train RECIPE      AdamW steps on a batch of token sequences\n"
     "  plugins           list installed plugins, their options and files\n"
     "  help [COMMAND]    this text, or a command's own help\n"
     "\n"
@@ -45,6 +47,8 @@ static const command commands[] = {
     {"import", tfx_cmd_import},
     {"validate", tfx_cmd_validate},
     {"plugins", tfx_cmd_plugins},
+    {"grad", tfx_cmd_grad},
+    {"train", tfx_cmd_train},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,7 +136,39 @@ int64_t tfx_model_find_tensor(const tfx_model *m, const char *name)
 typedef struct build_ctx {
     tfx_model *model;
     tfx_error *err;
+    int training;                 /* 1: configure every instance for training */
 } build_ctx;
+
+/* Does `ops` (a kind's ops struct, whose first field is its size) hold a non-NULL `field`? A
+ * field past the plugin's size is absent, whatever the bytes after its struct hold. */
+#define OPS_HAS(ops, type, field)                                                                \
+    ((ops) && (ops)->size >= offsetof(type, field) + sizeof((ops)->field) && (ops)->field)
+
+/* 1 when `p` has every backward operation its kind needs (a position plugin: the twin of each
+ * forward hook it has). */
+static int trainable(const tfx_plugin *p)
+{
+    switch (p->kind) {
+    case TFX_KIND_POSITION: {
+        const tfx_position_ops *o = p->position;
+        return (!o->embed || OPS_HAS(o, tfx_position_ops, embed_backward)) &&
+               (!o->rotate || OPS_HAS(o, tfx_position_ops, rotate_backward)) &&
+               (!o->score_bias || OPS_HAS(o, tfx_position_ops, score_bias_backward));
+    }
+    case TFX_KIND_NORM:
+        return OPS_HAS(p->norm, tfx_norm_ops, backward);
+    case TFX_KIND_PLACEMENT:
+        return OPS_HAS(p->placement, tfx_placement_ops, backward);
+    case TFX_KIND_ATTENTION:
+        return OPS_HAS(p->attention, tfx_attention_ops, backward_workspace_floats) &&
+               OPS_HAS(p->attention, tfx_attention_ops, backward);
+    case TFX_KIND_FFN:
+        return OPS_HAS(p->ffn, tfx_ffn_ops, backward_workspace_floats) &&
+               OPS_HAS(p->ffn, tfx_ffn_ops, backward);
+    default:
+        return 0;
+    }
+}
 
 static tfx_dims dims_for(const tfx_spec *s, const tfx_stack_spec *st, int64_t layer)
 {
@@ -164,8 +197,12 @@ static int instantiate(const build_ctx *cx, tfx_instance *inst, const tfx_compon
     const tfx_plugin *p = comp->plugin->desc;
     char where[128];
     describe(where, sizeof where, st, layer, slot);
+    if (cx->training && !trainable(p))
+        return tfx_fail_at(cx->err, comp->mark, "%s plugin '%s' (%s) has no backward operations, so this model cannot be trained",
+                           tfx_kind_name(p->kind), p->name, where);
     tfx_config cfg = {.size = sizeof cfg, .host = tfx_host_table(), .options = comp->options,
-                      .dims = dims_for(s, st, layer), .stack = st->name};
+                      .dims = dims_for(s, st, layer), .stack = st->name,
+                      .training = cx->training};
     tfx_status status = {{0}};
     inst->comp = comp;
     inst->first = cx->model->n_tensors;
@@ -279,15 +316,26 @@ static int build_stack(const build_ctx *cx, int si)
 
 tfx_model *tfx_model_build(const tfx_spec *spec, tfx_error *err)
 {
+    return tfx_model_build_for(spec, 0, err);
+}
+
+tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *err)
+{
+    if (training && spec->kind == TFX_MODEL_ENCODER_ONLY) {
+        tfx_fail(err, "'%s' is an encoder-only model: tfx trains decoder-only and encoder-decoder models by next-token loss (masked-LM training is not supported)",
+                 spec->name);
+        return NULL;
+    }
     tfx_model *m = calloc(1, sizeof *m);
     if (!m) {
         tfx_fail(err, "out of memory");
         return NULL;
     }
     m->spec = spec;
+    m->training = training;
     m->n_stacks = spec->n_stacks;
     m->token_types = m->pooler_weight = m->pooler_bias = m->lm_head = -1;
-    build_ctx cx = {.model = m, .err = err};
+    build_ctx cx = {.model = m, .err = err, .training = training};
     m->tok_embed = core_tensor(&cx, "embed.tokens", spec->vocab, spec->d_model, TFX_INIT_NORMAL,
                                TFX_PART_EMBEDDING);
     if (m->tok_embed < 0)

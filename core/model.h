@@ -64,11 +64,16 @@ typedef struct tfx_model {
     int64_t tok_embed, token_types, pooler_weight, pooler_bias, lm_head; /* indices or -1 */
     int n_stacks;
     tfx_stack stacks[2];
+    int training;                 /* 1: instances configured for training (core/train.c) */
 } tfx_model;
 
 /* Instantiate every plugin of `spec` and collect the declared tensors. Allocates no weights.
  * Returns NULL with err naming the recipe place and plugin on failure. */
 tfx_model *tfx_model_build(const tfx_spec *spec, tfx_error *err);
+/* The same, with every instance configured for training (tfx_config.training = 1) when
+ * `training` is 1: a plugin without its kind's backward operations, or an encoder-only model,
+ * is refused before any plugin is configured. */
+tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *err);
 void tfx_model_free(tfx_model *model);
 
 /* Whether figures at `context` (past the model's own) mean anything: not when a plugin's

@@ -146,6 +146,28 @@ void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m)
     tfx_weights_tie(w, m);
 }
 
+void tfx_weights_own(tfx_weights *w, const tfx_model *m)
+{
+    if (!w->checkpoint)
+        return;
+    drop_bf16(w);
+    size_t offset = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tfx_tensor *t = &m->tensors[i];
+        if (t->tied_to >= 0)
+            continue;
+        float *slot = w->arena + offset; /* [numel] */
+        if (w->data[i] != slot)
+            memcpy(slot, w->data[i], (size_t)t->numel * sizeof *slot);
+        w->data[i] = slot;
+        offset += ((size_t)t->numel + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+    }
+    tfx_st_close(w->checkpoint);
+    w->checkpoint = NULL;
+    w->mapped_tensors = 0;
+    tfx_weights_tie(w, m);
+}
+
 void tfx_weights_tie(tfx_weights *w, const tfx_model *m)
 {
     for (size_t i = 0; i < m->n_tensors; i++)

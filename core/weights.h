@@ -44,6 +44,14 @@ void tfx_weights_tie(tfx_weights *w, const tfx_model *m);
  * a mapped checkpoint: what a fresh load starts from. */
 void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m);
 
+/* Copy every tensor used in place from a mapped checkpoint into its arena slot and let the
+ * mapping go: the weights become writable (training). */
+void tfx_weights_own(tfx_weights *w, const tfx_model *m);
+
+/* Copy every tensor used in place from a mapped checkpoint into its arena slot and let the
+ * mapping go: the weights become writable (training). */
+void tfx_weights_own(tfx_weights *w, const tfx_model *m);
+
 /* BF16 copies of every matrix (rank-2 tensor), for decode to stream (core/host.c uses them once
  * registered with tfx_host_use_bf16). Bytes they take: 2 per element. Returns 0 or -1. */
 int tfx_weights_make_bf16(tfx_weights *w, const tfx_model *m, tfx_error *err);

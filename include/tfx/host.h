@@ -60,6 +60,20 @@ typedef struct tfx_host {
     /* Placement only: declare a norm of the block, named e.g. "attn_norm". Norms are numbered
      * in the order declared. */
     int (*declare_norm)(tfx_declarer *d, const char *name, tfx_status *st);
+
+    /* ---- appended: backward kernels (training) ---- */
+
+    /* The backward of linear: dx[M, K] = beta_dx · dx + dout[M, N] · weight[N, K] (dx may be
+     * NULL: not needed); dweight[N, K] += doutᵀ · in[M, K]; dbias[N] += Σ_rows dout (dbias may
+     * be NULL). */
+    void (*linear_backward)(float *dx, float *dweight, float *dbias, const float *dout,
+                            const float *in, const float *weight, int64_t M, int64_t K, int64_t N,
+                            float beta_dx);
+
+    /* The backward of softmax_rows: each row of dx = y ⊙ (dy − Σ_j y·dy) over the first `cols`
+     * entries (row stride ld), where y is softmax_rows' output. dx may equal dy. */
+    void (*softmax_rows_backward)(float *dx, const float *y, const float *dy, int64_t rows,
+                                  int64_t cols, int64_t ld);
 } tfx_host;
 
 #ifdef __cplusplus

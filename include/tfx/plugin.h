@@ -34,6 +34,15 @@
  * Threading: the core calls one instance from one thread at a time. Host kernels may use
  * several threads internally; a plugin starts no threads of its own.
  *
+ * Training: every kind has backward operations, appended to its ops struct (so a plugin built
+ * before them still counts and runs, and training refuses it, naming it). A plugin can be
+ * trained when its kind's backward operations are all present (for a position plugin: the twin
+ * of each hook it has). The core configures instances that will be trained with
+ * tfx_config.training = 1 and keeps each forward call's workspace for the matching backward
+ * call. Backward operations write the gradient of their input (dx) and ACCUMULATE (+=) into the
+ * gradients of their weights (dw, in declaration order, as w): a tensor used twice, or a batch of
+ * several sequences, sums. Backward allocates nothing; scratch comes from the core.
+ *
  * Versioning: TFX_ABI_VERSION changes when a struct here changes in a way an old plugin or an
  * old core would misread (a field removed, reordered or retyped). Structs that cross the
  * boundary begin with a `size` field and only ever grow at the end; the core reads a field past
@@ -114,6 +123,11 @@ typedef struct tfx_config {
     const tfx_value *options;     /* [n_options] in schema order */
     tfx_dims dims;
     const char *stack;            /* "encoder" or "decoder" */
+    /* Appended (training). 1: this instance will be trained. Its forward must then leave in the
+     * workspace the core hands it whatever its backward needs (workspace_floats counts it): in
+     * training the core gives every forward call a workspace of its own and hands the same
+     * floats, as the forward left them, to the matching backward call. */
+    int training;
 } tfx_config;
 
 /* ---- tensor declarations ------------------------------------------------------------------ */
@@ -134,12 +148,31 @@ typedef struct tfx_position_ops {
     /* scores[Tq, Tk] (row stride ld) of head `head` += bias(q_pos[i], k_pos[j]). */
     void (*score_bias)(void *state, const float *const *w, float *scores, int64_t ld, int64_t Tq,
                        int64_t Tk, int64_t head, const int32_t *q_pos, const int32_t *k_pos);
+
+    /* Backward (appended; see "Training" above). Each hook that is not NULL needs its twin.
+     * embed: dw[i] += d loss / d w[i], given dx[T, C], the gradient of x after embed (the
+     * gradient of x before it is the same dx: embed adds). */
+    int (*embed_backward)(void *state, const float *const *w, float *const *dw, const float *dx,
+                          int64_t T, const int32_t *pos, tfx_status *st);
+    /* dx[T, n_heads * head_dim] in place: the gradient of rotate's input from its output's. */
+    void (*rotate_backward)(void *state, const float *const *w, float *dx, int64_t T,
+                            int64_t n_heads, const int32_t *pos);
+    /* dw[i] += d loss / d w[i] given dscores[Tq, Tk] (row stride ld), the gradient of the
+     * biased scores of head `head`; scores themselves pass the gradient through unchanged. */
+    void (*score_bias_backward)(void *state, const float *const *w, float *const *dw,
+                                const float *dscores, int64_t ld, int64_t Tq, int64_t Tk,
+                                int64_t head, const int32_t *q_pos, const int32_t *k_pos);
 } tfx_position_ops;
 
 typedef struct tfx_norm_ops {
     uint32_t size;
     /* out[T, C] = norm(x[T, C]); out may equal x. */
     void (*forward)(void *state, const float *const *w, float *out, const float *x, int64_t T);
+
+    /* Backward (appended). dx[T, C] = (d out / d x)ᵀ · dout[T, C], written (dx may equal dout,
+     * never x); dw[i] += d loss / d w[i]. x is the forward's input. */
+    void (*backward)(void *state, const float *const *w, float *const *dw, float *dx,
+                     const float *dout, const float *x, int64_t T);
 } tfx_norm_ops;
 
 /* What a placement is given to wire one block. Norm `i` is the i-th norm the placement named
@@ -154,6 +187,20 @@ typedef struct tfx_block_io {
     void (*norm)(void *ctx, int i, float *out, const float *in);
 } tfx_block_io;
 
+/* What a placement is given to run one block backward. */
+typedef struct tfx_block_grad_io {
+    uint32_t size;
+    float *dx;                    /* [T, C] in: d loss / d block output; out: d loss / d input */
+    float *scratch[3];            /* three [T, C] buffers the placement may use freely */
+    int64_t T, C;
+    void *ctx;
+    /* d_in[T, C] = gradient of sublayer s's input from d_out[T, C], its output's (written);
+     * the sublayer's weight gradients accumulate. d_in may not equal d_out. */
+    int (*sublayer_backward)(void *ctx, int s, float *d_in, const float *d_out, tfx_status *st);
+    /* d_in[T, C] = gradient of norm i's input from d_out, its output's (written; may equal d_out). */
+    void (*norm_backward)(void *ctx, int i, float *d_in, const float *d_out);
+} tfx_block_grad_io;
+
 typedef struct tfx_placement_ops {
     uint32_t size;
     /* Name the block's norms (host->declare_norm) given its sublayer names; e.g. "attn_norm". */
@@ -161,6 +208,12 @@ typedef struct tfx_placement_ops {
                          tfx_declarer *d, tfx_status *st);
     int (*forward)(void *state, const tfx_block_io *io, tfx_status *st);
     int final_norm;               /* 1: the stack ends with a norm unless the recipe says not */
+
+    /* Backward (appended): the block's wiring in reverse. On entry io->dx holds the gradient of
+     * the block's output, on return that of its input. In training each sublayer and each norm
+     * may be called at most once per block forward; the core keeps the input of every call and
+     * hands it to the matching sublayer_backward / norm_backward. */
+    int (*backward)(void *state, const tfx_block_grad_io *io, tfx_status *st);
 } tfx_placement_ops;
 
 /* The position hooks an attention instance calls; NULL members mean "not applicable". */
@@ -189,6 +242,30 @@ typedef struct tfx_attn_io {
     const tfx_position_hooks *position;
 } tfx_attn_io;
 
+/* The position plugin's backward hooks, as an attention instance calls them. */
+typedef struct tfx_position_grad_hooks {
+    uint32_t size;
+    void *state;
+    const float *const *w;
+    float *const *dw;             /* the position instance's weight gradients */
+    void (*rotate_backward)(void *state, const float *const *w, float *dx, int64_t T,
+                            int64_t n_heads, const int32_t *pos);
+    void (*score_bias_backward)(void *state, const float *const *w, float *const *dw,
+                                const float *dscores, int64_t ld, int64_t Tq, int64_t Tk,
+                                int64_t head, const int32_t *q_pos, const int32_t *k_pos);
+} tfx_position_grad_hooks;
+
+/* The gradients of one attention call, beside the tfx_attn_io of its forward. */
+typedef struct tfx_attn_grad {
+    uint32_t size;
+    const float *dout;            /* [T, C] d loss / d out */
+    float *dx;                    /* [T, C] d loss / d x, written */
+    float *dmemory;               /* [S, C] d loss / d memory, accumulated (cross attention) */
+    float *const *dw;             /* d loss / d w[i], accumulated */
+    float *workspace;             /* backward_workspace_floats(T, context) floats of scratch */
+    const tfx_position_grad_hooks *position; /* NULL for cross attention */
+} tfx_attn_grad;
+
 typedef struct tfx_attention_ops {
     uint32_t size;
     int uses_memory;              /* 1: keys/values come from the encoder (cross attention) */
@@ -200,6 +277,13 @@ typedef struct tfx_attention_ops {
     /* How many keys the query at position n-1 sees (the attention term of FLOPs). */
     int64_t (*keys_seen)(void *state, int64_t n);
     int (*forward)(void *state, const float *const *w, const tfx_attn_io *io, tfx_status *st);
+
+    /* Backward (appended). Training runs each sequence afresh (n_past 0) and calls backward with
+     * the very io of the matching forward: io->workspace holds what that forward left there,
+     * io->cache what it cached. */
+    int64_t (*backward_workspace_floats)(void *state, int64_t T, int64_t context);
+    int (*backward)(void *state, const float *const *w, const tfx_attn_io *io,
+                    const tfx_attn_grad *grad, tfx_status *st);
 } tfx_attention_ops;
 
 typedef struct tfx_ffn_ops {
@@ -209,6 +293,14 @@ typedef struct tfx_ffn_ops {
     int (*forward)(void *state, const float *const *w, float *out, const float *x, int64_t T,
                    float *workspace, tfx_status *st);
     int64_t (*width)(void *state); /* the hidden width, for reports */
+
+    /* Backward (appended). dx[T, C] = gradient of x from dout[T, C] (written); dw[i] += d loss /
+     * d w[i]. `saved` is the forward's workspace as the forward left it; `workspace` is
+     * backward_workspace_floats(T) floats of scratch. */
+    int64_t (*backward_workspace_floats)(void *state, int64_t T);
+    int (*backward)(void *state, const float *const *w, float *const *dw, float *dx,
+                    const float *dout, const float *x, int64_t T, float *saved, float *workspace,
+                    tfx_status *st);
 } tfx_ffn_ops;
 
 /* ---- the descriptor ----------------------------------------------------------------------- */

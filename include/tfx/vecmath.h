@@ -108,4 +108,20 @@ static inline float tfx_gelu_tanhf(float x)
 /* SiLU (swish): x·σ(x). */
 static inline float tfx_siluf(float x) { return x / (1.0f + tfx_expf(-x)); }
 
+/* d/dx of tfx_gelu_tanhf: with u = k(x + 0.044715x³) and t = tanh u,
+ * 0.5(1 + t) + 0.5·x·(1 − t²)·k(1 + 3·0.044715x²). */
+static inline float tfx_gelu_tanh_grad(float x)
+{
+    const float k = 0.7978845608028654f;
+    float t = tfx_tanhf(k * (x + 0.044715f * x * x * x));
+    return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * k * (1.0f + 0.134145f * x * x);
+}
+
+/* d/dx of tfx_siluf: σ(x)·(1 + x·(1 − σ(x))). */
+static inline float tfx_silu_grad(float x)
+{
+    float s = 1.0f / (1.0f + tfx_expf(-x));
+    return s * (1.0f + x * (1.0f - s));
+}
+
 #endif

@@ -33,12 +33,16 @@ int64_t mha_cache_floats(void *state, int64_t context);
 int64_t mha_workspace_floats(void *state, int64_t T, int64_t context);
 int64_t mha_keys_seen(void *state, int64_t n);
 int mha_forward(void *state, const float *const *w, const tfx_attn_io *io, tfx_status *st);
+int64_t mha_backward_workspace_floats(void *state, int64_t T, int64_t context);
+int mha_backward(void *state, const float *const *w, const tfx_attn_io *io,
+                 const tfx_attn_grad *grad, tfx_status *st);
 
 #define MHA_OPS(is_cross)                                                                        \
     {                                                                                            \
         .size = sizeof(tfx_attention_ops), .uses_memory = (is_cross),                            \
         .cache_floats = mha_cache_floats, .workspace_floats = mha_workspace_floats,              \
         .keys_seen = mha_keys_seen, .forward = mha_forward,                                      \
+        .backward_workspace_floats = mha_backward_workspace_floats, .backward = mha_backward,    \
     }
 
 #endif

@@ -49,4 +49,34 @@ static TFX_VECTORIZED void activate(activation act, float *x, int64_t n)
     }
 }
 
+/* dy[n] = dy ⊙ act'(pre) in place: on entry the gradient of act's output, on return that of its
+ * input `pre` (the values activate() was given). */
+static TFX_VECTORIZED void activate_backward(activation act, float *dy, const float *pre, int64_t n)
+{
+    switch (act) {
+    case ACT_RELU:
+        for (int64_t i = 0; i < n; i++)
+            dy[i] = pre[i] > 0.0f ? dy[i] : 0.0f;
+        break;
+    case ACT_GELU: /* Φ(x) + x·φ(x) */
+        for (int64_t i = 0; i < n; i++) {
+            double x = pre[i];
+            double g = 0.5 * (1.0 + erf(x * 0.70710678118654752440)) +
+                       x * exp(-0.5 * x * x) * 0.39894228040143267794;
+            dy[i] = (float)(dy[i] * g);
+        }
+        break;
+    case ACT_GELU_TANH:
+        for (int64_t i = 0; i < n; i++)
+            dy[i] *= tfx_gelu_tanh_grad(pre[i]);
+        break;
+    case ACT_SILU:
+        for (int64_t i = 0; i < n; i++)
+            dy[i] *= tfx_silu_grad(pre[i]);
+        break;
+    case ACT_COUNT:
+        break;
+    }
+}
+
 #endif

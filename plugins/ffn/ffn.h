@@ -4,6 +4,7 @@
 #define TFX_FFN_FFN_H
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include <tfx/plugin.h>
@@ -17,7 +18,14 @@ typedef struct ffn {
     int64_t C, W;                 /* d_model, hidden width */
     activation act;
     int bias;
+    int training;                 /* forward keeps what backward needs in its workspace */
 } ffn;
+
+/* cfg->training, or 0 from a core whose tfx_config predates it. */
+static inline int config_training(const tfx_config *cfg)
+{
+    return cfg->size >= offsetof(tfx_config, training) + sizeof cfg->training && cfg->training;
+}
 
 /* Configure from the options; the ENUM's choices are a subset of activation_names. */
 static inline int ffn_configure(const tfx_config *cfg, const char *const *choices, void **state,
@@ -32,6 +40,7 @@ static inline int ffn_configure(const tfx_config *cfg, const char *const *choice
     if (!f)
         return cfg->host->fail(st, "out of memory");
     *f = (ffn){.host = cfg->host, .C = C, .W = W, .bias = (int)cfg->options[OPT_BIAS].i,
+               .training = config_training(cfg),
                .act = (activation)activation_from_name(choices[cfg->options[OPT_ACTIVATION].i])};
     *state = f;
     return 0;

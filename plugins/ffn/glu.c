@@ -30,7 +30,12 @@ static int declare(void *state, tfx_declarer *d, tfx_status *st)
                ? -1 : 0;
 }
 
-static int64_t workspace_floats(void *state, int64_t T) { return 2 * T * ((const ffn *)state)->W; }
+/* Inference: gate and up [T, W] each. Training: the gate's pre-activations [T, W] as well. */
+static int64_t workspace_floats(void *state, int64_t T)
+{
+    const ffn *f = state;
+    return (f->training ? 3 : 2) * T * f->W;
+}
 
 static int forward(void *state, const float *const *w, float *out, const float *x, int64_t T,
                    float *workspace, tfx_status *st)
@@ -41,6 +46,10 @@ static int forward(void *state, const float *const *w, float *out, const float *
     float *gated = workspace, *upped = workspace + T * f->W; /* [T, W] each */
     f->host->linear(gated, x, gate, b ? w[1] : NULL, T, f->C, f->W, 0.0f);
     f->host->linear(upped, x, up, b ? w[3] : NULL, T, f->C, f->W, 0.0f);
+    if (f->training) { /* keep the gate's pre-activations [T, W] after up */
+        float *pre = workspace + 2 * T * f->W;
+        memcpy(pre, gated, (size_t)(T * f->W) * sizeof *pre);
+    }
     activate(f->act, gated, T * f->W);
     for (int64_t i = 0; i < T * f->W; i++)
         gated[i] *= upped[i];
@@ -48,8 +57,51 @@ static int forward(void *state, const float *const *w, float *out, const float *
     return 0;
 }
 
+static int64_t backward_workspace_floats(void *state, int64_t T)
+{
+    return 2 * T * ((const ffn *)state)->W;
+}
+
+/* dg[n] = dh ⊙ up and du[n] = dh ⊙ act(pre): the gradients of the product's two factors, the
+ * first still before the activation's derivative. dg may be dh. */
+static void split_product(float *dg, float *du, const float *dh, const float *upped,
+                          const float *pre, activation act, int64_t n)
+{
+    memcpy(du, pre, (size_t)n * sizeof *du);
+    activate(act, du, n);
+    for (int64_t i = 0; i < n; i++) {
+        float g = dh[i];
+        du[i] *= g;
+        dg[i] = g * upped[i];
+    }
+    activate_backward(act, dg, pre, n);
+}
+
+/* dh = dout·down; the gate's and up's gradients from the product; dx = dg·gate + du·up. */
+static int backward(void *state, const float *const *w, float *const *dw, float *dx,
+                    const float *dout, const float *x, int64_t T, float *saved, float *workspace,
+                    tfx_status *st)
+{
+    const ffn *f = state;
+    if (!f->training)
+        return f->host->fail(st, "glu backward needs an instance configured for training");
+    const int b = f->bias;
+    const int64_t n = T * f->W;
+    const float *gate = w[0], *up = w[b ? 2 : 1], *down = w[b ? 4 : 2];
+    const float *hidden = saved, *upped = saved + n, *pre = saved + 2 * n; /* [T, W] each */
+    float *dh = workspace, *du = workspace + n;                           /* [T, W] each */
+    f->host->linear_backward(dh, dw[b ? 4 : 2], b ? dw[5] : NULL, dout, hidden, down, T, f->W,
+                             f->C, 0.0f);
+    split_product(dh, du, dh, upped, pre, f->act, n);
+    f->host->linear_backward(dx, dw[0], b ? dw[1] : NULL, dh, x, gate, T, f->C, f->W, 0.0f);
+    f->host->linear_backward(dx, dw[b ? 2 : 1], b ? dw[3] : NULL, du, x, up, T, f->C, f->W, 1.0f);
+    return 0;
+}
+
 static const tfx_ffn_ops ops = {.size = sizeof ops, .workspace_floats = workspace_floats,
-                                .forward = forward, .width = ffn_width};
+                                .forward = forward, .width = ffn_width,
+                                .backward_workspace_floats = backward_workspace_floats,
+                                .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -28,7 +28,13 @@ static int declare(void *state, tfx_declarer *d, tfx_status *st)
                ? -1 : 0;
 }
 
-static int64_t workspace_floats(void *state, int64_t T) { return T * ((const ffn *)state)->W; }
+/* Inference: the hidden activations [T, W]. Training: the pre-activations [T, W] as well,
+ * which backward needs. */
+static int64_t workspace_floats(void *state, int64_t T)
+{
+    const ffn *f = state;
+    return (f->training ? 2 : 1) * T * f->W;
+}
 
 static int forward(void *state, const float *const *w, float *out, const float *x, int64_t T,
                    float *workspace, tfx_status *st)
@@ -38,13 +44,44 @@ static int forward(void *state, const float *const *w, float *out, const float *
     const float *down = w[f->bias ? 2 : 1], *down_bias = f->bias ? w[3] : NULL;
     float *hidden = workspace; /* [T, W] */
     f->host->linear(hidden, x, up, up_bias, T, f->C, f->W, 0.0f);
+    if (f->training) { /* keep the pre-activations [T, W] after the hidden */
+        float *pre = workspace + T * f->W;
+        memcpy(pre, hidden, (size_t)(T * f->W) * sizeof *pre);
+    }
     activate(f->act, hidden, T * f->W);
     f->host->linear(out, hidden, down, down_bias, T, f->W, f->C, 0.0f);
     return 0;
 }
 
+static int64_t backward_workspace_floats(void *state, int64_t T)
+{
+    return T * ((const ffn *)state)->W;
+}
+
+/* Through down, the activation and up, in reverse: dh = dout·down, dh ⊙= act'(pre),
+ * dx = dh·up; the weights' gradients accumulate on the way. */
+static int backward(void *state, const float *const *w, float *const *dw, float *dx,
+                    const float *dout, const float *x, int64_t T, float *saved, float *workspace,
+                    tfx_status *st)
+{
+    const ffn *f = state;
+    if (!f->training)
+        return f->host->fail(st, "mlp backward needs an instance configured for training");
+    const int b = f->bias;
+    const float *up = w[0], *down = w[b ? 2 : 1];
+    const float *hidden = saved, *pre = saved + T * f->W; /* [T, W] each */
+    float *dh = workspace;                                /* [T, W] */
+    f->host->linear_backward(dh, dw[b ? 2 : 1], b ? dw[3] : NULL, dout, hidden, down, T, f->W,
+                             f->C, 0.0f);
+    activate_backward(f->act, dh, pre, T * f->W);
+    f->host->linear_backward(dx, dw[0], b ? dw[1] : NULL, dh, x, up, T, f->C, f->W, 0.0f);
+    return 0;
+}
+
 static const tfx_ffn_ops ops = {.size = sizeof ops, .workspace_floats = workspace_floats,
-                                .forward = forward, .width = ffn_width};
+                                .forward = forward, .width = ffn_width,
+                                .backward_workspace_floats = backward_workspace_floats,
+                                .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

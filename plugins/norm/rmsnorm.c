@@ -54,7 +54,32 @@ static void forward(void *state, const float *const *w, float *out, const float 
     }
 }
 
-static const tfx_norm_ops ops = {.size = sizeof ops, .forward = forward};
+/* With r = 1/sqrt(mean(x²) + eps) and g = dout ⊙ weight, per row:
+ * dx = r·g − x·r³·mean(g ⊙ x); dweight += dout ⊙ x·r. r is recomputed from x; dx may equal
+ * dout: a row is read before it is written. */
+static void backward(void *state, const float *const *w, float *const *dw, float *dx,
+                     const float *dout, const float *x, int64_t T)
+{
+    const rmsnorm *n = state;
+    const int64_t C = n->C;
+    for (int64_t t = 0; t < T; t++) {
+        const float *row = x + t * C, *dy = dout + t * C;
+        double sq = 0, sum_gx = 0;
+        for (int64_t c = 0; c < C; c++)
+            sq += (double)row[c] * row[c];
+        float r = (float)(1.0 / sqrt(sq / (double)C + n->eps));
+        for (int64_t c = 0; c < C; c++) {
+            sum_gx += (double)dy[c] * w[0][c] * row[c];
+            dw[0][c] += dy[c] * (row[c] * r);
+        }
+        float k = (float)(sum_gx / (double)C) * r * r * r;
+        float *d = dx + t * C;
+        for (int64_t c = 0; c < C; c++)
+            d[c] = r * dy[c] * w[0][c] - row[c] * k;
+    }
+}
+
+static const tfx_norm_ops ops = {.size = sizeof ops, .forward = forward, .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -47,8 +47,30 @@ static int forward(void *state, const tfx_block_io *io, tfx_status *st)
     return 0;
 }
 
+/* Every sublayer's output gradient is dx itself; their input gradients sum (before one shared
+ * norm's backward, or each through its own), and the sum joins the residual's dx. */
+static int backward(void *state, const tfx_block_grad_io *io, tfx_status *st)
+{
+    const placement *p = state;
+    const int64_t n = io->T * io->C;
+    float *d = io->scratch[0], *sum = io->scratch[2]; /* [T, C] each */
+    memset(sum, 0, (size_t)n * sizeof *sum);
+    for (int s = p->n_sublayers - 1; s >= 0; s--) {
+        if (io->sublayer_backward(io->ctx, s, d, io->dx, st))
+            return -1;
+        if (!p->shared_norm)
+            io->norm_backward(io->ctx, s, d, d);
+        add_into(sum, d, n);
+    }
+    if (p->shared_norm)
+        io->norm_backward(io->ctx, 0, sum, sum);
+    add_into(io->dx, sum, n);
+    return 0;
+}
+
 static const tfx_placement_ops ops = {
-    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 1};
+    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 1,
+    .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -21,8 +21,25 @@ static int forward(void *state, const tfx_block_io *io, tfx_status *st)
     return 0;
 }
 
+/* In reverse: through the norm to the sum, then the sum's gradient reaches x twice, through
+ * the residual and through the sublayer. */
+static int backward(void *state, const tfx_block_grad_io *io, tfx_status *st)
+{
+    const placement *p = state;
+    float *dsum = io->scratch[0], *d = io->scratch[1]; /* [T, C] each */
+    for (int s = p->n_sublayers - 1; s >= 0; s--) {
+        io->norm_backward(io->ctx, s, dsum, io->dx);
+        if (io->sublayer_backward(io->ctx, s, d, dsum, st))
+            return -1;
+        for (int64_t i = 0; i < io->T * io->C; i++)
+            io->dx[i] = dsum[i] + d[i];
+    }
+    return 0;
+}
+
 static const tfx_placement_ops ops = {
-    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 0};
+    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 0,
+    .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

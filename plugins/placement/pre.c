@@ -21,8 +21,24 @@ static int forward(void *state, const tfx_block_io *io, tfx_status *st)
     return 0;
 }
 
+/* In reverse: the residual passes dx through unchanged, and each branch adds
+ * norm_backward(sublayer_backward(dx)). */
+static int backward(void *state, const tfx_block_grad_io *io, tfx_status *st)
+{
+    const placement *p = state;
+    float *d = io->scratch[0]; /* [T, C] */
+    for (int s = p->n_sublayers - 1; s >= 0; s--) {
+        if (io->sublayer_backward(io->ctx, s, d, io->dx, st))
+            return -1;
+        io->norm_backward(io->ctx, s, d, d);
+        add_into(io->dx, d, io->T * io->C);
+    }
+    return 0;
+}
+
 static const tfx_placement_ops ops = {
-    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 1};
+    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 1,
+    .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -28,8 +28,24 @@ static int forward(void *state, const tfx_block_io *io, tfx_status *st)
     return 0;
 }
 
+/* In reverse: each branch adds norm1'(sublayer'(norm2'(dx))) to the residual's dx. */
+static int backward(void *state, const tfx_block_grad_io *io, tfx_status *st)
+{
+    const placement *p = state;
+    float *a = io->scratch[0], *b = io->scratch[1]; /* [T, C] each */
+    for (int s = p->n_sublayers - 1; s >= 0; s--) {
+        io->norm_backward(io->ctx, 2 * s + 1, a, io->dx);
+        if (io->sublayer_backward(io->ctx, s, b, a, st))
+            return -1;
+        io->norm_backward(io->ctx, 2 * s, b, b);
+        add_into(io->dx, b, io->T * io->C);
+    }
+    return 0;
+}
+
 static const tfx_placement_ops ops = {
-    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 1};
+    .size = sizeof ops, .declare_norms = declare_norms, .forward = forward, .final_norm = 1,
+    .backward = backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -50,7 +50,16 @@ static void score_bias(void *state, const float *const *w, float *scores, int64_
             scores[i * ld + j] += slope * (float)(k_pos[j] - q_pos[i]);
 }
 
-static const tfx_position_ops ops = {.size = sizeof ops, .score_bias = score_bias};
+/* The slopes are fixed, not learned: no weight gradient. The scores' gradient passes through
+ * unchanged (the attention plugin carries it on). */
+static void score_bias_backward(void *state, const float *const *w, float *const *dw,
+                                const float *dscores, int64_t ld, int64_t Tq, int64_t Tk,
+                                int64_t head, const int32_t *q_pos, const int32_t *k_pos)
+{
+}
+
+static const tfx_position_ops ops = {.size = sizeof ops, .score_bias = score_bias,
+                                     .score_bias_backward = score_bias_backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -53,7 +53,26 @@ static int embed(void *state, const float *const *w, float *x, int64_t T, const 
     return 0;
 }
 
-static const tfx_position_ops ops = {.size = sizeof ops, .embed = embed};
+/* dweight[pos + offset] += dx[t]: each row of the gradient goes back to the row it read. */
+static int embed_backward(void *state, const float *const *w, float *const *dw, const float *dx,
+                          int64_t T, const int32_t *pos, tfx_status *st)
+{
+    (void)w;
+    const learned *p = state;
+    for (int64_t t = 0; t < T; t++) {
+        if (pos[t] < 0 || pos[t] >= p->context)
+            return p->host->fail(st, "position %d is outside the context of %lld", (int)pos[t],
+                                 (long long)p->context);
+        float *row = dw[0] + (pos[t] + p->offset) * p->C;
+        const float *src = dx + t * p->C;
+        for (int64_t c = 0; c < p->C; c++)
+            row[c] += src[c];
+    }
+    return 0;
+}
+
+static const tfx_position_ops ops = {.size = sizeof ops, .embed = embed,
+                                     .embed_backward = embed_backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

@@ -69,11 +69,10 @@ static void destroy(void *state)
     free(p);
 }
 
-/* Rotate x[T, n_heads * head_dim] in place; the core keeps 0 <= pos < context. */
-static void rotate(void *state, const float *const *w, float *x, int64_t T, int64_t n_heads,
-                   const int32_t *pos)
+/* Rotate x[T, n_heads * head_dim] in place by +angle (sign 1) or −angle (sign −1). */
+static void rotate_by(const rope *p, float sign, float *x, int64_t T, int64_t n_heads,
+                      const int32_t *pos)
 {
-    const rope *p = state;
     const int64_t half = p->rotary / 2;
     for (int64_t t = 0; t < T; t++) {
         const float *c = p->cos_table + (int64_t)pos[t] * half;
@@ -83,15 +82,32 @@ static void rotate(void *state, const float *const *w, float *x, int64_t T, int6
             for (int64_t i = 0; i < half; i++) {
                 int64_t a = p->style == STYLE_HALF ? i : 2 * i;
                 int64_t b = p->style == STYLE_HALF ? i + half : 2 * i + 1;
-                float x1 = v[a], x2 = v[b];
-                v[a] = x1 * c[i] - x2 * s[i];
-                v[b] = x2 * c[i] + x1 * s[i];
+                float x1 = v[a], x2 = v[b], sn = sign * s[i];
+                v[a] = x1 * c[i] - x2 * sn;
+                v[b] = x2 * c[i] + x1 * sn;
             }
         }
     }
 }
 
-static const tfx_position_ops ops = {.size = sizeof ops, .rotate = rotate};
+/* Rotate x[T, n_heads * head_dim] in place; the core keeps 0 <= pos < context. */
+static void rotate(void *state, const float *const *w, float *x, int64_t T, int64_t n_heads,
+                   const int32_t *pos)
+{
+    (void)w;
+    rotate_by(state, 1.0f, x, T, n_heads, pos);
+}
+
+/* A rotation's transpose is its inverse: the gradient turns back by −angle. */
+static void rotate_backward(void *state, const float *const *w, float *dx, int64_t T,
+                            int64_t n_heads, const int32_t *pos)
+{
+    (void)w;
+    rotate_by(state, -1.0f, dx, T, n_heads, pos);
+}
+
+static const tfx_position_ops ops = {.size = sizeof ops, .rotate = rotate,
+                                     .rotate_backward = rotate_backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

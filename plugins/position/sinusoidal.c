@@ -59,7 +59,15 @@ static int embed(void *state, const float *const *w, float *x, int64_t T, const 
     return 0;
 }
 
-static const tfx_position_ops ops = {.size = sizeof ops, .embed = embed};
+/* The encodings are fixed, not learned: nothing to accumulate (x's gradient passes through). */
+static int embed_backward(void *state, const float *const *w, float *const *dw, const float *dx,
+                          int64_t T, const int32_t *pos, tfx_status *st)
+{
+    return 0;
+}
+
+static const tfx_position_ops ops = {.size = sizeof ops, .embed = embed,
+                                     .embed_backward = embed_backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

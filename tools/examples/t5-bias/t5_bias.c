@@ -80,7 +80,20 @@ static void score_bias(void *state, const float *const *w, float *scores, int64_
             scores[i * ld + j] += w[0][bucket(p, k_pos[j] - q_pos[i]) * p->heads + head];
 }
 
-static const tfx_position_ops ops = {.size = sizeof ops, .score_bias = score_bias};
+/* Training: every score's gradient goes back to the bias it read, dw[bucket, head] += dscores.
+ * The scores themselves pass their gradient through unchanged. */
+static void score_bias_backward(void *state, const float *const *w, float *const *dw,
+                                const float *dscores, int64_t ld, int64_t Tq, int64_t Tk,
+                                int64_t head, const int32_t *q_pos, const int32_t *k_pos)
+{
+    const t5_bias *p = state;
+    for (int64_t i = 0; i < Tq; i++)
+        for (int64_t j = 0; j < Tk; j++)
+            dw[0][bucket(p, k_pos[j] - q_pos[i]) * p->heads + head] += dscores[i * ld + j];
+}
+
+static const tfx_position_ops ops = {.size = sizeof ops, .score_bias = score_bias,
+                                     .score_bias_backward = score_bias_backward};
 
 TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
 {

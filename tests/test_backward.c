@@ -1,0 +1,1059 @@
+/* tests/test_backward.c — the backward of every shipped plugin and host kernel against finite
+ * differences: the analytic ⟨grad, u⟩ against (L(θ+εu) − L(θ−εu)) / 2ε, with L = Σ r ⊙ out. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "host.h"
+#include "registry.h"
+
+/* The plugins under test: those of the build tree, and the T5 example built beside the tests. */
+static tfx_registry *reg;
+/* The core's host table with declarers of the test's own (no model behind them). */
+static tfx_host host;
+
+/* ---- random numbers ----------------------------------------------------------------------- */
+
+static uint64_t rng_state = 42;
+
+/* Uniform in [-1, 1). */
+static float uniform(void)
+{
+    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((rng_state >> 40) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+/* Start the sequence afresh from a label, so that each check draws the same numbers whatever
+ * ran (or failed) before it. */
+static void seed(const char *label)
+{
+    rng_state = 42;
+    for (const char *c = label; *c; c++)
+        rng_state = rng_state * 31 + (unsigned char)*c;
+}
+
+static float *random_floats(int64_t n, float offset, float scale)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    assert_non_null(x);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = offset + scale * uniform();
+    return x;
+}
+
+static float *zeros(int64_t n)
+{
+    float *x = calloc((size_t)(n > 0 ? n : 1), sizeof *x);
+    assert_non_null(x);
+    return x;
+}
+
+/* ---- instances: configure, declare, random weights ---------------------------------------- */
+
+enum { MAX_TENSORS = 16 };
+
+/* What an instance declared; the test's tfx_declarer. */
+typedef struct decl {
+    int n;
+    int64_t numel[MAX_TENSORS];
+    tfx_init init[MAX_TENSORS];
+    char name[MAX_TENSORS][64];
+    int n_norms;
+} decl;
+
+static int declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                          tfx_init init, tfx_status *st)
+{
+    decl *r = (decl *)d;
+    assert_true(r->n < MAX_TENSORS);
+    int64_t numel = 1;
+    for (int i = 0; i < rank; i++)
+        assert_false(__builtin_mul_overflow(numel, shape[i], &numel));
+    r->numel[r->n] = numel, r->init[r->n] = init;
+    snprintf(r->name[r->n], sizeof r->name[0], "%s", name);
+    r->n++;
+    return 0;
+}
+
+static int declare_norm(tfx_declarer *d, const char *name, tfx_status *st)
+{
+    ((decl *)d)->n_norms++;
+    return 0;
+}
+
+typedef struct inst {
+    const tfx_plugin *p;
+    void *state;
+    decl d;
+    float *w[MAX_TENSORS];        /* [d.numel[i]] each */
+    float *dw[MAX_TENSORS];
+} inst;
+
+/* Parse `text` as option `o` takes it in a recipe. */
+static tfx_value option_value(const tfx_option *o, const char *text)
+{
+    tfx_value v = {0};
+    if (o->type == TFX_OPT_FLOAT)
+        v.f = strtod(text, NULL);
+    else if (o->type == TFX_OPT_BOOL)
+        v.i = strcmp(text, "true") == 0;
+    else if (o->type == TFX_OPT_INT)
+        v.i = strtoll(text, NULL, 10);
+    else {
+        v.i = -1;
+        for (int c = 0; o->choices[c]; c++)
+            if (strcmp(o->choices[c], text) == 0)
+                v.i = c;
+        assert_true(v.i >= 0);
+    }
+    return v;
+}
+
+/* The option values: defaults, then "name=value,name=value" from `set`. */
+static void options_from(const tfx_plugin *p, const char *set, tfx_value *out)
+{
+    for (int i = 0; i < p->n_options; i++)
+        out[i] = option_value(&p->options[i], p->options[i].default_value);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", set ? set : "");
+    for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(item, '=');
+        assert_non_null(eq);
+        *eq = '\0';
+        int found = 0;
+        for (int i = 0; i < p->n_options; i++)
+            if (strcmp(p->options[i].name, item) == 0)
+                out[i] = option_value(&p->options[i], eq + 1), found = 1;
+        if (!found)
+            fail_msg("plugin %s has no option %s", p->name, item);
+    }
+}
+
+static tfx_dims dims_of(int64_t C, int64_t H, int64_t KVH, int64_t context)
+{
+    return (tfx_dims){.d_model = C, .heads = H, .kv_heads = KVH, .head_dim = C / H, .vocab = 11,
+                      .context = context, .layer = 0, .layers = 1};
+}
+
+/* Configure and declare plugin `name` of `kind`; random weights, zero gradients. */
+static void instance(inst *in, tfx_kind kind, const char *name, const char *set, tfx_dims dims,
+                     int training, const char *stack)
+{
+    const tfx_registered *r = tfx_registry_find(reg, kind, name);
+    if (!r)
+        fail_msg("no %s plugin %s", tfx_kind_name(kind), name);
+    *in = (inst){.p = r->desc};
+    tfx_value values[16];
+    assert_true(in->p->n_options <= 16);
+    options_from(in->p, set, values);
+    tfx_config cfg = {.size = sizeof cfg, .host = &host, .options = values, .dims = dims,
+                      .stack = stack, .training = training};
+    tfx_status st = {{0}};
+    if (in->p->configure(&cfg, &in->state, &st))
+        fail_msg("configure %s: %s", name, st.msg);
+    if (in->p->declare && in->p->declare(in->state, (tfx_declarer *)&in->d, &st))
+        fail_msg("declare %s: %s", name, st.msg);
+    for (int i = 0; i < in->d.n; i++) {
+        /* gains near 1, biases and matrices small but not zero, so every term counts */
+        float offset = in->d.init[i] == TFX_INIT_ONES ? 1.0f : 0.0f;
+        float scale = in->d.init[i] == TFX_INIT_NORMAL ? 0.4f : 0.2f;
+        in->w[i] = random_floats(in->d.numel[i], offset, scale);
+        in->dw[i] = zeros(in->d.numel[i]);
+    }
+}
+
+/* `to` gets a copy of `from`'s weights (the same plugin and options). */
+static void copy_weights(inst *to, const inst *from)
+{
+    assert_int_equal(to->d.n, from->d.n);
+    for (int i = 0; i < from->d.n; i++)
+        memcpy(to->w[i], from->w[i], (size_t)from->d.numel[i] * sizeof(float));
+}
+
+static void release(inst *in)
+{
+    for (int i = 0; i < in->d.n; i++)
+        free(in->w[i]), free(in->dw[i]);
+    if (in->state)
+        in->p->destroy(in->state);
+    in->state = NULL;
+}
+
+/* ---- the finite-difference check ---------------------------------------------------------- */
+
+enum { MAX_THETA = 24 };
+
+/* One check: tensors θ, their gradients, and the function out(θ) with its backward. */
+typedef struct fd {
+    const char *name;
+    int n;
+    float *theta[MAX_THETA];
+    float *grad[MAX_THETA];
+    int64_t len[MAX_THETA];
+    const char *what[MAX_THETA];
+    int written[MAX_THETA];       /* 1: backward writes this gradient; 0: it accumulates */
+    int zero[MAX_THETA];          /* 1: the gradient vanishes by the maths (below 1e-4) */
+    float *out;                   /* [out_len] */
+    int64_t out_len;
+    float *r;                     /* [out_len] the loss's weights */
+    void (*forward)(void *ctx);
+    void (*backward)(void *ctx, const float *r);
+    void *ctx;
+    double eps, tol;
+} fd;
+
+static void add_theta(fd *f, const char *what, float *theta, float *grad, int64_t len, int written)
+{
+    assert_true(f->n < MAX_THETA);
+    f->theta[f->n] = theta, f->grad[f->n] = grad, f->len[f->n] = len, f->what[f->n] = what;
+    f->written[f->n] = written;
+    f->n++;
+}
+
+static void add_weights(fd *f, inst *in)
+{
+    for (int i = 0; i < in->d.n; i++)
+        add_theta(f, in->d.name[i], in->w[i], in->dw[i], in->d.numel[i], 0);
+}
+
+/* L(θ) = Σ r ⊙ out(θ), accumulated in double. */
+static double loss(fd *f)
+{
+    f->forward(f->ctx);
+    double L = 0;
+    for (int64_t i = 0; i < f->out_len; i++)
+        L += (double)f->r[i] * f->out[i];
+    return L;
+}
+
+/* (L(θ+hu) − L(θ−hu)) / 2h for tensor t, θ restored after. */
+static double central(fd *f, int t, const float *u, double h)
+{
+    const int64_t n = f->len[t];
+    float *keep = malloc((size_t)n * sizeof *keep);
+    assert_non_null(keep);
+    memcpy(keep, f->theta[t], (size_t)n * sizeof *keep);
+    for (int64_t i = 0; i < n; i++)
+        f->theta[t][i] = keep[i] + (float)h * u[i];
+    double plus = loss(f);
+    for (int64_t i = 0; i < n; i++)
+        f->theta[t][i] = keep[i] - (float)h * u[i];
+    double minus = loss(f);
+    memcpy(f->theta[t], keep, (size_t)n * sizeof *keep);
+    free(keep);
+    return (plus - minus) / (2 * h);
+}
+
+/* The directional derivative along u by differences at steps h and h/2, extrapolated
+ * (Richardson): the O(h²) error of each cancels, leaving O(h⁴). */
+static double numeric_derivative(fd *f, int t, const float *u, double h)
+{
+    return (4 * central(f, t, u, h / 2) - central(f, t, u, h)) / 3;
+}
+
+/* |analytic − numeric| over the bound for tensor t at step h (pass: ≤ 1). `typical` is the
+ * size of ⟨grad, u⟩ for a random u, which a derivative small by chance is measured against. */
+static double mismatch(fd *f, int t, const float *u, double analytic, double typical, double h,
+                       double *numeric)
+{
+    *numeric = numeric_derivative(f, t, u, h);
+    double bound = f->tol * fmax(fmax(fabs(analytic), fabs(*numeric)), typical / 4) + 1e-4;
+    return fabs(analytic - *numeric) / bound;
+}
+
+/* Check every tensor's gradient along a random direction. The steps are ε, then ε/10 when ε
+ * failed (a ReLU kink or a steep curvature crossed: a wrong gradient fails both). Returns the
+ * worst mismatch (pass: ≤ 1). */
+static double fd_check(fd *f)
+{
+    const float junk = 7.0f, before = 0.25f; /* written gradients start as junk, accumulated at 0.25 */
+    f->r = random_floats(f->out_len, 0.0f, 1.0f);
+    f->forward(f->ctx);
+    for (int t = 0; t < f->n; t++)
+        for (int64_t i = 0; i < f->len[t]; i++)
+            f->grad[t][i] = f->written[t] ? junk : before;
+    f->backward(f->ctx, f->r);
+    double worst = 0;
+    for (int t = 0; t < f->n; t++) {
+        if (!f->written[t])
+            for (int64_t i = 0; i < f->len[t]; i++)
+                f->grad[t][i] -= before;
+        float *u = random_floats(f->len[t], 0.0f, 1.0f);
+        double analytic = 0, norm2 = 0, numeric;
+        for (int64_t i = 0; i < f->len[t]; i++) {
+            analytic += (double)f->grad[t][i] * u[i];
+            norm2 += (double)f->grad[t][i] * f->grad[t][i];
+        }
+        const double typical = sqrt(norm2 / 3); /* u uniform in [-1, 1]: E u² = 1/3 */
+        double m = mismatch(f, t, u, analytic, typical, f->eps, &numeric);
+        if (m > 1)
+            m = mismatch(f, t, u, analytic, typical, f->eps / 10, &numeric);
+        if (f->zero[t]) { /* no difference to compare: both must vanish (float noise aside) */
+            if (typical > 1e-5 || fabs(numeric) > 1e-3)
+                fail_msg("%s: d L / d %s must vanish: backward %.3g (typically), finite difference %.3g",
+                         f->name, f->what[t], typical, numeric);
+            m = 0;
+        }
+        if (m > 1)
+            fail_msg("%s: d L / d %s along u: backward %.7g, finite difference %.7g", f->name,
+                     f->what[t], analytic, numeric);
+        if (!f->zero[t] && typical < 1e-3)
+            fail_msg("%s: d L / d %s is about %.3g: too small to tell right from wrong", f->name,
+                     f->what[t], typical);
+        worst = fmax(worst, m);
+        free(u);
+    }
+    free(f->r);
+    f->r = NULL;
+    return worst;
+}
+
+#define EPS 1e-2
+#define TOL 1e-2
+
+/* ---- host kernels ------------------------------------------------------------------------- */
+
+typedef struct linear_ctx {
+    int64_t M, K, N;
+    float *in, *weight, *bias, *out;          /* [M, K], [N, K], [N], [M, N] */
+    float *din, *dweight, *dbias;
+    float beta;                               /* linear_backward's beta_dx */
+} linear_ctx;
+
+static void linear_fwd(void *p)
+{
+    linear_ctx *c = p;
+    host.linear(c->out, c->in, c->weight, c->bias, c->M, c->K, c->N, 0.0f);
+}
+
+static void linear_bwd(void *p, const float *r)
+{
+    linear_ctx *c = p;
+    host.linear_backward(c->din, c->dweight, c->dbias, r, c->in, c->weight, c->M, c->K, c->N,
+                         c->beta);
+}
+
+/* linear_backward at beta_dx 0 (dx written) and 1 (dx accumulated), with and without a bias
+ * and a dx, at one row (the gemv path forward) and several. */
+static void host_linear_case(void **state)
+{
+    seed("linear");
+    const int64_t shapes[][3] = {{5, 8, 12}, {1, 16, 9}, {7, 3, 20}};
+    for (int s = 0; s < 3; s++)
+        for (int variant = 0; variant < 3; variant++) {
+            linear_ctx c = {.M = shapes[s][0], .K = shapes[s][1], .N = shapes[s][2],
+                            .beta = variant == 1 ? 1.0f : 0.0f};
+            c.in = random_floats(c.M * c.K, 0, 1), c.weight = random_floats(c.N * c.K, 0, 0.5f);
+            c.bias = variant == 2 ? NULL : random_floats(c.N, 0, 0.5f);
+            c.out = zeros(c.M * c.N), c.din = zeros(c.M * c.K), c.dweight = zeros(c.N * c.K);
+            c.dbias = zeros(c.N);
+            fd f = {.name = "host linear_backward", .out = c.out, .out_len = c.M * c.N,
+                    .forward = linear_fwd, .backward = linear_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+            if (variant == 2) { /* dx NULL: the weights' gradient only */
+                free(c.din);
+                c.din = NULL;
+            } else {
+                add_theta(&f, "in", c.in, c.din, c.M * c.K, variant == 0);
+            }
+            add_theta(&f, "weight", c.weight, c.dweight, c.N * c.K, 0);
+            if (c.bias)
+                add_theta(&f, "bias", c.bias, c.dbias, c.N, 0);
+            fd_check(&f);
+            free(c.in), free(c.weight), free(c.bias), free(c.out), free(c.din), free(c.dweight);
+            free(c.dbias);
+        }
+}
+
+typedef struct softmax_ctx {
+    int64_t rows, cols, ld;
+    int alias;                                /* dx passed as dy */
+    float *x, *y, *out, *dx;                  /* x, out, dx [rows, cols]; y [rows, ld] */
+    float *dy;                                /* [rows, ld] */
+} softmax_ctx;
+
+static void softmax_fwd(void *p)
+{
+    softmax_ctx *c = p;
+    for (int64_t i = 0; i < c->rows; i++)
+        memcpy(c->y + i * c->ld, c->x + i * c->cols, (size_t)c->cols * 4);
+    host.softmax_rows(c->y, c->rows, c->cols, c->ld);
+    for (int64_t i = 0; i < c->rows; i++)
+        memcpy(c->out + i * c->cols, c->y + i * c->ld, (size_t)c->cols * 4);
+}
+
+static void softmax_bwd(void *p, const float *r)
+{
+    softmax_ctx *c = p;
+    float *dx = c->alias ? c->dy : zeros(c->rows * c->ld); /* [rows, ld] */
+    for (int64_t i = 0; i < c->rows; i++)
+        memcpy(c->dy + i * c->ld, r + i * c->cols, (size_t)c->cols * 4);
+    host.softmax_rows_backward(dx, c->y, c->dy, c->rows, c->cols, c->ld);
+    for (int64_t i = 0; i < c->rows; i++)
+        memcpy(c->dx + i * c->cols, dx + i * c->ld, (size_t)c->cols * 4);
+    if (!c->alias)
+        free(dx);
+}
+
+/* Rows shorter and longer than the kernel's 16 lanes, a stride wider than the row, dx == dy. */
+static void host_softmax_case(void **state)
+{
+    seed("softmax");
+    const int64_t shapes[][3] = {{3, 5, 8}, {4, 37, 40}, {2, 16, 16}};
+    for (int s = 0; s < 3; s++)
+        for (int alias = 0; alias < 2; alias++) {
+            softmax_ctx c = {.rows = shapes[s][0], .cols = shapes[s][1], .ld = shapes[s][2],
+                             .alias = alias};
+            const int64_t n = c.rows * c.cols;
+            c.x = random_floats(n, 0, 2), c.out = zeros(n), c.dx = zeros(n);
+            c.y = zeros(c.rows * c.ld), c.dy = zeros(c.rows * c.ld);
+            fd f = {.name = "host softmax_rows_backward", .out = c.out, .out_len = n,
+                    .forward = softmax_fwd, .backward = softmax_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+            add_theta(&f, "x", c.x, c.dx, n, 1);
+            fd_check(&f);
+            free(c.x), free(c.out), free(c.dx), free(c.y), free(c.dy);
+        }
+}
+
+/* ---- norms -------------------------------------------------------------------------------- */
+
+typedef struct norm_ctx {
+    inst *n;
+    int64_t T;
+    int alias;                                /* dx passed as dout */
+    float *x, *out, *dx;                      /* [T, C] each */
+} norm_ctx;
+
+static void norm_fwd(void *p)
+{
+    norm_ctx *c = p;
+    c->n->p->norm->forward(c->n->state, (const float *const *)c->n->w, c->out, c->x, c->T);
+}
+
+static void norm_bwd(void *p, const float *r)
+{
+    norm_ctx *c = p;
+    const float *dout = r;
+    if (c->alias) {
+        memcpy(c->dx, r, (size_t)(c->T * c->n->d.numel[0]) * 4);
+        dout = c->dx;
+    }
+    c->n->p->norm->backward(c->n->state, (const float *const *)c->n->w, c->n->dw, c->dx, dout,
+                            c->x, c->T);
+}
+
+static void check_norm(const char *name, const char *set, int alias)
+{
+    const int64_t C = 12, T = 5;
+    seed(set);
+    inst n;
+    instance(&n, TFX_KIND_NORM, name, set, dims_of(C, 2, 2, 16), 1, "decoder");
+    norm_ctx c = {.n = &n, .T = T, .alias = alias};
+    c.x = random_floats(T * C, 0.3f, 1.5f), c.out = zeros(T * C), c.dx = zeros(T * C);
+    char label[96];
+    snprintf(label, sizeof label, "norm %s %s%s", name, set, alias ? " (dx = dout)" : "");
+    fd f = {.name = label, .out = c.out, .out_len = T * C, .forward = norm_fwd,
+            .backward = norm_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+    add_theta(&f, "x", c.x, c.dx, T * C, 1);
+    add_weights(&f, &n);
+    fd_check(&f);
+    free(c.x), free(c.out), free(c.dx);
+    release(&n);
+}
+
+static void norm_case(void **state)
+{
+    for (int alias = 0; alias < 2; alias++) {
+        check_norm("layernorm", "bias=true", alias);
+        check_norm("layernorm", "bias=false,eps=1e-3", alias);
+        check_norm("rmsnorm", "", alias);
+        check_norm("scaffold_norm", "eps=1e-5", alias);
+    }
+}
+
+/* ---- FFNs --------------------------------------------------------------------------------- */
+
+typedef struct ffn_ctx {
+    inst *f;
+    int64_t T;
+    float *x, *out, *dx;                      /* [T, C] each */
+    float *saved, *scratch;                   /* workspace_floats(T), backward_workspace_floats(T) */
+} ffn_ctx;
+
+static void ffn_fwd(void *p)
+{
+    ffn_ctx *c = p;
+    tfx_status st = {{0}};
+    if (c->f->p->ffn->forward(c->f->state, (const float *const *)c->f->w, c->out, c->x, c->T,
+                              c->saved, &st))
+        fail_msg("ffn forward: %s", st.msg);
+}
+
+static void ffn_bwd(void *p, const float *r)
+{
+    ffn_ctx *c = p;
+    tfx_status st = {{0}};
+    if (c->f->p->ffn->backward(c->f->state, (const float *const *)c->f->w, c->f->dw, c->dx, r,
+                               c->x, c->T, c->saved, c->scratch, &st))
+        fail_msg("ffn backward: %s", st.msg);
+}
+
+/* keeps_more: the FFN keeps more in training than in inference, and refuses backward from an
+ * instance not configured for training (the shipped ones; the scaffold's ReLU needs nothing). */
+static void check_ffn(const char *name, const char *set, double eps, int keeps_more)
+{
+    const int64_t C = 8, T = 6;
+    seed(set);
+    inst f, plain;
+    instance(&f, TFX_KIND_FFN, name, set, dims_of(C, 2, 2, 16), 1, "decoder");
+    instance(&plain, TFX_KIND_FFN, name, set, dims_of(C, 2, 2, 16), 0, "decoder");
+    copy_weights(&plain, &f);
+    const tfx_ffn_ops *ops = f.p->ffn;
+    ffn_ctx c = {.f = &f, .T = T};
+    c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.dx = zeros(T * C);
+    c.saved = zeros(ops->workspace_floats(f.state, T));
+    c.scratch = zeros(ops->backward_workspace_floats(f.state, T));
+    /* training keeps more, and computes the same output, bit for bit */
+    if (keeps_more)
+        assert_true(ops->workspace_floats(f.state, T) > ops->workspace_floats(plain.state, T));
+    float *want = zeros(T * C), *inference_ws = zeros(ops->workspace_floats(plain.state, T));
+    tfx_status st = {{0}};
+    assert_int_equal(ops->forward(plain.state, (const float *const *)plain.w, want, c.x, T,
+                                  inference_ws, &st), 0);
+    ffn_fwd(&c);
+    assert_memory_equal(c.out, want, (size_t)(T * C) * 4);
+    char label[96];
+    snprintf(label, sizeof label, "ffn %s %s", name, set);
+    fd fc = {.name = label, .out = c.out, .out_len = T * C, .forward = ffn_fwd,
+             .backward = ffn_bwd, .ctx = &c, .eps = eps, .tol = TOL};
+    add_theta(&fc, "x", c.x, c.dx, T * C, 1);
+    add_weights(&fc, &f);
+    fd_check(&fc);
+    if (keeps_more) { /* an instance not configured for training refuses backward, saying why */
+        assert_int_equal(ops->backward(plain.state, (const float *const *)plain.w, plain.dw, c.dx,
+                                       c.out, c.x, T, inference_ws, c.scratch, &st), -1);
+        char msg[96];
+        snprintf(msg, sizeof msg, "%s backward needs an instance configured for training", name);
+        assert_string_equal(st.msg, msg);
+    }
+    free(c.x), free(c.out), free(c.dx), free(c.saved), free(c.scratch), free(want);
+    free(inference_ws);
+    release(&f), release(&plain);
+}
+
+static void ffn_case(void **state)
+{
+    /* ReLU's kink: a smaller step, so that rarely a pre-activation crosses 0 between L(θ±εu) */
+    check_ffn("mlp", "activation=relu,width=12", 1e-3, 1);
+    check_ffn("mlp", "activation=gelu", EPS, 1);
+    check_ffn("mlp", "activation=gelu_tanh", EPS, 1);
+    check_ffn("mlp", "activation=silu,bias=false", EPS, 1);
+    check_ffn("glu", "activation=silu", EPS, 1);
+    check_ffn("glu", "activation=gelu,bias=true", EPS, 1);
+    check_ffn("glu", "activation=gelu_tanh,width=13", EPS, 1);
+    check_ffn("scaffold_ffn", "width=12", 1e-3, 0);
+}
+
+/* ---- positions: embed and rotate on their own --------------------------------------------- */
+
+typedef struct embed_ctx {
+    inst *p;
+    int64_t T, C;
+    const int32_t *pos;
+    float *x, *out;                           /* [T, C] */
+} embed_ctx;
+
+static void embed_fwd(void *p)
+{
+    embed_ctx *c = p;
+    tfx_status st = {{0}};
+    memcpy(c->out, c->x, (size_t)(c->T * c->C) * 4);
+    assert_int_equal(c->p->p->position->embed(c->p->state, (const float *const *)c->p->w, c->out,
+                                              c->T, c->pos, &st), 0);
+}
+
+static void embed_bwd(void *p, const float *r)
+{
+    embed_ctx *c = p;
+    tfx_status st = {{0}};
+    assert_int_equal(c->p->p->position->embed_backward(c->p->state, (const float *const *)c->p->w,
+                                                       c->p->dw, r, c->T, c->pos, &st), 0);
+}
+
+/* learned: a position used twice gathers both rows' gradients; sinusoidal learns nothing. */
+static void embed_case(void **state)
+{
+    seed("embed");
+    const int64_t C = 8, T = 6;
+    const int32_t pos[6] = {3, 0, 5, 3, 1, 3};
+    const char *names[] = {"learned", "sinusoidal"};
+    for (int k = 0; k < 2; k++) {
+        inst p;
+        instance(&p, TFX_KIND_POSITION, names[k], k == 0 ? "offset=2" : "", dims_of(C, 2, 2, 7), 1,
+                 "decoder");
+        embed_ctx c = {.p = &p, .T = T, .C = C, .pos = pos};
+        c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C);
+        fd f = {.name = names[k], .out = c.out, .out_len = T * C, .forward = embed_fwd,
+                .backward = embed_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+        add_weights(&f, &p);
+        assert_int_equal(f.n, k == 0 ? 1 : 0);
+        fd_check(&f);
+        if (k == 1) /* nothing to check by differences: the call must still succeed */
+            embed_bwd(&c, c.x);
+        free(c.x), free(c.out);
+        release(&p);
+    }
+}
+
+typedef struct rotate_ctx {
+    inst *p;
+    int64_t T, heads;
+    const int32_t *pos;
+    float *x, *out, *dx;                      /* [T, heads * head_dim] */
+    int64_t width;
+} rotate_ctx;
+
+static void rotate_fwd(void *p)
+{
+    rotate_ctx *c = p;
+    memcpy(c->out, c->x, (size_t)(c->T * c->width) * 4);
+    c->p->p->position->rotate(c->p->state, (const float *const *)c->p->w, c->out, c->T, c->heads,
+                              c->pos);
+}
+
+static void rotate_bwd(void *p, const float *r)
+{
+    rotate_ctx *c = p;
+    memcpy(c->dx, r, (size_t)(c->T * c->width) * 4);
+    c->p->p->position->rotate_backward(c->p->state, (const float *const *)c->p->w, c->dx, c->T,
+                                       c->heads, c->pos);
+}
+
+static void rope_case(void **state)
+{
+    seed("rope");
+    const char *sets[] = {"", "style=interleaved", "fraction=0.5,theta=100"};
+    const int32_t pos[5] = {0, 4, 2, 9, 1};
+    for (int s = 0; s < 3; s++) {
+        inst p;
+        instance(&p, TFX_KIND_POSITION, "rope", sets[s], dims_of(16, 2, 2, 10), 1, "decoder");
+        rotate_ctx c = {.p = &p, .T = 5, .heads = 3, .pos = pos, .width = 3 * 8};
+        c.x = random_floats(c.T * c.width, 0, 1), c.out = zeros(c.T * c.width);
+        c.dx = zeros(c.T * c.width);
+        fd f = {.name = "rope rotate", .out = c.out, .out_len = c.T * c.width, .forward = rotate_fwd,
+                .backward = rotate_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+        add_theta(&f, "x", c.x, c.dx, c.T * c.width, 1);
+        fd_check(&f);
+        free(c.x), free(c.out), free(c.dx);
+        release(&p);
+    }
+}
+
+/* ---- attention, with the position hooks --------------------------------------------------- */
+
+typedef struct attn_ctx {
+    inst *a, *pos;                            /* pos may be NULL */
+    int64_t T, S, context;
+    float *x, *memory, *out, *dx, *dmemory;   /* x, out, dx [T, C]; memory, dmemory [S, C] */
+    float *cache, *workspace, *scratch;
+    int32_t *positions;                       /* [T] */
+    tfx_position_hooks hooks;
+    tfx_position_grad_hooks grad_hooks;
+    tfx_attn_io io;
+} attn_ctx;
+
+static void attn_fwd(void *p)
+{
+    attn_ctx *c = p;
+    c->io = (tfx_attn_io){.size = sizeof c->io, .out = c->out, .x = c->x, .T = c->T,
+                          .pos = c->positions, .memory = c->memory, .memory_len = c->S,
+                          .memory_fresh = 1, .cache = c->cache, .cache_capacity = c->context,
+                          .workspace = c->workspace, .position = c->pos ? &c->hooks : NULL};
+    tfx_status st = {{0}};
+    if (c->a->p->attention->forward(c->a->state, (const float *const *)c->a->w, &c->io, &st))
+        fail_msg("attention forward: %s", st.msg);
+}
+
+static void attn_bwd(void *p, const float *r)
+{
+    attn_ctx *c = p;
+    tfx_attn_grad g = {.size = sizeof g, .dout = r, .dx = c->dx, .dmemory = c->dmemory,
+                       .dw = c->a->dw, .workspace = c->scratch,
+                       .position = c->pos ? &c->grad_hooks : NULL};
+    tfx_status st = {{0}};
+    if (c->a->p->attention->backward(c->a->state, (const float *const *)c->a->w, &c->io, &g, &st))
+        fail_msg("attention backward: %s", st.msg);
+}
+
+typedef struct attn_spec {
+    const char *plugin, *set;                 /* attention plugin and its options */
+    const char *position, *pos_set;           /* position plugin (NULL: none) */
+    int64_t C, H, KVH, T, S;                  /* S: memory positions (cross) */
+} attn_spec;
+
+/* The hooks as the core hands them to an attention instance. */
+static void position_hooks(attn_ctx *c)
+{
+    const tfx_position_ops *ops = c->pos->p->position;
+    c->hooks = (tfx_position_hooks){.state = c->pos->state, .w = (const float *const *)c->pos->w,
+                                    .rotate = ops->rotate, .score_bias = ops->score_bias};
+    c->grad_hooks = (tfx_position_grad_hooks){
+        .size = sizeof c->grad_hooks, .state = c->pos->state, .w = (const float *const *)c->pos->w,
+        .dw = c->pos->dw, .rotate_backward = ops->rotate_backward,
+        .score_bias_backward = ops->score_bias_backward};
+}
+
+/* The attention forward in training must equal the inference forward, bit for bit. */
+static void same_as_inference(const attn_spec *s, attn_ctx *c)
+{
+    inst plain;
+    instance(&plain, TFX_KIND_ATTENTION, s->plugin, s->set, dims_of(s->C, s->H, s->KVH, c->context),
+             0, "decoder");
+    copy_weights(&plain, c->a);
+    const tfx_attention_ops *ops = plain.p->attention;
+    float *ws = zeros(ops->workspace_floats(plain.state, c->T, c->context));
+    float *cache = zeros(ops->cache_floats(plain.state, c->context)), *want = zeros(c->T * s->C);
+    tfx_attn_io io = c->io;
+    io.out = want, io.workspace = ws, io.cache = cache;
+    tfx_status st = {{0}};
+    assert_int_equal(ops->forward(plain.state, (const float *const *)plain.w, &io, &st), 0);
+    attn_fwd(c);
+    assert_memory_equal(c->out, want, (size_t)(c->T * s->C) * 4);
+    free(ws), free(cache), free(want);
+    release(&plain);
+}
+
+static void check_attention(const attn_spec *s)
+{
+    const int64_t C = s->C, T = s->T, context = s->S > T ? s->S + 1 : T + 2;
+    const int cross = strcmp(s->plugin, "cross") == 0;
+    seed(s->set);
+    inst a, pos;
+    tfx_dims dims = dims_of(C, s->H, s->KVH, context);
+    instance(&a, TFX_KIND_ATTENTION, s->plugin, s->set, dims, 1, "decoder");
+    attn_ctx c = {.a = &a, .T = T, .S = cross ? s->S : 0, .context = context};
+    if (s->position) {
+        instance(&pos, TFX_KIND_POSITION, s->position, s->pos_set, dims, 1,
+                 strcmp(s->plugin, "self") == 0 ? "encoder" : "decoder");
+        c.pos = &pos;
+        position_hooks(&c);
+    }
+    const tfx_attention_ops *ops = a.p->attention;
+    c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.dx = zeros(T * C);
+    c.memory = cross ? random_floats(c.S * C, 0, 1) : NULL;
+    c.dmemory = cross ? zeros(c.S * C) : NULL;
+    c.cache = zeros(ops->cache_floats(a.state, context));
+    c.workspace = zeros(ops->workspace_floats(a.state, T, context));
+    c.scratch = zeros(ops->backward_workspace_floats(a.state, T, context));
+    c.positions = malloc((size_t)T * sizeof *c.positions);
+    for (int64_t t = 0; t < T; t++)
+        c.positions[t] = (int32_t)t;
+    attn_fwd(&c);
+    same_as_inference(s, &c);
+    char label[160];
+    snprintf(label, sizeof label, "attention %s %s (C %lld, H %lld, KVH %lld, T %lld) with %s %s",
+             s->plugin, s->set, (long long)C, (long long)s->H, (long long)s->KVH, (long long)T,
+             s->position ? s->position : "no position", s->pos_set ? s->pos_set : "");
+    fd f = {.name = label, .out = c.out, .out_len = T * C, .forward = attn_fwd,
+            .backward = attn_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+    add_theta(&f, "x", c.x, c.dx, T * C, 1);
+    if (cross)
+        add_theta(&f, "memory", c.memory, c.dmemory, c.S * C, 0);
+    add_weights(&f, &a);
+    /* Unrotated, a key bias adds q·b to a whole row of scores, which the softmax cancels. */
+    for (int t = 0; t < f.n; t++)
+        f.zero[t] = strcmp(f.what[t], "k.bias") == 0 && !(s->position && c.hooks.rotate);
+    if (s->position)
+        add_weights(&f, &pos);
+    fd_check(&f);
+    free(c.x), free(c.out), free(c.dx), free(c.memory), free(c.dmemory), free(c.cache);
+    free(c.workspace), free(c.scratch), free(c.positions);
+    release(&a);
+    if (s->position)
+        release(&pos);
+}
+
+static void attention_case(void **state)
+{
+    static const attn_spec specs[] = {
+        /* GPT-2: MHA, biases, sqrt scale */
+        {"causal", "", NULL, NULL, 16, 4, 4, 7, 0},
+        /* Llama: GQA, no biases, rope */
+        {"causal", "bias.qkv=false,bias.out=false", "rope", "", 16, 4, 2, 6, 0},
+        /* MQA, unscaled (GPT-Neo), rope on part of each head, interleaved */
+        {"causal", "scale=none", "rope", "style=interleaved,fraction=0.5", 16, 4, 1, 5, 0},
+        /* ALiBi; more queries than one query block of the forward (64) */
+        {"causal", "bias.out=false", "alibi", "", 8, 2, 2, 70, 0},
+        /* bidirectional with ALiBi, and with T5's learned buckets */
+        {"self", "", "alibi", "max_bias=4", 12, 3, 3, 6, 0},
+        {"self", "bias.qkv=false", "t5_bias", "buckets=8,max_distance=16", 12, 3, 3, 9, 0},
+        {"causal", "", "t5_bias", "buckets=6,max_distance=8", 8, 2, 1, 7, 0},
+        /* a window shorter than the sequence, GQA, rope; one longer; one over several blocks */
+        {"local", "window=3", "rope", "", 16, 4, 2, 9, 0},
+        {"local", "window=16,scale=none", NULL, NULL, 8, 2, 2, 5, 0},
+        {"local", "window=5,bias.qkv=false", NULL, NULL, 8, 2, 1, 70, 0},
+        /* cross attention: keys and values from the memory, GQA */
+        {"cross", "", NULL, NULL, 12, 3, 3, 5, 7},
+        {"cross", "bias.qkv=false,scale=none", NULL, NULL, 16, 4, 2, 6, 4},
+        /* the scaffolds of tools/new-plugin */
+        {"scaffold_attention", "", "rope", "", 16, 4, 2, 6, 0},
+        {"scaffold_attention", "", "t5_bias", "buckets=6,max_distance=8", 8, 2, 2, 5, 0},
+        {"causal", "", "scaffold_position", "strength=0.3", 8, 2, 2, 6, 0},
+    };
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+        check_attention(&specs[i]);
+}
+
+/* An instance not configured for training refuses backward; a training forward refuses a
+ * sequence that does not start afresh. */
+static void attention_refusals_case(void **state)
+{
+    seed("refusals");
+    const int64_t C = 8, T = 3, context = 8;
+    inst a;
+    instance(&a, TFX_KIND_ATTENTION, "causal", "", dims_of(C, 2, 2, context), 0, "decoder");
+    const tfx_attention_ops *ops = a.p->attention;
+    float *x = random_floats(T * C, 0, 1), *out = zeros(T * C), *dx = zeros(T * C);
+    float *cache = zeros(ops->cache_floats(a.state, context));
+    float *ws = zeros(ops->workspace_floats(a.state, T, context));
+    int32_t pos[3] = {0, 1, 2};
+    tfx_attn_io io = {.size = sizeof io, .out = out, .x = x, .T = T, .pos = pos, .cache = cache,
+                      .cache_capacity = context, .workspace = ws};
+    tfx_attn_grad g = {.size = sizeof g, .dout = out, .dx = dx, .dw = a.dw, .workspace = ws};
+    tfx_status st = {{0}};
+    assert_int_equal(ops->backward(a.state, (const float *const *)a.w, &io, &g, &st), -1);
+    assert_string_equal(st.msg, "attention backward needs an instance configured for training");
+    release(&a);
+    free(ws);
+    instance(&a, TFX_KIND_ATTENTION, "causal", "", dims_of(C, 2, 2, context), 1, "decoder");
+    ws = zeros(ops->workspace_floats(a.state, T, context));
+    io.workspace = ws, io.n_past = 2;
+    assert_int_equal(ops->forward(a.state, (const float *const *)a.w, &io, &st), -1);
+    assert_string_equal(st.msg, "training runs each sequence afresh (n_past 0), got n_past 2");
+    release(&a);
+    free(x), free(out), free(dx), free(cache), free(ws);
+}
+
+/* ---- placements: a block of toy sublayers and real norms ---------------------------------- */
+
+enum { MAX_SUB = 3, MAX_NORMS = 2 * MAX_SUB };
+
+/* Sublayer s is tanh(in · M_sᵀ); norm i is a layernorm instance. Every call's input is kept,
+ * as the core keeps it, for the matching backward call. */
+typedef struct block_ctx {
+    inst *placement;
+    inst norms[MAX_NORMS];
+    int n_sub, n_norms;
+    int64_t T, C;
+    float *M[MAX_SUB], *dM[MAX_SUB];          /* [C, C] */
+    float *sub_in[MAX_SUB], *sub_out[MAX_SUB], *norm_in[MAX_NORMS]; /* [T, C] */
+    int sub_calls[MAX_SUB], norm_calls[MAX_NORMS], sub_back[MAX_SUB], norm_back[MAX_NORMS];
+    float *x, *out, *dx, *scratch[3], *tmp;   /* [T, C] each */
+} block_ctx;
+
+static int toy_sublayer(void *p, int s, float *out, const float *in, tfx_status *st)
+{
+    block_ctx *c = p;
+    const int64_t n = c->T * c->C;
+    if (s < 0 || s >= c->n_sub || c->sub_calls[s]++)
+        fail_msg("sublayer %d called twice in one block forward (or does not exist)", s);
+    memcpy(c->sub_in[s], in, (size_t)n * 4);
+    host.linear(out, in, c->M[s], NULL, c->T, c->C, c->C, 0.0f);
+    for (int64_t i = 0; i < n; i++)
+        out[i] = tanhf(out[i]);
+    memcpy(c->sub_out[s], out, (size_t)n * 4);
+    return 0;
+}
+
+static void toy_norm(void *p, int i, float *out, const float *in)
+{
+    block_ctx *c = p;
+    if (i < 0 || i >= c->n_norms || c->norm_calls[i]++)
+        fail_msg("norm %d called twice in one block forward (or does not exist)", i);
+    memcpy(c->norm_in[i], in, (size_t)(c->T * c->C) * 4);
+    inst *n = &c->norms[i];
+    n->p->norm->forward(n->state, (const float *const *)n->w, out, in, c->T);
+}
+
+static int toy_sublayer_backward(void *p, int s, float *d_in, const float *d_out, tfx_status *st)
+{
+    block_ctx *c = p;
+    assert_ptr_not_equal(d_in, d_out);
+    if (s < 0 || s >= c->n_sub || c->sub_back[s]++ || !c->sub_calls[s])
+        fail_msg("sublayer %d: backward without its forward, or twice", s);
+    for (int64_t i = 0; i < c->T * c->C; i++)
+        c->tmp[i] = d_out[i] * (1.0f - c->sub_out[s][i] * c->sub_out[s][i]);
+    host.linear_backward(d_in, c->dM[s], NULL, c->tmp, c->sub_in[s], c->M[s], c->T, c->C, c->C,
+                         0.0f);
+    return 0;
+}
+
+static void toy_norm_backward(void *p, int i, float *d_in, const float *d_out)
+{
+    block_ctx *c = p;
+    if (i < 0 || i >= c->n_norms || c->norm_back[i]++ || !c->norm_calls[i])
+        fail_msg("norm %d: backward without its forward, or twice", i);
+    inst *n = &c->norms[i];
+    n->p->norm->backward(n->state, (const float *const *)n->w, n->dw, d_in, d_out, c->norm_in[i],
+                         c->T);
+}
+
+static void block_fwd(void *p)
+{
+    block_ctx *c = p;
+    memset(c->sub_calls, 0, sizeof c->sub_calls);
+    memset(c->norm_calls, 0, sizeof c->norm_calls);
+    memcpy(c->out, c->x, (size_t)(c->T * c->C) * 4);
+    tfx_block_io io = {.size = sizeof io, .x = c->out, .T = c->T, .C = c->C, .ctx = c,
+                       .sublayer = toy_sublayer, .norm = toy_norm};
+    memcpy(io.scratch, c->scratch, sizeof io.scratch);
+    tfx_status st = {{0}};
+    assert_int_equal(c->placement->p->placement->forward(c->placement->state, &io, &st), 0);
+}
+
+static void block_bwd(void *p, const float *r)
+{
+    block_ctx *c = p;
+    memset(c->sub_back, 0, sizeof c->sub_back);
+    memset(c->norm_back, 0, sizeof c->norm_back);
+    memcpy(c->dx, r, (size_t)(c->T * c->C) * 4);
+    tfx_block_grad_io io = {.size = sizeof io, .dx = c->dx, .T = c->T, .C = c->C, .ctx = c,
+                            .sublayer_backward = toy_sublayer_backward,
+                            .norm_backward = toy_norm_backward};
+    memcpy(io.scratch, c->scratch, sizeof io.scratch);
+    tfx_status st = {{0}};
+    assert_int_equal(c->placement->p->placement->backward(c->placement->state, &io, &st), 0);
+    /* every call of the forward had its backward */
+    assert_memory_equal(c->sub_back, c->sub_calls, sizeof c->sub_calls);
+    assert_memory_equal(c->norm_back, c->norm_calls, sizeof c->norm_calls);
+}
+
+static void check_placement(const char *name, const char *set, int n_sub, int expect_norms)
+{
+    static const char *const sublayers[MAX_SUB] = {"attn", "cross", "ffn"};
+    const char *const two[2] = {"attn", "ffn"};
+    const int64_t C = 8, T = 4;
+    seed(name);
+    inst pl;
+    instance(&pl, TFX_KIND_PLACEMENT, name, set, dims_of(C, 2, 2, 8), 1, "decoder");
+    decl norms = {0};
+    tfx_status st = {{0}};
+    assert_int_equal(pl.p->placement->declare_norms(pl.state, n_sub == 2 ? two : sublayers, n_sub,
+                                                    (tfx_declarer *)&norms, &st), 0);
+    assert_int_equal(norms.n_norms, expect_norms);
+    block_ctx c = {.placement = &pl, .n_sub = n_sub, .n_norms = norms.n_norms, .T = T, .C = C};
+    char label[96];
+    snprintf(label, sizeof label, "placement %s %s, %d sublayers", name, set, n_sub);
+    c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.dx = zeros(T * C);
+    c.tmp = zeros(T * C);
+    for (int i = 0; i < 3; i++)
+        c.scratch[i] = zeros(T * C);
+    fd f = {.name = label, .out = c.out, .out_len = T * C, .forward = block_fwd,
+            .backward = block_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+    add_theta(&f, "x", c.x, c.dx, T * C, 1);
+    for (int s = 0; s < n_sub; s++) {
+        c.M[s] = random_floats(C * C, 0, 0.5f), c.dM[s] = zeros(C * C);
+        c.sub_in[s] = zeros(T * C), c.sub_out[s] = zeros(T * C);
+        add_theta(&f, sublayers[s], c.M[s], c.dM[s], C * C, 0);
+    }
+    for (int i = 0; i < c.n_norms; i++) {
+        instance(&c.norms[i], TFX_KIND_NORM, "layernorm", "", dims_of(C, 2, 2, 8), 1, "decoder");
+        c.norm_in[i] = zeros(T * C);
+        add_weights(&f, &c.norms[i]);
+    }
+    fd_check(&f);
+    for (int s = 0; s < n_sub; s++)
+        free(c.M[s]), free(c.dM[s]), free(c.sub_in[s]), free(c.sub_out[s]);
+    for (int i = 0; i < c.n_norms; i++)
+        free(c.norm_in[i]), release(&c.norms[i]);
+    for (int i = 0; i < 3; i++)
+        free(c.scratch[i]);
+    free(c.x), free(c.out), free(c.dx), free(c.tmp);
+    release(&pl);
+}
+
+static void placement_case(void **state)
+{
+    check_placement("pre", "", 2, 2);
+    check_placement("pre", "", 3, 3);
+    check_placement("post", "", 2, 2);
+    check_placement("post", "", 3, 3);
+    check_placement("sandwich", "", 2, 4);
+    check_placement("parallel", "shared_norm=true", 2, 1);
+    check_placement("parallel", "shared_norm=false", 2, 2);
+    check_placement("parallel", "shared_norm=true", 3, 1);
+    check_placement("scaffold_placement", "", 2, 2);
+}
+
+/* ---- every shipped plugin is trainable ---------------------------------------------------- */
+
+/* Each plugin has its kind's backward, and a position plugin the twin of each of its hooks. */
+static void every_plugin_trainable_case(void **state)
+{
+    size_t checked = 0;
+    for (size_t i = 0; i < reg->n; i++) {
+        const tfx_plugin *p = reg->plugins[i].desc;
+        int ok = 1;
+        switch (p->kind) {
+        case TFX_KIND_POSITION:
+            ok = !p->position->embed == !p->position->embed_backward &&
+                 !p->position->rotate == !p->position->rotate_backward &&
+                 !p->position->score_bias == !p->position->score_bias_backward;
+            break;
+        case TFX_KIND_NORM: ok = p->norm->backward != NULL; break;
+        case TFX_KIND_PLACEMENT: ok = p->placement->backward != NULL; break;
+        case TFX_KIND_ATTENTION:
+            ok = p->attention->backward && p->attention->backward_workspace_floats;
+            break;
+        case TFX_KIND_FFN: ok = p->ffn->backward && p->ffn->backward_workspace_floats; break;
+        default: ok = 0;
+        }
+        if (!ok)
+            fail_msg("%s plugin %s (%s) lacks a backward", tfx_kind_name(p->kind), p->name,
+                     reg->plugins[i].path);
+        checked++;
+    }
+    assert_true(checked >= 23); /* the 17 shipped, the T5 example and the 5 scaffolds */
+}
+
+static int setup(void **state)
+{
+    char *dirs[] = {TFX_PLUGIN_BUILD_DIR, TFX_EXAMPLE_PLUGIN_DIR, NULL};
+    tfx_error err;
+    reg = tfx_registry_open(dirs, &err);
+    if (!reg || reg->n_skipped)
+        return -1;
+    host = *tfx_host_table();
+    host.declare_tensor = declare_tensor;
+    host.declare_norm = declare_norm;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    tfx_registry_free(reg);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(host_linear_case),
+        cmocka_unit_test(host_softmax_case),
+        cmocka_unit_test(norm_case),
+        cmocka_unit_test(ffn_case),
+        cmocka_unit_test(embed_case),
+        cmocka_unit_test(rope_case),
+        cmocka_unit_test(attention_case),
+        cmocka_unit_test(attention_refusals_case),
+        cmocka_unit_test(placement_case),
+        cmocka_unit_test(every_plugin_trainable_case),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
