@@ -1,5 +1,5 @@
 /* plugins/attention/mha.c — the maths of multi-head attention: q/k/v projections, a KV cache
- * (a ring for local attention), per-head softmax(q·kᵀ)·v through the host's gemm, output. */
+ * (a ring for local attention), per-head softmax(q·kᵀ)·v through the host's gemm, output; and back. */
 #include "mha.h"
 
 #include <math.h>
@@ -273,10 +273,6 @@ static void apply_mask(const mha *a, const kv_view *kv, float *scores, int64_t r
     }
 }
 
-/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v: head by head (a head's keys and values
- * stay in cache), QUERY_BLOCK rows at a time over only the keys the block can see. The softmax
- * is exact and two-pass per row (max, then e^(s - max)), so a row of large scores cannot
- * overflow and a fully masked row gives zeros. */
 /* Training: probs[h, i0 + i, :] of rows [rows] = the block's probabilities over keys [j0, j1),
  * zeros elsewhere (row length L). */
 static void keep_probs(float *probs, int64_t L, const float *scores, int64_t rows, int64_t j0,
@@ -290,6 +286,11 @@ static void keep_probs(float *probs, int64_t L, const float *scores, int64_t row
     }
 }
 
+/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v: head by head (a head's keys and values
+ * stay in cache), QUERY_BLOCK rows at a time over only the keys the block can see. The softmax
+ * is exact and two-pass per row (max, then e^(s - max)), so a row of large scores cannot
+ * overflow and a fully masked row gives zeros. In training, probs [H, T, L] keeps every row's
+ * probabilities for backward (NULL otherwise). */
 static void attend(const mha *a, const tfx_attn_io *io, const float *q, const kv_view *kv,
                    float *scores, float *attn, float *probs)
 {
