@@ -553,11 +553,8 @@ static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const
                          gather_set *g, tfx_error *err)
 {
     const tfx_tensor *t = &m->tensors[i];
-    const map_entry *e = NULL;
-    int64_t layer = -1;
-    for (size_t k = 0; k < map->n && !e; k++)
-        if (template_match(map->entries[k].target, t->name, &layer))
-            e = &map->entries[k];
+    int64_t layer, k = index_find(&map->targets, t->name, &layer);
+    const map_entry *e = k >= 0 ? &map->entries[k] : NULL;
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
     if ((e->transpose && t->rank != 2) || t->shape[0] % e->groups != 0)

@@ -52,6 +52,24 @@ int tfx_size_ffn_workspace(const tfx_instance *inst, int64_t T, int64_t *out, tf
     return checked(inst, "a workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
 }
 
+int tfx_size_attn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t context,
+                                     int64_t *out, tfx_error *err)
+{
+    char args[80];
+    snprintf(args, sizeof args, " floats for %" PRId64 " tokens in a context of %" PRId64, T, context);
+    int64_t v = inst->comp->plugin->desc->attention->backward_workspace_floats(inst->state, T, context);
+    return checked(inst, "a backward workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
+int tfx_size_ffn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t *out,
+                                    tfx_error *err)
+{
+    char args[48];
+    snprintf(args, sizeof args, " floats for %" PRId64 " tokens", T);
+    int64_t v = inst->comp->plugin->desc->ffn->backward_workspace_floats(inst->state, T);
+    return checked(inst, "a backward workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
 int tfx_size_ffn_width(const tfx_instance *inst, int64_t *out, tfx_error *err)
 {
     const tfx_ffn_ops *ops = inst->comp->plugin->desc->ffn;

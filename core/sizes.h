@@ -21,6 +21,11 @@ int tfx_size_attn_workspace(const tfx_instance *inst, int64_t T, int64_t context
                             tfx_error *err);
 int tfx_size_attn_keys_seen(const tfx_instance *inst, int64_t n, int64_t *out, tfx_error *err);
 int tfx_size_ffn_workspace(const tfx_instance *inst, int64_t T, int64_t *out, tfx_error *err);
+/* The scratch of a backward call (training). */
+int tfx_size_attn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t context,
+                                     int64_t *out, tfx_error *err);
+int tfx_size_ffn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t *out,
+                                    tfx_error *err);
 /* 0 when the plugin reports no width. */
 int tfx_size_ffn_width(const tfx_instance *inst, int64_t *out, tfx_error *err);
 
