@@ -1,13 +1,16 @@
 /* core/main.c — the `tfx` command: dispatches to one command per verb and prints the help a
  * newcomer needs first. */
 #include <cblas.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
 #include "recipe.h"
+#include "text.h"
 
 static const char help[] =
     "tfx " TFX_VERSION " — a transformer-architecture explorer\n"
@@ -70,9 +73,8 @@ static void prefer_fast_kernels(char **argv)
     unsetenv("OPENBLAS_CORETYPE");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    prefer_fast_kernels(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -105,4 +107,44 @@ int main(int argc, char **argv)
         return 2;
     }
     return c->run(argc - 1, argv + 1);
+}
+
+/* Everything printed goes through a stream that escapes control characters, so that a name
+ * from a recipe, plugin or config cannot drive the terminal. */
+static void escape_output(void)
+{
+    FILE *out = tfx_escaping_stream(STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
+    FILE *err = tfx_escaping_stream(STDERR_FILENO, _IONBF);
+    if (out)
+        stdout = out;
+    if (err)
+        stderr = err;
+}
+
+/* A report that could not be written is a failure: check every write and the final close of
+ * standard output, whatever the command. Returns the exit status. */
+static int finish_output(int status)
+{
+    errno = 0;
+    int failed = ferror(stdout) != 0;
+    int why = errno;
+    if (fflush(stdout) != 0)
+        failed = 1, why = errno;
+    if (fclose(stdout) != 0 && !failed)
+        failed = 1, why = errno;
+    if (failed) {
+        fprintf(stderr, "tfx: cannot write to standard output: %s\n", why ? strerror(why) : "write error");
+        status = status ? status : 1;
+    }
+    fflush(stderr);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    prefer_fast_kernels(argv);
+    escape_output();
+    int status = dispatch(argc, argv);
+    tfx_inputs_forget();
+    return finish_output(status);
 }

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "files.h"
+#include "text.h"
+
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_NODES 100000        /* alias-expansion guard, over the whole recipe */
 #define MAX_DEPTH 64
@@ -255,13 +258,17 @@ err_parser:
 
 /* ---- files and extends -------------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len, tfx_error *err)
+/* The whole of a recipe file, opened by the one input helper (no FIFO hangs it, no directory
+ * reads as empty); `from` is the `extends:` key that named it, or a zero mark for the command's
+ * own argument. */
+static char *read_file(const char *path, tfx_mark from, size_t *len, tfx_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
+    char where[PATH_MAX + 32];
+    if (from.file && tfx_text(where, sizeof where, "%s:%d:%d", from.file, from.line, from.col) < 0)
+        return tfx_fail(err, "%s: path too long", from.file), NULL;
+    FILE *f = tfx_input_fopen(path, from.file ? where : NULL, err);
+    if (!f)
         return NULL;
-    }
     char *buf = malloc(MAX_FILE_BYTES + 1);
     size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
     int bad = ferror(f);
@@ -364,11 +371,12 @@ static tfx_node *follow_extends(struct tfx_recipe_store *s, tfx_node *root, cons
         return NULL;
     }
     char dir[PATH_MAX], parent_path[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    if (ext->text[0] == '/')
-        snprintf(parent_path, sizeof parent_path, "%s", ext->text);
-    else
-        snprintf(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text);
+    if (tfx_text(dir, sizeof dir, "%s", path) < 0 ||
+        (ext->text[0] == '/' ? tfx_text(parent_path, sizeof parent_path, "%s", ext->text)
+                             : tfx_text(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text)) < 0) {
+        tfx_fail_at(err, ext->mark, "'extends': path longer than %d bytes", PATH_MAX - 1);
+        return NULL;
+    }
     tfx_node *parent = load_file(s, parent_path, ch, ext->mark, err);
     if (!parent)
         return NULL;
@@ -409,7 +417,7 @@ static tfx_node *load_file(struct tfx_recipe_store *s, const char *path, chain *
     if (!shown || enter_chain(ch, path, shown, from, err))
         return NULL;
     size_t len;
-    char *text = read_file(path, &len, err);
+    char *text = read_file(path, from, &len, err);
     if (!text)
         return NULL;
     tfx_node *root;
