@@ -4,12 +4,14 @@
 
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "safetensors.h"
+#include "text.h"
 
 #define LAYER_TOKEN "{layer}"
 
@@ -52,15 +54,16 @@ static bool template_match(const char *tmpl, const char *name, int64_t *layer)
     return true;
 }
 
-static void template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
+/* The template with its layer token replaced; -1 when it does not fit in out[cap]. */
+static int template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
 {
     const char *tok = strstr(tmpl, LAYER_TOKEN);
-    if (!tok || layer < 0) {
-        snprintf(out, cap, "%s", tmpl);
-        return;
-    }
-    snprintf(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
-             tok + strlen(LAYER_TOKEN));
+    if (!tok || layer < 0)
+        return tfx_text(out, cap, "%s", tmpl);
+    if (tok - tmpl > INT_MAX)
+        return -1;
+    return tfx_text(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
+                    tok + strlen(LAYER_TOKEN));
 }
 
 /* ---- reading the map from the recipe ------------------------------------------------------ */
@@ -278,7 +281,9 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
     char src_name[512];
-    template_fill(src_name, sizeof src_name, e->from, layer);
+    if (template_fill(src_name, sizeof src_name, e->from, layer) < 0)
+        return tfx_fail(err, "checkpoint.tensors: the name for recipe tensor '%s' is longer than %zu bytes",
+                        t->name, sizeof src_name - 1);
     const tfx_st_tensor *src = tfx_st_find(f, src_name);
     if (!src)
         return tfx_fail(err, "%s has no tensor '%s' (for recipe tensor '%s')", file, src_name, t->name);
@@ -320,14 +325,16 @@ int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *
     const char *name;
     if (tfx_node_string(file, "file", &name, err))
         return -1;
-    if (name[0] == '/' || strcmp(file->mark.file, "--set") == 0) {
-        snprintf(out, cap, "%s", name);
-        return 0;
-    }
-    /* Relative to the recipe file that wrote it. */
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", file->mark.file);
-    snprintf(out, cap, "%s/%s", dirname(dir), name);
+    int n;
+    if (name[0] == '/' || file->mark.line == 0) /* absolute, or from the command line */
+        n = tfx_text(out, cap, "%s", name);
+    else /* relative to the recipe file that wrote it */
+        n = tfx_text(dir, sizeof dir, "%s", file->mark.file) < 0
+                ? -1 : tfx_text(out, cap, "%s/%s", dirname(dir), name);
+    if (n < 0)
+        return tfx_fail(err, "%s:%d:%d: 'checkpoint.file': path longer than %zu bytes", file->mark.file,
+                        file->mark.line, file->mark.col, cap - 1);
     return 0;
 }
 

@@ -9,9 +9,11 @@
 
 #include "cli.h"
 #include "compare.h"
+#include "text.h"
 
 #define MAX_SWEEPS 8
 #define MAX_COLUMNS 64
+#define MAX_ASSIGNMENT 1024         /* one sweep's "key=value": a key of < 128 bytes, a value */
 
 static const char usage[] =
     "usage: tfx compare RECIPE... [--sweep key=v1,v2,...]... [--set key=value]... [options]\n"
@@ -45,9 +47,10 @@ typedef struct sweep {
 static int parse_sweep(const char *arg, sweep *s, tfx_error *err)
 {
     const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof s->key)
+    if (!eq || eq == arg)
         return tfx_fail(err, "--sweep '%s': expected key=value1,value2,...", arg);
-    snprintf(s->key, sizeof s->key, "%.*s", (int)(eq - arg), arg);
+    if (tfx_text(s->key, sizeof s->key, "%.*s", (int)(eq - arg), arg) < 0)
+        return tfx_fail(err, "--sweep: the key '%.40s...' is longer than %zu bytes", arg, sizeof s->key - 1);
     if (!(s->storage = strdup(eq + 1)))
         return tfx_fail(err, "out of memory");
     char *save = NULL;
@@ -68,20 +71,26 @@ static int build_column(const tfx_cli_common *c, const char *path, const sweep *
                         const tfx_compare_run_opts *run, tfx_compare_column *col, tfx_error *err)
 {
     char *sets[TFX_MAX_SETS + MAX_SWEEPS];
-    char assign[MAX_SWEEPS][1024];
+    const char *origins[TFX_MAX_SETS + MAX_SWEEPS];
+    char assign[MAX_SWEEPS][MAX_ASSIGNMENT];
     int n = 0;
     for (int i = 0; i < c->n_sets; i++)
-        sets[n++] = c->sets[i];
-    col->label[0] = '\0';
+        origins[n] = "--set", sets[n++] = c->sets[i];
     for (int k = 0; k < n_sweeps; k++) {
-        snprintf(assign[k], sizeof assign[k], "%.120s=%.800s", sweeps[k].key, sweeps[k].values[choice[k]]);
-        sets[n++] = assign[k];
-        snprintf(col->label + strlen(col->label), sizeof col->label - strlen(col->label), "%s%s",
-                 k ? " " : "", assign[k]);
+        const char *v = sweeps[k].values[choice[k]];
+        if (tfx_text(assign[k], sizeof assign[k], "%s=%s", sweeps[k].key, v) < 0)
+            return tfx_fail(err, "--sweep %s: the value '%.40s...' is longer than %d bytes", sweeps[k].key,
+                            v, MAX_ASSIGNMENT - 130);
+        origins[n] = "--sweep", sets[n++] = assign[k];
     }
-    col->loaded = tfx_load(path, sets, n, reg, err);
+    col->loaded = tfx_load_from(path, sets, origins, n, reg, err);
     if (!col->loaded || tfx_cli_item(c, path, col->loaded, &col->item, err))
         return -1;
+    col->label[0] = '\0';
+    for (int k = 0; k < n_sweeps; k++)
+        if (tfx_text_append(col->label, sizeof col->label, "%s%s", k ? " " : "", assign[k]) < 0)
+            return tfx_fail(err, "--sweep: a column named by more than %zu bytes ('%.40s...')",
+                            sizeof col->label - 1, assign[k]);
     if (run)
         tfx_compare_measure(col, path, sets, n, run);
     return 0;
@@ -157,16 +166,12 @@ int tfx_cmd_compare(int argc, char **argv)
         }
         if (strcmp(argv[i], "--prompt-len") == 0 || strcmp(argv[i], "--generate") == 0 ||
             strcmp(argv[i], "--threads") == 0) {
+            /* the limits tfx run holds them to, checked before any column runs */
             const char *name = argv[i], *v = tfx_cli_value(argc, argv, &i, &err);
-            char *end;
-            long long n = v ? strtoll(v, &end, 10) : 0;
-            if (!v)
+            int gen = strcmp(name, "--generate") == 0, thr = strcmp(name, "--threads") == 0;
+            int64_t n;
+            if (!v || tfx_cli_int(name, v, gen ? 0 : 1, thr ? TFX_MAX_THREADS : TFX_MAX_TOKENS, &n, &err))
                 goto out;
-            if (!*v || *end || n < (strcmp(name, "--generate") == 0 ? 0 : 1) || n > 1000000) {
-                tfx_fail(&err, "%s '%s': expected a whole number%s", name, v,
-                         strcmp(name, "--generate") == 0 ? " from 0" : " from 1");
-                goto out;
-            }
             if (strcmp(name, "--prompt-len") == 0)
                 run_opts.prompt_len = n;
             else if (strcmp(name, "--generate") == 0)

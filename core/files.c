@@ -166,10 +166,14 @@ static void release_slot(int slot)
 static int refuse_inputs(const char *path, const char *where, const struct stat *sb,
                          tfx_error *err)
 {
-    for (size_t i = 0; i < n_inputs; i++)
-        if (inputs[i].dev == sb->st_dev && inputs[i].ino == sb->st_ino)
-            return tfx_fail(err, "%s '%s': that is '%s', which this command reads; not writing over it",
-                            where, path, inputs[i].path);
+    for (size_t i = 0; i < n_inputs; i++) {
+        if (inputs[i].dev != sb->st_dev || inputs[i].ino != sb->st_ino)
+            continue;
+        if (strcmp(inputs[i].path, path) == 0)
+            return tfx_fail(err, "%s '%s': this command reads that file; not writing over it", where, path);
+        return tfx_fail(err, "%s '%s': this command reads that file (as '%s'); not writing over it",
+                        where, path, inputs[i].path);
+    }
     return 0;
 }
 

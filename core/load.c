@@ -7,6 +7,12 @@
 tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
                      tfx_error *err)
 {
+    return tfx_load_from(path, sets, NULL, n_sets, reg, err);
+}
+
+tfx_loaded *tfx_load_from(const char *path, char *const *sets, const char *const *origins,
+                          int n_sets, const tfx_registry *reg, tfx_error *err)
+{
     tfx_loaded *l = calloc(1, sizeof *l);
     if (!l) {
         tfx_fail(err, "out of memory");
@@ -15,7 +21,7 @@ tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_
     if (!(l->recipe = tfx_recipe_load(path, err)))
         goto err_free;
     for (int i = 0; i < n_sets; i++)
-        if (tfx_recipe_set(l->recipe, sets[i], err))
+        if (tfx_recipe_set_from(l->recipe, sets[i], origins ? origins[i] : "--set", err))
             goto err_free;
     if (!(l->spec = tfx_spec_build(l->recipe, reg, err)) ||
         !(l->model = tfx_model_build(l->spec, err)))

@@ -21,6 +21,11 @@ typedef struct tfx_loaded {
  * Returns NULL with err set (already prefixed with file:line:col where one applies). */
 tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
                      tfx_error *err);
+/* tfx_load with the option that gave each override (origins[i]: "--set", "--sweep"), for
+ * errors that name it; NULL origins means all "--set". */
+tfx_loaded *tfx_load_from(const char *path, char *const *sets, const char *const *origins,
+                          int n_sets, const tfx_registry *reg, tfx_error *err);
+
 void tfx_loaded_free(tfx_loaded *l);
 
 #endif

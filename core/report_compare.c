@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "compare.h"
+#include "files.h"
 
 /* ---- the rows, defined once for every format ---------------------------------------------- */
 
@@ -347,9 +348,10 @@ static void panel(FILE *f, int top, const char *title, const char *unit, const t
 
 int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx_error *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
+    tfx_output out;
+    if (tfx_output_open(&out, path, "--svg", err))
+        return -1;
+    FILE *f = out.f;
     int run = any_run(cols, n), panels = run ? 4 : 3;
     int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220;
     int height = panels * PANEL_H + 40 + 18 * n;
@@ -361,7 +363,7 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height, width, height);
     double (*v)[8] = calloc((size_t)n, sizeof *v);
     if (!v) {
-        fclose(f);
+        tfx_output_abort(&out);
         return tfx_fail(err, "out of memory");
     }
     const char *part_names[TFX_PART_COUNT];
@@ -406,7 +408,5 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     }
     fputs("</svg>\n", f);
     free(v);
-    if (fclose(f) != 0)
-        return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-    return 0;
+    return tfx_output_commit(&out, err);
 }
