@@ -288,6 +288,107 @@ static void compare_run_case(void **state)
     free(out);
 }
 
+/* `sh -c` a command line with %1$s the tfx executable and %2$s a fresh folder; stderr folded
+ * into stdout. Returns the output (the caller frees it). */
+static char *sh(const char *tmpl, const char *dir)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, tmpl, TFX_EXE, dir);
+    char *full = malloc(strlen(cmd) + 32);
+    sprintf(full, "exec 2>&1; %s", cmd);
+    FILE *p = popen(full, "r");
+    free(full);
+    assert_non_null(p);
+    char *buf = calloc(TFX_OUT_CAP, 1);
+    size_t n = fread(buf, 1, TFX_OUT_CAP - 1, p);
+    buf[n] = '\0';
+    pclose(p);
+    return buf;
+}
+
+/* The hostile-input table for the files tfx reads and writes and what it prints: each row a
+ * command line (%1$s tfx, %2$s a fresh folder) and its whole output, exit status included.
+ * A hang would show as "exit 124" from timeout. */
+static void hostile_io_case(void **state)
+{
+    static const struct { const char *cmd, *want; } rows[] = {
+        /* an output that is an input: the checkpoint, and an extends file */
+        {"%1$s run tests/data/hf/gpt2/recipe.yaml --checkpoint %2$s/m.st --logits %2$s/m.st --generate 0 >/dev/null;"
+         " echo \"exit $?\"; cmp %2$s/m.st tests/data/hf/gpt2/model.safetensors && echo intact",
+         "tfx: --logits '%2$s/m.st': this command reads that file; not writing over it\nexit 1\nintact\n"},
+        {"%1$s compare %2$s/child.yaml --svg %2$s/base.yaml >/dev/null; echo \"exit $?\"; cmp %2$s/base.yaml"
+         " %2$s/base.orig && echo intact",
+         "tfx: --svg '%2$s/base.yaml': this command reads that file; not writing over it\nexit 1\nintact\n"},
+        /* a failed write leaves the old file whole, and nothing beside it */
+        {"echo precious > %2$s/old.st; (trap '' XFSZ; ulimit -f 1; exec %1$s run tests/data/hf/gpt2/recipe.yaml"
+         " --generate 0 --logits %2$s/old.st >/dev/null); echo \"exit $?\"; cat %2$s/old.st; ls -A %2$s | grep -c tfx-",
+         "tfx: cannot write '%2$s/old.st': File too large\nexit 1\nprecious\n0\n"},
+        /* a device as an output is written in place, and stays */
+        {"%1$s run tests/data/hf/gpt2/recipe.yaml --generate 0 --logits /dev/null >/dev/null; echo \"exit $?\";"
+         " test -c /dev/null && echo device", "exit 0\ndevice\n"},
+        /* standard output that cannot be written, for every command */
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s compare tests/data/hf/gpt2/recipe.yaml >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s import tests/data/hf/gpt2/config.json >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s plugins >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s run tests/data/hf/gpt2/recipe.yaml --generate 1 >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s --help >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        /* special files as inputs: refused at once, with the place that named them */
+        {"timeout 20 %1$s params %2$s/fifo; echo \"exit $?\"",
+         "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s validate %2$s/ext-fifo.yaml; echo \"exit $?\"",
+         "tfx: %2$s/ext-fifo.yaml:1:10: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s validate %2$s/ext-dir.yaml; echo \"exit $?\"",
+         "tfx: %2$s/ext-dir.yaml:1:10: '%2$s/.' is not a regular file (a directory)\nexit 1\n"},
+        {"timeout 20 %1$s run tests/data/hf/gpt2/recipe.yaml --checkpoint %2$s/fifo; echo \"exit $?\"",
+         "tfx: --checkpoint: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s import %2$s/fifo; echo \"exit $?\"",
+         "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        /* control characters from a recipe, a path: escaped in reports and errors */
+        {"%1$s params %2$s/evil.yaml | head -1; %1$s params %2$s/evil.yaml --format csv | sed -n 2p",
+         "evil\\u001b]0;pwned\\u0007\\u007f  (%2$s/evil.yaml, decoder-only)\n"
+         "evil\\u001b]0;pwned\\u0007\\u007f,embedding,,16384\n"},
+        {"%1$s params \"$(printf '%2$s/\\033[31mred')\"; echo \"exit $?\"",
+         "tfx: cannot read '%2$s/\\u001b[31mred': No such file or directory\nexit 1\n"},
+        /* a value too long for a buffer: an error, not a shorter number that runs */
+        {"%1$s compare tests/data/hf/gpt2/recipe.yaml --sweep d_model=32,$(printf '%%0799d' 0)64 >/dev/null;"
+         " echo \"exit $?\"",
+         "tfx: --sweep: a column named by more than 511 bytes ('d_model=00000000000000000000000000000000...')\nexit 1\n"},
+        /* errors caused by --set and --sweep name that argument */
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml --set name.x=1; echo \"exit $?\"",
+         "tfx: --set 'name.x=1': expected a name for 'name', got a map\nexit 1\n"},
+        {"%1$s compare tests/data/hf/gpt2/recipe.yaml --sweep heads=4,x; echo \"exit $?\"",
+         "tfx: --sweep 'heads=x': expected an integer for 'heads', got 'x'\nexit 1\n"},
+    };
+    char dir[] = "/tmp/tfx-cli-io-XXXXXX", setup[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(setup, sizeof setup,
+             "cp tests/data/hf/gpt2/model.safetensors %1$s/m.st"
+             " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\n' > %1$s/base.yaml && cp %1$s/base.yaml %1$s/base.orig"
+             " && printf 'extends: base.yaml\\n' > %1$s/child.yaml && mkfifo %1$s/fifo"
+             " && printf 'extends: fifo\\n' > %1$s/ext-fifo.yaml && printf 'extends: .\\n' > %1$s/ext-dir.yaml"
+             " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\nname: \"evil\\\\e]0;pwned\\\\a\\\\x7f\"\\n'"
+             " > %1$s/evil.yaml", dir, TFX_SOURCE_DIR);
+    assert_int_equal(system(setup), 0);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char want[4096];
+        snprintf(want, sizeof want, rows[i].want, TFX_EXE, dir);
+        char *got = sh(rows[i].cmd, dir);
+        if (strcmp(got, want) != 0)
+            fail_msg("row %zu: got\n%s\nwant\n%s", i, got, want);
+        free(got);
+    }
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
+}
+
 static void shapes_case(void **state)
 {
     char *out;
@@ -318,7 +419,7 @@ int main(void)
         cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
         cmocka_unit_test(compare_case), cmocka_unit_test(compare_run_case),
-        cmocka_unit_test(shapes_case),
+        cmocka_unit_test(shapes_case),    cmocka_unit_test(hostile_io_case),
         cmocka_unit_test(sampling_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
