@@ -87,4 +87,9 @@ int tfx_cmd_run(int argc, char **argv);
 int tfx_cmd_compare(int argc, char **argv);
 int tfx_cmd_import(int argc, char **argv);
 
+/* The parsers of run and compare alone, with nothing run (for tests/fuzz/fuzz_cli.c): run's
+ * returns 0 or -1 with err set; compare's TFX_CLI_PROCEED or the exit status it would return. */
+int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err);
+int tfx_cmd_compare_parse(int argc, char **argv, tfx_error *err);
+
 #endif

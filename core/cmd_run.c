@@ -541,9 +541,25 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
     return 0;
 }
 
+#define RUN_OPTS_DEFAULT {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true}
+
+int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
+{
+    run_opts o = RUN_OPTS_DEFAULT;
+    if (parse_opts(argc, argv, &o, err))
+        return -1;
+    int32_t *ids = calloc(MAX_TOKENS, sizeof *ids);
+    if (!ids)
+        return tfx_fail(err, "out of memory");
+    int rc = (o.tokens && parse_tokens(o.tokens, ids, MAX_TOKENS, "--tokens", err) < 0) ||
+             (o.encoder_tokens && parse_tokens(o.encoder_tokens, ids, MAX_TOKENS, "--encoder-tokens", err) < 0);
+    free(ids);
+    return rc ? -1 : 0;
+}
+
 int tfx_cmd_run(int argc, char **argv)
 {
-    run_opts o = {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true};
+    run_opts o = RUN_OPTS_DEFAULT;
     tfx_error err = {{0}};
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
