@@ -350,6 +350,8 @@ static void hostile_io_case(void **state)
          "tfx: --checkpoint: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
         {"timeout 20 %1$s import %2$s/fifo; echo \"exit $?\"",
          "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"TFX_PLUGIN_PATH=%2$s/plugins timeout 20 %1$s plugins >/dev/null; echo \"exit $?\"",
+         "tfx: warning: '%2$s/plugins/fifo.so' is not a regular file (a FIFO); skipped\nexit 0\n"},
         /* control characters from a recipe, a path: escaped in reports and errors */
         {"%1$s params %2$s/evil.yaml | head -1; %1$s params %2$s/evil.yaml --format csv | sed -n 2p",
          "evil\\u001b]0;pwned\\u0007\\u007f  (%2$s/evil.yaml, decoder-only)\n"
@@ -371,7 +373,7 @@ static void hostile_io_case(void **state)
     snprintf(setup, sizeof setup,
              "cp tests/data/hf/gpt2/model.safetensors %1$s/m.st"
              " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\n' > %1$s/base.yaml && cp %1$s/base.yaml %1$s/base.orig"
-             " && printf 'extends: base.yaml\\n' > %1$s/child.yaml && mkfifo %1$s/fifo"
+             " && printf 'extends: base.yaml\\n' > %1$s/child.yaml && mkfifo %1$s/fifo && mkdir %1$s/plugins && mkfifo %1$s/plugins/fifo.so"
              " && printf 'extends: fifo\\n' > %1$s/ext-fifo.yaml && printf 'extends: .\\n' > %1$s/ext-dir.yaml"
              " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\nname: \"evil\\\\e]0;pwned\\\\a\\\\x7f\"\\n'"
              " > %1$s/evil.yaml", dir, TFX_SOURCE_DIR);
