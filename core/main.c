@@ -2,6 +2,7 @@
  * newcomer needs first. */
 #include <cblas.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -109,6 +110,21 @@ static int dispatch(int argc, char **argv)
     return c->run(argc - 1, argv + 1);
 }
 
+/* With descriptor 0, 1 or 2 closed, the next file tfx opens would take its number, and a
+ * report meant for stdout would land in it (a --logits file). Hold them with /dev/null; a
+ * closed stdout is held read-only, so that writing a report still fails and is reported. */
+static void hold_standard_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int held = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+            if (held >= 0 && held != fd) {
+                dup2(held, fd);
+                close(held);
+            }
+        }
+}
+
 /* Everything printed goes through a stream that escapes control characters, so that a name
  * from a recipe, plugin or config cannot drive the terminal. */
 static void escape_output(void)
@@ -142,6 +158,7 @@ static int finish_output(int status)
 
 int main(int argc, char **argv)
 {
+    hold_standard_fds();
     prefer_fast_kernels(argv);
     escape_output();
     int status = dispatch(argc, argv);

@@ -7,6 +7,7 @@
 
 #include "compare.h"
 #include "files.h"
+#include "text.h"
 
 /* ---- the rows, defined once for every format ---------------------------------------------- */
 
@@ -278,16 +279,26 @@ static const char *const part_colours[TFX_PART_COUNT] = {
 #define GROUP_GAP 40
 #define LEFT 90
 
-static void xml_text(FILE *f, const char *s)
+/* Text for XML: markup characters as entities, control characters (which XML 1.0 forbids)
+ * as tfx_escape writes them. */
+static void xml_text(FILE *f, const char *raw)
 {
-    for (; *s; s++)
-        switch (*s) {
+    size_t len = strlen(raw), cap;
+    char *s = __builtin_mul_overflow(len, (size_t)6, &cap) ? NULL : malloc(cap + 1);
+    if (!s) {
+        fputs("?", f);
+        return;
+    }
+    s[tfx_escape(s, raw, len, NULL)] = '\0';
+    for (const char *c = s; *c; c++)
+        switch (*c) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        default: fputc(*c, f);
         }
+    free(s);
 }
 
 /* One panel of bars: values[c][k] for column c and series k, scaled to the largest. */

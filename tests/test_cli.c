@@ -339,6 +339,9 @@ static void hostile_io_case(void **state)
          "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
         {"%1$s --help >/dev/full; echo \"exit $?\"",
          "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        /* a closed stdout: the report must not land in the first file tfx opens */
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml >&-; echo \"exit $?\"",
+         "tfx: cannot write to standard output: Bad file descriptor\nexit 1\n"},
         /* special files as inputs: refused at once, with the place that named them */
         {"timeout 20 %1$s params %2$s/fifo; echo \"exit $?\"",
          "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
@@ -356,6 +359,8 @@ static void hostile_io_case(void **state)
         {"%1$s params %2$s/evil.yaml | head -1; %1$s params %2$s/evil.yaml --format csv | sed -n 2p",
          "evil\\u001b]0;pwned\\u0007\\u007f  (%2$s/evil.yaml, decoder-only)\n"
          "evil\\u001b]0;pwned\\u0007\\u007f,embedding,,16384\n"},
+        {"%1$s compare %2$s/evil.yaml --svg %2$s/e.svg >/dev/null; grep -c \"$(printf '\\033')\" %2$s/e.svg;"
+         " grep -o 'evil[^<]*' %2$s/e.svg | sort -u", "0\nevil\\u001b]0;pwned\\u0007\\u007f\n"},
         {"%1$s params \"$(printf '%2$s/\\033[31mred')\"; echo \"exit $?\"",
          "tfx: cannot read '%2$s/\\u001b[31mred': No such file or directory\nexit 1\n"},
         /* a value too long for a buffer: an error, not a shorter number that runs */
