@@ -129,8 +129,9 @@ static void hold_standard_fds(void)
  * from a recipe, plugin or config cannot drive the terminal. */
 static void escape_output(void)
 {
-    FILE *out = tfx_escaping_stream(STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
-    FILE *err = tfx_escaping_stream(STDERR_FILENO, _IONBF);
+    static tfx_escaping out_state, err_state;
+    FILE *out = tfx_escaping_stream(&out_state, STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
+    FILE *err = tfx_escaping_stream(&err_state, STDERR_FILENO, _IONBF);
     if (out)
         stdout = out;
     if (err)

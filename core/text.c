@@ -84,11 +84,6 @@ size_t tfx_escape(char *out, const char *in, size_t n, int *pending)
 
 /* ---- an escaping stdio stream (glibc's fopencookie) ---------------------------------------- */
 
-typedef struct escaping {
-    int fd;
-    int pending;
-} escaping;
-
 static int write_all(int fd, const char *p, size_t n)
 {
     while (n > 0) {
@@ -105,7 +100,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 static ssize_t escaping_write(void *cookie, const char *buf, size_t size)
 {
-    escaping *e = cookie;
+    tfx_escaping *e = cookie;
     char out[6 * 512];
     for (size_t done = 0; done < size;) {
         size_t chunk = size - done < 512 ? size - done : 512;
@@ -119,26 +114,20 @@ static ssize_t escaping_write(void *cookie, const char *buf, size_t size)
 
 static int escaping_close(void *cookie)
 {
-    escaping *e = cookie;
+    tfx_escaping *e = cookie;
     int rc = e->pending ? write_all(e->fd, "\xc2", 1) : 0;
     if (close(e->fd) != 0 && errno != EINTR)
         rc = -1;
-    free(e);
     return rc;
 }
 
-FILE *tfx_escaping_stream(int fd, int mode)
+FILE *tfx_escaping_stream(tfx_escaping *e, int fd, int mode)
 {
-    escaping *e = calloc(1, sizeof *e);
-    if (!e)
-        return NULL;
-    e->fd = fd;
+    *e = (tfx_escaping){.fd = fd};
     FILE *f = fopencookie(e, "w", (cookie_io_functions_t){.write = escaping_write,
                                                           .close = escaping_close});
-    if (!f) {
-        free(e);
+    if (!f)
         return NULL;
-    }
     setvbuf(f, NULL, mode, BUFSIZ);
     return f;
 }

@@ -22,10 +22,16 @@ int tfx_text_append(char *buf, size_t cap, const char *fmt, ...)
  * in is whole). Returns the bytes written. */
 size_t tfx_escape(char *out, const char *in, size_t n, int *pending);
 
+/* The state of an escaping stream, owned by the caller for as long as the stream lives. */
+typedef struct tfx_escaping {
+    int fd;
+    int pending;                  /* a 0xC2 held back from the last write */
+} tfx_escaping;
+
 /* A stream that escapes as tfx_escape does before writing to `fd` (buffered as setvbuf's
  * `mode` says), so that no name from a recipe, plugin or config reaches the terminal raw; its
  * fclose closes fd and fails when fd's close does. main() puts one over stdout and stderr.
  * Returns NULL (out of memory) and leaves fd alone. */
-FILE *tfx_escaping_stream(int fd, int mode);
+FILE *tfx_escaping_stream(tfx_escaping *e, int fd, int mode);
 
 #endif

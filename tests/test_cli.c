@@ -383,14 +383,18 @@ static void hostile_io_case(void **state)
              " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\nname: \"evil\\\\e]0;pwned\\\\a\\\\x7f\"\\n'"
              " > %1$s/evil.yaml", dir, TFX_SOURCE_DIR);
     assert_int_equal(system(setup), 0);
+    int failed = 0; /* every row runs, and each wrong one is shown */
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         char want[4096];
         snprintf(want, sizeof want, rows[i].want, TFX_EXE, dir);
         char *got = sh(rows[i].cmd, dir);
-        if (strcmp(got, want) != 0)
-            fail_msg("row %zu: got\n%s\nwant\n%s", i, got, want);
+        if (strcmp(got, want) != 0) {
+            print_error("row %zu: got\n%s\nwant\n%s\n", i, got, want);
+            failed++;
+        }
         free(got);
     }
+    assert_int_equal(failed, 0);
     char rm[128];
     snprintf(rm, sizeof rm, "rm -rf %s", dir);
     assert_int_equal(system(rm), 0);
