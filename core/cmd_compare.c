@@ -85,15 +85,21 @@ static int build_column(const tfx_cli_common *c, const char *path, const sweep *
     }
     col->loaded = tfx_load_from(path, sets, origins, n, reg, err);
     if (!col->loaded || tfx_cli_item(c, path, col->loaded, &col->item, err))
-        return -1;
+        goto err_free;
     col->label[0] = '\0';
     for (int k = 0; k < n_sweeps; k++)
-        if (tfx_text_append(col->label, sizeof col->label, "%s%s", k ? " " : "", assign[k]) < 0)
-            return tfx_fail(err, "--sweep: a column named by more than %zu bytes ('%.40s...')",
-                            sizeof col->label - 1, assign[k]);
+        if (tfx_text_append(col->label, sizeof col->label, "%s%s", k ? " " : "", assign[k]) < 0) {
+            tfx_fail(err, "--sweep: a column named by more than %zu bytes ('%.40s...')",
+                     sizeof col->label - 1, assign[k]);
+            goto err_free;
+        }
     if (run)
         tfx_compare_measure(col, path, sets, n, run);
     return 0;
+err_free: /* not a column yet: the caller frees only those it counted */
+    tfx_loaded_free(col->loaded);
+    col->loaded = NULL;
+    return -1;
 }
 
 static void free_columns(tfx_compare_column *cols, int n)

@@ -239,8 +239,8 @@ void tfx_st_close(tfx_st_file *f)
         free(f->tensors[i].name);
     free(f->tensors);
     if (f->map) {
-        munmap(f->map, f->map_size);
         tfx_map_unwatch(f->map);
+        munmap(f->map, f->map_size);
     }
     free(f->path);
     free(f);
