@@ -492,7 +492,9 @@ static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *
     char where[4096 + 32] = "--checkpoint";
     if (!o->checkpoint) {
         tfx_mark m = tfx_node_get(l->spec->checkpoint, "file")->mark;
-        if (tfx_text(where, sizeof where, "%s:%d:%d", m.file, m.line, m.col) < 0)
+        int n = m.line > 0 ? tfx_text(where, sizeof where, "%s:%d:%d", m.file, m.line, m.col)
+                           : tfx_text(where, sizeof where, "%s", m.file); /* a --set */
+        if (n < 0)
             return tfx_fail(err, "%s: path too long", m.file);
     }
     int fd = tfx_input_open(path, where, err);

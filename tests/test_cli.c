@@ -351,6 +351,8 @@ static void hostile_io_case(void **state)
          "tfx: %2$s/ext-dir.yaml:1:10: '%2$s/.' is not a regular file (a directory)\nexit 1\n"},
         {"timeout 20 %1$s run tests/data/hf/gpt2/recipe.yaml --checkpoint %2$s/fifo; echo \"exit $?\"",
          "tfx: --checkpoint: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s run tests/data/hf/gpt2/recipe.yaml --set checkpoint.file=%2$s/fifo; echo \"exit $?\"",
+         "tfx: --set 'checkpoint.file=%2$s/fifo': '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
         {"timeout 20 %1$s import %2$s/fifo; echo \"exit $?\"",
          "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
         {"TFX_PLUGIN_PATH=%2$s/plugins timeout 20 %1$s plugins >/dev/null; echo \"exit $?\"",
