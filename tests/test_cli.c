@@ -363,6 +363,8 @@ static void hostile_io_case(void **state)
          "evil\\u001b]0;pwned\\u0007\\u007f,embedding,,16384\n"},
         {"%1$s compare %2$s/evil.yaml --svg %2$s/e.svg >/dev/null; grep -c \"$(printf '\\033')\" %2$s/e.svg;"
          " grep -o 'evil[^<]*' %2$s/e.svg | sort -u", "0\nevil\\u001b]0;pwned\\u0007\\u007f\n"},
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml --set 'name=\"a\\nFORGED LINE\"'; echo \"exit $?\"",
+         "tfx: --set 'name=\"a\\nFORGED LINE\"': 'name' must be one line\nexit 1\n"},
         {"%1$s params \"$(printf '%2$s/\\033[31mred')\"; echo \"exit $?\"",
          "tfx: cannot read '%2$s/\\u001b[31mred': No such file or directory\nexit 1\n"},
         /* a value too long for a buffer: an error, not a shorter number that runs */
