@@ -224,8 +224,13 @@ int tfx_output_open(tfx_output *o, const char *path, const char *where, tfx_erro
     if (!(o->path = strdup(target)))
         return tfx_fail(err, "out of memory");
     if (exists && !S_ISREG(sb.st_mode)) {
-        /* a device or FIFO: written in place, never renamed over or removed */
-        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        /* a device or FIFO: written in place, never renamed over or removed; a FIFO with no
+         * reader is an error (ENXIO) rather than a wait */
+        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), flags;
+        if (fd >= 0 && ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
+            close(fd);
+            fd = -1;
+        }
         if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
             tfx_fail(err, "%s: cannot write '%s': %s", where, path, strerror(errno));
             if (fd >= 0)

@@ -40,7 +40,8 @@ typedef struct tfx_output {
  * file as an input read so far, or a directory. A regular or absent target is written to a
  * temporary file in the same directory (removed, alone, on abort or on SIGINT/SIGTERM) and
  * renamed over it by commit, so the target is either its old self or whole. Anything else
- * (/dev/null, a terminal, a FIFO) is written in place and never removed. Returns 0 or -1. */
+ * (/dev/null, a terminal, a FIFO that has a reader) is written in place and never removed.
+ * Returns 0 or -1. */
 int tfx_output_open(tfx_output *o, const char *path, const char *where, tfx_error *err);
 
 /* Flush, sync and close, then rename the temporary file over the target. On failure the

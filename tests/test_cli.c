@@ -326,6 +326,9 @@ static void hostile_io_case(void **state)
         /* a device as an output is written in place, and stays */
         {"%1$s run tests/data/hf/gpt2/recipe.yaml --generate 0 --logits /dev/null >/dev/null; echo \"exit $?\";"
          " test -c /dev/null && echo device", "exit 0\ndevice\n"},
+        /* a FIFO as an output: an error when nothing reads it, not a wait */
+        {"timeout 20 %1$s compare tests/data/hf/gpt2/recipe.yaml --svg %2$s/fifo >/dev/null; echo \"exit $?\"",
+         "tfx: --svg: cannot write '%2$s/fifo': No such device or address\nexit 1\n"},
         /* standard output that cannot be written, for every command */
         {"%1$s params tests/data/hf/gpt2/recipe.yaml >/dev/full; echo \"exit $?\"",
          "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
