@@ -79,9 +79,14 @@ static int any_run(const tfx_compare_column *cols, int n)
     return 0;
 }
 
+/* A column's title fits whole: a recipe name is at most TFX_MAX_NAME bytes. */
+#define TITLE_CAP (TFX_MAX_NAME + 1 + sizeof ((tfx_compare_column *)0)->label)
+
+/* "name label" into buf[TITLE_CAP]. */
 static void column_title(const tfx_compare_column *c, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s%s%s", c->loaded->spec->name, c->label[0] ? " " : "", c->label);
+    if (tfx_text(buf, cap, "%s%s%s", c->loaded->spec->name, c->label[0] ? " " : "", c->label) < 0)
+        tfx_text(buf, cap, "?");
 }
 
 /* "+12.5%" of v against base; "" when equal or base is 0. */
@@ -100,7 +105,7 @@ static void diff_text(int64_t v, int64_t base, char *buf, size_t cap)
 
 static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown)
 {
-    char title[600], num[32], diff[32], cell[80];
+    char title[TITLE_CAP], num[32], diff[32], cell[80];
     if (markdown) {
         fprintf(out, "| |");
         for (int c = 0; c < n; c++) {
@@ -188,7 +193,7 @@ static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown
 
 static void csv(FILE *out, const tfx_compare_column *cols, int n)
 {
-    char title[600];
+    char title[TITLE_CAP];
     fprintf(out, "section,row");
     for (int c = 0; c < n; c++) {
         column_title(&cols[c], title, sizeof title);
@@ -343,7 +348,7 @@ static void panel(FILE *f, int top, const char *title, const char *unit, const t
                 below += h;
         }
         /* The column's number under its bars; the key below the panels names it in full. */
-        char label[600];
+        char label[TITLE_CAP];
         column_title(&cols[c], label, sizeof label);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%d<title>",
                 x + (group - 4) / 2, base + 16, c + 1);
@@ -411,7 +416,7 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     int ky = panels * PANEL_H + 20;
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">Columns</text>\n", LEFT, ky);
     for (int c = 0; c < n; c++) {
-        char label[600];
+        char label[TITLE_CAP];
         column_title(&cols[c], label, sizeof label);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\">%d  ", LEFT, ky + 18 * (c + 1), c + 1);
         xml_text(f, label);

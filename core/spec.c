@@ -453,6 +453,8 @@ static int read_strings(const build_ctx *cx, tfx_spec *s)
      * characters are escaped on output). */
     if (strpbrk(s->name, "\n\r"))
         return tfx_fail_at(cx->err, n->mark, "'name' must be one line");
+    if (strlen(s->name) > TFX_MAX_NAME)
+        return tfx_fail_at(cx->err, n->mark, "'name' is longer than %d bytes", TFX_MAX_NAME);
     n = tfx_node_get(cx->recipe->root, "description");
     if (n && tfx_node_string(n, "description", &s->description, cx->err))
         return -1;

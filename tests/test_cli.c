@@ -368,6 +368,9 @@ static void hostile_io_case(void **state)
          " grep -o 'evil[^<]*' %2$s/e.svg | sort -u", "0\nevil\\u001b]0;pwned\\u0007\\u007f\n"},
         {"%1$s params tests/data/hf/gpt2/recipe.yaml --set 'name=\"a\\nFORGED LINE\"'; echo \"exit $?\"",
          "tfx: --set 'name=\"a\\nFORGED LINE\"': 'name' must be one line\nexit 1\n"},
+        {"N=$(printf 'x%%.0s' $(seq 300)); out=$(%1$s params tests/data/hf/gpt2/recipe.yaml --set name=$N 2>&1);"
+         " echo \"exit $?\"; echo \"$out\" | sed \"s/$N/(300 x)/\"",
+         "exit 1\ntfx: --set 'name=(300 x)': 'name' is longer than 256 bytes\n"},
         {"%1$s params \"$(printf '%2$s/\\033[31mred')\"; echo \"exit $?\"",
          "tfx: cannot read '%2$s/\\u001b[31mred': No such file or directory\nexit 1\n"},
         /* a value too long for a buffer: an error, not a shorter number that runs */
