@@ -210,6 +210,22 @@ static int open_beside(tfx_output *o, mode_t mode, const char *where, tfx_error 
     return 0;
 }
 
+/* A device or FIFO: written in place, never renamed over or removed; a FIFO that nothing
+ * reads is an error (ENXIO) rather than a wait. */
+static int open_in_place(tfx_output *o, const char *path, const char *where, tfx_error *err)
+{
+    int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), flags;
+    if (fd < 0)
+        return tfx_fail(err, "%s: cannot write '%s': %s", where, path, strerror(errno));
+    if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
+        !(o->f = fdopen(fd, "wb"))) {
+        tfx_fail(err, "%s: cannot write '%s': %s", where, path, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return 0;
+}
+
 int tfx_output_open(tfx_output *o, const char *path, const char *where, tfx_error *err)
 {
     *o = (tfx_output){.slot = -1};
@@ -224,20 +240,14 @@ int tfx_output_open(tfx_output *o, const char *path, const char *where, tfx_erro
     if (!(o->path = strdup(target)))
         return tfx_fail(err, "out of memory");
     if (exists && !S_ISREG(sb.st_mode)) {
-        /* a device or FIFO: written in place, never renamed over or removed; a FIFO with no
-         * reader is an error (ENXIO) rather than a wait */
-        int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK), flags;
-        if (fd >= 0 && ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
-            close(fd);
-            fd = -1;
-        }
-        if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
-            tfx_fail(err, "%s: cannot write '%s': %s", where, path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
+        if (open_in_place(o, path, where, err))
             goto err_abort;
-        }
         return 0;
+    }
+    /* a file its owner made read-only stays so, though a rename could replace it */
+    if (exists && access(path, W_OK) != 0) {
+        tfx_fail(err, "%s: cannot write '%s': %s", where, path, strerror(errno));
+        goto err_abort;
     }
     if (open_beside(o, exists ? sb.st_mode & 07777 : creation_mode(), where, err))
         goto err_abort;
