@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "checked.h"
 #include "safetensors.h"
+#include "text.h"
 
 #define LAYER_TOKEN "{layer}"
 
@@ -102,15 +104,16 @@ static int64_t index_find(const tmpl_index *ix, const char *name, int64_t *layer
     return best;
 }
 
-static void template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
+/* The template with its layer token replaced; -1 when it does not fit in out[cap]. */
+static int template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
 {
     const char *tok = strstr(tmpl, LAYER_TOKEN);
-    if (!tok || layer < 0) {
-        snprintf(out, cap, "%s", tmpl);
-        return;
-    }
-    snprintf(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
-             tok + strlen(LAYER_TOKEN));
+    if (!tok || layer < 0)
+        return tfx_text(out, cap, "%s", tmpl);
+    if (tok - tmpl > INT_MAX)
+        return -1;
+    return tfx_text(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
+                    tok + strlen(LAYER_TOKEN));
 }
 
 /* ---- reading the map from the recipe ------------------------------------------------------ */
@@ -350,7 +353,9 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
     char src_name[512];
-    template_fill(src_name, sizeof src_name, e->from, layer);
+    if (template_fill(src_name, sizeof src_name, e->from, layer) < 0)
+        return tfx_fail(err, "checkpoint.tensors: the name for recipe tensor '%s' is longer than %zu bytes",
+                        t->name, sizeof src_name - 1);
     const tfx_st_tensor *src = tfx_st_find(f, src_name);
     if (!src)
         return tfx_fail(err, "%s has no tensor '%s' (for recipe tensor '%s')", file, src_name, t->name);
@@ -392,14 +397,16 @@ int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *
     const char *name;
     if (tfx_node_string(file, "file", &name, err))
         return -1;
-    if (name[0] == '/' || strcmp(file->mark.file, "--set") == 0) {
-        snprintf(out, cap, "%s", name);
-        return 0;
-    }
-    /* Relative to the recipe file that wrote it. */
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", file->mark.file);
-    snprintf(out, cap, "%s/%s", dirname(dir), name);
+    int n;
+    if (name[0] == '/' || file->mark.line == 0) /* absolute, or from the command line */
+        n = tfx_text(out, cap, "%s", name);
+    else /* relative to the recipe file that wrote it */
+        n = tfx_text(dir, sizeof dir, "%s", file->mark.file) < 0
+                ? -1 : tfx_text(out, cap, "%s/%s", dirname(dir), name);
+    if (n < 0)
+        return tfx_fail(err, "%s:%d:%d: 'checkpoint.file': path longer than %zu bytes", file->mark.file,
+                        file->mark.line, file->mark.col, cap - 1);
     return 0;
 }
 
@@ -561,7 +568,8 @@ static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const
         return tfx_fail(err, "recipe tensor '%s' does not fit its checkpoint entry's transpose or groups", t->name);
     char name[512];
     int64_t shape[TFX_MAX_RANK];
-    template_fill(name, sizeof name, e->from, layer);
+    if (template_fill(name, sizeof name, e->from, layer) < 0)
+        return tfx_fail(err, "checkpoint tensor name for '%s' is too long", t->name);
     file_shape(e, t, shape);
     gathered *dst = gather_slot(g, name, shape, t->rank, err);
     if (!dst)
@@ -570,7 +578,8 @@ static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const
     return 0;
 }
 
-static int write_gathered(const gather_set *g, const char *path, tfx_error *err)
+static int write_gathered(const gather_set *g, const char *path, const char *where,
+                          tfx_error *err)
 {
     tfx_st_out *out = calloc(g->n + 1, sizeof *out);
     if (!out)
@@ -580,13 +589,14 @@ static int write_gathered(const gather_set *g, const char *path, tfx_error *err)
                               .rank = g->items[i].rank, .data = g->items[i].data};
         memcpy(out[i].shape, g->items[i].shape, sizeof g->items[i].shape);
     }
-    int rc = tfx_st_write(path, out, g->n, err);
+    int rc = tfx_st_write(path, where, out, g->n, err);
     free(out);
     return rc;
 }
 
 /* Every stored tensor under tfx's own names. */
-static int write_own_names(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
+static int write_own_names(const tfx_model *m, float *const *data, const char *path,
+                           const char *where, tfx_error *err)
 {
     tfx_st_out *out = calloc(m->n_tensors + 1, sizeof *out);
     size_t n = 0;
@@ -599,15 +609,16 @@ static int write_own_names(const tfx_model *m, float *const *data, const char *p
         out[n] = (tfx_st_out){.name = t->name, .dtype = TFX_DTYPE_F32, .rank = t->rank, .data = data[i]};
         memcpy(out[n++].shape, t->shape, sizeof t->shape);
     }
-    int rc = tfx_st_write(path, out, n, err);
+    int rc = tfx_st_write(path, where, out, n, err);
     free(out);
     return rc;
 }
 
-int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
+int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path,
+                         const char *where, tfx_error *err)
 {
     if (!m->spec->checkpoint || !tfx_node_get(m->spec->checkpoint, "tensors"))
-        return write_own_names(m, data, path, err);
+        return write_own_names(m, data, path, where, err);
     ckpt_map map = {0};
     gather_set g = {0};
     int rc = -1;
@@ -616,7 +627,7 @@ int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *pat
     for (size_t i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].tied_to < 0 && gather_tensor(m, i, data, &map, &g, err))
             goto out;
-    rc = write_gathered(&g, path, err);
+    rc = write_gathered(&g, path, where, err);
 out:
     for (size_t i = 0; i < g.n; i++)
         free(g.items[i].data);

@@ -27,7 +27,9 @@ int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
 /* Write data[i] of every stored (untied) tensor of `m` to `path` as the checkpoint holds it when
  * the recipe has a `checkpoint.tensors` map (the map inverted: transposes undone, split parts
  * gathered back into their fused tensor; a tied use is already summed into its target), else
- * under tfx's own names. Returns 0, or -1 with err set. */
-int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path, tfx_error *err);
+ * under tfx's own names; written through tfx_output (atomically, never over an input), `where`
+ * naming the option that gave the path. Returns 0, or -1 with err set. */
+int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path,
+                         const char *where, tfx_error *err);
 
 #endif

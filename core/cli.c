@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,19 @@ const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err)
         return NULL;
     }
     return argv[++*i];
+}
+
+int tfx_cli_int(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
+                tfx_error *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return tfx_fail(err, "%s expects an integer between %" PRId64 " and %" PRId64 ", got '%s'",
+                        opt, lo, hi, text);
+    *out = v;
+    return 0;
 }
 
 int tfx_cli_dtype(const char *value, bool *bf16, tfx_error *err)

@@ -9,9 +9,11 @@
 
 #include "cli.h"
 #include "compare.h"
+#include "text.h"
 
 #define MAX_SWEEPS 8
 #define MAX_COLUMNS 64
+#define MAX_ASSIGNMENT 1024         /* one sweep's "key=value": a key of < 128 bytes, a value */
 
 static const char usage[] =
     "usage: tfx compare RECIPE... [--sweep key=v1,v2,...]... [--set key=value]... [options]\n"
@@ -45,9 +47,10 @@ typedef struct sweep {
 static int parse_sweep(const char *arg, sweep *s, tfx_error *err)
 {
     const char *eq = strchr(arg, '=');
-    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof s->key)
+    if (!eq || eq == arg)
         return tfx_fail(err, "--sweep '%s': expected key=value1,value2,...", arg);
-    snprintf(s->key, sizeof s->key, "%.*s", (int)(eq - arg), arg);
+    if (tfx_text(s->key, sizeof s->key, "%.*s", (int)(eq - arg), arg) < 0)
+        return tfx_fail(err, "--sweep: the key '%.40s...' is longer than %zu bytes", arg, sizeof s->key - 1);
     if (!(s->storage = strdup(eq + 1)))
         return tfx_fail(err, "out of memory");
     char *save = NULL;
@@ -68,23 +71,35 @@ static int build_column(const tfx_cli_common *c, const char *path, const sweep *
                         const tfx_compare_run_opts *run, tfx_compare_column *col, tfx_error *err)
 {
     char *sets[TFX_MAX_SETS + MAX_SWEEPS];
-    char assign[MAX_SWEEPS][1024];
+    const char *origins[TFX_MAX_SETS + MAX_SWEEPS];
+    char assign[MAX_SWEEPS][MAX_ASSIGNMENT];
     int n = 0;
     for (int i = 0; i < c->n_sets; i++)
-        sets[n++] = c->sets[i];
-    col->label[0] = '\0';
+        origins[n] = "--set", sets[n++] = c->sets[i];
     for (int k = 0; k < n_sweeps; k++) {
-        snprintf(assign[k], sizeof assign[k], "%.120s=%.800s", sweeps[k].key, sweeps[k].values[choice[k]]);
-        sets[n++] = assign[k];
-        snprintf(col->label + strlen(col->label), sizeof col->label - strlen(col->label), "%s%s",
-                 k ? " " : "", assign[k]);
+        const char *v = sweeps[k].values[choice[k]];
+        if (tfx_text(assign[k], sizeof assign[k], "%s=%s", sweeps[k].key, v) < 0)
+            return tfx_fail(err, "--sweep %s: the value '%.40s...' is longer than %d bytes", sweeps[k].key,
+                            v, MAX_ASSIGNMENT - 130);
+        origins[n] = "--sweep", sets[n++] = assign[k];
     }
-    col->loaded = tfx_load(path, sets, n, reg, err);
+    col->loaded = tfx_load_from(path, sets, origins, n, reg, 0, err);
     if (!col->loaded || tfx_cli_item(c, path, col->loaded, &col->item, err))
-        return -1;
+        goto err_free;
+    col->label[0] = '\0';
+    for (int k = 0; k < n_sweeps; k++)
+        if (tfx_text_append(col->label, sizeof col->label, "%s%s", k ? " " : "", assign[k]) < 0) {
+            tfx_fail(err, "--sweep: a column named by more than %zu bytes ('%.40s...')",
+                     sizeof col->label - 1, assign[k]);
+            goto err_free;
+        }
     if (run)
         tfx_compare_measure(col, path, sets, n, run);
     return 0;
+err_free: /* not a column yet: the caller frees only those it counted */
+    tfx_loaded_free(col->loaded);
+    col->loaded = NULL;
+    return -1;
 }
 
 static void free_columns(tfx_compare_column *cols, int n)
@@ -117,93 +132,120 @@ static int build_columns(const tfx_cli_common *c, const sweep *sweeps, int n_swe
     return 0;
 }
 
-int tfx_cmd_compare(int argc, char **argv)
-{
-    tfx_cli_common c = {.estimate = {.fp32_grads = true}};
-    tfx_error err = {{0}};
+/* What compare's arguments say. */
+typedef struct compare_args {
+    tfx_cli_common c;
     sweep sweeps[MAX_SWEEPS];
-    int n_sweeps = 0, n_cols = 0, status = 1;
-    const char *svg = NULL;
-    bool run = false;
-    tfx_compare_run_opts run_opts = {.prompt_len = 128, .generate = 32};
-    tfx_compare_column *cols = calloc(MAX_COLUMNS, sizeof *cols);
-    tfx_registry *reg = NULL;
-    memset(sweeps, 0, sizeof sweeps);
-    if (!cols) {
-        tfx_fail(&err, "out of memory");
-        goto out;
-    }
+    int n_sweeps;
+    const char *svg;
+    bool run;
+    tfx_compare_run_opts run_opts;
+} compare_args;
+
+#define COMPARE_ARGS_DEFAULT                                                                     \
+    {.c = {.estimate = {.fp32_grads = true}}, .run_opts = {.prompt_len = 128, .generate = 32}}
+
+/* Parse; returns TFX_CLI_PROCEED, or the exit status (0 after help, 1 with err set, 2 after
+ * printing the usage). free_args undoes it either way. */
+static int parse_args(int argc, char **argv, compare_args *a, tfx_error *err)
+{
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(usage, stdout);
-            status = 0;
-            goto out;
+            return 0;
         }
         if (strcmp(argv[i], "--svg") == 0) {
-            if (!(svg = tfx_cli_value(argc, argv, &i, &err)))
-                goto out;
+            if (!(a->svg = tfx_cli_value(argc, argv, &i, err)))
+                return 1;
             continue;
         }
         if (strcmp(argv[i], "--run") == 0) {
-            run = true;
+            a->run = true;
             continue;
         }
         if (strcmp(argv[i], "--dtype") == 0) {
             bool bf16;
-            if (!(run_opts.dtype = tfx_cli_value(argc, argv, &i, &err)) ||
-                tfx_cli_dtype(run_opts.dtype, &bf16, &err))
-                goto out;
+            if (!(a->run_opts.dtype = tfx_cli_value(argc, argv, &i, err)) ||
+                tfx_cli_dtype(a->run_opts.dtype, &bf16, err))
+                return 1;
             continue;
         }
         if (strcmp(argv[i], "--prompt-len") == 0 || strcmp(argv[i], "--generate") == 0 ||
             strcmp(argv[i], "--threads") == 0) {
-            const char *name = argv[i], *v = tfx_cli_value(argc, argv, &i, &err);
-            char *end;
-            long long n = v ? strtoll(v, &end, 10) : 0;
-            if (!v)
-                goto out;
-            if (!*v || *end || n < (strcmp(name, "--generate") == 0 ? 0 : 1) || n > 1000000) {
-                tfx_fail(&err, "%s '%s': expected a whole number%s", name, v,
-                         strcmp(name, "--generate") == 0 ? " from 0" : " from 1");
-                goto out;
-            }
+            /* the limits tfx run holds them to, checked before any column runs */
+            const char *name = argv[i], *v = tfx_cli_value(argc, argv, &i, err);
+            int gen = strcmp(name, "--generate") == 0, thr = strcmp(name, "--threads") == 0;
+            int64_t n;
+            if (!v || tfx_cli_int(name, v, gen ? 0 : 1, thr ? TFX_MAX_THREADS : TFX_MAX_TOKENS, &n, err))
+                return 1;
             if (strcmp(name, "--prompt-len") == 0)
-                run_opts.prompt_len = n;
+                a->run_opts.prompt_len = n;
             else if (strcmp(name, "--generate") == 0)
-                run_opts.generate = n;
+                a->run_opts.generate = n;
             else
-                run_opts.threads = (int)n;
+                a->run_opts.threads = (int)n;
             continue;
         }
         if (strcmp(argv[i], "--sweep") == 0) {
-            const char *v = tfx_cli_value(argc, argv, &i, &err);
+            const char *v = tfx_cli_value(argc, argv, &i, err);
             if (!v)
-                goto out;
-            if (n_sweeps == MAX_SWEEPS) {
-                tfx_fail(&err, "at most %d --sweep options", MAX_SWEEPS);
-                goto out;
+                return 1;
+            if (a->n_sweeps == MAX_SWEEPS) {
+                return tfx_fail(err, "at most %d --sweep options", MAX_SWEEPS), 1;
             }
-            if (parse_sweep(v, &sweeps[n_sweeps++], &err))
-                goto out;
+            if (parse_sweep(v, &a->sweeps[a->n_sweeps++], err))
+                return 1;
             continue;
         }
-        int taken = tfx_cli_take_common(&c, argc, argv, &i, &err);
-        if (taken < 0 || (!taken && tfx_cli_take_file(&c, argv[i], &err)))
-            goto out;
+        int taken = tfx_cli_take_common(&a->c, argc, argv, &i, err);
+        if (taken < 0 || (!taken && tfx_cli_take_file(&a->c, argv[i], err)))
+            return 1;
     }
-    if (c.n_files == 0) {
+    if (a->c.n_files == 0) {
         fputs(usage, stderr);
-        status = 2;
+        return 2;
+    }
+    return TFX_CLI_PROCEED;
+}
+
+static void free_args(compare_args *a)
+{
+    for (int k = 0; k < a->n_sweeps; k++)
+        free(a->sweeps[k].storage);
+}
+
+int tfx_cmd_compare_parse(int argc, char **argv, tfx_error *err)
+{
+    compare_args a = COMPARE_ARGS_DEFAULT;
+    int rc = parse_args(argc, argv, &a, err);
+    free_args(&a);
+    return rc;
+}
+
+int tfx_cmd_compare(int argc, char **argv)
+{
+    compare_args a = COMPARE_ARGS_DEFAULT;
+    tfx_error err = {{0}};
+    int n_cols = 0, status = 1;
+    tfx_compare_column *cols = calloc(MAX_COLUMNS, sizeof *cols);
+    tfx_registry *reg = NULL;
+    if (!cols) {
+        tfx_fail(&err, "out of memory");
+        goto out;
+    }
+    int parsed = parse_args(argc, argv, &a, &err);
+    if (parsed != TFX_CLI_PROCEED) {
+        status = parsed;
         goto out;
     }
     if (!(reg = tfx_cli_registry(&err)) ||
-        build_columns(&c, sweeps, n_sweeps, reg, run ? &run_opts : NULL, cols, &n_cols, &err))
+        build_columns(&a.c, a.sweeps, a.n_sweeps, reg, a.run ? &a.run_opts : NULL, cols, &n_cols, &err))
         goto out;
-    if (tfx_report_compare(stdout, c.format, cols, n_cols)) {
+    if (tfx_report_compare(stdout, a.c.format, cols, n_cols)) {
         tfx_fail(&err, "cannot write the comparison");
         goto out;
     }
-    if (svg && tfx_compare_svg(svg, cols, n_cols, &err))
+    if (a.svg && tfx_compare_svg(a.svg, cols, n_cols, &err))
         goto out;
     status = 0;
     for (int k = 0; k < n_cols; k++)
@@ -219,8 +261,7 @@ out:
     if (cols)
         free_columns(cols, n_cols);
     free(cols);
-    for (int k = 0; k < n_sweeps; k++)
-        free(sweeps[k].storage);
+    free_args(&a);
     tfx_registry_free(reg);
     return status;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
 #include "recipe.h"
 #include "recipe_emit.h"
 
@@ -283,12 +284,17 @@ int tfx_cmd_import(int argc, char **argv)
     json_error_t jerr;
     importer im = {.path = path, .err = &err};
     int status = 0;
-    if (!(im.config = json_load_file(path, 0, &jerr)))
+    FILE *config = tfx_input_fopen(path, NULL, &err);
+    if (!config)
+        status = -1;
+    else if (!(im.config = json_loadf(config, 0, &jerr)))
         status = tfx_fail(&err, "%s: not valid JSON: %s (line %d)", path, jerr.text, jerr.line);
     else if (!json_is_object(im.config))
         status = tfx_fail(&err, "%s: expected a JSON object", path);
     else
         status = import(&im, name);
+    if (config)
+        fclose(config);
     tfx_recipe_free(im.recipe);
     json_decref(im.config);
     return status ? tfx_cli_error(&err) : 0;

@@ -14,6 +14,8 @@
 #include "accounting.h"
 #include "checked.h"
 #include "checkpoint.h"
+#include "files.h"
+#include "text.h"
 #include "cli.h"
 #include "gemv.h"
 #include "headroom.h"
@@ -24,7 +26,7 @@
 #include "safetensors.h"
 #include "weights.h"
 
-#define MAX_TOKENS 65536
+#define MAX_TOKENS TFX_MAX_TOKENS
 
 static const char usage[] =
     "usage: tfx run RECIPE [options]\n"
@@ -88,14 +90,7 @@ static double now(void)
 static int parse_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
                      tfx_error *err)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return tfx_fail(err, "%s expects an integer between %" PRId64 " and %" PRId64 ", got '%s'",
-                        opt, lo, hi, text);
-    *out = v;
-    return 0;
+    return tfx_cli_int(opt, text, lo, hi, out, err);
 }
 
 static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
@@ -148,7 +143,7 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
             if (parse_i64(a, v, 0, MAX_TOKENS, &o->generate, err))
                 return -1;
         } else if (strcmp(a, "--threads") == 0) {
-            if (parse_i64(a, v, 1, 1024, &o->threads, err))
+            if (parse_i64(a, v, 1, TFX_MAX_THREADS, &o->threads, err))
                 return -1;
         } else if (strcmp(a, "--top-k") == 0) {
             if (parse_i64(a, v, 0, INT32_MAX, &o->top_k, err))
@@ -248,7 +243,7 @@ static int write_logits(const char *path, const tfx_runtime *rt, int64_t T, tfx_
     tfx_st_out t = {.name = hidden ? "last_hidden_state" : "logits", .dtype = TFX_DTYPE_F32,
                     .rank = 2, .shape = {T, hidden ? s->d_model : s->vocab},
                     .data = hidden ? rt->x : rt->logits};
-    return tfx_st_write(path, &t, 1, err);
+    return tfx_st_write(path, "--logits", &t, 1, err);
 }
 
 /* The run's inputs and the run state they need: one plan for the memory check and the run. */
@@ -309,7 +304,9 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, con
     tfx_runtime rt;
     int rc = -1;
     memset(&rt, 0, sizeof rt);
-    if (tfx_runtime_init(&rt, m, w, &in->lim, err))
+    /* every input is open by now: refuse --logits over one before running, not after */
+    if ((o->logits_path && tfx_output_check(o->logits_path, "--logits", err)) ||
+        tfx_runtime_init(&rt, m, w, &in->lim, err))
         goto out;
     r->n_prompt = n_prompt;
     r->n_encoder = n_enc;
@@ -518,6 +515,25 @@ static int print_report(FILE *out, tfx_format fmt, const tfx_loaded *l, const ru
 
 /* ---- command ------------------------------------------------------------------------------ */
 
+/* Open the checkpoint once through the input helper before loading it, so that a FIFO or a
+ * directory is refused in the words of what named it: --checkpoint, or the recipe's key. */
+static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *path, tfx_error *err)
+{
+    char where[4096 + 32] = "--checkpoint";
+    if (!o->checkpoint) {
+        tfx_mark m = tfx_node_get(l->spec->checkpoint, "file")->mark;
+        int n = m.line > 0 ? tfx_text(where, sizeof where, "%s:%d:%d", m.file, m.line, m.col)
+                           : tfx_text(where, sizeof where, "%s", m.file); /* a --set */
+        if (n < 0)
+            return tfx_fail(err, "%s: path too long", m.file);
+    }
+    int fd = tfx_input_open(path, where, err);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
                         tfx_error *err)
 {
@@ -527,9 +543,11 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
     bool from_recipe = !o->checkpoint && !o->random_weights && l->spec->checkpoint &&
                        tfx_node_get(l->spec->checkpoint, "file");
     if (o->checkpoint || from_recipe) {
-        if (o->checkpoint)
-            snprintf(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint);
-        else if (tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
+        if (o->checkpoint && tfx_text(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint) < 0)
+            return tfx_fail(err, "--checkpoint: path longer than %zu bytes", sizeof r->checkpoint - 1);
+        if (!o->checkpoint && tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
+            return -1;
+        if (check_checkpoint(o, l, r->checkpoint, err))
             return -1;
         tfx_progress bar;
         tfx_progress_start(&bar, "loading weights");
@@ -555,9 +573,25 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
     return 0;
 }
 
+#define RUN_OPTS_DEFAULT {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true}
+
+int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
+{
+    run_opts o = RUN_OPTS_DEFAULT;
+    if (parse_opts(argc, argv, &o, err))
+        return -1;
+    int32_t *ids = calloc(MAX_TOKENS, sizeof *ids);
+    if (!ids)
+        return tfx_fail(err, "out of memory");
+    int rc = (o.tokens && parse_tokens(o.tokens, ids, MAX_TOKENS, "--tokens", err) < 0) ||
+             (o.encoder_tokens && parse_tokens(o.encoder_tokens, ids, MAX_TOKENS, "--encoder-tokens", err) < 0);
+    free(ids);
+    return rc ? -1 : 0;
+}
+
 int tfx_cmd_run(int argc, char **argv)
 {
-    run_opts o = {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true};
+    run_opts o = RUN_OPTS_DEFAULT;
     tfx_error err = {{0}};
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

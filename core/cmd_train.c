@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "files.h"
 #include "cli.h"
 #include "load.h"
 #include "train.h"
@@ -253,38 +254,6 @@ static int read_batch(const train_opts *o, const tfx_spec *s, batch *b, tfx_erro
 
 /* ---- files -------------------------------------------------------------------------------- */
 
-/* Refuse an output that is one of the inputs (the same file, by device and inode). */
-static int check_not_input(const char *out, const char *const *inputs, int n, tfx_error *err)
-{
-    struct stat so, si;
-    if (stat(out, &so) != 0)
-        return 0;
-    for (int i = 0; i < n; i++)
-        if (inputs[i] && stat(inputs[i], &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino)
-            return tfx_fail(err, "will not write over an input: '%s' is '%s'", out, inputs[i]);
-    return 0;
-}
-
-/* Write data in the checkpoint's layout to a temporary file beside `path`, then rename it into
- * place; on failure only the temporary file is removed. */
-static int write_atomic(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
-{
-    char tmp[4200];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tfx_fail(err, "output path too long: '%s'", path);
-    if (tfx_checkpoint_write(m, data, tmp, err)) {
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- the report --------------------------------------------------------------------------- */
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
@@ -415,11 +384,10 @@ static int run(train_opts *o, tfx_error *err)
     batch b = {0};
     double *losses = NULL;
     char ckpt[4096] = "";
-    if (!reg || !(l = tfx_load_for(o->common.files[0], o->common.sets, o->common.n_sets, reg, 1, err)))
+    if (!reg || !(l = tfx_load_from(o->common.files[0], o->common.sets, NULL, o->common.n_sets, reg, 1, err)))
         goto out;
-    const char *inputs[2] = {o->common.files[0], ckpt};
     if (read_batch(o, l->spec, &b, err) || load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
-        (o->out && check_not_input(o->out, inputs, 2, err)) ||
+        (o->out && tfx_output_check(o->out, o->train ? "--save" : "--out", err)) ||
         tfx_trainer_init(&t, l->model, &w, &b.shape, o->train, err))
         goto out;
     int64_t n_losses = o->train ? o->steps : 1;
@@ -430,7 +398,7 @@ static int run(train_opts *o, tfx_error *err)
     if (run_steps(o, &t, &b, losses, err))
         goto out;
     float *const *data = o->train ? w.data : t.grads.data;
-    if (o->out && write_atomic(l->model, data, o->out, err))
+    if (o->out && tfx_checkpoint_write(l->model, data, o->out, o->train ? "--save" : "--out", err))
         goto out;
     if (print_report(o, l, &t, losses, n_losses)) {
         tfx_fail(err, "cannot write the report");

@@ -2,6 +2,8 @@
  * newcomer needs first. */
 #include <cblas.h>
 #include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -9,7 +11,9 @@
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
 #include "recipe.h"
+#include "text.h"
 
 static const char help[] =
     "tfx " TFX_VERSION " — a transformer-architecture explorer\n"
@@ -102,9 +106,8 @@ static void tune_blas(char **argv)
         unsetenv("OPENBLAS_NUM_THREADS"), unsetenv("TFX_BLAS_THREADS_LIMITED");
 }
 
-int main(int argc, char **argv)
+static int dispatch(int argc, char **argv)
 {
-    tune_blas(argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -137,4 +140,61 @@ int main(int argc, char **argv)
         return 2;
     }
     return c->run(argc - 1, argv + 1);
+}
+
+/* With descriptor 0, 1 or 2 closed, the next file tfx opens would take its number, and a
+ * report meant for stdout would land in it (a --logits file). Hold them with /dev/null; a
+ * closed stdout is held read-only, so that writing a report still fails and is reported. */
+static void hold_standard_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int held = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+            if (held >= 0 && held != fd) {
+                dup2(held, fd);
+                close(held);
+            }
+        }
+}
+
+/* Everything printed goes through a stream that escapes control characters, so that a name
+ * from a recipe, plugin or config cannot drive the terminal. */
+static void escape_output(void)
+{
+    static tfx_escaping out_state, err_state;
+    FILE *out = tfx_escaping_stream(&out_state, STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
+    FILE *err = tfx_escaping_stream(&err_state, STDERR_FILENO, _IONBF);
+    if (out)
+        stdout = out;
+    if (err)
+        stderr = err;
+}
+
+/* A report that could not be written is a failure: check every write and the final close of
+ * standard output, whatever the command. Returns the exit status. */
+static int finish_output(int status)
+{
+    errno = 0;
+    int failed = ferror(stdout) != 0;
+    int why = errno;
+    if (fflush(stdout) != 0)
+        failed = 1, why = errno;
+    if (fclose(stdout) != 0 && !failed)
+        failed = 1, why = errno;
+    if (failed) {
+        fprintf(stderr, "tfx: cannot write to standard output: %s\n", why ? strerror(why) : "write error");
+        status = status ? status : 1;
+    }
+    fflush(stderr);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    hold_standard_fds();
+    tune_blas(argv);
+    escape_output();
+    int status = dispatch(argc, argv);
+    tfx_inputs_forget();
+    return finish_output(status);
 }

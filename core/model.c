@@ -11,6 +11,8 @@
 
 #include "checked.h"
 #include "host.h"
+#include "text.h"
+
 static const char *const part_names[] = {"embedding", "position", "attention", "ffn",
                                          "norm",      "pooler",   "head"};
 _Static_assert(sizeof part_names / sizeof part_names[0] == TFX_PART_COUNT,
@@ -80,7 +82,8 @@ int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const 
                               name);
     }
     char full[NAME_MAX_LEN + 1];
-    snprintf(full, sizeof full, "%s%s", d->prefix, name);
+    if (tfx_text(full, sizeof full, "%s%s", d->prefix, name) < 0)
+        return host->fail(st, "tensor '%s%s': name longer than %d bytes", d->prefix, name, NAME_MAX_LEN);
     /* Prefixes make names unique across instances; check within this one. */
     for (size_t i = d->first; i < d->model->n_tensors; i++)
         if (strcmp(d->model->tensors[i].name, full) == 0)

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "files.h"
+#include "text.h"
+
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_NODES 100000        /* alias-expansion guard, over the whole recipe */
 #define MAX_DEPTH 64
@@ -296,13 +299,17 @@ err_parser:
 
 /* ---- files and extends -------------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len, tfx_error *err)
+/* The whole of a recipe file, opened by the one input helper (no FIFO hangs it, no directory
+ * reads as empty); `from` is the `extends:` key that named it, or a zero mark for the command's
+ * own argument. */
+static char *read_file(const char *path, tfx_mark from, size_t *len, tfx_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
+    char where[PATH_MAX + 32];
+    if (from.file && tfx_text(where, sizeof where, "%s:%d:%d", from.file, from.line, from.col) < 0)
+        return tfx_fail(err, "%s: path too long", from.file), NULL;
+    FILE *f = tfx_input_fopen(path, from.file ? where : NULL, err);
+    if (!f)
         return NULL;
-    }
     char *buf = malloc(MAX_FILE_BYTES + 1);
     size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
     int bad = ferror(f);
@@ -405,11 +412,12 @@ static tfx_node *follow_extends(struct tfx_recipe_store *s, tfx_node *root, cons
         return NULL;
     }
     char dir[PATH_MAX], parent_path[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    if (ext->text[0] == '/')
-        snprintf(parent_path, sizeof parent_path, "%s", ext->text);
-    else
-        snprintf(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text);
+    if (tfx_text(dir, sizeof dir, "%s", path) < 0 ||
+        (ext->text[0] == '/' ? tfx_text(parent_path, sizeof parent_path, "%s", ext->text)
+                             : tfx_text(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text)) < 0) {
+        tfx_fail_at(err, ext->mark, "'extends': path longer than %d bytes", PATH_MAX - 1);
+        return NULL;
+    }
     tfx_node *parent = load_file(s, parent_path, ch, ext->mark, err);
     if (!parent)
         return NULL;
@@ -450,7 +458,7 @@ static tfx_node *load_file(struct tfx_recipe_store *s, const char *path, chain *
     if (!shown || enter_chain(ch, path, shown, from, err))
         return NULL;
     size_t len;
-    char *text = read_file(path, &len, err);
+    char *text = read_file(path, from, &len, err);
     if (!text)
         return NULL;
     tfx_node *root;
@@ -527,25 +535,44 @@ static int set_in(struct tfx_recipe_store *s, tfx_node *map, const char *key, tf
     return 0;
 }
 
+/* Every node of a value parsed from the command line is placed at the argument itself. */
+static void place_at(tfx_node *n, tfx_mark here)
+{
+    n->mark = here;
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->key_marks)
+            n->key_marks[i] = here;
+        place_at(n->values[i], here);
+    }
+}
+
 int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
+{
+    return tfx_recipe_set_from(r, assignment, "--set", err);
+}
+
+int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origin, tfx_error *err)
 {
     struct tfx_recipe_store *s = r->store;
     const char *eq = strchr(assignment, '=');
-    tfx_mark here = {.file = "--set", .line = 1, .col = 1};
-    if (!eq || eq == assignment || strlen(assignment) > 4096)
-        return tfx_fail(err, "--set '%s': expected key.path=value", assignment);
-    char path[4096];
-    snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+    if (!eq || eq == assignment)
+        return tfx_fail(err, "%s '%s': expected key.path=value", origin, assignment);
+    char path[4096], shown[4096 + 64];
+    if (tfx_text(path, sizeof path, "%.*s", (int)(eq - assignment), assignment) < 0 ||
+        tfx_text(shown, sizeof shown, "%s '%s'", origin, assignment) < 0)
+        return tfx_fail(err, "%s: an assignment longer than 4096 bytes", origin);
+    tfx_mark here = {.file = store_strdup(s, shown), .line = 0, .col = 0};
+    if (!here.file)
+        return tfx_fail(err, "out of memory");
     tfx_node *value;
     const char *text = eq + 1;
-    if (parse_text(s, text, strlen(text), "--set", &value, err))
+    if (parse_text(s, text, strlen(text), here.file, &value, err))
         return -1;
-    int shift = (int)(text - assignment);
     if (!value) {
         if (!(value = new_node(s, TFX_NODE_SCALAR, here, err)) || !(value->text = store_strdup(s, "")))
             return -1;
     }
-    value->mark.col += shift; /* the value's column within the whole assignment */
+    place_at(value, here);
 
     /* Walk the dotted path, copying each map on the way so the change is not shared. */
     if (!(r->root = copy_map(s, r->root, err)))
@@ -562,7 +589,7 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
             char *end;
             long idx = strtol(next, &end, 10);
             if (*end || idx < 0 || (size_t)idx >= child->n)
-                return tfx_fail(err, "--set '%s': '%s' has no entry %s", assignment, part, next);
+                return tfx_fail(err, "%s '%s': '%s' has no entry %s", origin, assignment, part, next);
             part = next;
             next = strtok_r(NULL, ".", &save);
             tfx_node *seq = new_node(s, TFX_NODE_SEQ, child->mark, err);
@@ -577,16 +604,19 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
             }
             child = seq->values[idx];
             if (child->type != TFX_NODE_MAP)
-                return tfx_fail(err, "--set '%s': entry %ld of the list is not a map", assignment, idx);
+                return tfx_fail(err, "%s '%s': entry %ld of the list is not a map", origin, assignment, idx);
             if (!(seq->values[idx] = copy_map(s, child, err)))
                 return -1;
             map = seq->values[idx];
             part = next;
             continue;
         }
-        if (child && child->type == TFX_NODE_SCALAR && child->text[0] &&
-            !(child = expand_shorthand(s, child, err)))
-            return -1;
+        if (child && child->type == TFX_NODE_SCALAR && child->text[0]) {
+            /* `name: gpt2` walked into by `--set name.x=1`: the map is the argument's doing */
+            if (!(child = expand_shorthand(s, child, err)))
+                return -1;
+            child->mark = here;
+        }
         /* A map is copied; anything else (absent, or an empty value such as `attention:`)
          * becomes a new map with room for the key being set. */
         int is_map = child && child->type == TFX_NODE_MAP;
@@ -597,7 +627,7 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
         map = copy;
         part = next;
     }
-    return tfx_fail(err, "--set '%s': expected key.path=value", assignment);
+    return tfx_fail(err, "%s '%s': expected key.path=value", origin, assignment);
 }
 
 /* ---- lookups and typed reads -------------------------------------------------------------- */

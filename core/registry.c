@@ -14,6 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "files.h"
+#include "text.h"
+
 static const char *const kind_names[] = {"position", "norm", "placement", "attention", "ffn"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == TFX_KIND_COUNT,
                "kind_names must list every tfx_kind");
@@ -181,6 +184,13 @@ static const char *descriptor_problem(const tfx_plugin *p, char *buf, size_t cap
 
 static void load_one(tfx_registry *reg, const char *path)
 {
+    tfx_error err;
+    int fd = tfx_input_open(path, NULL, &err); /* a FIFO called x.so would hang dlopen */
+    if (fd < 0) {
+        note_skipped(reg, "%s; skipped", err.msg);
+        return;
+    }
+    close(fd);
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         note_skipped(reg, "%s: cannot load plugin: %s; skipped", path, dlerror());
@@ -253,8 +263,10 @@ static void load_dir(tfx_registry *reg, const char *dir)
     qsort(names, n, sizeof *names, compare_names);
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        load_one(reg, path);
+        if (tfx_text(path, sizeof path, "%s/%s", dir, names[i]) < 0)
+            note_skipped(reg, "%s/%s: path too long; skipped", dir, names[i]);
+        else
+            load_one(reg, path);
         free(names[i]);
     }
     free(names);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "checked.h"
+#include "files.h"
 
 #define MAX_HEADER (100u << 20)
 
@@ -194,13 +195,11 @@ tfx_st_file *tfx_st_open(const char *path, tfx_error *err)
         tfx_fail(err, "out of memory");
         goto err_free;
     }
-    if ((fd = open(path, O_RDONLY)) < 0) {
-        tfx_fail(err, "cannot open '%s': %s", path, strerror(errno));
+    if ((fd = tfx_input_open(path, NULL, err)) < 0)
         goto err_free;
-    }
     struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        tfx_fail(err, "%s: not a regular file", path);
+    if (fstat(fd, &sb)) {
+        tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
         goto err_free;
     }
     if (sb.st_size < 8) {
@@ -213,6 +212,11 @@ tfx_st_file *tfx_st_open(const char *path, tfx_error *err)
     if (f->map == MAP_FAILED) {
         f->map = NULL;
         tfx_fail(err, "%s: cannot map: %s", path, strerror(errno));
+        goto err_free;
+    }
+    /* Truncated under us, a touch of the lost pages would be SIGBUS: make it an error. */
+    if (tfx_map_watch(f->map, f->map_size, path)) {
+        tfx_fail(err, "%s: out of memory", path);
         goto err_free;
     }
     uint64_t header_len;
@@ -242,8 +246,10 @@ void tfx_st_close(tfx_st_file *f)
     for (size_t i = 0; i < f->n; i++)
         free(f->tensors[i].name);
     free(f->tensors);
-    if (f->map)
+    if (f->map) {
+        tfx_map_unwatch(f->map);
         munmap(f->map, f->map_size);
+    }
     free(f->path);
     free(f);
 }
@@ -350,13 +356,14 @@ int tfx_st_read_i64(const tfx_st_tensor *t, int64_t first, int64_t count, int64_
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_error *err)
+int tfx_st_write(const char *path, const char *where, const tfx_st_out *tensors, size_t n,
+                 tfx_error *err)
 {
     json_t *header = json_object();
     uint64_t offset = 0;
     int rc = -1;
     char *text = NULL;
-    FILE *f = NULL;
+    tfx_output out = {.slot = -1};
     for (size_t i = 0; i < n; i++) {
         const tfx_st_out *t = &tensors[i];
         uint64_t numel = 1, bytes;
@@ -385,10 +392,9 @@ int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_erro
     }
     size_t len = strlen(text), padded = (len + 7) / 8 * 8;
     uint64_t header_len = padded;
-    if (!(f = fopen(path, "wb"))) {
-        tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
+    if (tfx_output_open(&out, path, where, err))
         goto out;
-    }
+    FILE *f = out.f;
     int ok = fwrite(&header_len, 8, 1, f) == 1 && fwrite(text, 1, len, f) == len;
     for (size_t i = len; ok && i < padded; i++)
         ok = fputc(' ', f) != EOF;
@@ -398,15 +404,12 @@ int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_erro
             bytes *= (size_t)tensors[i].shape[d];
         ok = bytes == 0 || fwrite(tensors[i].data, 1, bytes, f) == bytes;
     }
-    if (fclose(f) != 0)
-        ok = 0;
-    f = NULL;
     if (!ok) {
         tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-        remove(path);
+        tfx_output_abort(&out); /* the temporary file; never the path, which may be a device */
         goto out;
     }
-    rc = 0;
+    rc = tfx_output_commit(&out, err);
 out:
     free(text);
     json_decref(header);

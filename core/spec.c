@@ -452,6 +452,12 @@ static int read_strings(const build_ctx *cx, tfx_spec *s)
         return tfx_fail_at(cx->err, root_mark(cx), "missing required key 'name'");
     if (tfx_node_string(n, "name", &s->name, cx->err))
         return -1;
+    /* Printed at the head of reports: a newline in it would forge lines (the other control
+     * characters are escaped on output). */
+    if (strpbrk(s->name, "\n\r"))
+        return tfx_fail_at(cx->err, n->mark, "'name' must be one line");
+    if (strlen(s->name) > TFX_MAX_NAME)
+        return tfx_fail_at(cx->err, n->mark, "'name' is longer than %d bytes", TFX_MAX_NAME);
     n = tfx_node_get(cx->recipe->root, "description");
     if (n && tfx_node_string(n, "description", &s->description, cx->err))
         return -1;

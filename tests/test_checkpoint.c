@@ -106,7 +106,7 @@ static void rewrite(const char *out, edit_fn edit, const char *extra)
     static float one = 1.0f;
     if (extra)
         ts[n++] = (tfx_st_out){.name = extra, .dtype = TFX_DTYPE_F32, .rank = 1, .shape = {1}, .data = &one};
-    assert_int_equal(tfx_st_write(out, ts, n, &err), 0);
+    assert_int_equal(tfx_st_write(out, "test", ts, n, &err), 0);
     for (size_t i = 0; i < n; i++)
         if (ts[i].data != &one)
             free(bufs[i]);

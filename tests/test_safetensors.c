@@ -72,7 +72,7 @@ static void round_trip_case(void **state)
         {.name = "a", .dtype = TFX_DTYPE_F32, .rank = 2, .shape = {2, 3}, .data = a},
         {.name = "b", .dtype = TFX_DTYPE_I64, .rank = 1, .shape = {3}, .data = b},
     };
-    assert_int_equal(tfx_st_write(path, out, 2, &err), 0);
+    assert_int_equal(tfx_st_write(path, "test", out, 2, &err), 0);
     tfx_st_file *f = tfx_st_open(path, &err);
     assert_non_null(f);
     float ra[6];
@@ -171,7 +171,7 @@ static void bad_files_case(void **state)
     snprintf(want, sizeof want, "%s: 4 bytes is too short for a safetensors file (8-byte header length first)", path);
     assert_string_equal(err.msg, want);
     assert_null(tfx_st_open("/nonexistent.safetensors", &err));
-    assert_string_equal(err.msg, "cannot open '/nonexistent.safetensors': No such file or directory");
+    assert_string_equal(err.msg, "cannot read '/nonexistent.safetensors': No such file or directory");
 }
 
 int main(void)
