@@ -47,6 +47,9 @@ static const char usage[] =
     "                        encoder-only models) as safetensors\n"
     "  --random              ignore the recipe's checkpoint.file and use random weights\n"
     "  --force               run even when the model does not fit in available memory\n"
+    "  --check               for plugin authors: guard words after every workspace and KV\n"
+    "                        cache, checked after each plugin call; an overrun is an error\n"
+    "                        naming the plugin (always on in the sanitizer build)\n"
     "  --format F            text (default), markdown, csv or json\n"
     "  --set key=value       override a recipe key\n"
     TFX_CLI_ESTIMATE_HELP;
@@ -58,7 +61,7 @@ typedef struct run_opts {
     int64_t prompt_len, generate, top_k, threads;
     double temperature;
     uint64_t seed;
-    bool force, random_weights, bf16;
+    bool force, random_weights, bf16, check;
 } run_opts;
 
 typedef struct run_result {
@@ -111,6 +114,10 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
         }
         if (strcmp(a, "--random") == 0) {
             o->random_weights = true;
+            continue;
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check = true;
             continue;
         }
         static const char *const valued[] = {"--checkpoint", "--tokens", "--prompt-len",
@@ -276,7 +283,8 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run
                  positions > n_enc ? positions : n_enc, s->name, s->context);
         goto out;
     }
-    tfx_run_limits lim = {.max_tokens = n_prompt, .capacity = positions, .encoder_tokens = n_enc};
+    tfx_run_limits lim = {.max_tokens = n_prompt, .capacity = positions, .encoder_tokens = n_enc,
+                          .check = o->check};
     if (s->kind == TFX_MODEL_ENCODER_ONLY)
         lim.capacity = n_prompt;
     if (tfx_runtime_init(&rt, m, w, &lim, err))
@@ -553,7 +561,8 @@ int tfx_cmd_run(int argc, char **argv)
     int64_t positions = (o.tokens ? MAX_TOKENS : o.prompt_len) + o.generate;
     tfx_run_limits estimate = {.max_tokens = o.prompt_len,
                                .capacity = positions < l->spec->context ? positions : l->spec->context,
-                               .encoder_tokens = l->spec->kind == TFX_MODEL_ENCODER_DECODER ? o.prompt_len : 0};
+                               .encoder_tokens = l->spec->kind == TFX_MODEL_ENCODER_DECODER ? o.prompt_len : 0,
+                               .check = o.check};
     if (estimate.encoder_tokens > l->spec->context)
         estimate.encoder_tokens = l->spec->context;
     if (estimate.max_tokens > l->spec->context)

@@ -157,7 +157,7 @@ static int host_fail(tfx_status *st, const char *fmt, ...)
 
 static const tfx_host host_table = {
     .size = sizeof(tfx_host),
-    .abi_version = 1,
+    .abi_version = TFX_ABI_VERSION,
     .linear = host_linear,
     .gemm = host_gemm,
     .softmax_rows = host_softmax_rows,

@@ -72,7 +72,7 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n)
                 n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
             }
             const tfx_plugin *ffn = l->ffn.comp->plugin->desc;
-            int64_t W = ffn->ffn->width ? ffn->ffn->width(l->ffn.state) : 0;
+            int64_t W = ffn->ffn->width(l->ffn.state); /* required: the registry checked */
             snprintf(what, sizeof what, "%s ffn hidden (%s)", name, ffn->name);
             n = push(rows, n, what, "B, S, width", 3, B, S, W, 0);
             snprintf(what, sizeof what, "%s block output", name);
