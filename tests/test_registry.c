@@ -125,8 +125,13 @@ static void tfx_runs_on_case(void **state)
     assert_non_null(strstr(out, want));
     assert_non_null(strstr(out, "  generated: "));
     free(out);
-    assert_int_equal(tfx("params tests/data/spec/generic-gpt.yaml --shapes --set ffn.plugin=old", &out), 1);
-    assert_non_null(strstr(out, "tfx: --set:1:12: unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, overrun\n"));
+    /* Before the registry checked ops, both of these crashed tfx params. */
+    assert_int_equal(tfx("params tests/data/check/overrun.yaml --shapes --set ffn=old", &out), 1);
+    assert_non_null(strstr(out, "tfx: --set:1:5: unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, overrun\n"));
+    free(out);
+    assert_int_equal(tfx("params tests/data/check/overrun.yaml --set attention=nokeys", &out), 1);
+    assert_non_null(strstr(out, "tfx: --set:1:11: unknown attention plugin 'nokeys' for 'attention'; "
+                                "installed: causal, cross, local, self\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/spec/generic-gpt.yaml --shapes", &out), 0);
     assert_non_null(strstr(out, "decoder ffn hidden (mlp)"));
