@@ -131,7 +131,7 @@ static void tfx_runs_on_case(void **state)
     free(out);
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --set attention=nokeys", &out), 1);
     assert_non_null(strstr(out, "tfx: --set:1:11: unknown attention plugin 'nokeys' for 'attention'; "
-                                "installed: causal, cross, local, self\n"));
+                                "installed: causal, cross, local, self, overrun\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/spec/generic-gpt.yaml --shapes", &out), 0);
     assert_non_null(strstr(out, "decoder ffn hidden (mlp)"));
@@ -139,8 +139,8 @@ static void tfx_runs_on_case(void **state)
     unsetenv("TFX_PLUGIN_PATH");
 }
 
-/* --check: guard words after the workspace catch a plugin writing one float past it, name the
- * plugin, the recipe place and the buffer; a plugin that stays inside passes. */
+/* --check: guard words after the workspace and the KV caches catch a plugin writing one float
+ * past them, naming the plugin, the recipe place and the buffer; one that stays inside passes. */
 static void check_case(void **state)
 {
     setenv("TFX_PLUGIN_PATH", TFX_BAD_PLUGIN_DIR, 1);
@@ -159,6 +159,16 @@ static void check_case(void **state)
     snprintf(args, sizeof args, "%s --check --set ffn.past=64", base);
     assert_int_equal(tfx(args, &out), 1);
     assert_non_null(strstr(out, want));
+    free(out);
+    /* The same for every KV cache: 3 prompt tokens and 2 generated ones need 5 positions of
+     * d_model 32. */
+    snprintf(args, sizeof args, "%s --check --set 'attention={plugin: overrun, past: 1}'", base);
+    assert_int_equal(tfx(args, &out), 1);
+    assert_non_null(strstr(out, "tfx: decoder layer 0: --check: attention plugin 'overrun' "
+                                "(--set:1:10) wrote past its KV cache of 160 floats\n"));
+    free(out);
+    snprintf(args, sizeof args, "%s --check --set 'attention={plugin: overrun, past: 0}'", base);
+    assert_int_equal(tfx(args, &out), 0);
     free(out);
     /* compare --run passes --check on to each column's run, and reports its error. */
     assert_int_equal(tfx("compare tests/data/check/overrun.yaml --set ffn.past=1 --run --check "
