@@ -20,15 +20,18 @@ static const char usage[] =
     "Families: gpt2, gpt_neo, llama, bloom, bart, bert. A model_type or option a recipe\n"
     "cannot express yet is an error naming it.\n";
 
-/* What a config value may be: its JSON type and range. Sizes stop at INT32_MAX, where the
- * spec's do (BLAS takes int sizes); the rest at the bounds of the plugin options they set. */
-typedef enum value_kind { V_SIZE, V_WINDOW, V_EPS, V_THETA, V_BOOL, V_ACT } value_kind;
+/* What a config value may be: its JSON type and range, the recipe's own: sizes stop at
+ * INT32_MAX (BLAS takes int sizes), layers at the spec's 100,000, the rest at the bounds of the
+ * plugin options they set. */
+typedef enum value_kind { V_SIZE, V_LAYERS, V_WIDTH, V_WINDOW, V_EPS, V_THETA, V_BOOL, V_ACT } value_kind;
 
 static const struct {
     const char *what;
     double min, max;
 } value_kinds[] = {
     [V_SIZE] = {"an integer", 1, INT32_MAX},
+    [V_LAYERS] = {"an integer", 1, 100000},
+    [V_WIDTH] = {"an integer", 1, 1e9},
     [V_WINDOW] = {"an integer", 1, 1e9},
     [V_EPS] = {"a number", 0, 1},
     [V_THETA] = {"a number", 1e-9, 1e12},
@@ -52,21 +55,21 @@ typedef struct family {
 
 static const family families[] = {
     {"gpt2", "gpt2.yaml", {{"vocab_size", "vocab", V_SIZE}, {"n_embd", "d_model", V_SIZE},
-        {"n_head", "heads", V_SIZE}, {"n_layer", "layers", V_SIZE}, {"n_positions", "context", V_SIZE},
-        {"layer_norm_epsilon", "norm.eps", V_EPS}, {"n_inner", "ffn.width", V_SIZE},
+        {"n_head", "heads", V_SIZE}, {"n_layer", "layers", V_LAYERS}, {"n_positions", "context", V_SIZE},
+        {"layer_norm_epsilon", "norm.eps", V_EPS}, {"n_inner", "ffn.width", V_WIDTH},
         {"activation_function", "ffn.activation", V_ACT}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
      {{"vocab_size"}, {"n_embd"}, {"n_head"}, {"n_layer"}, {"n_positions"}}},
     {"gpt_neo", "gpt-neo.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
-        {"num_heads", "heads", V_SIZE}, {"num_layers", "layers", V_SIZE},
+        {"num_heads", "heads", V_SIZE}, {"num_layers", "layers", V_LAYERS},
         {"max_position_embeddings", "context", V_SIZE}, {"layer_norm_epsilon", "norm.eps", V_EPS},
-        {"intermediate_size", "ffn.width", V_SIZE}, {"activation_function", "ffn.activation", V_ACT},
+        {"intermediate_size", "ffn.width", V_WIDTH}, {"activation_function", "ffn.activation", V_ACT},
         {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
      {{"vocab_size"}, {"hidden_size"}, {"num_heads"}, {"num_layers"}, {"max_position_embeddings"},
       {"attention_layers"}}},
     {"llama", "llama-2-7b.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
         {"num_attention_heads", "heads", V_SIZE}, {"num_key_value_heads", "kv_heads", V_SIZE},
-        {"head_dim", "head_dim", V_SIZE}, {"num_hidden_layers", "layers", V_SIZE},
-        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_SIZE},
+        {"head_dim", "head_dim", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_WIDTH},
         {"rms_norm_eps", "norm.eps", V_EPS}, {"rope_theta", "position.theta", V_THETA},
         {"attention_bias", "attention.bias.qkv", V_BOOL}, {"attention_bias", "attention.bias.out", V_BOOL},
         {"mlp_bias", "ffn.bias", V_BOOL}, {"hidden_act", "ffn.activation", V_ACT},
@@ -74,20 +77,20 @@ static const family families[] = {
      {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
       {"max_position_embeddings"}}},
     {"bloom", "bloom-560m.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
-        {"n_embed", "d_model", V_SIZE}, {"n_head", "heads", V_SIZE}, {"n_layer", "layers", V_SIZE},
+        {"n_embed", "d_model", V_SIZE}, {"n_head", "heads", V_SIZE}, {"n_layer", "layers", V_LAYERS},
         {"layer_norm_epsilon", "norm.eps", V_EPS}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
      {{"vocab_size"}, {"hidden_size", "n_embed"}, {"n_head"}, {"n_layer"}}},
     {"bart", "bart-base.yaml", {{"vocab_size", "vocab", V_SIZE}, {"d_model", "d_model", V_SIZE},
-        {"encoder_attention_heads", "heads", V_SIZE}, {"encoder_layers", "encoder.layers", V_SIZE},
-        {"decoder_layers", "decoder.layers", V_SIZE}, {"max_position_embeddings", "context", V_SIZE},
-        {"encoder_ffn_dim", "ffn.width", V_SIZE}, {"activation_function", "ffn.activation", V_ACT},
+        {"encoder_attention_heads", "heads", V_SIZE}, {"encoder_layers", "encoder.layers", V_LAYERS},
+        {"decoder_layers", "decoder.layers", V_LAYERS}, {"max_position_embeddings", "context", V_SIZE},
+        {"encoder_ffn_dim", "ffn.width", V_WIDTH}, {"activation_function", "ffn.activation", V_ACT},
         {"scale_embedding", "embed_scale", V_BOOL}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
      {{"vocab_size"}, {"d_model"}, {"encoder_attention_heads"}, {"decoder_attention_heads"},
       {"encoder_layers"}, {"decoder_layers"}, {"max_position_embeddings"}, {"encoder_ffn_dim"},
       {"decoder_ffn_dim"}}},
     {"bert", "bert-base-uncased.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
-        {"num_attention_heads", "heads", V_SIZE}, {"num_hidden_layers", "layers", V_SIZE},
-        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_SIZE},
+        {"num_attention_heads", "heads", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_WIDTH},
         {"type_vocab_size", "token_types", V_SIZE}, {"layer_norm_eps", "norm.eps", V_EPS},
         {"hidden_act", "ffn.activation", V_ACT}},
      {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
@@ -172,6 +175,8 @@ static int read_value(const importer *im, const json_t *obj, const char *key, co
     describe(v, got, sizeof got);
     switch (kind) {
     case V_SIZE:
+    case V_LAYERS:
+    case V_WIDTH:
     case V_WINDOW:
         if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
             return tfx_fail(im->err, "%s: '%s' must be an integer from %.0f to %.0f, got %s",
@@ -205,7 +210,7 @@ static int read_value(const importer *im, const json_t *obj, const char *key, co
 /* A checked value as recipe text. */
 static void value_text(value_kind kind, const config_value *v, char *buf, size_t cap)
 {
-    if (kind == V_SIZE || kind == V_WINDOW)
+    if (kind == V_SIZE || kind == V_LAYERS || kind == V_WIDTH || kind == V_WINDOW)
         snprintf(buf, cap, "%lld", (long long)v->i);
     else if (kind == V_EPS || kind == V_THETA)
         snprintf(buf, cap, "%.9g", v->f);
@@ -258,7 +263,7 @@ static int apply_key(importer *im, const key_map *k)
     int present = read_value(im, im->config, k->config, k->config, k->kind, &v);
     if (present <= 0)
         return present;
-    if (k->kind == V_SIZE && im->n_sizes < MAX_SIZES) {
+    if ((k->kind == V_SIZE || k->kind == V_LAYERS) && im->n_sizes < MAX_SIZES) {
         im->sizes[im->n_sizes].recipe = k->recipe;
         im->sizes[im->n_sizes].config = k->config;
         im->sizes[im->n_sizes++].value = v.i;
@@ -308,6 +313,25 @@ static int check_divisions(importer *im, const char *type)
                             "Face requires", im->path, num_key, (long long)*num, den_key,
                             (long long)*den);
     }
+    return 0;
+}
+
+/* Llama: RoPE rotates pairs of dimensions, so the head size (head_dim, or hidden_size over the
+ * heads) must be even, and all heads together must fit a recipe's width. */
+static int check_llama_heads(importer *im)
+{
+    const int64_t *d = size_of(im, "d_model", NULL), *h = size_of(im, "heads", NULL);
+    const int64_t *given = size_of(im, "head_dim", NULL);
+    if (!d || !h)
+        return 0;
+    int64_t hd = given ? *given : *d / *h, all;
+    const char *what = given ? "'head_dim'" : "'hidden_size' / 'num_attention_heads'";
+    if (hd % 2 != 0)
+        return tfx_fail(im->err, "%s: %s (%lld) must be even: RoPE rotates pairs of dimensions",
+                        im->path, what, (long long)hd);
+    if (__builtin_mul_overflow(hd, *h, &all) || all > INT32_MAX)
+        return tfx_fail(im->err, "%s: 'num_attention_heads' x %s (%lld x %lld) is larger than %d",
+                        im->path, what, (long long)*h, (long long)hd, INT32_MAX);
     return 0;
 }
 
@@ -447,7 +471,7 @@ static int apply_special(importer *im, const char *type)
     if (strcmp(type, "gpt_neo") == 0)
         return gpt_neo_pattern(im);
     if (strcmp(type, "llama") == 0)
-        return llama_rope(im);
+        return check_llama_heads(im) || llama_rope(im) ? -1 : 0;
     if (strcmp(type, "bloom") == 0)
         return set(im, "context", "2048", "ALiBi has no position limit; a default");
     return 0;

@@ -206,8 +206,8 @@ static int ops_match_kind(const tfx_plugin *p)
     return 1;
 }
 
-/* Copy the descriptor, then its ops, reading each only up to the plugin's `size`. The copy's
- * ops pointer is re-pointed at the copied ops. Returns NULL when out of memory. */
+/* A zero-filled copy of the descriptor, read only up to the plugin's `size`. Returns NULL
+ * when out of memory. */
 static tfx_plugin_copy *copy_descriptor(const tfx_plugin *p)
 {
     tfx_plugin_copy *c = calloc(1, sizeof *c);
@@ -217,6 +217,7 @@ static tfx_plugin_copy *copy_descriptor(const tfx_plugin *p)
     return c;
 }
 
+/* Copy the kind's ops the same way, and point the copied descriptor at the copy. */
 static void copy_ops(tfx_plugin_copy *c)
 {
     const kind_ops *k = &kind_table[c->desc.kind];
