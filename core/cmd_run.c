@@ -51,6 +51,9 @@ static const char usage[] =
     "                        encoder-only models) as safetensors\n"
     "  --random              ignore the recipe's checkpoint.file and use random weights\n"
     "  --force               run even when the model does not fit in available memory\n"
+    "  --check               for plugin authors: guard words after every workspace and KV\n"
+    "                        cache, checked after each plugin call; an overrun is an error\n"
+    "                        naming the plugin (always on in the sanitizer build)\n"
     "  --format F            text (default), markdown, csv or json\n"
     "  --set key=value       override a recipe key\n"
     TFX_CLI_ESTIMATE_HELP;
@@ -62,7 +65,7 @@ typedef struct run_opts {
     int64_t prompt_len, generate, top_k, threads;
     double temperature;
     uint64_t seed;
-    bool force, random_weights, bf16;
+    bool force, random_weights, bf16, check;
 } run_opts;
 
 typedef struct run_result {
@@ -108,6 +111,10 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
         }
         if (strcmp(a, "--random") == 0) {
             o->random_weights = true;
+            continue;
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check = true;
             continue;
         }
         static const char *const valued[] = {"--checkpoint", "--tokens", "--prompt-len",
@@ -288,7 +295,7 @@ static int prepare_inputs(const run_opts *o, const tfx_spec *s, run_inputs *in, 
                         " positions; the context of '%s' is %" PRId64, in->n_prompt, in->generate,
                         positions > in->n_enc ? positions : in->n_enc, s->name, s->context);
     in->lim = (tfx_run_limits){.max_tokens = in->n_prompt, .capacity = positions,
-                               .encoder_tokens = in->n_enc};
+                               .encoder_tokens = in->n_enc, .check = o->check};
     if (s->kind == TFX_MODEL_ENCODER_ONLY)
         in->lim.capacity = in->n_prompt;
     return 0;
@@ -522,9 +529,7 @@ static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *
     char where[4096 + 32] = "--checkpoint";
     if (!o->checkpoint) {
         tfx_mark m = tfx_node_get(l->spec->checkpoint, "file")->mark;
-        int n = m.line > 0 ? tfx_text(where, sizeof where, "%s:%d:%d", m.file, m.line, m.col)
-                           : tfx_text(where, sizeof where, "%s", m.file); /* a --set */
-        if (n < 0)
+        if (tfx_mark_text(where, sizeof where, m) < 0)
             return tfx_fail(err, "%s: path too long", m.file);
     }
     int fd = tfx_input_open(path, where, err);

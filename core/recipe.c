@@ -72,6 +72,13 @@ static void store_free(struct tfx_recipe_store *s)
 
 /* ---- errors ------------------------------------------------------------------------------- */
 
+int tfx_mark_text(char *out, size_t cap, tfx_mark mark)
+{
+    const char *file = mark.file ? mark.file : "recipe";
+    return mark.line > 0 ? tfx_text(out, cap, "%s:%d:%d", file, mark.line, mark.col)
+                         : tfx_text(out, cap, "%s", file);
+}
+
 int tfx_fail_at(tfx_error *err, tfx_mark mark, const char *fmt, ...)
 {
     char msg[TFX_ERROR_MSG];
@@ -305,7 +312,7 @@ err_parser:
 static char *read_file(const char *path, tfx_mark from, size_t *len, tfx_error *err)
 {
     char where[PATH_MAX + 32];
-    if (from.file && tfx_text(where, sizeof where, "%s:%d:%d", from.file, from.line, from.col) < 0)
+    if (from.file && tfx_mark_text(where, sizeof where, from) < 0)
         return tfx_fail(err, "%s: path too long", from.file), NULL;
     FILE *f = tfx_input_fopen(path, from.file ? where : NULL, err);
     if (!f)

@@ -72,6 +72,10 @@ int tfx_node_float(const tfx_node *n, const char *what, double *out, tfx_error *
 int tfx_node_bool(const tfx_node *n, const char *what, bool *out, tfx_error *err);
 int tfx_node_string(const tfx_node *n, const char *what, const char **out, tfx_error *err);
 
+/* "file:line:col" of a mark, or just its file for a command-line value (line 0), into out;
+ * returns the length, or -1 when it does not fit (as tfx_text). */
+int tfx_mark_text(char *out, size_t cap, tfx_mark mark);
+
 /* Set err to "file:line:col: " + the formatted message, using the node's mark. Returns -1. */
 int tfx_fail_at(tfx_error *err, tfx_mark mark, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdbool.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,73 @@ static float *const *weights_of(const tfx_runtime *rt, const tfx_instance *inst)
 }
 
 static const tfx_plugin *plugin_of(const tfx_instance *inst) { return inst->comp->plugin->desc; }
+
+/* ---- guard words (check mode) ------------------------------------------------------------- */
+
+/* In check mode, GUARD_FLOATS words of a signalling-NaN pattern that no arithmetic produces
+ * follow every workspace and KV cache a plugin is handed, at the end of what it declared, and
+ * are compared after each call: a plugin that writes past its buffers is named at once. */
+#define GUARD_FLOATS 16
+#define GUARD_BITS 0x7fbadbadu
+
+#ifndef TFX_CHECK_DEFAULT
+#define TFX_CHECK_DEFAULT 0 /* the sanitizer build sets 1 */
+#endif
+
+static int checking(const tfx_run_limits *lim) { return lim->check || TFX_CHECK_DEFAULT; }
+
+/* Floats of a buffer of `floats` with its guard words; -1 when negative or too large. */
+static int64_t guarded(const tfx_run_limits *lim, int64_t floats)
+{
+    int64_t total;
+    if (floats < 0 || __builtin_add_overflow(floats, checking(lim) ? GUARD_FLOATS : 0, &total))
+        return -1;
+    return total;
+}
+
+static void guard_set(float *at)
+{
+    const uint32_t bits = GUARD_BITS;
+    for (int i = 0; i < GUARD_FLOATS; i++)
+        memcpy(at + i, &bits, sizeof bits);
+}
+
+static int guard_intact(const float *at)
+{
+    for (int i = 0; i < GUARD_FLOATS; i++) {
+        uint32_t bits;
+        memcpy(&bits, at + i, sizeof bits);
+        if (bits != GUARD_BITS)
+            return 0;
+    }
+    return 1;
+}
+
+/* The check-mode error for `inst`, naming the plugin, where the recipe chose it, and the
+ * buffer; written to st for the placement to pass on, and kept in `kept` in case it does not. */
+static int guard_fail(const tfx_instance *inst, tfx_status *kept, tfx_status *st,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int guard_fail(const tfx_instance *inst, tfx_status *kept, tfx_status *st,
+                      const char *fmt, ...)
+{
+    const tfx_plugin *p = plugin_of(inst);
+    const tfx_mark *m = &inst->comp->mark;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    /* A very long recipe path shortens the message; it still names the plugin first. */
+    char place[512];
+    if (tfx_mark_text(place, sizeof place, *m) < 0)
+        snprintf(place, sizeof place, "%s", "a recipe path too long to show");
+    if (snprintf(kept->msg, sizeof kept->msg, "--check: %s plugin '%s' (%s) %s",
+                 tfx_kind_name(p->kind), p->name, place, what) < 0)
+        kept->msg[0] = '?';
+    memcpy(st->msg, kept->msg, sizeof st->msg);
+    return -1;
+}
 
 /* ---- sizing ------------------------------------------------------------------------------- */
 
@@ -66,7 +134,7 @@ static int measure(const tfx_model *m, const tfx_run_limits *lim, run_sizes *sz,
                 int64_t c = a ? lim->encoder_tokens : cap, ws, cache;
                 if (tfx_size_attn_workspace(attn[a], rows, c, &ws, err) ||
                     tfx_size_attn_cache(attn[a], c, &cache, err) ||
-                    add_checked(&sz->caches, cache, err))
+                    add_checked(&sz->caches, guarded(lim, cache), err))
                     return -1;
                 if (ws > sz->workspace)
                     sz->workspace = ws;
@@ -93,7 +161,7 @@ static int activation_floats(const tfx_model *m, const tfx_run_limits *lim, cons
     for (int i = 0; i < 4; i++)
         if (add_checked(&total, rc, err))
             return -1;
-    if (add_checked(&total, sz->workspace, err) || add_checked(&total, logit, err) ||
+    if (add_checked(&total, guarded(lim, sz->workspace), err) || add_checked(&total, logit, err) ||
         add_checked(&total, mem, err) || add_checked(&total, C, err) ||
         add_checked(&total, V, err) ||
         add_checked(&total, sz->rows, err))
@@ -118,6 +186,15 @@ int tfx_runtime_bytes(const tfx_model *m, const tfx_run_limits *lim, uint64_t *b
 
 /* ---- init --------------------------------------------------------------------------------- */
 
+/* A cache of n floats (through core/sizes.c's gate) at `at`, its guard words after it in
+ * check mode; returns where the next begins (measure() summed these sizes without overflow). */
+static float *place_cache(const tfx_runtime *rt, float *at, int64_t n)
+{
+    if (checking(&rt->limits))
+        guard_set(at + n);
+    return at + pad(guarded(&rt->limits, n));
+}
+
 static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
 {
     const tfx_model *m = rt->model;
@@ -141,10 +218,10 @@ static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
                  tfx_size_attn_cache(&l->cross_attn, rt->limits.encoder_tokens, &cross, err)))
                 return -1;
             rt->self_cache[si][i] = next;
-            next += pad(self); /* measure() summed these padded sizes without overflow */
+            next = place_cache(rt, next, self);
             if (l->cross_attn.comp) {
                 rt->cross_cache[si][i] = next;
-                next += pad(cross);
+                next = place_cache(rt, next, cross);
             }
         }
     }
@@ -179,7 +256,8 @@ int tfx_runtime_init(tfx_runtime *rt, const tfx_model *m, const tfx_weights *w,
     rt->x = next, next += rc;
     for (int i = 0; i < 3; i++)
         rt->scratch[i] = next, next += rc;
-    rt->workspace = next, next += pad(sz.workspace);
+    rt->workspace = next, next += pad(guarded(limits, sz.workspace));
+    rt->workspace_floats = sz.workspace;
     rt->logits = next, next += pad(limits->max_tokens * m->spec->vocab);
     rt->memory = next, next += pad(limits->encoder_tokens * C);
     rt->pooled = next, next += pad(C);
@@ -213,7 +291,34 @@ typedef struct block_ctx {
     int64_t layer;
     int64_t T;
     const tfx_position_hooks *hooks;
+    tfx_status guard;             /* check mode: the overrun found, even if the placement drops it */
 } block_ctx;
+
+/* Check mode, before a call: guard words at the end of the `ws` floats of workspace `inst`
+ * declared for this call. */
+static int arm_workspace(block_ctx *b, const tfx_instance *inst, int64_t ws, tfx_status *st)
+{
+    const tfx_runtime *rt = b->rt;
+    if (ws < 0 || ws > rt->workspace_floats)
+        return guard_fail(inst, &b->guard, st, "declared %" PRId64 " floats of workspace for %"
+                          PRId64 " tokens, outside the %" PRId64 " it declared when the run was sized",
+                          ws, b->T, rt->workspace_floats);
+    guard_set(rt->workspace + ws);
+    return 0;
+}
+
+/* Check mode, after a call: the guards after its workspace and (when not NULL) its cache of
+ * `cache_n` floats. */
+static int check_guards(block_ctx *b, const tfx_instance *inst, int64_t ws, const float *cache,
+                        int64_t cache_n, tfx_status *st)
+{
+    if (!guard_intact(b->rt->workspace + ws))
+        return guard_fail(inst, &b->guard, st, "wrote past its workspace of %" PRId64 " floats", ws);
+    if (cache && !guard_intact(cache + cache_n))
+        return guard_fail(inst, &b->guard, st, "wrote past its KV cache of %" PRId64 " floats",
+                          cache_n);
+    return 0;
+}
 
 static int run_attention(block_ctx *b, const tfx_instance *inst, float *cache, int64_t capacity,
                          int cross, float *out, const float *in, tfx_status *st)
@@ -227,7 +332,30 @@ static int run_attention(block_ctx *b, const tfx_instance *inst, float *cache, i
         .cache_capacity = capacity, .workspace = rt->workspace,
         .position = cross ? NULL : b->hooks,
     };
-    return plugin_of(inst)->attention->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+    const tfx_attention_ops *ops = plugin_of(inst)->attention;
+    if (!checking(&rt->limits))
+        return ops->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+    int64_t ws = ops->workspace_floats(inst->state, b->T, capacity);
+    if (arm_workspace(b, inst, ws, st))
+        return -1;
+    int rc = ops->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+    int64_t cache_n = ops->cache_floats(inst->state, capacity);
+    return check_guards(b, inst, ws, cache, cache_n, st) ? -1 : rc;
+}
+
+static int run_ffn(block_ctx *b, const tfx_instance *inst, float *out, const float *in,
+                   tfx_status *st)
+{
+    tfx_runtime *rt = b->rt;
+    const tfx_ffn_ops *ops = plugin_of(inst)->ffn;
+    const float *const *w = (const float *const *)weights_of(rt, inst);
+    if (!checking(&rt->limits))
+        return ops->forward(inst->state, w, out, in, b->T, rt->workspace, st);
+    int64_t ws = ops->workspace_floats(inst->state, b->T);
+    if (arm_workspace(b, inst, ws, st))
+        return -1;
+    int rc = ops->forward(inst->state, w, out, in, b->T, rt->workspace, st);
+    return check_guards(b, inst, ws, NULL, 0, st) ? -1 : rc;
 }
 
 static int block_sublayer(void *ctx, int s, float *out, const float *in, tfx_status *st)
@@ -242,8 +370,7 @@ static int block_sublayer(void *ctx, int s, float *out, const float *in, tfx_sta
     if (s == 1 && l->cross_attn.comp)
         return run_attention(b, &l->cross_attn, rt->cross_cache[b->si][b->layer],
                              rt->limits.encoder_tokens, 1, out, in, st);
-    return plugin_of(&l->ffn)->ffn->forward(l->ffn.state, (const float *const *)weights_of(rt, &l->ffn),
-                                            out, in, b->T, rt->workspace, st);
+    return run_ffn(b, &l->ffn, out, in, st);
 }
 
 static void block_norm(void *ctx, int i, float *out, const float *in)
@@ -354,8 +481,9 @@ static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32
     for (int64_t i = 0; i < stk->spec->layers; i++) {
         tfx_status st = {{0}};
         b.layer = i;
-        if (place->forward(stk->placement.state, &io, &st))
-            return tfx_fail(err, "%s layer %" PRId64 ": %s", stk->spec->name, i, st.msg);
+        if (place->forward(stk->placement.state, &io, &st) || b.guard.msg[0])
+            return tfx_fail(err, "%s layer %" PRId64 ": %s", stk->spec->name, i,
+                            b.guard.msg[0] ? b.guard.msg : st.msg);
         if (i == stk->spec->layers - 1 && stk->final_norm.comp)
             run_norm(rt, &stk->final_norm, rt->x, T);
         snprintf(what, sizeof what, "the output of %s layer %" PRId64, stk->spec->name, i);

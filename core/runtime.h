@@ -18,6 +18,8 @@ typedef struct tfx_run_limits {
     int64_t max_tokens;           /* largest T of one decoder (or encoder-only) call */
     int64_t capacity;             /* positions the decoder's caches hold (<= context) */
     int64_t encoder_tokens;       /* longest encoder input (encoder-decoder models) */
+    int check;                    /* 1 (--check; always in sanitizer builds): guard words after
+                                     every workspace and KV cache, checked after each call */
 } tfx_run_limits;
 
 typedef struct tfx_runtime {
@@ -30,6 +32,7 @@ typedef struct tfx_runtime {
     float *x;                     /* [rows, C] residual stream; after a call, its output */
     float *scratch[3];            /* [rows, C] placement scratch */
     float *workspace;             /* plugin scratch, the largest any instance asked for */
+    int64_t workspace_floats;     /* its size, not counting check mode's guard words */
     float *logits;                /* [max_tokens, V] */
     float *memory;                /* [encoder_tokens, C] encoder output */
     float *pooled;                /* [C] pooler output */
