@@ -3,11 +3,9 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 #include "host.h"
 #include "load.h"
 #include "pool.h"
+#include "report_doc.h"
 #include "runtime.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -68,18 +67,7 @@ typedef struct run_opts {
     bool force, random_weights, bf16, check;
 } run_opts;
 
-typedef struct run_result {
-    double load_s, encode_s, prefill_s, decode_s;
-    uint64_t prefill_flops;
-    uint64_t planned_bytes;       /* weights + KV caches + activations, as allocated */
-    int64_t n_encoder, n_prompt, n_generated;
-    int32_t *generated;
-    const char *weights_from;
-    char checkpoint[4096];
-    size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
-    size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
-    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
-} run_result;
+typedef tfx_run_result run_result;
 
 static double now(void)
 {
@@ -367,157 +355,14 @@ out:
 
 /* ---- report ------------------------------------------------------------------------------- */
 
-static double gib(uint64_t bytes) { return (double)bytes / (double)(1ull << 30); }
-
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
-}
-
-static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r,
-                       const tfx_params_item *est, uint64_t prefill_estimate)
-{
-    const tfx_spec *s = l->spec;
-    char num[32];
-    fprintf(out, "%s (%s)\n", s->name, tfx_model_kind_name(s->kind));
-    fprintf(out, "  parameters     %s\n", tfx_group_digits(num, sizeof num, c->total));
-    for (int p = 0; p < TFX_PART_COUNT; p++)
-        if (c->part[p])
-            fprintf(out, "    %-12s %s\n", tfx_part_name((tfx_part)p),
-                    tfx_group_digits(num, sizeof num, c->part[p]));
-    fprintf(out, "  weights        %s (%.3f s", r->weights_from, r->load_s);
-    if (r->loaded_tensors)
-        fprintf(out, "; %zu of %zu tensors read in place from the mapped file, %zu copied",
-                r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
-    fputs(")\n", out);
-    if (r->bf16_skipped)
-        fprintf(out, "  dtype          fp32: --dtype bf16 speeds up decoding, and an encoder-only model "
-                     "does not decode\n");
-    if (r->bf16_matrices)
-        fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (fp32 kept for "
-                     "prefill)\n", r->bf16_matrices);
-    const char *forced = getenv("OPENBLAS_CORETYPE");
-    fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s "
-                 "kernels for softmax, activations and one-token attention)\n", openblas_get_num_threads(),
-            openblas_get_corename(), forced ? "; OPENBLAS_CORETYPE=" : "", forced ? forced : "",
-            forced ? " in the environment" : "", tfx_kernel_isa());
-    if (r->n_encoder)
-        fprintf(out, "  encode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n", r->n_encoder,
-                r->encode_s, (double)r->n_encoder / r->encode_s);
-    const tfx_memory *m = &est->memory;
-    fprintf(out, "  memory         weights %.2f GiB fp32 (%.2f fp16); KV cache %.2f GiB (batch %lld, "
-                 "context %lld, %lld B); training %.2f GiB (%d B/param)\n",
-            gib(m->weights_fp32), gib(m->weights_fp16), gib(m->kv_cache), (long long)est->opts.batch,
-            (long long)est->opts.context, (long long)est->opts.kv_bytes, gib(m->training),
-            m->bytes_per_param);
-    fprintf(out, "  FLOPs          %.3g GFLOP forward per token at context %lld (2N + attention), "
-                 "%.3g training\n",
-            (double)est->flops.forward_per_token / 1e9, (long long)est->opts.context,
-            (double)est->flops.training_per_token / 1e9);
-    double gflops = (double)r->prefill_flops / 1e9 / r->prefill_s;
-    fprintf(out, "  prefill        %" PRId64 " tokens in %.3f s: %.1f tokens/s, %.1f GFLOP/s "
-                 "(%.3g GFLOP done by the kernels; estimate %.3g)\n",
-            r->n_prompt, r->prefill_s, (double)r->n_prompt / r->prefill_s, gflops,
-            (double)r->prefill_flops / 1e9, (double)prefill_estimate / 1e9);
-    if (r->n_generated > 1)
-        fprintf(out, "  decode         %" PRId64 " tokens in %.3f s: %.1f tokens/s\n",
-                r->n_generated - 1, r->decode_s, (double)(r->n_generated - 1) / r->decode_s);
-    double planned_mib = (double)r->planned_bytes / (1024.0 * 1024.0);
-    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the %.1f MiB of weights, KV cache and "
-                 "activations)\n", peak_rss_mib(), peak_rss_mib() / planned_mib, planned_mib);
-    if (r->n_generated) {
-        fprintf(out, "  generated:");
-        for (int64_t i = 0; i < r->n_generated; i++)
-            fprintf(out, "%s%" PRId32, i ? "," : " ", r->generated[i]);
-        fputc('\n', out);
-    }
-}
-
-/* The report as one JSON object (the source of the json, markdown and csv formats). */
-static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_result *r,
-                           const tfx_params_item *est, uint64_t prefill_estimate)
-{
-    const tfx_spec *s = l->spec;
-    json_t *parts = json_object(), *gen = json_array();
-    for (int p = 0; p < TFX_PART_COUNT; p++)
-        json_object_set_new(parts, tfx_part_name((tfx_part)p), json_integer(c->part[p]));
-    for (int64_t i = 0; i < r->n_generated; i++)
-        json_array_append_new(gen, json_integer(r->generated[i]));
-    json_t *doc = json_pack(
-        "{s:s, s:s, s:I, s:o, s:s, s:i, s:s, s:s, s:f, s:I, s:f, s:I, s:f, s:f, s:I, s:f, s:f, s:f, s:o}",
-        "name", s->name, "model", tfx_model_kind_name(s->kind), "total", (json_int_t)c->total,
-        "components", parts, "weights", r->weights_from, "threads", openblas_get_num_threads(),
-        "kernels", openblas_get_corename(), "vector_isa", tfx_kernel_isa(), "load_s", r->load_s,
-        "encoder_tokens", (json_int_t)r->n_encoder, "encode_s", r->encode_s,
-        "prefill_tokens", (json_int_t)r->n_prompt, "prefill_s", r->prefill_s,
-        "prefill_gflops", (double)r->prefill_flops / 1e9 / r->prefill_s,
-        "decode_tokens", (json_int_t)(r->n_generated > 0 ? r->n_generated - 1 : 0),
-        "decode_s", r->decode_s, "peak_rss_mib", peak_rss_mib(), "planned_mib",
-        (double)r->planned_bytes / (1024.0 * 1024.0), "generated", gen);
-    json_t *flops, *memory = tfx_json_estimates(est, &flops);
-    json_object_set_new(doc, "memory", memory);
-    json_object_set_new(doc, "flops", flops);
-    json_object_set_new(doc, "weights_in_place", json_integer((json_int_t)r->mapped_tensors));
-    json_object_set_new(doc, "dtype", json_string(r->bf16_matrices ? "bf16" : "fp32"));
-    json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
-    json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
-    return doc;
-}
-
-/* One "key | value" (markdown) or "key,value" (csv) line per scalar of the report; nested
- * objects give dotted keys ("memory.kv_cache"), arrays a comma-joined value. */
-static void print_flat(FILE *out, const char *prefix, json_t *obj, bool markdown)
-{
-    const char *key;
-    json_t *v;
-    json_object_foreach(obj, key, v) {
-        char name[256];
-        snprintf(name, sizeof name, "%s%s%s", prefix, prefix[0] ? "." : "", key);
-        if (json_is_object(v)) {
-            print_flat(out, name, v, markdown);
-            continue;
-        }
-        fprintf(out, markdown ? "| %s | " : "%s,", name);
-        if (json_is_array(v)) {
-            size_t i;
-            json_t *item;
-            fputs(markdown ? "" : "\"", out);
-            json_array_foreach(v, i, item)
-                fprintf(out, "%s%" JSON_INTEGER_FORMAT, i ? "," : "", json_integer_value(item));
-            fputs(markdown ? "" : "\"", out);
-        } else if (json_is_string(v)) {
-            fprintf(out, markdown ? "%s" : "\"%s\"", json_string_value(v));
-        } else if (json_is_integer(v)) {
-            fprintf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-        } else if (json_is_real(v)) {
-            fprintf(out, "%.6g", json_real_value(v));
-        }
-        fputs(markdown ? " |\n" : "\n", out);
-    }
-}
-
 static int print_report(FILE *out, tfx_format fmt, const tfx_loaded *l, const run_result *r,
-                        const tfx_params_item *est, uint64_t prefill_estimate)
+                        const tfx_params_item *est, tfx_error *err)
 {
-    if (fmt == TFX_FORMAT_TEXT) {
-        print_text(out, l, &l->counts, r, est, prefill_estimate);
-        return ferror(out) ? -1 : 0;
-    }
-    json_t *doc = report_json(l, &l->counts, r, est, prefill_estimate);
-    if (!doc)
-        return -1;
-    int rc = 0;
-    if (fmt == TFX_FORMAT_JSON) {
-        rc = json_dumpf(doc, out, JSON_INDENT(2));
-        fputc('\n', out);
-    } else {
-        fputs(fmt == TFX_FORMAT_MARKDOWN ? "| figure | value |\n| --- | ---: |\n" : "figure,value\n", out);
-        print_flat(out, "", doc, fmt == TFX_FORMAT_MARKDOWN);
-    }
-    json_decref(doc);
-    return rc || ferror(out) ? -1 : 0;
+    tfx_doc doc;
+    tfx_doc_run(&doc, l, r, est);
+    int rc = tfx_doc_emit(out, fmt, &doc, 1, err);
+    tfx_doc_free(&doc);
+    return rc;
 }
 
 /* ---- command ------------------------------------------------------------------------------ */
@@ -655,10 +500,9 @@ int tfx_cmd_run(int argc, char **argv)
         tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &prefill_opts,
                      &prefill_memory, &prefill_flops, &err))
         goto out;
-    if (print_report(stdout, o.common.format, l, &r, &est, prefill_flops.forward_per_sequence)) {
-        tfx_fail(&err, "cannot write the report");
+    r.prefill_estimate = prefill_flops.forward_per_sequence;
+    if (print_report(stdout, o.common.format, l, &r, &est, &err))
         goto out;
-    }
     status = 0;
 out:
     if (status)

@@ -30,9 +30,9 @@ typedef struct tfx_params_item {
     tfx_flops flops;
 } tfx_params_item;
 
-/* Print the parameter report of n recipes. JSON: one object for one recipe, an array for
- * several. Returns 0, or -1 when writing fails. */
-int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, int n);
+/* Print the parameter report of n recipes (core/report_params.c's document). JSON: one object
+ * for one recipe, an array for several. Returns 0, or -1 with err set. */
+int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, int n, tfx_error *err);
 
 /* Print every declared tensor's shape and each component's output shape for the item's
  * batch and context (`tfx params --shapes`). Returns -1 with err set when a plugin reports an
@@ -41,10 +41,6 @@ int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *item, tf
 
 /* Print the installed plugins: kind, name, summary, file, options with types and defaults. */
 int tfx_report_plugins(FILE *out, tfx_format fmt, const tfx_registry *reg);
-
-/* The memory and flops JSON objects of an item (new references). */
-typedef struct json_t json_t;
-json_t *tfx_json_estimates(const tfx_params_item *it, json_t **flops);
 
 /* 1234567 → "1,234,567" into buf; returns buf. */
 char *tfx_group_digits(char *buf, size_t cap, int64_t v);

@@ -50,10 +50,16 @@ static void params_case(void **state)
     assert_non_null(strstr(out, "\"total\": 354823168"));
     free(out);
     assert_int_equal(tfx("params recipes/gpt2.yaml --format csv", &out), 0);
-    assert_non_null(strstr(out, "gpt2,total,,124439808\n"));
+    assert_true(strncmp(out, "name,key,value,unit,formula\ngpt2,name,gpt2,,\n", 44) == 0);
+    assert_non_null(strstr(out, "\ngpt2,total,124439808,parameters,tied tensors counted once\n"));
+    assert_non_null(strstr(out, "\ngpt2,memory.kv_cache_cross,0,B,"));
     free(out);
     assert_int_equal(tfx("params recipes/gpt2.yaml --format markdown", &out), 0);
-    assert_non_null(strstr(out, "| **total** | **124,439,808** |"));
+    assert_non_null(strstr(out, "\n| total | 124,439,808 (124 M) | tied tensors counted once | `total` |\n"));
+    /* the tied head inside the table; the non-embedding count and the AdamW moments present */
+    assert_non_null(strstr(out, "\n| tied tensor | lm_head.weight |  | `tied.0.tensor` |\n"));
+    assert_non_null(strstr(out, "\n| non-embedding (N) | 85,056,000 (85.1 M) | total less token and position embeddings | `non_embedding` |\n"));
+    assert_non_null(strstr(out, "\n| AdamW moments | 995,518,464 B (949 MiB) | (4 + 4) B × parameters: m and v in fp32 | `memory.training_breakdown.adam_moments` |\n"));
     free(out);
     /* Past the model's context: figures at the asked context where the positions allow it
      * (RoPE: 2 x 12 layers x 12 heads x 64 x 4096 tokens x 2 B of KV cache), a refusal naming
@@ -104,20 +110,21 @@ static void run_case(void **state)
     assert_non_null(strstr(out, "generated: "));
     assert_non_null(strstr(out, "prefill"));
     free(out);
-    /* markdown and csv: the JSON report's figures, one per line, nested keys dotted */
+    /* markdown and csv: the document's figures, one per row, keys as the JSON's, dotted */
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 4 --format markdown", &out), 0);
-    assert_true(strncmp(out, "| figure | value |\n| --- | ---: |\n| name | gpt2-fixture |\n", 56) == 0);
-    assert_non_null(strstr(out, "| total | 120576 |\n")); /* the fixture's count */
-    assert_non_null(strstr(out, "| prefill_tokens | 3 |\n"));
-    assert_non_null(strstr(out, "| memory.weights_fp16 | 241152 |\n")); /* 2 bytes each */
+    assert_true(strncmp(out, "### gpt2-fixture (decoder-only)\n\n| figure | value | formula | key |\n"
+                             "| --- | ---: | --- | --- |\n| name | gpt2-fixture |  | `name` |\n", 124) == 0);
+    assert_non_null(strstr(out, "| total | 120,576 (121 k) | tied tensors counted once | `total` |\n"));
+    assert_non_null(strstr(out, "| prefill tokens | 3 tokens |  | `prefill_tokens` |\n"));
+    assert_non_null(strstr(out, "| weights fp16 | 241,152 B (236 KiB) | 2 B × parameters | `memory.weights_fp16` |\n"));
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 4 --format csv", &out), 0);
-    assert_true(strncmp(out, "figure,value\nname,\"gpt2-fixture\"\n", 33) == 0);
-    assert_non_null(strstr(out, "\ndecode_tokens,3\n"));
+    assert_true(strncmp(out, "name,key,value,unit,formula\ngpt2-fixture,name,gpt2-fixture,,\n", 60) == 0);
+    assert_non_null(strstr(out, "\ngpt2-fixture,decode_tokens,3,tokens,generated less the one prefill gave\n"));
     free(out);
     /* --dtype bf16: the same prompt through fp32 prefill, decode over BF16 copies */
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 4 --dtype bf16", &out), 0);
-    assert_non_null(strstr(out, "  dtype          bf16 for decode: 13 matrices streamed as BF16 copies"));
+    assert_non_null(strstr(out, "  dtype            bf16  for decode: 13 matrices streamed as BF16 copies"));
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --dtype fp16", &out), 1);
     assert_string_equal(out, "tfx: --dtype 'fp16': expected fp32 or bf16\n");
@@ -481,7 +488,7 @@ static void hostile_io_case(void **state)
         /* control characters from a recipe, a path: escaped in reports and errors */
         {"%1$s params %2$s/evil.yaml | head -1; %1$s params %2$s/evil.yaml --format csv | sed -n 2p",
          "evil\\u001b]0;pwned\\u0007\\u007f  (%2$s/evil.yaml, decoder-only)\n"
-         "evil\\u001b]0;pwned\\u0007\\u007f,embedding,,16384\n"},
+         "evil\\u001b]0;pwned\\u0007\\u007f,name,evil\\u001b]0;pwned\\u0007\\u007f,,\n"},
         {"%1$s compare %2$s/evil.yaml --svg %2$s/e.svg >/dev/null; grep -c \"$(printf '\\033')\" %2$s/e.svg;"
          " grep -o 'evil[^<]*' %2$s/e.svg | sort -u", "0\nevil\\u001b]0;pwned\\u0007\\u007f\n"},
         {"%1$s params tests/data/hf/gpt2/recipe.yaml --set 'name=\"a\\nFORGED LINE\"'; echo \"exit $?\"",

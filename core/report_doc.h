@@ -1,0 +1,36 @@
+/* core/report_doc.h — the report documents of the commands: which figures each command reports,
+ * with their units and formulas (core/doc.h renders them). */
+#ifndef TFX_CORE_REPORT_DOC_H
+#define TFX_CORE_REPORT_DOC_H
+
+#include "doc.h"
+#include "report.h"
+
+/* A recipe's whole `tfx params` report into d (initialised here; the caller frees it). */
+void tfx_doc_params(tfx_doc *d, const tfx_params_item *it);
+
+/* The groups shared with other commands: parameter counts by component (with tied tensors),
+ * and memory and FLOPs at the item's batch and context. */
+void tfx_doc_counts(tfx_doc *d, const tfx_loaded *l);
+void tfx_doc_estimates(tfx_doc *d, const tfx_params_item *it);
+
+/* What one `tfx run` did: timings, token counts and where its weights came from. */
+typedef struct tfx_run_result {
+    double load_s, encode_s, prefill_s, decode_s;
+    uint64_t prefill_flops;       /* done by the kernels, counted in core/host.c */
+    uint64_t prefill_estimate;    /* forward per sequence at the prompt's length */
+    uint64_t planned_bytes;       /* weights + KV caches + activations, as allocated */
+    int64_t n_encoder, n_prompt, n_generated;
+    int32_t *generated;           /* [n_generated], owned by the command */
+    const char *weights_from;
+    char checkpoint[4096];
+    size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
+    size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
+    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
+} tfx_run_result;
+
+/* The `tfx run` report into d (initialised here; the caller frees it): the model's counts and
+ * estimates (est), then what the run did. */
+void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const tfx_params_item *est);
+
+#endif

@@ -1,0 +1,89 @@
+/* core/report_run.c — fills the report document of `tfx run`: the model's counts and estimates,
+ * where the weights came from, the threads and kernels, and what prefill and decode measured. */
+#include <cblas.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+
+#include "gemv.h"
+#include "report_doc.h"
+#include "text.h"
+
+static double peak_rss_mib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static double rate(double n, double s) { return s > 0 ? n / s : 0.0; }
+
+static void doc_setup(tfx_doc *d, const tfx_run_result *r)
+{
+    char formula[512];
+    tfx_doc_text(d, "weights", NULL, r->weights_from, NULL);
+    snprintf(formula, sizeof formula, "of %zu tensors read in place from the mapped file, %zu copied",
+             r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
+    tfx_doc_int(d, "weights_in_place", "weights in place", (int64_t)r->mapped_tensors, TFX_UNIT_NONE,
+                r->loaded_tensors ? formula : "random weights: none mapped");
+    tfx_doc_real(d, "load_s", "weights ready in", r->load_s, 3, TFX_UNIT_SECONDS, NULL);
+    if (r->bf16_matrices)
+        snprintf(formula, sizeof formula, "for decode: %zu matrices streamed as BF16 copies (fp32 kept for prefill)",
+                 r->bf16_matrices);
+    else
+        snprintf(formula, sizeof formula, "%s", r->bf16_skipped ? "--dtype bf16 speeds up decoding, and an "
+                 "encoder-only model does not decode" : "every product in fp32");
+    tfx_doc_text(d, "dtype", NULL, r->bf16_matrices ? "bf16" : "fp32", formula);
+    const char *forced = getenv("OPENBLAS_CORETYPE");
+    snprintf(formula, sizeof formula, "OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s kernels "
+             "for softmax, activations and one-token attention", openblas_get_corename(),
+             forced ? "; OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? " in the environment" : "",
+             tfx_kernel_isa());
+    tfx_doc_int(d, "threads", NULL, openblas_get_num_threads(), TFX_UNIT_NONE, formula);
+    tfx_doc_text(d, "kernels", "OpenBLAS kernels", openblas_get_corename(), NULL);
+    tfx_doc_text(d, "vector_isa", "tfx's kernels", tfx_kernel_isa(), NULL);
+}
+
+static void doc_timings(tfx_doc *d, const tfx_run_result *r)
+{
+    int64_t decoded = r->n_generated > 0 ? r->n_generated - 1 : 0;
+    double planned_mib = (double)r->planned_bytes / (1024.0 * 1024.0), peak = peak_rss_mib();
+    char formula[160];
+    tfx_doc_group_start(d, "", "run", false);
+    tfx_doc_int(d, "encoder_tokens", "encoder tokens", r->n_encoder, TFX_UNIT_TOKENS, NULL);
+    tfx_doc_real(d, "encode_s", "encode", r->encode_s, 3, TFX_UNIT_SECONDS, NULL);
+    tfx_doc_int(d, "prefill_tokens", "prefill tokens", r->n_prompt, TFX_UNIT_TOKENS, NULL);
+    tfx_doc_real(d, "prefill_s", "prefill", r->prefill_s, 3, TFX_UNIT_SECONDS, NULL);
+    tfx_doc_real(d, "prefill_tokens_per_s", "prefill speed", rate((double)r->n_prompt, r->prefill_s), 1,
+                 TFX_UNIT_TOKENS_PER_S, "prefill tokens / prefill");
+    tfx_doc_real(d, "prefill_gflops", "prefill throughput", rate((double)r->prefill_flops / 1e9, r->prefill_s), 1,
+                 TFX_UNIT_GFLOP_PER_S, "FLOPs done by the kernels / prefill");
+    tfx_doc_int(d, "prefill_flops_measured", "prefill FLOPs done", (int64_t)r->prefill_flops, TFX_UNIT_FLOP,
+                "counted by the kernels (core/host.c)");
+    tfx_doc_int(d, "prefill_flops_estimate", "prefill FLOPs estimated", (int64_t)r->prefill_estimate,
+                TFX_UNIT_FLOP, "forward per token × prompt tokens, at the prompt's length");
+    tfx_doc_int(d, "decode_tokens", "decode tokens", decoded, TFX_UNIT_TOKENS, "generated less the one prefill gave");
+    tfx_doc_real(d, "decode_s", "decode", r->decode_s, 3, TFX_UNIT_SECONDS, NULL);
+    tfx_doc_real(d, "decode_tokens_per_s", "decode speed", rate((double)decoded, r->decode_s), 1,
+                 TFX_UNIT_TOKENS_PER_S, "decode tokens / decode");
+    snprintf(formula, sizeof formula, "%.2fx the planned memory", planned_mib > 0 ? peak / planned_mib : 0.0);
+    tfx_doc_real(d, "peak_rss_mib", "peak memory", peak, 1, TFX_UNIT_MIB, formula);
+    tfx_doc_real(d, "planned_mib", "planned memory", planned_mib, 1, TFX_UNIT_MIB,
+                 "weights, KV cache and activations as allocated");
+    tfx_doc_group_start(d, "", "", false); /* alone, so that it reads "generated: 5,17,3" */
+    tfx_doc_ints(d, "generated", "generated:", r->generated, r->n_generated);
+}
+
+void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const tfx_params_item *est)
+{
+    const tfx_spec *s = l->spec;
+    char title[TFX_MAX_NAME + 64];
+    tfx_text(title, sizeof title, "%s (%s)", s->name, tfx_model_kind_name(s->kind));
+    tfx_doc_init(d, s->name, title);
+    tfx_doc_text(d, "name", NULL, s->name, NULL);
+    tfx_doc_text(d, "model", NULL, tfx_model_kind_name(s->kind), NULL);
+    doc_setup(d, r);
+    tfx_doc_counts(d, l);
+    tfx_doc_estimates(d, est);
+    doc_timings(d, r);
+}
