@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "compare.h"
+#include "doc.h"
 #include "text.h"
 
 #define MAX_SWEEPS 8
@@ -246,10 +247,8 @@ int tfx_cmd_compare(int argc, char **argv)
     if (!(reg = tfx_cli_registry(&err)) ||
         build_columns(&a.c, a.sweeps, a.n_sweeps, reg, a.run ? &a.run_opts : NULL, cols, &n_cols, &err))
         goto out;
-    if (tfx_report_compare(stdout, a.c.format, cols, n_cols)) {
-        tfx_fail(&err, "cannot write the comparison");
+    if (tfx_report_compare(stdout, a.c.format, cols, n_cols, tfx_terminal_width(), &err))
         goto out;
-    }
     if (a.svg && tfx_compare_svg(a.svg, cols, n_cols, &err))
         goto out;
     status = 0;

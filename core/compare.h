@@ -36,8 +36,14 @@ typedef struct tfx_compare_run_opts {
 int tfx_compare_measure(tfx_compare_column *col, const char *path, char *const *sets, int n_sets,
                         const tfx_compare_run_opts *o);
 
-/* Print the columns side by side with the difference to the first. Returns 0 or -1. */
-int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols, int n);
+/* Print the columns side by side with the difference to the first; text in blocks of columns
+ * that fit `width` (0: unlimited). Returns 0, or -1 with err set. */
+int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols, int n, int width,
+                       tfx_error *err);
+
+/* One column's figures as a report document (initialised here; the caller frees it). */
+typedef struct tfx_doc tfx_doc;
+void tfx_doc_compare_column(tfx_doc *d, const tfx_compare_column *c);
 
 /* Write an SVG chart of the columns (parameters by component, memory, FLOPs per token). */
 int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx_error *err);

@@ -107,6 +107,20 @@ double tfx_figure_number(const tfx_figure *f);
  * or the write failed). */
 int tfx_doc_emit(FILE *out, tfx_format fmt, const tfx_doc *docs, int n, tfx_error *err);
 
+/* n documents side by side (`tfx compare`): a column per document, a row per figure (the
+ * first document's, then any only later ones have), each cell with its difference to the first
+ * column. Text comes in blocks of as many columns as fit `width` characters (0: all in one);
+ * CSV is "section,row,TITLE…"; JSON an array of the documents, each with "diff_to_first".
+ * Returns 0, or -1 with err set. */
+int tfx_doc_diff_emit(FILE *out, tfx_format fmt, const tfx_doc *docs, int n, int width, tfx_error *err);
+
+/* How many columns of a comparison's text fit `width` characters (at least 1; all of n for 0). */
+int tfx_diff_columns_per_block(int width, int n);
+
+/* The width to print text for: the terminal's when stdout is one, else $COLUMNS, else 0
+ * (unlimited, for pipes and files). */
+int tfx_terminal_width(void);
+
 /* One document as a JSON object (a new reference), or NULL when out of memory. */
 typedef struct json_t json_t;
 json_t *tfx_doc_json(const tfx_doc *d);

@@ -1,75 +1,16 @@
-/* core/report_compare.c — formats `tfx compare`: a table of rows (dims, parameters, memory,
- * FLOPs) by columns in text, markdown, CSV or JSON, and an SVG chart of the same figures. */
+/* core/report_compare.c — `tfx compare`'s report: one document per column (dims, parameters,
+ * memory, FLOPs, what --run measured) diffed by core/doc_diff.c, and the SVG chart of them. */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <string.h>
 
 #include "compare.h"
+#include "doc.h"
 #include "files.h"
 #include "text.h"
 
-/* ---- the rows, defined once for every format ---------------------------------------------- */
-
-typedef struct row {
-    const char *section, *name;
-    int64_t (*get)(const tfx_params_item *it, int arg);
-    int arg;
-} row;
-
-static int64_t dim(const tfx_params_item *it, int which)
-{
-    const tfx_spec *s = it->loaded->spec;
-    int64_t layers = 0;
-    for (int i = 0; i < s->n_stacks; i++)
-        layers += s->stacks[i].layers;
-    const int64_t dims[] = {s->vocab, s->d_model, s->heads, s->kv_heads, s->head_dim, layers, s->context};
-    return dims[which];
-}
-static int64_t part(const tfx_params_item *it, int p) { return it->counts->part[p]; }
-static int64_t total(const tfx_params_item *it, int unused) { return it->counts->total; }
-static int64_t memory(const tfx_params_item *it, int which)
-{
-    const tfx_memory *m = &it->memory;
-    const uint64_t v[] = {m->weights_fp32, m->weights_fp16, m->kv_cache, m->activations,
-                          m->training, m->train_activations};
-    return (int64_t)v[which];
-}
-static int64_t flops(const tfx_params_item *it, int which)
-{
-    return (int64_t)(which ? it->flops.training_per_token : it->flops.forward_per_token);
-}
-
-static const row rows[] = {
-    {"dims", "vocab", dim, 0}, {"dims", "d_model", dim, 1}, {"dims", "heads", dim, 2},
-    {"dims", "kv_heads", dim, 3}, {"dims", "head_dim", dim, 4}, {"dims", "layers", dim, 5},
-    {"dims", "context", dim, 6},
-    {"parameters", "embedding", part, TFX_PART_EMBEDDING}, {"parameters", "position", part, TFX_PART_POSITION},
-    {"parameters", "attention", part, TFX_PART_ATTENTION}, {"parameters", "ffn", part, TFX_PART_FFN},
-    {"parameters", "norm", part, TFX_PART_NORM}, {"parameters", "pooler", part, TFX_PART_POOLER},
-    {"parameters", "head", part, TFX_PART_HEAD}, {"parameters", "total", total, 0},
-    {"memory", "weights_fp32", memory, 0}, {"memory", "weights_fp16", memory, 1},
-    {"memory", "kv_cache", memory, 2}, {"memory", "activations", memory, 3},
-    {"memory", "training", memory, 4}, {"memory", "train_activations", memory, 5},
-    {"flops", "forward_per_token", flops, 0}, {"flops", "training_per_token", flops, 1},
-};
-#define N_ROWS (sizeof rows / sizeof rows[0])
-
-/* The measured rows of `--run`: real numbers, present when any column was run. */
-typedef struct run_row {
-    const char *name;
-    double (*get)(const tfx_run_figures *f);
-} run_row;
-
-static double prefill_tps(const tfx_run_figures *f) { return f->prefill_tokens_per_s; }
-static double decode_tps(const tfx_run_figures *f) { return f->decode_tokens_per_s; }
-static double peak_rss(const tfx_run_figures *f) { return f->peak_rss_mib; }
-
-static const run_row run_rows[] = {
-    {"prefill_tokens_per_s", prefill_tps}, {"decode_tokens_per_s", decode_tps},
-    {"peak_rss_mib", peak_rss},
-};
-#define N_RUN_ROWS (sizeof run_rows / sizeof run_rows[0])
+/* ---- each column's document -------------------------------------------------------------- */
 
 static int any_run(const tfx_compare_column *cols, int n)
 {
@@ -89,189 +30,85 @@ static void column_title(const tfx_compare_column *c, char *buf, size_t cap)
         tfx_text(buf, cap, "?");
 }
 
-/* "+12.5%" of v against base; "" when equal or base is 0. */
-static void diff_text(int64_t v, int64_t base, char *buf, size_t cap)
+static void doc_dims(tfx_doc *d, const tfx_spec *s)
 {
-    buf[0] = '\0';
-    if (v == base)
-        return;
-    if (base == 0)
-        snprintf(buf, cap, "new");
-    else
-        snprintf(buf, cap, "%+.1f%%", 100.0 * ((double)v - (double)base) / (double)base);
+    int64_t layers = 0;
+    for (int i = 0; i < s->n_stacks; i++)
+        layers += s->stacks[i].layers;
+    tfx_doc_group_start(d, "dims", "dims", false);
+    tfx_doc_int(d, "vocab", NULL, s->vocab, TFX_UNIT_NONE, NULL);
+    tfx_doc_int(d, "d_model", NULL, s->d_model, TFX_UNIT_NONE, NULL);
+    tfx_doc_int(d, "heads", NULL, s->heads, TFX_UNIT_NONE, NULL);
+    tfx_doc_int(d, "kv_heads", NULL, s->kv_heads, TFX_UNIT_NONE, NULL);
+    tfx_doc_int(d, "head_dim", NULL, s->head_dim, TFX_UNIT_NONE, NULL);
+    tfx_doc_int(d, "layers", NULL, layers, TFX_UNIT_NONE, "every stack's");
+    tfx_doc_int(d, "context", NULL, s->context, TFX_UNIT_TOKENS, NULL);
 }
 
-/* ---- text and markdown -------------------------------------------------------------------- */
-
-static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown)
+static void doc_costs(tfx_doc *d, const tfx_params_item *it)
 {
-    char title[TITLE_CAP], num[32], diff[32], cell[80];
-    if (markdown) {
-        fprintf(out, "| |");
-        for (int c = 0; c < n; c++) {
-            column_title(&cols[c], title, sizeof title);
-            fprintf(out, " %s |", title);
-        }
-        fputc('\n', out);
-    } else {
-        /* The name, then one header line per sweep assignment, each cut to the column. */
-        for (int line = 0;; line++) {
-            int printed = 0;
-            fprintf(out, "%-30s", "");
-            for (int c = 0; c < n; c++) {
-                const char *text = line == 0 ? cols[c].loaded->spec->name : cols[c].label;
-                for (int k = 1; k < line && text; k++)
-                    text = strchr(text, ' ') ? strchr(text, ' ') + 1 : NULL;
-                int len = text ? (int)(strchr(text, ' ') ? strchr(text, ' ') - text : (long)strlen(text)) : 0;
-                printed |= len > 0;
-                fprintf(out, "%30.*s", len > 29 ? 29 : len, text ? text + (len > 29 ? len - 29 : 0) : "");
-            }
-            fputc('\n', out);
-            if (!printed && line > 0)
-                break;
-        }
-    }
-    if (markdown) {
-        fprintf(out, "| --- |");
-        for (int c = 0; c < n; c++)
-            fprintf(out, " ---: |");
-        fputc('\n', out);
-    }
-    const char *section = "";
-    for (size_t r = 0; r < N_ROWS; r++) {
-        if (strcmp(section, rows[r].section) != 0) {
-            section = rows[r].section;
-            fprintf(out, markdown ? "| **%s** |" : "%s\n", section);
-            for (int c = 0; markdown && c < n; c++)
-                fprintf(out, " |");
-            if (markdown)
-                fputc('\n', out);
-        }
-        int64_t base = rows[r].get(&cols[0].item, rows[r].arg);
-        fprintf(out, markdown ? "| %s |" : "  %-28s", rows[r].name);
-        for (int c = 0; c < n; c++) {
-            int64_t v = rows[r].get(&cols[c].item, rows[r].arg);
-            tfx_group_digits(num, sizeof num, v);
-            diff_text(v, base, diff, sizeof diff);
-            snprintf(cell, sizeof cell, diff[0] && c ? "%s (%s)" : "%s", num, diff);
-            fprintf(out, markdown ? " %s |" : "%30s", cell);
-        }
-        fputc('\n', out);
-    }
-    if (!any_run(cols, n))
-        return;
-    const tfx_run_figures *shown = &cols[0].run; /* the first that ran gives the lengths */
-    for (int c = n - 1; c >= 0; c--)
-        if (cols[c].run.measured)
-            shown = &cols[c].run;
-    fprintf(out, markdown ? "| **run** (%" PRId64 "-token prefill, %" PRId64 " decode steps) |"
-                          : "run (%" PRId64 "-token prefill, %" PRId64 " decode steps)\n",
-            shown->prefill_tokens, shown->decode_tokens);
-    for (int c = 0; markdown && c < n; c++)
-        fprintf(out, " |");
-    if (markdown)
-        fputc('\n', out);
-    for (size_t r = 0; r < N_RUN_ROWS; r++) {
-        const tfx_run_figures *first = &cols[0].run;
-        fprintf(out, markdown ? "| %s |" : "  %-28s", run_rows[r].name);
-        for (int c = 0; c < n; c++) {
-            const tfx_run_figures *f = &cols[c].run;
-            double v = run_rows[r].get(f), base = run_rows[r].get(first);
-            if (!f->measured)
-                snprintf(cell, sizeof cell, "failed");
-            else if (c && first->measured && base > 0)
-                snprintf(cell, sizeof cell, "%.1f (%+.1f%%)", v, 100.0 * (v - base) / base);
-            else
-                snprintf(cell, sizeof cell, "%.1f", v);
-            fprintf(out, markdown ? " %s |" : "%30s", cell);
-        }
-        fputc('\n', out);
-    }
+    tfx_doc_group_start(d, "parameters", "parameters", false);
+    for (int p = 0; p < TFX_PART_COUNT; p++)
+        tfx_doc_int(d, tfx_part_name((tfx_part)p), NULL, it->counts->part[p], TFX_UNIT_PARAMS, NULL);
+    tfx_doc_int(d, "total", NULL, it->counts->total, TFX_UNIT_PARAMS, NULL);
+    const tfx_memory *m = &it->memory;
+    tfx_doc_group_start(d, "memory", "memory", false);
+    tfx_doc_int(d, "weights_fp32", NULL, (int64_t)m->weights_fp32, TFX_UNIT_BYTES, NULL);
+    tfx_doc_int(d, "weights_fp16", NULL, (int64_t)m->weights_fp16, TFX_UNIT_BYTES, NULL);
+    tfx_doc_int(d, "kv_cache", NULL, (int64_t)m->kv_cache, TFX_UNIT_BYTES, NULL);
+    tfx_doc_int(d, "kv_cache_cross", NULL, (int64_t)m->kv_cache_cross, TFX_UNIT_BYTES, NULL);
+    tfx_doc_int(d, "activations", NULL, (int64_t)m->activations, TFX_UNIT_BYTES, NULL);
+    tfx_doc_int(d, "training", NULL, (int64_t)m->training, TFX_UNIT_BYTES, NULL);
+    tfx_doc_int(d, "train_activations", NULL, (int64_t)m->train_activations, TFX_UNIT_BYTES, NULL);
+    tfx_doc_group_start(d, "flops", "flops", false);
+    tfx_doc_int(d, "forward_per_token", NULL, (int64_t)it->flops.forward_per_token, TFX_UNIT_FLOP, NULL);
+    tfx_doc_int(d, "training_per_token", NULL, (int64_t)it->flops.training_per_token, TFX_UNIT_FLOP, NULL);
 }
 
-/* ---- CSV and JSON ------------------------------------------------------------------------- */
+static void doc_run(tfx_doc *d, const tfx_run_figures *f)
+{
+    char title[96];
+    snprintf(title, sizeof title, "run (%" PRId64 "-token prefill, %" PRId64 " decode steps)",
+             f->prefill_tokens, f->decode_tokens);
+    tfx_doc_group_start(d, "run", title, false);
+    if (!f->measured) {
+        tfx_doc_text(d, "error", NULL, f->error, NULL);
+        return;
+    }
+    tfx_doc_int(d, "prefill_tokens", NULL, f->prefill_tokens, TFX_UNIT_TOKENS, NULL);
+    tfx_doc_int(d, "decode_tokens", NULL, f->decode_tokens, TFX_UNIT_TOKENS, NULL);
+    tfx_doc_real(d, "prefill_tokens_per_s", NULL, f->prefill_tokens_per_s, 1, TFX_UNIT_TOKENS_PER_S, NULL);
+    tfx_doc_real(d, "decode_tokens_per_s", NULL, f->decode_tokens_per_s, 1, TFX_UNIT_TOKENS_PER_S, NULL);
+    tfx_doc_real(d, "peak_rss_mib", NULL, f->peak_rss_mib, 1, TFX_UNIT_MIB, NULL);
+}
 
-static void csv(FILE *out, const tfx_compare_column *cols, int n)
+void tfx_doc_compare_column(tfx_doc *d, const tfx_compare_column *c)
 {
     char title[TITLE_CAP];
-    fprintf(out, "section,row");
-    for (int c = 0; c < n; c++) {
-        column_title(&cols[c], title, sizeof title);
-        fprintf(out, ",\"%s\"", title);
-    }
-    fputc('\n', out);
-    for (size_t r = 0; r < N_ROWS; r++) {
-        fprintf(out, "%s,%s", rows[r].section, rows[r].name);
-        for (int c = 0; c < n; c++)
-            fprintf(out, ",%" PRId64, rows[r].get(&cols[c].item, rows[r].arg));
-        fputc('\n', out);
-    }
-    for (size_t r = 0; any_run(cols, n) && r < N_RUN_ROWS; r++) {
-        fprintf(out, "run,%s", run_rows[r].name);
-        for (int c = 0; c < n; c++)
-            if (cols[c].run.measured)
-                fprintf(out, ",%.3f", run_rows[r].get(&cols[c].run));
-            else
-                fprintf(out, ",");
-        fputc('\n', out);
-    }
+    column_title(c, title, sizeof title);
+    tfx_doc_init(d, c->loaded->spec->name, title);
+    tfx_doc_text(d, "name", NULL, c->loaded->spec->name, NULL);
+    tfx_doc_text(d, "recipe", NULL, c->item.path, NULL);
+    tfx_doc_text(d, "sweep", NULL, c->label, NULL);
+    doc_dims(d, c->loaded->spec);
+    doc_costs(d, &c->item);
+    if (c->run.measured || c->run.error[0])
+        doc_run(d, &c->run);
 }
 
-static int json(FILE *out, const tfx_compare_column *cols, int n)
+int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols, int n, int width,
+                       tfx_error *err)
 {
-    json_t *all = json_array();
-    for (int c = 0; c < n; c++) {
-        json_t *col = json_pack("{s:s, s:s, s:s}", "name", cols[c].loaded->spec->name, "recipe",
-                                cols[c].item.path, "sweep", cols[c].label);
-        json_t *diff = json_object();
-        for (size_t r = 0; r < N_ROWS; r++) {
-            json_t *section = json_object_get(col, rows[r].section);
-            if (!section)
-                json_object_set_new(col, rows[r].section, section = json_object());
-            int64_t v = rows[r].get(&cols[c].item, rows[r].arg);
-            json_object_set_new(section, rows[r].name, json_integer(v));
-            char key[96];
-            snprintf(key, sizeof key, "%s.%s", rows[r].section, rows[r].name);
-            json_object_set_new(diff, key, json_integer(v - rows[r].get(&cols[0].item, rows[r].arg)));
-        }
-        const tfx_run_figures *f = &cols[c].run, *first = &cols[0].run;
-        if (f->measured) {
-            json_t *run = json_pack("{s:I, s:I}", "prefill_tokens", (json_int_t)f->prefill_tokens,
-                                    "decode_tokens", (json_int_t)f->decode_tokens);
-            for (size_t r = 0; r < N_RUN_ROWS; r++) {
-                char key[96];
-                json_object_set_new(run, run_rows[r].name, json_real(run_rows[r].get(f)));
-                snprintf(key, sizeof key, "run.%s", run_rows[r].name);
-                if (first->measured)
-                    json_object_set_new(diff, key, json_real(run_rows[r].get(f) - run_rows[r].get(first)));
-            }
-            json_object_set_new(col, "run", run);
-        } else if (f->error[0]) {
-            json_object_set_new(col, "run", json_pack("{s:s}", "error", f->error));
-        }
-        json_object_set_new(col, "diff_to_first", diff);
-        json_array_append_new(all, col);
-    }
-    int rc = json_dumpf(all, out, JSON_INDENT(2));
-    fputc('\n', out);
-    json_decref(all);
+    tfx_doc *docs = calloc(n > 0 ? (size_t)n : 1, sizeof *docs);
+    if (!docs)
+        return tfx_fail(err, "out of memory");
+    for (int c = 0; c < n; c++)
+        tfx_doc_compare_column(&docs[c], &cols[c]);
+    int rc = tfx_doc_diff_emit(out, fmt, docs, n, width, err);
+    for (int c = 0; c < n; c++)
+        tfx_doc_free(&docs[c]);
+    free(docs);
     return rc;
-}
-
-int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols, int n)
-{
-    switch (fmt) {
-    case TFX_FORMAT_TEXT:
-    case TFX_FORMAT_MARKDOWN:
-        table(out, cols, n, fmt == TFX_FORMAT_MARKDOWN);
-        break;
-    case TFX_FORMAT_CSV:
-        csv(out, cols, n);
-        break;
-    case TFX_FORMAT_JSON:
-        return json(out, cols, n);
-    }
-    return ferror(out) ? -1 : 0;
 }
 
 /* ---- SVG ---------------------------------------------------------------------------------- */

@@ -361,7 +361,7 @@ static void compare_case(void **state)
     free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml recipes/variants/gpt2-gqa.yaml --format markdown "
                          "--svg /tmp/tfx-cli-compare.svg", &out), 0);
-    assert_non_null(strstr(out, "| kv_cache | 37,748,736 | 12,582,912 (-66.7%) |"));
+    assert_non_null(strstr(out, "\n| `memory.kv_cache` (B) | 37,748,736 | 12,582,912 (-66.7%) |\n"));
     free(out);
     FILE *svg = fopen("/tmp/tfx-cli-compare.svg", "r");
     assert_non_null(svg);

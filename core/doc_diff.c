@@ -1,0 +1,311 @@
+/* core/doc_diff.c — several report documents side by side (`tfx compare`): a column per
+ * document, a row per figure, the difference to the first column; text in blocks of columns
+ * that fit the terminal. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "doc.h"
+#include "text.h"
+
+#define LABEL_W 36                /* the row names' column in text */
+#define COLUMN_W 30               /* each document's column in text, its separator included */
+
+int tfx_terminal_width(void)
+{
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) == 1 && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    const char *cols = getenv("COLUMNS");
+    char *end;
+    long n = cols ? strtol(cols, &end, 10) : 0;
+    return cols && *cols && !*end && n > 0 && n < 100000 ? (int)n : 0;
+}
+
+int tfx_diff_columns_per_block(int width, int n)
+{
+    if (width <= 0)
+        return n;
+    int fit = (width - LABEL_W) / COLUMN_W;
+    return fit < 1 ? 1 : fit > n ? n : fit;
+}
+
+/* ---- the rows: every figure of the first document, then those only later ones have -------- */
+
+typedef struct rows {
+    const tfx_figure **figs;      /* [n]: the figure that names each row (keys are unique) */
+    int n;
+} rows;
+
+static int rows_make(rows *r, const tfx_doc *docs, int n, tfx_error *err)
+{
+    size_t total = 0;
+    for (int d = 0; d < n; d++)
+        if (__builtin_add_overflow(total, docs[d].n_figs, &total))
+            return tfx_fail(err, "too many figures");
+    r->n = 0;
+    if (!(r->figs = calloc(total ? total : 1, sizeof *r->figs)))
+        return tfx_fail(err, "out of memory");
+    for (int d = 0; d < n; d++)
+        for (size_t i = 0; i < docs[d].n_figs; i++) {
+            const tfx_figure *f = &docs[d].figs[i];
+            bool seen = f->kind == TFX_VALUE_LIST;
+            for (int k = 0; k < d && !seen; k++)
+                seen = tfx_doc_find(&docs[k], f->key) != NULL;
+            if (!seen)
+                r->figs[r->n++] = f;
+        }
+    return 0;
+}
+
+static bool numeric(const tfx_figure *f) { return f && (f->kind == TFX_VALUE_INT || f->kind == TFX_VALUE_REAL); }
+
+/* Which group of which document holds the first row of section `key`'s first segment: its title. */
+static const char *section_title(const tfx_doc *docs, int n, const tfx_figure *row)
+{
+    for (int d = 0; d < n; d++)
+        for (size_t g = 0; g < docs[d].n_groups; g++) {
+            const tfx_doc_group *gr = &docs[d].groups[g];
+            for (size_t i = gr->first; i < gr->first + gr->n; i++)
+                if (strcmp(docs[d].figs[i].key, row->key) == 0)
+                    return gr->title[0] ? gr->title : gr->prefix;
+        }
+    return "";
+}
+
+/* The first segment of a key ("memory"), or "" for a top-level key. */
+static void section_of(const char *key, char *buf, size_t cap)
+{
+    const char *dot = strchr(key, '.');
+    snprintf(buf, cap, "%.*s", dot ? (int)(dot - key) : 0, key);
+}
+
+/* "37,748,736" or "12,582,912 (-66.7%)": a cell of document d for row f; "failed" where a
+ * document reports a run error and lacks the figure. */
+static void cell(char *buf, size_t cap, const tfx_doc *docs, int d, const tfx_figure *row)
+{
+    const tfx_figure *f = tfx_doc_find(&docs[d], row->key), *base = tfx_doc_find(&docs[0], row->key);
+    char main[512], scale[64];
+    if (!f) {
+        snprintf(buf, cap, "%s", tfx_doc_find(&docs[d], "run.error") && numeric(row) ? "failed" : "");
+        return;
+    }
+    tfx_figure_parts(f, main, sizeof main, scale, sizeof scale);
+    char *unit = numeric(f) && f->unit != TFX_UNIT_PARAMS ? strrchr(main, ' ') : NULL;
+    if (unit) /* the unit is in the row's name */
+        *unit = '\0';
+    double v = tfx_figure_number(f), b = base ? tfx_figure_number(base) : 0;
+    if (d == 0 || !numeric(f) || !numeric(base) || v == b)
+        snprintf(buf, cap, "%s", main);
+    else if (b == 0)
+        snprintf(buf, cap, "%.480s (new)", main);
+    else
+        snprintf(buf, cap, "%.480s (%+.1f%%)", main, 100.0 * (v - b) / b);
+}
+
+/* The row's name: the key past its section, with the unit ("kv_cache (B)"). */
+static void row_name(char *buf, size_t cap, const tfx_figure *f)
+{
+    const char *dot = strchr(f->key, '.');
+    const char *name = !dot ? f->key : dot + 1;
+    const char *unit = tfx_unit_name(f->unit);
+    if (numeric(f) && unit[0] && f->unit != TFX_UNIT_PARAMS)
+        snprintf(buf, cap, "%s (%s)", name, unit);
+    else
+        snprintf(buf, cap, "%s", name);
+}
+
+/* ---- text, in blocks of columns ----------------------------------------------------------- */
+
+/* The header: each document's title one word a line (name, then each sweep assignment), each
+ * cut to the column from the left so that the distinguishing end shows. */
+/* Word `line` of s (words split at spaces), as a pointer and a length; len 0 when none. */
+static const char *word(const char *s, int line, int *len)
+{
+    for (int k = 0; k < line && s; k++)
+        s = strchr(s, ' ') ? strchr(s, ' ') + 1 : NULL;
+    *len = s ? (int)(strchr(s, ' ') ? strchr(s, ' ') - s : (long)strlen(s)) : 0;
+    return s;
+}
+
+static void text_header(FILE *out, const tfx_doc *docs, int from, int to)
+{
+    for (int line = 0;; line++) {
+        int len, any = 0;
+        for (int d = from; d < to; d++)
+            any |= word(docs[d].title, line, &len) && len > 0;
+        if (!any)
+            return;
+        fprintf(out, "%-*s", LABEL_W, "");
+        for (int d = from; d < to; d++) {
+            const char *t = word(docs[d].title, line, &len);
+            int w = COLUMN_W - 1;
+            fprintf(out, "%*.*s", COLUMN_W, len > w ? w : len, t ? t + (len > w ? len - w : 0) : "");
+        }
+        fputc('\n', out);
+    }
+}
+
+static void text_block(FILE *out, const tfx_doc *docs, int n, const rows *r, int from, int to)
+{
+    char section[64] = "\x01", sec[64], name[256], buf[512];
+    text_header(out, docs, from, to);
+    for (int i = 0; i < r->n; i++) {
+        section_of(r->figs[i]->key, sec, sizeof sec);
+        if (strcmp(sec, section) != 0 && sec[0])
+            fprintf(out, "%s\n", section_title(docs, n, r->figs[i]));
+        snprintf(section, sizeof section, "%s", sec);
+        row_name(name, sizeof name, r->figs[i]);
+        fprintf(out, "  %-*.*s", LABEL_W - 2, LABEL_W - 3, name);
+        for (int d = from; d < to; d++) {
+            cell(buf, sizeof buf, docs, d, r->figs[i]);
+            int len = (int)strlen(buf), w = COLUMN_W - 1;
+            if (numeric(r->figs[i])) /* a number keeps its end (the difference), a text its start */
+                fprintf(out, "%*s", COLUMN_W, len > w ? buf + len - w : buf);
+            else
+                fprintf(out, "%*.*s", COLUMN_W, w, buf);
+        }
+        fputc('\n', out);
+    }
+}
+
+static void text_diff(FILE *out, const tfx_doc *docs, int n, const rows *r, int width)
+{
+    int per = tfx_diff_columns_per_block(width, n);
+    for (int from = 0; from < n; from += per) {
+        if (from)
+            fputc('\n', out);
+        text_block(out, docs, n, r, from, from + per < n ? from + per : n);
+    }
+}
+
+/* ---- markdown and CSV ---------------------------------------------------------------------- */
+
+static void md_text(FILE *out, const char *s)
+{
+    for (; *s; s++)
+        fputs(*s == '|' ? "\\|" : (char[2]){*s, 0}, out);
+}
+
+static void md_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
+{
+    char buf[512];
+    fputs("| |", out);
+    for (int d = 0; d < n; d++) {
+        fputc(' ', out);
+        md_text(out, docs[d].title);
+        fputs(" |", out);
+    }
+    fputs("\n| --- |", out);
+    for (int d = 0; d < n; d++)
+        fputs(" ---: |", out);
+    fputc('\n', out);
+    for (int i = 0; i < r->n; i++) {
+        const tfx_figure *f = r->figs[i];
+        bool unit = numeric(f) && f->unit != TFX_UNIT_PARAMS && tfx_unit_name(f->unit)[0];
+        fprintf(out, "| `%s`%s%s%s |", f->key, unit ? " (" : "", unit ? tfx_unit_name(f->unit) : "", unit ? ")" : "");
+        for (int d = 0; d < n; d++) {
+            cell(buf, sizeof buf, docs, d, r->figs[i]);
+            fputc(' ', out);
+            md_text(out, buf);
+            fputs(" |", out);
+        }
+        fputc('\n', out);
+    }
+}
+
+static void csv_text(FILE *out, const char *s, bool always)
+{
+    if (!always && !strpbrk(s, ",\"\n\r")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++)
+        fputs(*s == '"' ? "\"\"" : (char[2]){*s, 0}, out);
+    fputc('"', out);
+}
+
+static void csv_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
+{
+    char sec[64];
+    fputs("section,row", out);
+    for (int d = 0; d < n; d++) {
+        fputc(',', out);
+        csv_text(out, docs[d].title, true);
+    }
+    fputc('\n', out);
+    for (int i = 0; i < r->n; i++) {
+        const char *key = r->figs[i]->key;
+        section_of(key, sec, sizeof sec);
+        fprintf(out, "%s,%s", sec, sec[0] ? key + strlen(sec) + 1 : key);
+        for (int d = 0; d < n; d++) {
+            const tfx_figure *f = tfx_doc_find(&docs[d], key);
+            fputc(',', out);
+            if (f && f->kind == TFX_VALUE_INT)
+                fprintf(out, "%" PRId64, f->i);
+            else if (f && f->kind == TFX_VALUE_REAL)
+                fprintf(out, "%.*f", f->decimals + 2, f->d);
+            else if (f && f->kind == TFX_VALUE_TEXT)
+                csv_text(out, f->text, false);
+        }
+        fputc('\n', out);
+    }
+}
+
+/* ---- JSON: each document, and its difference to the first ---------------------------------- */
+
+static json_t *json_diff(const tfx_doc *docs, int n)
+{
+    json_t *all = json_array();
+    for (int d = 0; all && d < n; d++) {
+        json_t *col = tfx_doc_json(&docs[d]), *diff = json_object();
+        for (size_t i = 0; col && diff && i < docs[d].n_figs; i++) {
+            const tfx_figure *f = &docs[d].figs[i], *b = tfx_doc_find(&docs[0], f->key);
+            if (!numeric(f) || !numeric(b))
+                continue;
+            json_object_set_new(diff, f->key, f->kind == TFX_VALUE_INT && b->kind == TFX_VALUE_INT
+                                                  ? json_integer(f->i - b->i)
+                                                  : json_real(tfx_figure_number(f) - tfx_figure_number(b)));
+        }
+        if (!col || !diff || json_object_set_new(col, "diff_to_first", diff) ||
+            json_array_append_new(all, col)) {
+            json_decref(all);
+            return NULL;
+        }
+    }
+    return all;
+}
+
+int tfx_doc_diff_emit(FILE *out, tfx_format fmt, const tfx_doc *docs, int n, int width, tfx_error *err)
+{
+    for (int d = 0; d < n; d++)
+        if (docs[d].failed) {
+            *err = docs[d].err;
+            return -1;
+        }
+    rows r;
+    if (rows_make(&r, docs, n, err))
+        return -1;
+    int rc = 0;
+    if (fmt == TFX_FORMAT_TEXT)
+        text_diff(out, docs, n, &r, width);
+    else if (fmt == TFX_FORMAT_MARKDOWN)
+        md_diff(out, docs, n, &r);
+    else if (fmt == TFX_FORMAT_CSV)
+        csv_diff(out, docs, n, &r);
+    else {
+        json_t *all = json_diff(docs, n);
+        rc = all ? json_dumpf(all, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) : -1;
+        if (rc == 0)
+            fputc('\n', out);
+        json_decref(all);
+    }
+    free(r.figs);
+    if (rc || ferror(out))
+        return tfx_fail(err, "cannot write the comparison");
+    return 0;
+}
