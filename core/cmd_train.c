@@ -3,12 +3,10 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "files.h"
 #include "cli.h"
 #include "load.h"
+#include "report_doc.h"
 #include "train.h"
 #include "weights.h"
 
@@ -35,7 +34,7 @@ static const char grad_usage[] =
     "  --out FILE            where the gradients go (safetensors; never over an input)\n"
     "  --seed S              seed of the random weights (default 1)\n"
     "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default) or json (has \"loss\")\n"
+    "  --format F            text (default), markdown, csv or json (has \"loss\")\n"
     "  --set key=value       override a recipe key\n";
 
 static const char train_usage[] =
@@ -57,7 +56,8 @@ static const char train_usage[] =
     "  --save FILE           write the trained tensors (the checkpoint's layout; never over an input)\n"
     "  --seed S              seed of the random weights (default 1)\n"
     "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default) or json (has \"losses\", the loss before each step)\n"
+    "  --format F            text (default), markdown, csv or json (has \"losses\", the loss\n"
+    "                        before each step)\n"
     "  --set key=value       override a recipe key\n";
 
 typedef struct train_opts {
@@ -187,8 +187,6 @@ static int parse_opts(int argc, char **argv, train_opts *o, tfx_error *err)
         return tfx_fail(err, "tfx %s needs --tokens (see tfx %s --help)", cmd, cmd);
     if (!o->train && !o->out)
         return tfx_fail(err, "tfx grad needs --out FILE for the gradients");
-    if (o->common.format != TFX_FORMAT_TEXT && o->common.format != TFX_FORMAT_JSON)
-        return tfx_fail(err, "tfx %s writes --format text or json", cmd);
     return 0;
 }
 
@@ -256,88 +254,15 @@ static int read_batch(const train_opts *o, const tfx_spec *s, batch *b, tfx_erro
 
 /* ---- the report --------------------------------------------------------------------------- */
 
-static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
-
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
-}
-
-static uint64_t plan_total(const tfx_train_plan *p)
-{
-    return p->weights + p->grads + p->moments + p->saved + p->workspace;
-}
-
-static void print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
-{
-    const tfx_train_plan *p = &t->plan;
-    const tfx_spec *s = l->spec;
-    long long B = t->shape.batch, T = t->shape.tokens, C = s->d_model, N = l->counts.total;
-    fprintf(out, "  memory plan    %.2f MiB\n", mib(plan_total(p)));
-    fprintf(out, "    weights            %9.2f MiB  N × 4 B, N = %lld parameters (tied once; each tensor padded to 64 B)\n",
-            mib(p->weights), N);
-    fprintf(out, "    gradients          %9.2f MiB  N × 4 B (the weights' layout; a tied tensor's uses sum into one)\n",
-            mib(p->grads));
-    if (p->moments)
-        fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", mib(p->moments));
-    fprintf(out, "    saved activations  %9.2f MiB  per layer %lld inputs (norms, sublayers) of B·T·C = %lld·%lld·%lld "
-                 "floats, + each attention and FFN call's own workspace and cache\n",
-            mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
-    fprintf(out, "    workspace          %9.2f MiB  logits B·T·V = %lld·%lld·%lld floats; each stack's residual, 6 "
-                 "placement scratch and the residual's gradient, B·T·C each; the largest backward scratch\n",
-            mib(p->workspace), B, T, (long long)s->vocab);
-    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", peak_rss_mib(),
-            peak_rss_mib() / mib(plan_total(p)));
-}
-
-static json_t *plan_json(const tfx_trainer *t)
-{
-    const tfx_train_plan *p = &t->plan;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)p->weights,
-                     "gradients", (json_int_t)p->grads, "moments", (json_int_t)p->moments,
-                     "saved_activations", (json_int_t)p->saved, "workspace",
-                     (json_int_t)p->workspace, "total", (json_int_t)plan_total(p));
-}
-
 static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                        const double *losses, int64_t n_losses)
+                        const double *losses, int64_t n_losses, tfx_error *err)
 {
-    FILE *out = stdout;
-    if (o->common.format == TFX_FORMAT_JSON) {
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:o, s:f, s:f}", "name", l->spec->name,
-                                "batch", (json_int_t)t->shape.batch, "tokens",
-                                (json_int_t)t->shape.tokens, "plan", plan_json(t),
-                                "peak_rss_mib", peak_rss_mib(), "planned_mib",
-                                mib(plan_total(&t->plan)));
-        json_t *arr = json_array();
-        for (int64_t i = 0; i < n_losses; i++)
-            json_array_append_new(arr, json_real(losses[i]));
-        if (o->train)
-            json_object_set_new(doc, "losses", arr);
-        else {
-            json_object_set_new(doc, "loss", json_real(losses[0]));
-            json_decref(arr);
-        }
-        int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        fputc('\n', out);
-        json_decref(doc);
-        return rc || ferror(out) ? -1 : 0;
-    }
-    fprintf(out, "%s (%s): %lld sequence%s of %lld tokens\n", l->spec->name,
-            tfx_model_kind_name(l->spec->kind), (long long)t->shape.batch,
-            t->shape.batch == 1 ? "" : "s", (long long)t->shape.tokens);
-    for (int64_t i = 0; i < n_losses; i++) {
-        if (o->train)
-            fprintf(out, "  step %-9" PRId64 " loss before it %.6f\n", i + 1, losses[i]);
-        else
-            fprintf(out, "  loss           %.6f\n", losses[i]);
-    }
-    print_plan(out, l, t);
-    if (o->out)
-        fprintf(out, "  %s %s\n", o->train ? "saved         " : "gradients     ", o->out);
-    return ferror(out) ? -1 : 0;
+    tfx_train_outcome outcome = {.train = o->train, .losses = losses, .n_losses = n_losses, .out = o->out};
+    tfx_doc doc;
+    tfx_doc_train(&doc, l, t, &outcome);
+    int rc = tfx_doc_emit(stdout, o->common.format, &doc, 1, err);
+    tfx_doc_free(&doc);
+    return rc;
 }
 
 /* ---- the commands ------------------------------------------------------------------------- */
@@ -400,10 +325,8 @@ static int run(train_opts *o, tfx_error *err)
     float *const *data = o->train ? w.data : t.grads.data;
     if (o->out && tfx_checkpoint_write(l->model, data, o->out, o->train ? "--save" : "--out", err))
         goto out;
-    if (print_report(o, l, &t, losses, n_losses)) {
-        tfx_fail(err, "cannot write the report");
+    if (print_report(o, l, &t, losses, n_losses, err))
         goto out;
-    }
     status = 0;
 out:
     free(losses);

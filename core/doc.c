@@ -97,7 +97,7 @@ static tfx_figure *add(tfx_doc *d, const char *key, const char *label, const cha
         return NULL;
     tfx_doc_group *g = &d->groups[d->n_groups - 1];
     char full[512];
-    if (tfx_text(full, sizeof full, "%s%s%s", g->prefix, g->prefix[0] ? "." : "", key) < 0) {
+    if (tfx_text(full, sizeof full, "%s%s%s", g->prefix, g->prefix[0] && key[0] ? "." : "", key) < 0) {
         fail(d, "a figure's key is too long");
         return NULL;
     }

@@ -238,7 +238,7 @@ static void csv_value(FILE *out, const tfx_figure *f)
 {
     switch (f->kind) {
     case TFX_VALUE_INT: fprintf(out, "%" PRId64, f->i); break;
-    case TFX_VALUE_REAL: fprintf(out, "%.*f", f->decimals + 3, f->d); break;
+    case TFX_VALUE_REAL: fprintf(out, "%.15g", f->d); break;
     case TFX_VALUE_TEXT: csv_field(out, f->text); break;
     case TFX_VALUE_INTS:
         fputc('"', out);

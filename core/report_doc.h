@@ -33,4 +33,16 @@ typedef struct tfx_run_result {
  * estimates (est), then what the run did. */
 void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const tfx_params_item *est);
 
+/* What `tfx grad` or `tfx train` produced, for its report. */
+typedef struct tfx_train_outcome {
+    bool train;                   /* tfx train (losses before each step), or tfx grad (one loss) */
+    const double *losses;         /* [n_losses] */
+    int64_t n_losses;
+    const char *out;              /* where the gradients or the trained weights went, or NULL */
+} tfx_train_outcome;
+
+/* The `tfx grad` / `tfx train` report into d (initialised here; the caller frees it). */
+typedef struct tfx_trainer tfx_trainer;
+void tfx_doc_train(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const tfx_train_outcome *o);
+
 #endif
