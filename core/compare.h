@@ -45,7 +45,9 @@ int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols
 typedef struct tfx_doc tfx_doc;
 void tfx_doc_compare_column(tfx_doc *d, const tfx_compare_column *c);
 
-/* Write an SVG chart of the columns (parameters by component, memory, FLOPs per token). */
+/* Write an SVG chart of the columns (parameters by component, memory, FLOPs per token, and
+ * measured speed after --run), TFX_CHART_WIDTH pixels wide and tfx_compare_svg_height tall. */
+int tfx_compare_svg_height(int n_columns);
 int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx_error *err);
 
 #endif

@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <string.h>
 
+#include "chart.h"
 #include "compare.h"
 #include "doc.h"
 #include "files.h"
@@ -113,90 +114,66 @@ int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols
 
 /* ---- SVG ---------------------------------------------------------------------------------- */
 
-static const char *const part_colours[TFX_PART_COUNT] = {
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1"};
+#define PANEL_H 320
+#define MARGIN 20
 
-#define PANEL_H 260
-#define BAR_W 36
-#define GROUP_GAP 40
-#define LEFT 90
-
-/* Text for XML: markup characters as entities, control characters (which XML 1.0 forbids)
- * as tfx_escape writes them. */
-static void xml_text(FILE *f, const char *raw)
+/* Panel i of n in a grid of two across TFX_CHART_WIDTH: every panel the same width. */
+static tfx_panel_box panel_box(int i)
 {
-    size_t len = strlen(raw), cap;
-    char *s = __builtin_mul_overflow(len, (size_t)6, &cap) ? NULL : malloc(cap + 1);
-    if (!s) {
-        fputs("?", f);
-        return;
-    }
-    s[tfx_escape(s, raw, len, NULL)] = '\0';
-    for (const char *c = s; *c; c++)
-        switch (*c) {
-        case '<': fputs("&lt;", f); break;
-        case '>': fputs("&gt;", f); break;
-        case '&': fputs("&amp;", f); break;
-        case '"': fputs("&quot;", f); break;
-        default: fputc(*c, f);
-        }
-    free(s);
+    int w = (TFX_CHART_WIDTH - 3 * MARGIN) / 2;
+    return (tfx_panel_box){MARGIN + (i % 2) * (w + MARGIN), MARGIN + (i / 2) * (PANEL_H + MARGIN), w, PANEL_H};
 }
 
-/* One panel of bars: values[c][k] for column c and series k, scaled to the largest. */
-static void panel(FILE *f, int top, const char *title, const char *unit, const tfx_compare_column *cols,
-                  int n, int series, const char *const *names, const char *const *colours,
-                  double values[][8], int stacked)
+/* The chart's panels over one values buffer v[n * TFX_PART_COUNT] (reused panel by panel). */
+static void svg_panels(FILE *f, const tfx_compare_column *cols, int n, const char *const *titles, double *v,
+                       bool run)
 {
-    double max = 0;
+    const char *parts[TFX_PART_COUNT], *colours[TFX_PART_COUNT];
+    for (int p = 0; p < TFX_PART_COUNT; p++)
+        parts[p] = tfx_part_name((tfx_part)p), colours[p] = tfx_chart_colour(p);
+    for (int c = 0; c < n; c++)
+        for (int p = 0; p < TFX_PART_COUNT; p++)
+            v[c * TFX_PART_COUNT + p] = (double)cols[c].item.counts->part[p] / 1e6;
+    tfx_chart_bars(f, panel_box(0), &(tfx_bar_panel){"Parameters by component", "millions", n, TFX_PART_COUNT,
+                                                     parts, colours, titles, v, true});
+    static const char *const mem[] = {"weights fp16", "KV cache", "training"};
     for (int c = 0; c < n; c++) {
-        double sum = 0;
-        for (int k = 0; k < series; k++) {
-            sum = stacked ? sum + values[c][k] : values[c][k];
-            if (sum > max)
-                max = sum;
-        }
+        const tfx_memory *m = &cols[c].item.memory;
+        v[c * 3] = (double)m->weights_fp16 / (1u << 30);
+        v[c * 3 + 1] = (double)m->kv_cache / (1u << 30);
+        v[c * 3 + 2] = (double)m->training / (1u << 30);
     }
-    if (max <= 0)
-        max = 1;
-    int group = stacked ? BAR_W : BAR_W * series;
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">%s (%s)</text>\n", LEFT, top + 18, title, unit);
-    int base = top + PANEL_H - 40, height = PANEL_H - 80;
-    fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#999\"/>\n", LEFT - 5, base,
-            LEFT + n * (group + GROUP_GAP), base);
-    for (int t = 0; t <= 4; t++) {
-        int y = base - height * t / 4;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%.4g</text>\n", LEFT - 8, y + 4, max * t / 4);
-        fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/>\n", LEFT, y,
-                LEFT + n * (group + GROUP_GAP), y);
-    }
+    tfx_chart_bars(f, panel_box(1), &(tfx_bar_panel){"Memory", "GiB", n, 3, mem, colours, titles, v, false});
+    static const char *const flop[] = {"forward per token"};
+    const char *green[] = {tfx_chart_colour(4), tfx_chart_colour(2)};
+    for (int c = 0; c < n; c++)
+        v[c] = (double)cols[c].item.flops.forward_per_token / 1e9;
+    tfx_chart_bars(f, panel_box(2), &(tfx_bar_panel){"FLOPs per token", "GFLOP", n, 1, flop, green, titles, v, false});
+    if (!run)
+        return;
+    static const char *const speed[] = {"prefill", "decode"};
+    const char *pair[] = {tfx_chart_colour(0), tfx_chart_colour(2)};
     for (int c = 0; c < n; c++) {
-        int x = LEFT + 10 + c * (group + GROUP_GAP);
-        double below = 0;
-        for (int k = 0; k < series; k++) {
-            double h = values[c][k] / max * height;
-            int bx = stacked ? x : x + k * BAR_W;
-            double by = base - (stacked ? below : 0) - h;
-            fprintf(f, "<rect x=\"%d\" y=\"%.1f\" width=\"%d\" height=\"%.1f\" fill=\"%s\"><title>",
-                    bx, by, BAR_W - 4, h, colours[k]);
-            xml_text(f, names[k]);
-            fprintf(f, ": %.4g %s</title></rect>\n", values[c][k], unit);
-            if (stacked)
-                below += h;
-        }
-        /* The column's number under its bars; the key below the panels names it in full. */
-        char label[TITLE_CAP];
-        column_title(&cols[c], label, sizeof label);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%d<title>",
-                x + (group - 4) / 2, base + 16, c + 1);
-        xml_text(f, label);
-        fputs("</title></text>\n", f);
+        v[c * 2] = cols[c].run.prefill_tokens_per_s;
+        v[c * 2 + 1] = cols[c].run.decode_tokens_per_s;
     }
-    int lx = LEFT + n * (group + GROUP_GAP) + 10;
-    for (int k = 0; k < series; k++) {
-        fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>", lx, top + 30 + 18 * k, colours[k]);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">%s</text>\n", lx + 18, top + 41 + 18 * k, names[k]);
+    tfx_chart_bars(f, panel_box(3), &(tfx_bar_panel){"Measured speed", "tokens/s", n, 2, speed, pair, titles, v, false});
+}
+
+/* The key under the panels: each column's number and full name. */
+static void svg_key(FILE *f, const tfx_compare_column *cols, int n, const char *const *titles, int top)
+{
+    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">Columns</text>\n", MARGIN + 10, top);
+    for (int c = 0; c < n; c++) {
+        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\">%d  ", MARGIN + 10, top + 18 * (c + 1), c + 1);
+        tfx_svg_text(f, titles[c]);
+        fputs(cols[c].run.error[0] ? " (did not run)</text>\n" : "</text>\n", f);
     }
+}
+
+int tfx_compare_svg_height(int n)
+{
+    return MARGIN + 2 * (PANEL_H + MARGIN) + 30 + 18 * n + MARGIN; /* two rows of (up to) two panels */
 }
 
 int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx_error *err)
@@ -205,61 +182,28 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     if (tfx_output_open(&out, path, "--svg", err))
         return -1;
     FILE *f = out.f;
-    int run = any_run(cols, n), panels = run ? 4 : 3;
-    int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220;
-    int height = panels * PANEL_H + 40 + 18 * n;
-    if (width < 760)
-        width = 760;
-    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
-               "<style>text{font-family:sans-serif}.title{font-size:15px;font-weight:bold}"
-               ".axis{font-size:11px;fill:#444}.label{font-size:11px}</style>\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height, width, height);
-    double (*v)[8] = calloc((size_t)n, sizeof *v);
-    if (!v) {
+    bool run = any_run(cols, n);
+    int height = tfx_compare_svg_height(n);
+    double *v = calloc((size_t)(n > 0 ? n : 1), TFX_PART_COUNT * sizeof *v);
+    char (*titles)[TITLE_CAP] = calloc((size_t)(n > 0 ? n : 1), sizeof *titles);
+    const char **title_ptrs = calloc((size_t)(n > 0 ? n : 1), sizeof *title_ptrs);
+    if (!v || !titles || !title_ptrs) {
+        free(v), free(titles), free(title_ptrs);
         tfx_output_abort(&out);
         return tfx_fail(err, "out of memory");
     }
-    const char *part_names[TFX_PART_COUNT];
-    for (int p = 0; p < TFX_PART_COUNT; p++)
-        part_names[p] = tfx_part_name((tfx_part)p);
-    for (int c = 0; c < n; c++)
-        for (int p = 0; p < TFX_PART_COUNT; p++)
-            v[c][p] = (double)cols[c].item.counts->part[p] / 1e6;
-    panel(f, 0, "Parameters by component", "millions", cols, n, TFX_PART_COUNT, part_names, part_colours, v, 1);
-    static const char *const mem_names[] = {"weights fp16", "KV cache", "training"};
-    static const char *const mem_colours[] = {"#4e79a7", "#f28e2b", "#e15759"};
     for (int c = 0; c < n; c++) {
-        const tfx_memory *m = &cols[c].item.memory;
-        v[c][0] = (double)m->weights_fp16 / (1u << 30);
-        v[c][1] = (double)m->kv_cache / (1u << 30);
-        v[c][2] = (double)m->training / (1u << 30);
+        column_title(&cols[c], titles[c], sizeof titles[c]);
+        title_ptrs[c] = titles[c];
     }
-    panel(f, PANEL_H, "Memory", "GiB", cols, n, 3, mem_names, mem_colours, v, 0);
-    static const char *const flop_names[] = {"forward per token"};
-    static const char *const flop_colours[] = {"#59a14f"};
-    for (int c = 0; c < n; c++)
-        v[c][0] = (double)cols[c].item.flops.forward_per_token / 1e9;
-    panel(f, 2 * PANEL_H, "FLOPs per token", "GFLOP", cols, n, 1, flop_names, flop_colours, v, 0);
-    if (run) {
-        static const char *const run_names[] = {"prefill", "decode"};
-        static const char *const run_colours[] = {"#4e79a7", "#e15759"};
-        for (int c = 0; c < n; c++) {
-            v[c][0] = cols[c].run.prefill_tokens_per_s;
-            v[c][1] = cols[c].run.decode_tokens_per_s;
-        }
-        panel(f, 3 * PANEL_H, "Measured speed", "tokens/s", cols, n, 2, run_names, run_colours, v, 0);
-    }
-    /* The key: each column's number and full name. */
-    int ky = panels * PANEL_H + 20;
-    fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">Columns</text>\n", LEFT, ky);
-    for (int c = 0; c < n; c++) {
-        char label[TITLE_CAP];
-        column_title(&cols[c], label, sizeof label);
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\">%d  ", LEFT, ky + 18 * (c + 1), c + 1);
-        xml_text(f, label);
-        fputs(cols[c].run.error[0] ? " (did not run)</text>\n" : "</text>\n", f);
-    }
+    fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
+               "<style>text{font-family:sans-serif}.title{font-size:15px;font-weight:bold}"
+               ".axis{font-size:11px;fill:#444}.label{font-size:12px}.value{font-size:10px;fill:#333}</style>\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+            TFX_CHART_WIDTH, height, TFX_CHART_WIDTH, height);
+    svg_panels(f, cols, n, title_ptrs, v, run);
+    svg_key(f, cols, n, title_ptrs, MARGIN + 2 * (PANEL_H + MARGIN) + 20);
     fputs("</svg>\n", f);
-    free(v);
+    free(v), free(titles), free(title_ptrs);
     return tfx_output_commit(&out, err);
 }
