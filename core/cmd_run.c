@@ -76,7 +76,7 @@ typedef struct run_result {
     char checkpoint[4096];
     size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
     size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
-    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
+    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode: no copies */
     bool prefill_chosen;          /* --dtype bf16: prefill's path was chosen, as below */
     tfx_prefill_choice prefill;
     uint64_t mm_products;         /* prefill products oneDNN ran */
@@ -384,8 +384,8 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
                 r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
     fputs(")\n", out);
     if (r->bf16_skipped)
-        fprintf(out, "  dtype          fp32: --dtype bf16 speeds up decoding, and an encoder-only model "
-                     "does not decode\n");
+        fprintf(out, "  dtype          bf16 for prefill only: an encoder-only model does not decode, so "
+                     "no BF16 copies for it\n");
     if (r->bf16_matrices)
         fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (the fp32 "
                      "ones kept)\n", r->bf16_matrices);
@@ -453,7 +453,7 @@ static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_r
     json_object_set_new(doc, "memory", memory);
     json_object_set_new(doc, "flops", flops);
     json_object_set_new(doc, "weights_in_place", json_integer((json_int_t)r->mapped_tensors));
-    json_object_set_new(doc, "dtype", json_string(r->bf16_matrices ? "bf16" : "fp32"));
+    json_object_set_new(doc, "dtype", json_string(r->prefill_chosen ? "bf16" : "fp32"));
     if (r->prefill_chosen) {
         const tfx_prefill_choice *p = &r->prefill;
         json_object_set_new(doc, "bf16_prefill", json_pack(
@@ -613,27 +613,26 @@ int tfx_cmd_run(int argc, char **argv)
     if (tfx_weights_bytes(l->model, &weight_bytes, &err) ||
         tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err))
         goto out;
-    /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */
-    if (o.bf16 && l->spec->kind == TFX_MODEL_ENCODER_ONLY) {
-        o.bf16 = false;
-        r.bf16_skipped = true;
-    }
-    if (o.bf16)
+    /* An encoder-only model never decodes: --dtype bf16 has no copies to stream there, only its
+     * prefill to route. */
+    bool copies = o.bf16 && l->spec->kind != TFX_MODEL_ENCODER_ONLY;
+    r.bf16_skipped = o.bf16 && !copies;
+    if (copies)
         weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
     if (check_fits(weight_bytes + run_bytes, o.force, &err))
         goto out;
     r.planned_bytes = weight_bytes + run_bytes;
     if (load_weights(&o, l, &w, &r, &err))
         goto out;
-    if (o.bf16) {
+    if (copies) {
         if (tfx_weights_make_bf16(&w, l->model, &err))
             goto out;
         tfx_host_use_bf16(w.bf16_views, w.n_bf16);
         tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
         r.bf16_matrices = w.n_bf16;
-        if (choose_prefill(&o, l, &w, &r, &mm, &err))
-            goto out;
     }
+    if (o.bf16 && choose_prefill(&o, l, &w, &r, &mm, &err))
+        goto out;
     if (run_model(&o, l, &w, &r, &err))
         goto out;
     r.mm_products = tfx_host_mm_products();

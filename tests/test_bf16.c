@@ -286,13 +286,30 @@ static void bad_mode_case(void **state)
     free(out);
 }
 
+/* An encoder-only model has no decode to stream copies for, but its prefill takes the path. */
+static void encoder_only_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("run tests/data/hf/bert/recipe.yaml --dtype bf16 --bf16-prefill fp32", &out), 0);
+    assert_non_null(strstr(out, "  dtype          bf16 for prefill only: an encoder-only model does not "
+                                "decode, so no BF16 copies for it\n"
+                                "  prefill path   fp32 (OpenBLAS sgemm): --bf16-prefill fp32\n"));
+    free(out);
+    setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE", 1);
+    assert_int_equal(tfx("run tests/data/hf/bert/recipe.yaml --dtype bf16 --bf16-prefill onednn", &out), 0);
+    unsetenv("ONEDNN_MAX_CPU_ISA");
+    if (__builtin_cpu_supports("avx512bw"))
+        assert_non_null(strstr(out, "oneDNN gemm:jit (ISA avx512_core); 28 products ran on it\n"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(gpt2_case), cmocka_unit_test(gpt_neo_case), cmocka_unit_test(llama_case),
         cmocka_unit_test(bloom_case), cmocka_unit_test(bart_case), cmocka_unit_test(bert_case),
         cmocka_unit_test(products_case), cmocka_unit_test(avx2_case), cmocka_unit_test(avx512_case),
-        cmocka_unit_test(bad_mode_case),
+        cmocka_unit_test(bad_mode_case), cmocka_unit_test(encoder_only_case),
     };
     return cmocka_run_group_tests(tests, setup_registry, teardown_registry);
 }
