@@ -1,6 +1,7 @@
 /* core/main.c — the `tfx` command: dispatches to one command per verb and prints the help a
  * newcomer needs first. */
 #include <cblas.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -57,17 +58,31 @@ static const command *find_command(const char *name)
 /* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
  * to its Haswell kernels, about half as fast. It picks its kernels when the library loads, so
  * the only remedy is to set OPENBLAS_CORETYPE and start again. A user's own setting wins. */
-static void prefer_fast_kernels(char **argv)
+static bool want_coretype(void)
 {
     if (getenv("OPENBLAS_CORETYPE") || !__builtin_cpu_supports("avx512f") ||
         !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
-        return;
+        return false;
     const char *core = openblas_get_corename();
-    if (strcmp(core, "Haswell") != 0 && strcmp(core, "Zen") != 0)
+    return strcmp(core, "Haswell") == 0 || strcmp(core, "Zen") == 0;
+}
+
+/* The same for oneDNN's OpenMP threads (--dtype bf16 prefill): libgomp reads OMP_WAIT_POLICY
+ * when it loads, and its default, spinning at every barrier, made a bf16 prefill 7-10x slower
+ * whenever other processes wanted the cores (gpt2 at 512 tokens: 59-94 tokens/s against
+ * 620-760 passive, in alternating runs on a loaded 2-core machine). */
+static void prefer_fast_kernels(char **argv)
+{
+    bool coretype = want_coretype(), passive = !getenv("OMP_WAIT_POLICY");
+    if (!coretype && !passive)
         return;
-    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
+    if (coretype)
+        setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
+    if (passive)
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
     execv("/proc/self/exe", argv); /* returns only on failure: carry on with what we have */
     unsetenv("OPENBLAS_CORETYPE");
+    unsetenv("OMP_WAIT_POLICY");
 }
 
 int main(int argc, char **argv)

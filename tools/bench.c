@@ -437,6 +437,12 @@ static json_t *result_json(const result *r, double gemm, double bf16_limit, doub
 
 int main(int argc, char **argv)
 {
+    /* As tfx does (core/main.c): oneDNN's OpenMP threads wait passively, or they spin against
+     * every other process that wants the cores. libgomp reads this when it loads. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);
+    }
     const char *json_path = NULL;
     int quick = 0, threads = 0;
     char *recipes[64];
@@ -461,9 +467,9 @@ int main(int argc, char **argv)
     char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
     tfx_error err;
     tfx_registry *reg = tfx_registry_open(dirs, &err);
-    printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s\n", threads, openblas_get_corename(),
-           getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
-           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
+    printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s, OMP_WAIT_POLICY=%s\n", threads,
+           openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "", getenv("OMP_WAIT_POLICY"));
     /* oneDNN first: OpenBLAS's workers spin for a while after each call (see core/matmul_bf16.c). */
     bf16_limits b;
     bf16_limits_apart(&b);
