@@ -19,6 +19,9 @@ typedef struct mm_weight {
 
 enum { KIND_LINEAR, KIND_GEMM };
 
+/* M·N·K under which a product runs on one thread (about 20 µs of work at these rates). */
+#define SMALL_PRODUCT (4.0 * 1024 * 1024)
+
 typedef struct mm_shape {
     int kind, flags;              /* KIND_*; linear: has bias; gemm: trans_a | trans_b << 1 */
     int64_t M, N, K, ldc;
@@ -446,9 +449,9 @@ static void pack_bf16(uint16_t *out, const float *X, int64_t rows, int64_t cols,
     }
 }
 
-int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
-                tfx_error *err)
+static int gemm_on(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
+                   int64_t ldc, tfx_error *err)
 {
     int flags = (int)trans_a | (int)trans_b << 1;
     mm_shape *s = find_shape(mm, KIND_GEMM, flags, M, N, K, ldc);
@@ -483,6 +486,23 @@ int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, in
     dnnl_memory_set_data_handle(s->wei, b);
     dnnl_memory_set_data_handle(s->dst, C);
     return execute(mm, s, s->wei, err);
+}
+
+int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
+                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
+                tfx_error *err)
+{
+    /* Small products (attention's, per head and block of rows) on this thread alone, primitive
+     * and all (oneDNN fixes a primitive's threads when it creates it): waking a sleeping
+     * OpenMP thread for each costs more than they take. */
+    int threads = omp_get_max_threads();
+    bool alone = threads > 1 && (double)M * (double)N * (double)K < SMALL_PRODUCT;
+    if (alone)
+        omp_set_num_threads(1);
+    int rc = gemm_on(mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc, err);
+    if (alone)
+        omp_set_num_threads(threads);
+    return rc;
 }
 
 /* ---- the choice ----------------------------------------------------------------------------- */
