@@ -196,7 +196,7 @@ static mm_weight *find_weight(tfx_mm *mm, const float *W)
     return i < mm->n_weights && mm->weights[i].f32 == W ? &mm->weights[i] : NULL;
 }
 
-/* Run one reorder from `from` (md src_md) to `to`. */
+/* Copy `from` into `to`, converting type and layout (a oneDNN reorder, run once). */
 static dnnl_status_t reorder(tfx_mm *mm, dnnl_memory_t from, dnnl_memory_t to)
 {
     const dnnl_memory_desc_t *a, *b;
@@ -558,7 +558,7 @@ static int measure(tfx_mm *mm, tfx_prefill_choice *c, tfx_error *err)
         __builtin_mul_overflow((size_t)c->M, (size_t)c->K, &ni) ||
         __builtin_mul_overflow((size_t)c->M, (size_t)c->N, &no))
         return tfx_fail(err, "the measured shape is too large");
-    float *W = malloc(nw * sizeof *W), *in = malloc(ni * sizeof *in), *out = malloc(no * sizeof *out);
+    float *W = calloc(nw, sizeof *W), *in = calloc(ni, sizeof *in), *out = calloc(no, sizeof *out);
     int rc = -1;
     if (!W || !in || !out) {
         tfx_fail(err, "out of memory for the measurement");
@@ -568,8 +568,8 @@ static int measure(tfx_mm *mm, tfx_prefill_choice *c, tfx_error *err)
         W[i] = 1e-3f * (float)(int)(i % 2001 - 1000);
     for (size_t i = 0; i < ni; i++)
         in[i] = 1e-3f * (float)(int)(i % 1999 - 999);
-    /* oneDNN first: after a call OpenBLAS's workers keep spinning for a while, and oneDNN's
-     * OpenMP threads measured at a sixth of their rate while sharing the cores with them. */
+    /* oneDNN first: after a call OpenBLAS's workers keep spinning for a while, and oneDNN
+     * timed right after an sgemm gave 150 GFLOP/s in two runs of three against 870 otherwise. */
     if ((rc = tfx_mm_add_weight(mm, W, c->N, c->K, err)))
         goto out;
     rc = best_rate(mm, out, in, W, c->M, c->N, c->K, &c->bf16_gflops, err);
