@@ -1,9 +1,10 @@
 /* core/matmul_bf16.c — bf16 products through oneDNN's C API: weights reordered once into the
  * layout its matmul prefers, primitives cached per shape, activations rounded per call. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include "matmul_bf16.h"
 
 #include <cblas.h>
-#include <omp.h>
+#include <dlfcn.h>
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,9 +69,25 @@ const char *tfx_mm_isa(void)
     }
 }
 
+/* The OpenMP runtime oneDNN was built with (libgomp, loaded with libdnnl), looked up at run
+ * time rather than linked: a tfx built by clang would otherwise set the threads of its own
+ * runtime (libomp), which oneDNN never reads. Without one, nothing is set (1 thread read). */
+static void omp_threads_set(int n)
+{
+    void (*set)(int) = (void (*)(int))dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    if (set)
+        set(n);
+}
+
+static int omp_threads(void)
+{
+    int (*get)(void) = (int (*)(void))dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    return get ? get() : 1;
+}
+
 void tfx_mm_set_threads(int n)
 {
-    omp_set_num_threads(n > 0 ? n : 1);
+    omp_threads_set(n > 0 ? n : 1);
 }
 
 const char *tfx_mm_impl(const tfx_mm *mm) { return mm->impl; }
@@ -495,13 +512,13 @@ int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, in
     /* Small products (attention's, per head and block of rows) on this thread alone, primitive
      * and all (oneDNN fixes a primitive's threads when it creates it): waking a sleeping
      * OpenMP thread for each costs more than they take. */
-    int threads = omp_get_max_threads();
+    int threads = omp_threads();
     bool alone = threads > 1 && (double)M * (double)N * (double)K < SMALL_PRODUCT;
     if (alone)
-        omp_set_num_threads(1);
+        omp_threads_set(1);
     int rc = gemm_on(mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc, err);
     if (alone)
-        omp_set_num_threads(threads);
+        omp_threads_set(threads);
     return rc;
 }
 
