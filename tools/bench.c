@@ -168,6 +168,7 @@ static double onednn_rate(int64_t M, int64_t N, int64_t K, char *impl, size_t im
 typedef struct bf16_limits {
     double gemm, small, row_gbs;  /* 2048^3, 512x3072x768 GFLOP/s; M = 1 GB/s */
     char impl[96], impl_small[96], impl_row[96];
+    char choice[256];             /* what --dtype bf16's auto would choose here, and why */
 } bf16_limits;
 
 static void bf16_limits_apart(bf16_limits *b)
@@ -182,6 +183,12 @@ static void bf16_limits_apart(bf16_limits *b)
         b->gemm = onednn_rate(2048, 2048, 2048, b->impl, sizeof b->impl, NULL);
         b->small = onednn_rate(512, 3072, 768, b->impl_small, sizeof b->impl_small, NULL);
         onednn_rate(1, 50257, 768, b->impl_row, sizeof b->impl_row, &b->row_gbs);
+        tfx_mm *mm = NULL;
+        tfx_prefill_choice c;
+        tfx_error err = {{0}};
+        if (tfx_prefill_choose(TFX_BF16_PREFILL_AUTO, 256, 3072, 768, &mm, &c, &err) == 0)
+            snprintf(b->choice, sizeof b->choice, "%s", c.why);
+        tfx_mm_close(mm);
         ssize_t wrote = write(fds[1], b, sizeof *b);
         _exit(wrote == (ssize_t)sizeof *b ? 0 : 1);
     }
@@ -483,6 +490,7 @@ int main(int argc, char **argv)
     printf("oneDNN bf16 matmul (ISA %s): 2048^3 %.1f GFLOP/s (%s), 512x3072x768 %.1f GFLOP/s (%s); "
            "%.2fx sgemm\n", tfx_mm_isa(), bf16_gemm, impl, bf16_small, impl_small,
            gemm > 0 ? bf16_gemm / gemm : 0);
+    printf("--dtype bf16 prefill, as tfx run's auto chooses here: %s\n", b.choice);
     printf("gemv [50257, 768]: OpenBLAS sgemv %.1f GB/s (%.0f%% of triad; what decode uses), "
            "tfx's one-thread kernel %.1f GB/s; BF16 weights on %d threads %.1f GB/s (tfx's gemv, "
            "what bf16 decode uses), %.1f GB/s (oneDNN matmul at M = 1, %s)\n\n", blas_gemv,
