@@ -619,7 +619,10 @@ int tfx_cmd_run(int argc, char **argv)
     r.bf16_skipped = o.bf16 && !copies;
     if (copies)
         weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
-    if (check_fits(weight_bytes + run_bytes, o.force, &err))
+    /* oneDNN's copies, if the measurement picks it, take about as much again (counted in
+     * planned_bytes once made, at their real size). */
+    uint64_t onednn_bytes = o.bf16 ? tfx_weights_bf16_bytes(l->model) : 0;
+    if (check_fits(weight_bytes + run_bytes + onednn_bytes, o.force, &err))
         goto out;
     r.planned_bytes = weight_bytes + run_bytes;
     if (load_weights(&o, l, &w, &r, &err))

@@ -1,5 +1,5 @@
-/* core/host.c — the services plugins call: matrix products through OpenBLAS, softmax, error
- * reporting; FLOPs are counted here, in one place, for the measured GFLOP/s. */
+/* core/host.c — the services plugins call: matrix products (OpenBLAS; oneDNN for a bf16 prefill),
+ * softmax, error reporting; FLOPs are counted here, in one place, for the measured GFLOP/s. */
 #include "host.h"
 
 #include <cblas.h>
