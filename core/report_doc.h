@@ -4,6 +4,7 @@
 #define TFX_CORE_REPORT_DOC_H
 
 #include "doc.h"
+#include "matmul_bf16.h"
 #include "report.h"
 
 /* A recipe's whole `tfx params` report into d (initialised here; the caller frees it). */
@@ -26,7 +27,10 @@ typedef struct tfx_run_result {
     char checkpoint[4096];
     size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
     size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
-    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
+    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode: no copies */
+    bool prefill_chosen;          /* --dtype bf16: prefill's path was chosen, as below */
+    tfx_prefill_choice prefill;
+    uint64_t mm_products;         /* prefill products oneDNN ran */
 } tfx_run_result;
 
 /* The `tfx run` report into d (initialised here; the caller frees it): the model's counts and

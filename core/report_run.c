@@ -28,12 +28,12 @@ static void doc_setup(tfx_doc *d, const tfx_run_result *r)
                 r->loaded_tensors ? formula : "random weights: none mapped");
     tfx_doc_real(d, "load_s", "weights ready in", r->load_s, 3, TFX_UNIT_SECONDS, NULL);
     if (r->bf16_matrices)
-        snprintf(formula, sizeof formula, "for decode: %zu matrices streamed as BF16 copies (fp32 kept for prefill)",
+        snprintf(formula, sizeof formula, "for decode: %zu matrices streamed as BF16 copies (the fp32 ones kept)",
                  r->bf16_matrices);
     else
-        snprintf(formula, sizeof formula, "%s", r->bf16_skipped ? "--dtype bf16 speeds up decoding, and an "
-                 "encoder-only model does not decode" : "every product in fp32");
-    tfx_doc_text(d, "dtype", NULL, r->bf16_matrices ? "bf16" : "fp32", formula);
+        snprintf(formula, sizeof formula, "%s", r->bf16_skipped ? "for prefill only: an encoder-only model does "
+                 "not decode, so no BF16 copies for it" : "every product in fp32");
+    tfx_doc_text(d, "dtype", NULL, r->prefill_chosen ? "bf16" : "fp32", formula);
     const char *forced = getenv("OPENBLAS_CORETYPE");
     snprintf(formula, sizeof formula, "OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s kernels "
              "for softmax, activations and one-token attention", openblas_get_corename(),
@@ -42,6 +42,21 @@ static void doc_setup(tfx_doc *d, const tfx_run_result *r)
     tfx_doc_int(d, "threads", NULL, openblas_get_num_threads(), TFX_UNIT_NONE, formula);
     tfx_doc_text(d, "kernels", "OpenBLAS kernels", openblas_get_corename(), NULL);
     tfx_doc_text(d, "vector_isa", "tfx's kernels", tfx_kernel_isa(), NULL);
+}
+
+/* --dtype bf16: which path prefill took, why, and oneDNN's kernel. */
+static void doc_prefill_path(tfx_doc *d, const tfx_run_result *r)
+{
+    const tfx_prefill_choice *c = &r->prefill;
+    tfx_doc_group_start(d, "bf16_prefill", "bf16 prefill", false);
+    tfx_doc_text(d, "path", "prefill path", c->onednn ? "onednn" : "fp32", NULL);
+    tfx_doc_text(d, "why", NULL, c->why, NULL);
+    tfx_doc_text(d, "onednn_impl", "oneDNN kernel", c->impl, c->impl[0] ? (c->onednn ? "used" : "unused") : "none");
+    tfx_doc_text(d, "onednn_isa", "oneDNN ISA", tfx_mm_isa(), NULL);
+    tfx_doc_real(d, "onednn_gflops", "oneDNN bf16", c->bf16_gflops, 1, TFX_UNIT_GFLOP_PER_S, "measured (0: not)");
+    tfx_doc_real(d, "fp32_gflops", "OpenBLAS fp32", c->fp32_gflops, 1, TFX_UNIT_GFLOP_PER_S, "measured (0: not)");
+    tfx_doc_int(d, "onednn_products", "oneDNN products", (int64_t)r->mm_products, TFX_UNIT_NONE,
+                "prefill products that ran on oneDNN");
 }
 
 static void doc_timings(tfx_doc *d, const tfx_run_result *r)
@@ -85,5 +100,7 @@ void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const
     doc_setup(d, r);
     tfx_doc_counts(d, l);
     tfx_doc_estimates(d, est);
+    if (r->prefill_chosen)
+        doc_prefill_path(d, r);
     doc_timings(d, r);
 }
