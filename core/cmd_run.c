@@ -1,27 +1,21 @@
 /* core/cmd_run.c — `tfx run RECIPE`: assemble the model, check it fits in memory, initialise or
  * load its weights, run a prefill and a generation, and report counts, timings and tokens. */
 #include <cblas.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#include "accounting.h"
 #include "checked.h"
-#include "checkpoint.h"
 #include "files.h"
-#include "text.h"
 #include "cli.h"
-#include "gemv.h"
-#include "headroom.h"
 #include "host.h"
 #include "load.h"
 #include "matmul_bf16.h"
 #include "pool.h"
 #include "report_doc.h"
+#include "run_setup.h"
 #include "runtime.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -73,6 +67,7 @@ typedef struct run_opts {
 } run_opts;
 
 typedef tfx_run_result run_result;
+typedef tfx_run_inputs run_inputs;
 
 static double now(void)
 {
@@ -167,76 +162,6 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
     return 0;
 }
 
-/* "5,17,3" → tokens; returns the count or -1. */
-static int64_t parse_tokens(const char *text, int32_t *out, int64_t cap, const char *opt,
-                            tfx_error *err)
-{
-    int64_t n = 0;
-    const char *p = text;
-    while (*p) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || errno || v < 0 || v > INT32_MAX)
-            return tfx_fail(err, "%s: expected comma-separated token ids, got '%s'", opt, text);
-        if (n == cap)
-            return tfx_fail(err, "%s: more than %" PRId64 " tokens", opt, cap);
-        out[n++] = (int32_t)v;
-        p = end;
-        if (*p == ',')
-            p++;
-        else if (*p)
-            return tfx_fail(err, "%s: expected comma-separated token ids, got '%s'", opt, text);
-    }
-    if (n == 0)
-        return tfx_fail(err, "%s: no tokens given", opt);
-    return n;
-}
-
-static void random_tokens(int32_t *out, int64_t n, int64_t vocab, uint64_t seed)
-{
-    uint64_t s = seed * 0x9e3779b97f4a7c15ull + 12345;
-    for (int64_t i = 0; i < n; i++) {
-        s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-        out[i] = (int32_t)(s % (uint64_t)vocab);
-    }
-}
-
-/* ---- memory ------------------------------------------------------------------------------- */
-
-/* Address space OpenBLAS maps beside what tfx allocates: a buffer of about 128 MiB for each
- * thread (the calling thread's at its first product), and thread stacks. Under ulimit -v an
- * OpenBLAS buffer that cannot be mapped is retried forever, so it must be budgeted. */
-#define BLAS_BUFFER (UINT64_C(144) << 20)
-
-static int check_fits(uint64_t need, bool force, tfx_error *err)
-{
-    tfx_headroom h;
-    tfx_headroom_measure(&h, BLAS_BUFFER);
-    if (h.bytes == TFX_UNLIMITED || need <= h.bytes || force)
-        return 0;
-    return tfx_fail(err, "the model needs %.2f GiB (%" PRIu64 " bytes: weights and run state) but "
-                    "%.2f GiB (%" PRIu64 " bytes) are available (limited by %s); use --force to try anyway",
-                    (double)need / (1u << 30), need, (double)h.bytes / (1u << 30), h.bytes, h.limit);
-}
-
-/* Under an address-space limit main.c started OpenBLAS on one thread (TFX_BLAS_THREADS_LIMITED);
- * add the threads asked for (default: all cores) whose buffers fit beside `need`. */
-static void raise_blas_threads(uint64_t need, int64_t asked)
-{
-    if (!getenv("TFX_BLAS_THREADS_LIMITED"))
-        return;
-    tfx_headroom h;
-    tfx_headroom_measure(&h, BLAS_BUFFER);
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    int64_t want = asked > 0 ? asked : cores > 0 ? cores : 1, fit = 1;
-    if (h.address_space != TFX_UNLIMITED && h.address_space > need)
-        fit += (int64_t)((h.address_space - need) / BLAS_BUFFER);
-    else if (h.address_space == TFX_UNLIMITED)
-        fit = want;
-    openblas_set_num_threads((int)(want < fit ? want : fit));
-}
-
 /* ---- the run ------------------------------------------------------------------------------ */
 
 static int write_logits(const char *path, const tfx_runtime *rt, int64_t T, tfx_error *err)
@@ -247,54 +172,6 @@ static int write_logits(const char *path, const tfx_runtime *rt, int64_t T, tfx_
                     .rank = 2, .shape = {T, hidden ? s->d_model : s->vocab},
                     .data = hidden ? rt->x : rt->logits};
     return tfx_st_write(path, "--logits", &t, 1, err);
-}
-
-/* The run's inputs and the run state they need: one plan for the memory check and the run. */
-typedef struct run_inputs {
-    int32_t *prompt, *enc;        /* [MAX_TOKENS] each, owned */
-    int64_t n_prompt, n_enc, generate;
-    tfx_run_limits lim;
-} run_inputs;
-
-static void inputs_free(run_inputs *in)
-{
-    free(in->prompt);
-    free(in->enc);
-}
-
-/* Parse or draw the prompt (and encoder input), and size the run for exactly them. */
-static int prepare_inputs(const run_opts *o, const tfx_spec *s, run_inputs *in, tfx_error *err)
-{
-    memset(in, 0, sizeof *in);
-    in->prompt = calloc(MAX_TOKENS, sizeof *in->prompt);
-    in->enc = calloc(MAX_TOKENS, sizeof *in->enc);
-    if (!in->prompt || !in->enc)
-        return tfx_fail(err, "out of memory");
-    in->n_prompt = o->tokens ? parse_tokens(o->tokens, in->prompt, MAX_TOKENS, "--tokens", err)
-                             : o->prompt_len;
-    if (in->n_prompt < 0)
-        return -1;
-    if (!o->tokens)
-        random_tokens(in->prompt, in->n_prompt, s->vocab, o->seed);
-    if (s->kind == TFX_MODEL_ENCODER_DECODER) {
-        in->n_enc = o->encoder_tokens ? parse_tokens(o->encoder_tokens, in->enc, MAX_TOKENS, "--encoder-tokens", err)
-                                      : o->prompt_len;
-        if (in->n_enc < 0)
-            return -1;
-        if (!o->encoder_tokens)
-            random_tokens(in->enc, in->n_enc, s->vocab, o->seed + 1);
-    }
-    in->generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
-    int64_t positions = in->n_prompt + (in->generate > 0 ? in->generate - 1 : 0);
-    if (positions > s->context || in->n_enc > s->context)
-        return tfx_fail(err, "the prompt (%" PRId64 " tokens) and generation (%" PRId64 ") need %" PRId64
-                        " positions; the context of '%s' is %" PRId64, in->n_prompt, in->generate,
-                        positions > in->n_enc ? positions : in->n_enc, s->name, s->context);
-    in->lim = (tfx_run_limits){.max_tokens = in->n_prompt, .capacity = positions,
-                               .encoder_tokens = in->n_enc, .check = o->check};
-    if (s->kind == TFX_MODEL_ENCODER_ONLY)
-        in->lim.capacity = in->n_prompt;
-    return 0;
 }
 
 static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, const run_inputs *in,
@@ -375,62 +252,6 @@ static int print_report(FILE *out, tfx_format fmt, const tfx_loaded *l, const ru
 
 /* ---- command ------------------------------------------------------------------------------ */
 
-/* Open the checkpoint once through the input helper before loading it, so that a FIFO or a
- * directory is refused in the words of what named it: --checkpoint, or the recipe's key. */
-static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *path, tfx_error *err)
-{
-    char where[4096 + 32] = "--checkpoint";
-    if (!o->checkpoint) {
-        tfx_mark m = tfx_node_get(l->spec->checkpoint, "file")->mark;
-        if (tfx_mark_text(where, sizeof where, m) < 0)
-            return tfx_fail(err, "%s: path too long", m.file);
-    }
-    int fd = tfx_input_open(path, where, err);
-    if (fd < 0)
-        return -1;
-    close(fd);
-    return 0;
-}
-
-static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
-                        tfx_error *err)
-{
-    double t0 = now();
-    if (tfx_weights_alloc(w, l->model, err))
-        return -1;
-    bool from_recipe = !o->checkpoint && !o->random_weights && l->spec->checkpoint &&
-                       tfx_node_get(l->spec->checkpoint, "file");
-    if (o->checkpoint || from_recipe) {
-        if (o->checkpoint && tfx_text(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint) < 0)
-            return tfx_fail(err, "--checkpoint: path longer than %zu bytes", sizeof r->checkpoint - 1);
-        if (!o->checkpoint && tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
-            return -1;
-        if (check_checkpoint(o, l, r->checkpoint, err))
-            return -1;
-        tfx_progress bar;
-        tfx_progress_start(&bar, "loading weights");
-        int rc = tfx_checkpoint_load(w, l->model, r->checkpoint, tfx_progress_callback, &bar, err);
-        tfx_progress_end(&bar);
-        if (rc)
-            return -1;
-        r->weights_from = r->checkpoint;
-        r->mapped_tensors = w->mapped_tensors;
-        for (size_t i = 0; i < l->model->n_tensors; i++)
-            r->loaded_tensors += l->model->tensors[i].tied_to < 0;
-    } else {
-        tfx_progress bar;
-        tfx_progress_start(&bar, "initialising weights");
-        int rc = tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(),
-                                  tfx_progress_callback, &bar, err);
-        tfx_progress_end(&bar);
-        if (rc)
-            return -1;
-        r->weights_from = "random (seeded)";
-    }
-    r->load_s = now() - t0;
-    return 0;
-}
-
 #define RUN_OPTS_DEFAULT {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true}
 
 int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
@@ -441,8 +262,8 @@ int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
     int32_t *ids = calloc(MAX_TOKENS, sizeof *ids);
     if (!ids)
         return tfx_fail(err, "out of memory");
-    int rc = (o.tokens && parse_tokens(o.tokens, ids, MAX_TOKENS, "--tokens", err) < 0) ||
-             (o.encoder_tokens && parse_tokens(o.encoder_tokens, ids, MAX_TOKENS, "--encoder-tokens", err) < 0);
+    int rc = (o.tokens && tfx_parse_tokens(o.tokens, ids, MAX_TOKENS, "--tokens", err) < 0) ||
+             (o.encoder_tokens && tfx_parse_tokens(o.encoder_tokens, ids, MAX_TOKENS, "--encoder-tokens", err) < 0);
     free(ids);
     return rc ? -1 : 0;
 }
@@ -486,12 +307,14 @@ int tfx_cmd_run(int argc, char **argv)
     tfx_mm *mm = NULL;
     run_result r = {0};
     run_inputs in = {0};
+    tfx_run_request request = {.tokens = o.tokens, .encoder_tokens = o.encoder_tokens, .prompt_len = o.prompt_len,
+                               .generate = o.generate, .seed = o.seed, .check = o.check};
     tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
     if (!l)
         goto out;
     uint64_t weight_bytes, run_bytes;
     if (tfx_model_check_context(l->model, o.common.estimate.context, &err) ||
-        prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
+        tfx_run_inputs_prepare(&request, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
         tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
         goto out;
     /* An encoder-only model never decodes: --dtype bf16 has no copies to stream there, only its
@@ -507,11 +330,13 @@ int tfx_cmd_run(int argc, char **argv)
         tfx_fail(&err, "the run's size overflows 64 bits");
         goto out;
     }
-    if (check_fits(with_onednn, o.force, &err))
+    if (tfx_run_check_fits(with_onednn, o.force, &err))
         goto out;
-    raise_blas_threads(r.planned_bytes, o.threads);
-    if (load_weights(&o, l, &w, &r, &err))
+    tfx_run_raise_blas_threads(r.planned_bytes, o.threads);
+    double t0 = now();
+    if (tfx_run_load_weights(o.checkpoint, o.random_weights, o.seed, l, &w, &r, &err))
         goto out;
+    r.load_s = now() - t0;
     if (copies) {
         if (tfx_weights_make_bf16(&w, l->model, &err))
             goto out;
@@ -540,7 +365,7 @@ out:
     if (status)
         tfx_cli_error(&err);
     free(r.generated);
-    inputs_free(&in);
+    tfx_run_inputs_free(&in);
     tfx_host_use_mm(NULL);
     tfx_mm_close(mm);
     tfx_weights_free(&w);
