@@ -10,14 +10,11 @@
 #include "checked.h"
 #include "files.h"
 #include "cli.h"
-#include "host.h"
 #include "load.h"
 #include "matmul_bf16.h"
-#include "pool.h"
 #include "report_doc.h"
 #include "run_setup.h"
 #include "runtime.h"
-#include "safetensors.h"
 #include "weights.h"
 
 #define MAX_TOKENS TFX_MAX_TOKENS
@@ -238,18 +235,6 @@ out:
     return rc;
 }
 
-/* ---- report ------------------------------------------------------------------------------- */
-
-static int print_report(FILE *out, tfx_format fmt, const tfx_loaded *l, const run_result *r,
-                        const tfx_params_item *est, tfx_error *err)
-{
-    tfx_doc doc;
-    tfx_doc_run(&doc, l, r, est);
-    int rc = tfx_doc_emit(out, fmt, &doc, 1, err);
-    tfx_doc_free(&doc);
-    return rc;
-}
-
 /* ---- command ------------------------------------------------------------------------------ */
 
 #define RUN_OPTS_DEFAULT {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true}
@@ -266,23 +251,6 @@ int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
              (o.encoder_tokens && tfx_parse_tokens(o.encoder_tokens, ids, MAX_TOKENS, "--encoder-tokens", err) < 0);
     free(ids);
     return rc ? -1 : 0;
-}
-
-/* --dtype bf16: measure oneDNN's bf16 matmul against sgemm on a GPT-2-sized product (256 rows,
- * [768, 3072]; about 40 ms) and, where oneDNN is chosen, hand it the weights for prefill. */
-static int choose_prefill(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
-                          tfx_mm **mm, tfx_error *err)
-{
-    if (tfx_prefill_choose(o->bf16_prefill, 256, 3072, 768, mm, &r->prefill, err))
-        return -1;
-    r->prefill_chosen = true;
-    if (!*mm)
-        return 0;
-    if (tfx_weights_add_to_mm(w, l->model, *mm, err))
-        return -1;
-    r->planned_bytes += tfx_mm_weight_bytes(*mm);
-    tfx_host_use_mm(*mm);
-    return 0;
 }
 
 int tfx_cmd_run(int argc, char **argv)
@@ -312,24 +280,12 @@ int tfx_cmd_run(int argc, char **argv)
     tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
     if (!l)
         goto out;
-    uint64_t weight_bytes, run_bytes;
+    bool copies;
+    uint64_t with_onednn;
     if (tfx_model_check_context(l->model, o.common.estimate.context, &err) ||
-        tfx_run_inputs_prepare(&request, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
-        tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
+        tfx_run_inputs_prepare(&request, l->spec, &in, &err) ||
+        tfx_run_plan(l, &in.lim, o.bf16, &copies, &with_onednn, &r, &err))
         goto out;
-    /* An encoder-only model never decodes: --dtype bf16 has no copies to stream there, only its
-     * prefill to route. With copies, the fp32 weights stay for prefill beside them. oneDNN's
-     * copies, if the measurement picks it, take about as much again (counted in planned_bytes
-     * once made, at their real size). */
-    bool copies = o.bf16 && l->spec->kind != TFX_MODEL_ENCODER_ONLY;
-    r.bf16_skipped = o.bf16 && !copies;
-    uint64_t onednn_bytes = o.bf16 ? tfx_weights_bf16_bytes(l->model) : 0, with_onednn;
-    if ((copies && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
-        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes) ||
-        tfx_add_overflows_u64(r.planned_bytes, onednn_bytes, &with_onednn)) {
-        tfx_fail(&err, "the run's size overflows 64 bits");
-        goto out;
-    }
     if (tfx_run_check_fits(with_onednn, o.force, &err))
         goto out;
     tfx_run_raise_blas_threads(r.planned_bytes, o.threads);
@@ -337,28 +293,12 @@ int tfx_cmd_run(int argc, char **argv)
     if (tfx_run_load_weights(o.checkpoint, o.random_weights, o.seed, l, &w, &r, &err))
         goto out;
     r.load_s = now() - t0;
-    if (copies) {
-        if (tfx_weights_make_bf16(&w, l->model, &err))
-            goto out;
-        tfx_host_use_bf16(w.bf16_views, w.n_bf16);
-        tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
-        r.bf16_matrices = w.n_bf16;
-    }
-    if (o.bf16 && choose_prefill(&o, l, &w, &r, &mm, &err))
+    if (o.bf16 && tfx_run_bf16(l, &w, copies, o.bf16_prefill, (int)o.threads, &r, &mm, &err))
         goto out;
     if (run_model(&o, l, &w, &in, &r, &err))
         goto out;
     r.mm_products = tfx_host_mm_products();
-    tfx_params_item est;
-    tfx_memory prefill_memory;
-    tfx_flops prefill_flops;
-    tfx_estimate_opts prefill_opts = {.batch = 1, .context = r.n_prompt};
-    if (tfx_cli_item(&o.common, o.common.files[0], l, &est, &err) ||
-        tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &prefill_opts,
-                     &prefill_memory, &prefill_flops, &err))
-        goto out;
-    r.prefill_estimate = prefill_flops.forward_per_sequence;
-    if (print_report(stdout, o.common.format, l, &r, &est, &err))
+    if (tfx_report_run(stdout, &o.common, l, &r, &err))
         goto out;
     status = 0;
 out:

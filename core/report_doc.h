@@ -37,6 +37,11 @@ typedef struct tfx_run_result {
  * estimates (est), then what the run did. */
 void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const tfx_params_item *est);
 
+/* Estimate at the command's --batch / --context (and the prefill's FLOPs at the prompt's length,
+ * into r), then print run's report in c->format. Returns 0, or -1 with err set. */
+typedef struct tfx_cli_common tfx_cli_common;
+int tfx_report_run(FILE *out, const tfx_cli_common *c, const tfx_loaded *l, tfx_run_result *r, tfx_error *err);
+
 /* What `tfx grad` or `tfx train` produced, for its report. */
 typedef struct tfx_train_outcome {
     bool train;                   /* tfx train (losses before each step), or tfx grad (one loss) */

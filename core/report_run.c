@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "cli.h"
 #include "gemv.h"
 #include "report_doc.h"
 #include "text.h"
@@ -103,4 +104,22 @@ void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const
     if (r->prefill_chosen)
         doc_prefill_path(d, r);
     doc_timings(d, r);
+}
+
+int tfx_report_run(FILE *out, const tfx_cli_common *c, const tfx_loaded *l, tfx_run_result *r, tfx_error *err)
+{
+    tfx_params_item est;
+    tfx_memory prefill_memory;
+    tfx_flops prefill_flops;
+    tfx_estimate_opts prefill_opts = {.batch = 1, .context = r->n_prompt};
+    if (tfx_cli_item(c, c->files[0], l, &est, err) ||
+        tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &prefill_opts, &prefill_memory,
+                     &prefill_flops, err))
+        return -1;
+    r->prefill_estimate = prefill_flops.forward_per_sequence;
+    tfx_doc doc;
+    tfx_doc_run(&doc, l, r, &est);
+    int rc = tfx_doc_emit(out, c->format, &doc, 1, err);
+    tfx_doc_free(&doc);
+    return rc;
 }

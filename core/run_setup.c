@@ -7,9 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checked.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "files.h"
+#include "host.h"
+#include "pool.h"
 #include "headroom.h"
 #include "progress.h"
 #include "run_setup.h"
@@ -124,6 +127,58 @@ void tfx_run_raise_blas_threads(uint64_t need, int64_t asked)
     else if (h.address_space == TFX_UNLIMITED)
         fit = want;
     openblas_set_num_threads((int)(want < fit ? want : fit));
+}
+
+int tfx_run_plan(const tfx_loaded *l, const tfx_run_limits *lim, bool bf16, bool *copies, uint64_t *with_onednn,
+                 tfx_run_result *r, tfx_error *err)
+{
+    uint64_t weight_bytes, run_bytes;
+    if (tfx_weights_bytes(l->model, &weight_bytes, err) || tfx_runtime_bytes(l->model, lim, &run_bytes, err))
+        return -1;
+    /* An encoder-only model never decodes: --dtype bf16 has no copies to stream there, only its
+     * prefill to route. With copies, the fp32 weights stay for prefill beside them. oneDNN's
+     * copies, if the measurement picks it, take about as much again (counted in planned_bytes
+     * once made, at their real size). */
+    *copies = bf16 && l->spec->kind != TFX_MODEL_ENCODER_ONLY;
+    r->bf16_skipped = bf16 && !*copies;
+    uint64_t onednn_bytes = bf16 ? tfx_weights_bf16_bytes(l->model) : 0;
+    if ((*copies && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
+        tfx_add_overflows_u64(weight_bytes, run_bytes, &r->planned_bytes) ||
+        tfx_add_overflows_u64(r->planned_bytes, onednn_bytes, with_onednn))
+        return tfx_fail(err, "the run's size overflows 64 bits");
+    return 0;
+}
+
+/* ---- --dtype bf16 ------------------------------------------------------------------------- */
+
+/* Measure oneDNN's bf16 matmul against sgemm on a GPT-2-sized product (256 rows, [768, 3072];
+ * about 40 ms) and, where oneDNN is chosen, hand it the weights for prefill. */
+static int choose_prefill(tfx_bf16_prefill mode, const tfx_loaded *l, tfx_weights *w, tfx_run_result *r,
+                          tfx_mm **mm, tfx_error *err)
+{
+    if (tfx_prefill_choose(mode, 256, 3072, 768, mm, &r->prefill, err))
+        return -1;
+    r->prefill_chosen = true;
+    if (!*mm)
+        return 0;
+    if (tfx_weights_add_to_mm(w, l->model, *mm, err))
+        return -1;
+    r->planned_bytes += tfx_mm_weight_bytes(*mm);
+    tfx_host_use_mm(*mm);
+    return 0;
+}
+
+int tfx_run_bf16(const tfx_loaded *l, tfx_weights *w, bool copies, tfx_bf16_prefill mode, int threads,
+                 tfx_run_result *r, tfx_mm **mm, tfx_error *err)
+{
+    if (copies) {
+        if (tfx_weights_make_bf16(w, l->model, err))
+            return -1;
+        tfx_host_use_bf16(w->bf16_views, w->n_bf16);
+        tfx_pool_start(threads ? threads : openblas_get_num_threads());
+        r->bf16_matrices = w->n_bf16;
+    }
+    return choose_prefill(mode, l, w, r, mm, err);
 }
 
 /* ---- weights ------------------------------------------------------------------------------ */
