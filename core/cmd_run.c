@@ -7,14 +7,15 @@
 #include <string.h>
 #include <time.h>
 
-#include "checked.h"
 #include "files.h"
+#include "host.h"
 #include "cli.h"
 #include "load.h"
 #include "matmul_bf16.h"
 #include "report_doc.h"
 #include "run_setup.h"
 #include "runtime.h"
+#include "safetensors.h"
 #include "weights.h"
 
 #define MAX_TOKENS TFX_MAX_TOKENS
