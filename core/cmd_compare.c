@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "compare.h"
 #include "doc.h"
+#include "progress.h"
 #include "text.h"
 
 #define MAX_SWEEPS 8
@@ -116,13 +117,24 @@ static int build_columns(const tfx_cli_common *c, const sweep *sweeps, int n_swe
                          tfx_compare_column *cols, int *n_cols, tfx_error *err)
 {
     *n_cols = 0;
+    /* --run on a terminal: "running column 3 of 6  33%  (41.2 s)" on stderr while the columns run */
+    int64_t total = c->n_files;
+    for (int k = 0; k < n_sweeps && total <= MAX_COLUMNS; k++)
+        total *= sweeps[k].n;
+    char label[64] = "";
+    tfx_progress bar;
+    tfx_progress_start(&bar, label);
+    bar.enabled &= run != NULL;
     for (int f = 0; f < c->n_files; f++) {
         int choice[MAX_SWEEPS] = {0};
         for (;;) {
             if (*n_cols == MAX_COLUMNS)
-                return tfx_fail(err, "more than %d columns", MAX_COLUMNS);
-            if (build_column(c, c->files[f], sweeps, n_sweeps, choice, reg, run, &cols[*n_cols], err))
-                return -1;
+                return tfx_progress_end(&bar), tfx_fail(err, "more than %d columns", MAX_COLUMNS);
+            snprintf(label, sizeof label, "running column %d of %" PRId64, *n_cols + 1, total);
+            tfx_progress_update(&bar, (uint64_t)*n_cols, (uint64_t)total);
+            int rc = build_column(c, c->files[f], sweeps, n_sweeps, choice, reg, run, &cols[*n_cols], err);
+            if (rc)
+                return tfx_progress_end(&bar), -1;
             (*n_cols)++;
             int k = n_sweeps - 1;
             while (k >= 0 && ++choice[k] == sweeps[k].n)
@@ -131,6 +143,7 @@ static int build_columns(const tfx_cli_common *c, const sweep *sweeps, int n_swe
                 break;
         }
     }
+    tfx_progress_end(&bar);
     return 0;
 }
 

@@ -165,6 +165,26 @@ static void column_blocks_case(void **state)
     free(out);
 }
 
+/* compare --run draws its progress on a terminal (script(1) gives it one), and nothing on a pipe. */
+static void compare_progress_case(void **state)
+{
+    const char *cols = "compare tests/data/hf/gpt2/recipe.yaml --sweep d_model=64,128 --run --prompt-len 8 "
+                       "--generate 2 --threads 1 --format csv";
+    char cmd[1024], *out = calloc(TFX_OUT_CAP, 1);
+    assert_non_null(out);
+    snprintf(cmd, sizeof cmd, "script -qc '%s %s' /dev/null", TFX_EXE, cols);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    out[fread(out, 1, TFX_OUT_CAP - 1, p)] = '\0';
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(strstr(out, "\r  running column 1 of 2   0%  (0.0 s)\r\033[K"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "%s 2>&1 >/dev/null", cols);
+    assert_int_equal(tfx(cmd, &out), 0);
+    assert_string_equal(out, "");
+    free(out);
+}
+
 /* ---- charts ------------------------------------------------------------------------------- */
 
 static void nice_ticks_case(void **state)
@@ -354,7 +374,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(emitters_case),     cmocka_unit_test(sticky_error_case),
         cmocka_unit_test(readable_units_case), cmocka_unit_test(diff_case),
-        cmocka_unit_test(column_blocks_case), cmocka_unit_test(nice_ticks_case),
+        cmocka_unit_test(column_blocks_case), cmocka_unit_test(compare_progress_case),
+        cmocka_unit_test(nice_ticks_case),
         cmocka_unit_test(log_axis_case),     cmocka_unit_test(line_panel_case),
         cmocka_unit_test(every_json_figure_case),
     };
