@@ -98,7 +98,7 @@ char *tfx_chart_number(char *buf, size_t cap, double v)
         snprintf(buf, cap, "%.0f", v);
     else if (m >= 10)
         snprintf(buf, cap, "%.1f", v);
-    else if (m >= 0.01)
+    else if (m >= 1e-4)
         snprintf(buf, cap, "%.3g", v);
     else
         snprintf(buf, cap, "%.1e", v);
@@ -183,6 +183,18 @@ static void legend(FILE *f, tfx_panel_box b, int n, const char *const *names, co
 
 /* ---- bars --------------------------------------------------------------------------------- */
 
+/* A bar's value above it: level where the bar is wide enough, else turned to read upwards. */
+static void value_label(FILE *f, double cx, double top, double w, double v)
+{
+    char num[48];
+    tfx_chart_number(num, sizeof num, v);
+    if (w >= 6.0 * (double)strlen(num))
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\" text-anchor=\"middle\">%s</text>\n", cx, top - 3, num);
+    else
+        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\" transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
+                cx + 3, top - 3, cx + 3, top - 3, num);
+}
+
 /* One bar from the axis's foot to v (or from `below` up by v when stacked), with its value. */
 static void bar(FILE *f, const tfx_bar_panel *p, const tfx_axis *a, tfx_panel_box pa, double x, double w,
                 double below, int c, int k, bool label)
@@ -199,8 +211,7 @@ static void bar(FILE *f, const tfx_bar_panel *p, const tfx_axis *a, tfx_panel_bo
     tfx_svg_text(f, p->series[k]);
     fprintf(f, " %s %s</title></rect>\n", tfx_chart_number(num, sizeof num, v), p->unit);
     if (label)
-        fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\" text-anchor=\"middle\">%s</text>\n", x + w / 2,
-                top - 3, tfx_chart_number(num, sizeof num, below + v));
+        value_label(f, x + w / 2, top, w, below + v);
 }
 
 void tfx_chart_bars(FILE *f, tfx_panel_box box, const tfx_bar_panel *p)
@@ -220,8 +231,7 @@ void tfx_chart_bars(FILE *f, tfx_panel_box box, const tfx_bar_panel *p)
     y_axis(f, &a, pa);
     double group = (double)pa.w / (p->n_cols > 0 ? p->n_cols : 1);
     double w = p->stacked ? fmin(group * 0.6, 56) : fmin(group * 0.8 / p->n_series, 40);
-    bool labels = w >= 26; /* a value label needs about the bar's width */
-    char num[48];
+    bool labels = w >= 9; /* a value label needs a line's height of bar, turned if need be */
     for (int c = 0; c < p->n_cols; c++) {
         double x0 = pa.x + group * c + (group - (p->stacked ? w : w * p->n_series)) / 2, below = 0;
         for (int k = 0; k < p->n_series; k++) {
@@ -230,8 +240,7 @@ void tfx_chart_bars(FILE *f, tfx_panel_box box, const tfx_bar_panel *p)
                 below += p->values[c * p->n_series + k];
         }
         if (labels && p->stacked && below > 0) /* a stack's label is its total */
-            fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\" text-anchor=\"middle\">%s</text>\n",
-                    x0 + (w - 2) / 2, y_of(&a, pa, below) - 3, tfx_chart_number(num, sizeof num, below));
+            value_label(f, x0 + (w - 2) / 2, y_of(&a, pa, below), w - 2, below);
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%d<title>", pa.x + group * (c + 0.5),
                 pa.y + pa.h + 16, c + 1);
         tfx_svg_text(f, p->titles[c]);
