@@ -164,6 +164,17 @@ void tfx_doc_list(tfx_doc *d, const char *key)
         f->kind = TFX_VALUE_LIST;
 }
 
+void tfx_doc_detail(tfx_doc *d, const char *const *patterns, size_t n)
+{
+    for (size_t i = 0; i < d->n_figs; i++)
+        for (size_t k = 0; k < n; k++) {
+            size_t len = strlen(patterns[k]);
+            bool prefix = len && patterns[k][len - 1] == '*';
+            if (prefix ? strncmp(d->figs[i].key, patterns[k], len - 1) == 0 : strcmp(d->figs[i].key, patterns[k]) == 0)
+                d->figs[i].detail = true;
+        }
+}
+
 const tfx_figure *tfx_doc_find(const tfx_doc *d, const char *key)
 {
     for (size_t i = 0; i < d->n_figs; i++)

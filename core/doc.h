@@ -48,6 +48,7 @@ typedef struct tfx_figure {
     double d;
     char *text;                   /* TEXT, owned */
     int64_t *ints, n_ints;        /* INTS: [n_ints], owned */
+    bool detail;                  /* left out of text (a summary); in every other format */
 } tfx_figure;
 
 typedef struct tfx_doc_group {
@@ -85,6 +86,10 @@ void tfx_doc_real(tfx_doc *d, const char *key, const char *label, double v, int 
 void tfx_doc_text(tfx_doc *d, const char *key, const char *label, const char *v, const char *formula);
 void tfx_doc_ints(tfx_doc *d, const char *key, const char *label, const int32_t *v, int64_t n);
 void tfx_doc_list(tfx_doc *d, const char *key);
+
+/* Mark as details (left out of text) the figures whose keys match one of patterns[0..n): a key,
+ * or a prefix ending in '*' ("memory.training_breakdown.*"). */
+void tfx_doc_detail(tfx_doc *d, const char *const *patterns, size_t n);
 
 /* The figure with this full key, or NULL. */
 const tfx_figure *tfx_doc_find(const tfx_doc *d, const char *key);

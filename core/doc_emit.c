@@ -98,6 +98,8 @@ static void text_widths(const tfx_doc *d, const tfx_doc_group *g, int w[3])
     w[0] = w[1] = w[2] = 0;
     for (size_t i = g->first; i < g->first + g->n; i++) {
         const tfx_figure *f = &d->figs[i];
+        if (f->detail)
+            continue;
         int l = (int)strlen(f->label);
         w[0] = l > w[0] && l <= 28 ? l : w[0];
         if (!numeric(f))
@@ -123,7 +125,7 @@ static void text_group(FILE *out, const tfx_doc *d, const tfx_doc_group *g)
     const char *indent = g->title[0] ? "    " : "  ";
     for (size_t i = g->first; i < g->first + g->n; i++) {
         const tfx_figure *f = &d->figs[i];
-        if (f->kind == TFX_VALUE_LIST)
+        if (f->kind == TFX_VALUE_LIST || f->detail)
             continue;
         fprintf(out, "%s%-*s ", indent, w[0], f->label);
         if (numeric(f)) {
@@ -140,11 +142,20 @@ static void text_group(FILE *out, const tfx_doc *d, const tfx_doc_group *g)
     }
 }
 
+/* Whether text shows anything of the group. */
+static bool shown(const tfx_doc *d, const tfx_doc_group *g)
+{
+    for (size_t i = g->first; i < g->first + g->n; i++)
+        if (!d->figs[i].detail && d->figs[i].kind != TFX_VALUE_LIST)
+            return true;
+    return false;
+}
+
 static void text_doc(FILE *out, const tfx_doc *d)
 {
     fprintf(out, "%s\n", d->title);
     for (size_t g = 0; g < d->n_groups; g++)
-        if (d->groups[g].n)
+        if (shown(d, &d->groups[g]))
             text_group(out, d, &d->groups[g]);
 }
 

@@ -3,6 +3,7 @@
 #include <cblas.h>
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
 
 #include "cli.h"
@@ -36,9 +37,9 @@ static void doc_setup(tfx_doc *d, const tfx_run_result *r)
                  "not decode, so no BF16 copies for it" : "every product in fp32");
     tfx_doc_text(d, "dtype", NULL, r->prefill_chosen ? "bf16" : "fp32", formula);
     const char *forced = getenv("OPENBLAS_CORETYPE");
-    snprintf(formula, sizeof formula, "OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s kernels "
+    snprintf(formula, sizeof formula, "OpenBLAS %s kernels for matrix products%s%s%s; tfx's %s kernels "
              "for softmax, activations and one-token attention", openblas_get_corename(),
-             forced ? "; OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? " in the environment" : "",
+             forced ? " (OPENBLAS_CORETYPE=" : "", forced ? forced : "", forced ? " in the environment)" : "",
              tfx_kernel_isa());
     tfx_doc_int(d, "threads", NULL, openblas_get_num_threads(), TFX_UNIT_NONE, formula);
     tfx_doc_text(d, "kernels", "OpenBLAS kernels", openblas_get_corename(), NULL);
@@ -104,6 +105,20 @@ void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const
     if (r->prefill_chosen)
         doc_prefill_path(d, r);
     doc_timings(d, r);
+    /* The text is a summary: what params details stays in the other formats. */
+    static const char *const details[] = {"name", "model", "kernels", "vector_isa", "tied.*", "memory.batch",
+        "memory.context", "memory.weights_bf16", "memory.weights_int8", "memory.activations",
+        "memory.training_breakdown.*", "memory.train_activations*", "flops.forward_params_term",
+        "flops.forward_attention_term", "flops.forward_per_sequence", "flops.formula",
+        "prefill_flops_measured", "prefill_flops_estimate", "planned_mib"};
+    tfx_doc_detail(d, details, sizeof details / sizeof details[0]);
+    for (size_t i = 0; i < d->n_figs; i++) { /* and what is zero or did not happen */
+        tfx_figure *f = &d->figs[i];
+        bool zero = f->kind == TFX_VALUE_INT ? f->i == 0 : f->kind == TFX_VALUE_REAL && f->d == 0;
+        if (zero && (strncmp(f->key, "components.", 11) == 0 || strncmp(f->key, "memory.kv_cache_cross", 21) == 0 ||
+                     strncmp(f->key, "encode", 6) == 0 || strcmp(f->key, "weights_in_place") == 0))
+            f->detail = true;
+    }
 }
 
 int tfx_report_run(FILE *out, const tfx_cli_common *c, const tfx_loaded *l, tfx_run_result *r, tfx_error *err)

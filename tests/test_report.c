@@ -74,6 +74,14 @@ static void emitters_case(void **state)
                               "  \"run\": {\n    \"speed\": 12345.67,\n    \"tied\": [\n      {\n"
                               "        \"tensor\": \"a,\\\"b\\\"|c\"\n      }\n    ]\n  }\n}\n");
     free(text), free(md), free(csv), free(json);
+    /* details leave the text (a summary) and stay everywhere else */
+    static const char *const details[] = {"run.*", "name"};
+    tfx_doc_detail(&d, details, 2);
+    text = emit(&d, 1, TFX_FORMAT_TEXT, -1);
+    assert_string_equal(text, "m\n\n  memory\n    KV cache 37,748,736 B (36.0 MiB)  2 × layers\n");
+    csv = emit(&d, 1, TFX_FORMAT_CSV, -1);
+    assert_non_null(strstr(csv, "\nm,run.speed,12345.67,tokens/s,\n"));
+    free(text), free(csv);
     tfx_doc_free(&d);
 }
 
