@@ -126,6 +126,13 @@ int tfx_diff_columns_per_block(int width, int n);
  * (unlimited, for pipes and files). */
 int tfx_terminal_width(void);
 
+/* A markdown table cell's text, with '|' escaped so that a name cannot open a column. */
+void tfx_md_cell(FILE *out, const char *s);
+
+/* A CSV field, quoted (quotes doubled) when `always` or when it holds a comma, a quote or a line
+ * break. */
+void tfx_csv_field(FILE *out, const char *s, bool always);
+
 /* One document as a JSON object (a new reference), or NULL when out of memory. */
 typedef struct json_t json_t;
 json_t *tfx_doc_json(const tfx_doc *d);

@@ -184,19 +184,13 @@ static void text_diff(FILE *out, const tfx_doc *docs, int n, const rows *r, int 
 
 /* ---- markdown and CSV ---------------------------------------------------------------------- */
 
-static void md_text(FILE *out, const char *s)
-{
-    for (; *s; s++)
-        fputs(*s == '|' ? "\\|" : (char[2]){*s, 0}, out);
-}
-
 static void md_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
 {
     char buf[512];
     fputs("| |", out);
     for (int d = 0; d < n; d++) {
         fputc(' ', out);
-        md_text(out, docs[d].title);
+        tfx_md_cell(out, docs[d].title);
         fputs(" |", out);
     }
     fputs("\n| --- |", out);
@@ -210,23 +204,11 @@ static void md_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
         for (int d = 0; d < n; d++) {
             cell(buf, sizeof buf, docs, d, r->figs[i]);
             fputc(' ', out);
-            md_text(out, buf);
+            tfx_md_cell(out, buf);
             fputs(" |", out);
         }
         fputc('\n', out);
     }
-}
-
-static void csv_text(FILE *out, const char *s, bool always)
-{
-    if (!always && !strpbrk(s, ",\"\n\r")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++)
-        fputs(*s == '"' ? "\"\"" : (char[2]){*s, 0}, out);
-    fputc('"', out);
 }
 
 static void csv_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
@@ -235,7 +217,7 @@ static void csv_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
     fputs("section,row", out);
     for (int d = 0; d < n; d++) {
         fputc(',', out);
-        csv_text(out, docs[d].title, true);
+        tfx_csv_field(out, docs[d].title, true);
     }
     fputc('\n', out);
     for (int i = 0; i < r->n; i++) {
@@ -250,7 +232,7 @@ static void csv_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
             else if (f && f->kind == TFX_VALUE_REAL)
                 fprintf(out, "%.*f", f->decimals + 2, f->d);
             else if (f && f->kind == TFX_VALUE_TEXT)
-                csv_text(out, f->text, false);
+                tfx_csv_field(out, f->text, false);
         }
         fputc('\n', out);
     }

@@ -161,8 +161,7 @@ static void text_doc(FILE *out, const tfx_doc *d)
 
 /* ---- markdown ----------------------------------------------------------------------------- */
 
-/* A table cell: '|' escaped so that a name cannot open a column. */
-static void md_cell(FILE *out, const char *s)
+void tfx_md_cell(FILE *out, const char *s)
 {
     for (; *s; s++)
         fputs(*s == '|' ? "\\|" : (char[2]){*s, 0}, out);
@@ -173,7 +172,7 @@ static void md_table(FILE *out, const tfx_doc *d, const tfx_doc_group *g)
     const char *row, *col;
     size_t len, first_end = row_end(d, g, g->first), cols = first_end - g->first;
     fputs("\n| ", out);
-    md_cell(out, g->title);
+    tfx_md_cell(out, g->title);
     for (size_t k = g->first; k < first_end; k++) {
         row_col(g, &d->figs[k], &row, &len, &col);
         fprintf(out, " | %s", col);
@@ -199,7 +198,7 @@ static void md_group(FILE *out, const tfx_doc *d, const tfx_doc_group *g)
         return;
     }
     fputs("\n| ", out);
-    md_cell(out, g->title[0] ? g->title : "figure");
+    tfx_md_cell(out, g->title[0] ? g->title : "figure");
     fputs(" | value | formula | key |\n| --- | ---: | --- | --- |\n", out);
     for (size_t i = g->first; i < g->first + g->n; i++) {
         const tfx_figure *f = &d->figs[i];
@@ -207,14 +206,14 @@ static void md_group(FILE *out, const tfx_doc *d, const tfx_doc_group *g)
             continue;
         char buf[VALUE_CAP];
         fputs("| ", out);
-        md_cell(out, f->label + strspn(f->label, " ")); /* indentation is text's, not a table's */
+        tfx_md_cell(out, f->label + strspn(f->label, " ")); /* indentation is text's, not a table's */
         fputs(" | ", out);
         if (f->kind == TFX_VALUE_INTS)
             value_out(out, f);
         else
-            md_cell(out, tfx_figure_text(f, buf, sizeof buf));
+            tfx_md_cell(out, tfx_figure_text(f, buf, sizeof buf));
         fputs(" | ", out);
-        md_cell(out, f->formula ? f->formula : "");
+        tfx_md_cell(out, f->formula ? f->formula : "");
         fprintf(out, " | `%s` |\n", f->key);
     }
 }
@@ -222,7 +221,7 @@ static void md_group(FILE *out, const tfx_doc *d, const tfx_doc_group *g)
 static void md_doc(FILE *out, const tfx_doc *d)
 {
     fputs("### ", out);
-    md_cell(out, d->title);
+    tfx_md_cell(out, d->title);
     fputc('\n', out);
     for (size_t g = 0; g < d->n_groups; g++)
         if (d->groups[g].n)
@@ -232,10 +231,9 @@ static void md_doc(FILE *out, const tfx_doc *d)
 
 /* ---- CSV ---------------------------------------------------------------------------------- */
 
-/* A field, quoted (quotes doubled) when it holds a comma, a quote or a line break. */
-static void csv_field(FILE *out, const char *s)
+void tfx_csv_field(FILE *out, const char *s, bool always)
 {
-    if (!strpbrk(s, ",\"\n\r")) {
+    if (!always && !strpbrk(s, ",\"\n\r")) {
         fputs(s, out);
         return;
     }
@@ -250,7 +248,7 @@ static void csv_value(FILE *out, const tfx_figure *f)
     switch (f->kind) {
     case TFX_VALUE_INT: fprintf(out, "%" PRId64, f->i); break;
     case TFX_VALUE_REAL: fprintf(out, "%.15g", f->d); break;
-    case TFX_VALUE_TEXT: csv_field(out, f->text); break;
+    case TFX_VALUE_TEXT: tfx_csv_field(out, f->text, false); break;
     case TFX_VALUE_INTS:
         fputc('"', out);
         value_out(out, f);
@@ -266,11 +264,11 @@ static void csv_doc(FILE *out, const tfx_doc *d)
         const tfx_figure *f = &d->figs[i];
         if (f->kind == TFX_VALUE_LIST)
             continue;
-        csv_field(out, d->name);
+        tfx_csv_field(out, d->name, false);
         fprintf(out, ",%s,", f->key);
         csv_value(out, f);
         fprintf(out, ",%s,", tfx_unit_name(f->unit));
-        csv_field(out, f->formula ? f->formula : "");
+        tfx_csv_field(out, f->formula ? f->formula : "", false);
         fputc('\n', out);
     }
 }

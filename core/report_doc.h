@@ -42,6 +42,9 @@ void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const
 typedef struct tfx_cli_common tfx_cli_common;
 int tfx_report_run(FILE *out, const tfx_cli_common *c, const tfx_loaded *l, tfx_run_result *r, tfx_error *err);
 
+/* This process's peak resident memory so far, MiB. */
+double tfx_peak_rss_mib(void);
+
 /* What `tfx grad` or `tfx train` produced, for its report. */
 typedef struct tfx_train_outcome {
     bool train;                   /* tfx train (losses before each step), or tfx grad (one loss) */

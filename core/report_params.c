@@ -151,4 +151,6 @@ void tfx_doc_params(tfx_doc *d, const tfx_params_item *it)
     tfx_doc_counts(d, it->loaded);
     doc_layers(d, it->loaded);
     tfx_doc_estimates(d, it);
+    static const char *const in_title[] = {"name", "recipe", "model"}; /* text has them in its title */
+    tfx_doc_detail(d, in_title, 3);
 }

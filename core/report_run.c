@@ -11,7 +11,7 @@
 #include "report_doc.h"
 #include "text.h"
 
-static double peak_rss_mib(void)
+double tfx_peak_rss_mib(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
@@ -64,7 +64,7 @@ static void doc_prefill_path(tfx_doc *d, const tfx_run_result *r)
 static void doc_timings(tfx_doc *d, const tfx_run_result *r)
 {
     int64_t decoded = r->n_generated > 0 ? r->n_generated - 1 : 0;
-    double planned_mib = (double)r->planned_bytes / (1024.0 * 1024.0), peak = peak_rss_mib();
+    double planned_mib = (double)r->planned_bytes / (1024.0 * 1024.0), peak = tfx_peak_rss_mib();
     char formula[160];
     tfx_doc_group_start(d, "", "run", false);
     tfx_doc_int(d, "encoder_tokens", "encoder tokens", r->n_encoder, TFX_UNIT_TOKENS, NULL);

@@ -1,20 +1,12 @@
 /* core/report_train.c — fills the report document of `tfx grad` and `tfx train`: the loss (or
  * the loss before each step), the memory plan with its formulas, and where the tensors went. */
 #include <inttypes.h>
-#include <sys/resource.h>
 
 #include "report_doc.h"
 #include "text.h"
 #include "train.h"
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
-
-static double peak_rss_mib(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
-}
 
 static uint64_t plan_total(const tfx_train_plan *p)
 {
@@ -44,7 +36,7 @@ static void doc_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t)
     tfx_doc_int(d, "workspace", NULL, (int64_t)p->workspace, TFX_UNIT_BYTES, formula);
     tfx_doc_int(d, "total", NULL, (int64_t)plan_total(p), TFX_UNIT_BYTES, "the sum of the five above");
     tfx_doc_group_start(d, "", "", false);
-    double planned = mib(plan_total(p)), peak = peak_rss_mib();
+    double planned = mib(plan_total(p)), peak = tfx_peak_rss_mib();
     snprintf(formula, sizeof formula, "%.2fx the plan", planned > 0 ? peak / planned : 0.0);
     tfx_doc_real(d, "peak_rss_mib", "peak memory", peak, 1, TFX_UNIT_MIB, formula);
     tfx_doc_real(d, "planned_mib", "planned memory", planned, 2, TFX_UNIT_MIB, "plan.total in MiB");

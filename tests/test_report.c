@@ -184,9 +184,11 @@ static void compare_progress_case(void **state)
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     out[fread(out, 1, TFX_OUT_CAP - 1, p)] = '\0';
-    assert_int_equal(pclose(p), 0);
-    assert_non_null(strstr(out, "\r  running column 1 of 2   0%  (0.0 s)\r\033[K"));
+    int status = pclose(p);
+    bool drawn = strstr(out, "\r  running column 1 of 2   0%  (") && strstr(out, " s)\r\033[K");
     free(out);
+    assert_int_equal(status, 0);
+    assert_true(drawn); /* the time after the first line may read 0.1 s on a busy machine */
     snprintf(cmd, sizeof cmd, "%s 2>&1 >/dev/null", cols);
     assert_int_equal(tfx(cmd, &out), 0);
     assert_string_equal(out, "");
