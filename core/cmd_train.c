@@ -5,6 +5,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "cli.h"
 #include "load.h"
 #include "train.h"
+#include "train_run.h"
 #include "weights.h"
 
 #define MAX_TOKENS 65536
@@ -38,32 +40,68 @@ static const char grad_usage[] =
     "  --set key=value       override a recipe key\n";
 
 static const char train_usage[] =
-    "usage: tfx train RECIPE --tokens IDS --steps N [options]\n"
+    "usage: tfx train RECIPE --data FILE --steps N [options]\n"
+    "       tfx train RECIPE --tokens IDS --steps N [options]\n"
     "\n"
     "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
-    "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy\n"
-    "of the tokens, printing the loss before each step.\n"
+    "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy,\n"
+    "over batches of a data file (with the conventions of nanoGPT and llm.c: warmup then cosine\n"
+    "decay, clipping by global gradient norm, gradient accumulation, GPT-2's initialisation) or\n"
+    "over one batch of tokens given on the command line.\n"
     "\n"
-    "  --checkpoint FILE     weights to start from (default: checkpoint.file of the recipe,\n"
-    "                        else the seeded random initialisation)\n"
-    "  --tokens IDS          token ids, e.g. 5,17,3; several sequences of one length: 5,17;3,9\n"
-    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (as many sequences)\n"
-    "  --steps N             optimizer steps (default 1)\n"
-    "  --lr X                learning rate (default 0.001)\n"
+    "Data (batches of B sequences of T tokens, read in order, as llm.c's DataLoader):\n"
+    "  --data FILE           llm.c token file (header magic 20240520, uint16 tokens), or any\n"
+    "                        other file read as bytes: text (vocabulary of at least 256)\n"
+    "  --val FILE            validation data (default: the tail of --data)\n"
+    "  --val-fraction F      the tail of --data held out for validation (default 0.1)\n"
+    "  --batch B             sequences per micro-batch (nanoGPT batch_size, llm.c -b; default 4)\n"
+    "  --context T           tokens per sequence (nanoGPT block_size, llm.c -t; default: the\n"
+    "                        model's context)\n"
+    "  --accum K             micro-batches per step, gradients averaged (nanoGPT\n"
+    "                        gradient_accumulation_steps; default 1)\n"
+    "  --eval-every N        validation loss every N steps (nanoGPT eval_interval, llm.c -v;\n"
+    "                        default: at the end only)\n"
+    "  --eval-batches N      batches of validation data per evaluation (nanoGPT eval_iters,\n"
+    "                        llm.c -m; default 8)\n"
+    "  --log FILE            JSON lines: step, train_loss, val_loss, lr, grad_norm, tokens_per_s\n"
+    "  --save OUT            the weights to OUT (the checkpoint's layout) and AdamW's moments,\n"
+    "                        step and data position to OUT.state, at the end\n"
+    "  --save-every N        also every N steps\n"
+    "  --resume OUT          continue a run saved with --save OUT, exactly as if unbroken\n"
+    "\n"
+    "Optimizer and schedule:\n"
+    "  --steps N             optimizer steps in all, a resumed run's included (nanoGPT max_iters;\n"
+    "                        default 1)\n"
+    "  --lr X                peak learning rate (nanoGPT learning_rate, llm.c -l; default 0.001)\n"
+    "  --warmup N            steps of linear warmup (nanoGPT warmup_iters, llm.c -u; default 0)\n"
+    "  --min-lr X            floor of the cosine decay, reached at the last step (nanoGPT min_lr;\n"
+    "                        default lr/10; llm.c -q is this as a fraction of lr)\n"
+    "  --clip C              clip the global gradient norm to C, 0: never (nanoGPT grad_clip;\n"
+    "                        default 1.0 with --data, 0 with --tokens)\n"
     "  --betas B1,B2         moment decay rates (default 0.9,0.999)\n"
     "  --eps E               added to the root of the second moment (default 1e-8)\n"
-    "  --weight-decay W      decoupled weight decay (default 0.01)\n"
-    "  --save FILE           write the trained tensors (the checkpoint's layout; never over an input)\n"
-    "  --seed S              seed of the random weights (default 1)\n"
+    "  --weight-decay W      decoupled weight decay (nanoGPT weight_decay; default 0.01)\n"
+    "\n"
+    "Weights and the rest:\n"
+    "  --checkpoint FILE     weights to start from (default: checkpoint.file of the recipe,\n"
+    "                        else the seeded initialisation: each tensor's declared rule, with\n"
+    "                        GPT-2's residual projections scaled by 1/sqrt(2 layers))\n"
+    "  --tokens IDS          one batch: token ids, e.g. 5,17,3; sequences of one length: 5,17;3,9\n"
+    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (as many sequences)\n"
+    "  --seed S              seed of the initialisation (default 1); with the same seed, data,\n"
+    "                        machine and --threads, a run repeats bit for bit\n"
     "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default) or json (has \"losses\", the loss before each step)\n"
+    "  --format F            text (default) or json (\"losses\" of each step; with --data also\n"
+    "                        \"train_loss\", \"val_loss\", \"tokens_per_s\", \"curve\")\n"
     "  --set key=value       override a recipe key\n";
 
 typedef struct train_opts {
     tfx_cli_common common;
     bool train;                   /* tfx train (else tfx grad) */
     const char *checkpoint, *tokens, *encoder_tokens, *out;
-    int64_t steps, threads;
+    const char *data, *val, *log, *resume;
+    double val_fraction, min_lr, clip;  /* min_lr < 0: lr/10; clip < 0: the mode's default */
+    int64_t steps, threads, accum, warmup, eval_every, eval_batches, save_every;
     uint64_t seed;
     tfx_adamw adamw;
 } train_opts;
@@ -113,6 +151,28 @@ static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
     return 0;
 }
 
+/* The integer options of a run on data, each with its lowest value. */
+static int take_count(train_opts *o, const char *a, const char *v, double *x, tfx_error *err)
+{
+    static const struct {
+        const char *name;
+        double lo;
+        size_t field;
+    } counts[] = {{"--accum", 1, offsetof(train_opts, accum)},
+                  {"--warmup", 0, offsetof(train_opts, warmup)},
+                  {"--eval-every", 0, offsetof(train_opts, eval_every)},
+                  {"--eval-batches", 1, offsetof(train_opts, eval_batches)},
+                  {"--save-every", 0, offsetof(train_opts, save_every)}};
+    for (size_t k = 0; k < sizeof counts / sizeof *counts; k++) {
+        if (strcmp(a, counts[k].name) != 0)
+            continue;
+        if (parse_count(a, v, counts[k].lo, MAX_STEPS, x, err))
+            return -1;
+        *(int64_t *)((char *)o + counts[k].field) = (int64_t)*x;
+    }
+    return 0;
+}
+
 static int take_value(train_opts *o, const char *a, const char *v, tfx_error *err)
 {
     double x;
@@ -136,7 +196,23 @@ static int take_value(train_opts *o, const char *a, const char *v, tfx_error *er
         if (parse_count(a, v, 0, MAX_STEPS, &x, err))
             return -1;
         o->steps = (int64_t)x;
-    } else if (strcmp(a, "--lr") == 0)
+    } else if (strcmp(a, "--data") == 0)
+        o->data = v;
+    else if (strcmp(a, "--val") == 0)
+        o->val = v;
+    else if (strcmp(a, "--log") == 0)
+        o->log = v;
+    else if (strcmp(a, "--resume") == 0)
+        o->resume = v;
+    else if (strcmp(a, "--val-fraction") == 0)
+        return parse_number(a, v, 0, 0.9, &o->val_fraction, err);
+    else if (strcmp(a, "--min-lr") == 0)
+        return parse_number(a, v, 0, 1e3, &o->min_lr, err);
+    else if (strcmp(a, "--clip") == 0)
+        return parse_number(a, v, 0, 1e9, &o->clip, err);
+    else if (take_count(o, a, v, &x, err))
+        return -1;
+    else if (strcmp(a, "--lr") == 0)
         return parse_number(a, v, 0, 1e3, &o->adamw.lr, err);
     else if (strcmp(a, "--eps") == 0)
         return parse_number(a, v, 0, 1, &o->adamw.eps, err);
@@ -151,8 +227,10 @@ static bool needs_value(const train_opts *o, const char *a)
 {
     static const char *const both[] = {"--checkpoint", "--tokens", "--encoder-tokens", "--seed",
                                        "--threads"};
-    static const char *const train_only[] = {"--steps", "--lr", "--betas", "--eps",
-                                             "--weight-decay", "--save"};
+    static const char *const train_only[] = {
+        "--steps", "--lr", "--betas", "--eps", "--weight-decay", "--save", "--data", "--val",
+        "--val-fraction", "--accum", "--warmup", "--min-lr", "--clip", "--eval-every",
+        "--eval-batches", "--save-every", "--log", "--resume"};
     for (size_t k = 0; k < sizeof both / sizeof *both; k++)
         if (strcmp(a, both[k]) == 0)
             return true;
@@ -182,8 +260,13 @@ static int parse_opts(int argc, char **argv, train_opts *o, tfx_error *err)
     }
     if (o->common.n_files != 1)
         return tfx_fail(err, "tfx %s takes one recipe (see tfx %s --help)", cmd, cmd);
-    if (!o->tokens)
-        return tfx_fail(err, "tfx %s needs --tokens (see tfx %s --help)", cmd, cmd);
+    if (o->data && o->tokens)
+        return tfx_fail(err, "tfx train takes --data or --tokens, not both");
+    if (!o->tokens && !o->data)
+        return tfx_fail(err, o->train ? "tfx train needs --data or --tokens (see tfx train --help)"
+                                      : "tfx grad needs --tokens (see tfx grad --help)");
+    if (!o->data && (o->val || o->resume || o->log))
+        return tfx_fail(err, "--val, --resume and --log are for a run on --data");
     if (!o->train && !o->out)
         return tfx_fail(err, "tfx grad needs --out FILE for the gradients");
     if (o->common.format != TFX_FORMAT_TEXT && o->common.format != TFX_FORMAT_JSON)
@@ -262,26 +345,6 @@ static int check_not_input(const char *out, const char *const *inputs, int n, tf
     for (int i = 0; i < n; i++)
         if (inputs[i] && stat(inputs[i], &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino)
             return tfx_fail(err, "will not write over an input: '%s' is '%s'", out, inputs[i]);
-    return 0;
-}
-
-/* Write data in the checkpoint's layout to a temporary file beside `path`, then rename it into
- * place; on failure only the temporary file is removed. */
-static int write_atomic(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
-{
-    char tmp[4200];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tfx_fail(err, "output path too long: '%s'", path);
-    if (tfx_checkpoint_write(m, data, tmp, err)) {
-        unlink(tmp);
-        return -1;
-    }
-    if (rename(tmp, path) != 0) {
-        tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-        unlink(tmp);
-        return -1;
-    }
     return 0;
 }
 
@@ -379,11 +442,15 @@ static int load_weights(const train_opts *o, const tfx_loaded *l, tfx_weights *w
     if (tfx_weights_alloc(w, l->model, err))
         return -1;
     bool from_recipe = !o->checkpoint && l->spec->checkpoint && tfx_node_get(l->spec->checkpoint, "file");
-    if (!o->checkpoint && !from_recipe)
-        return tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(),
-                                NULL, NULL, err);
-    if (o->checkpoint)
-        snprintf(ckpt, cap, "%s", o->checkpoint);
+    if (!o->checkpoint && !o->resume && !from_recipe) {
+        if (tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(),
+                             NULL, NULL, err))
+            return -1;
+        tfx_train_scale_residual_init(l->model, w);
+        return 0;
+    }
+    if (o->resume || o->checkpoint)
+        snprintf(ckpt, cap, "%s", o->resume ? o->resume : o->checkpoint);
     else if (tfx_checkpoint_path(l->spec, ckpt, cap, err))
         return -1;
     if (tfx_checkpoint_load(w, l->model, ckpt, NULL, NULL, err))
@@ -430,7 +497,7 @@ static int run(train_opts *o, tfx_error *err)
     if (run_steps(o, &t, &b, losses, err))
         goto out;
     float *const *data = o->train ? w.data : t.grads.data;
-    if (o->out && write_atomic(l->model, data, o->out, err))
+    if (o->out && tfx_train_write_tensors(l->model, data, o->out, err))
         goto out;
     if (print_report(o, l, &t, losses, n_losses)) {
         tfx_fail(err, "cannot write the report");
@@ -448,9 +515,171 @@ out:
     return status;
 }
 
+/* ---- a run on data ------------------------------------------------------------------------ */
+
+/* The training tokens and the validation tokens (--val, else the tail of --data). */
+static int read_data(const train_opts *o, const tfx_spec *s, int64_t T, tfx_tokens *train,
+                     tfx_tokens *val, tfx_error *err)
+{
+    if (tfx_tokens_read(train, o->data, s->vocab, err))
+        return -1;
+    if (o->val ? tfx_tokens_read(val, o->val, s->vocab, err)
+               : tfx_tokens_split(train, val, o->val_fraction, o->data, err))
+        return -1;
+    if (train->n < T)
+        return tfx_fail(err, "data '%s' has %" PRId64 " training tokens, fewer than one sequence of %" PRId64,
+                        o->data, train->n, T);
+    if (val->n < T)
+        return tfx_fail(err, "validation data '%s' has %" PRId64 " tokens, fewer than one sequence of %" PRId64,
+                        o->val ? o->val : o->data, val->n, T);
+    return 0;
+}
+
+static json_t *curve_json(const tfx_train_result *r)
+{
+    json_t *arr = json_array();
+    for (int64_t i = 0; i < r->n_curve; i++)
+        json_array_append_new(arr, json_pack("{s:I, s:f, s:f}", "step", (json_int_t)r->curve[i].step,
+                                             "train_loss", r->curve[i].train_loss, "val_loss",
+                                             r->curve[i].val_loss));
+    return arr;
+}
+
+static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
+                       const tfx_train_result *r)
+{
+    FILE *out = stdout;
+    int64_t n = t->step - r->first_step;
+    if (o->common.format == TFX_FORMAT_JSON) {
+        json_t *losses = json_array();
+        for (int64_t i = 0; i < n; i++)
+            json_array_append_new(losses, json_real(r->losses[i]));
+        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:f, s:f}",
+                                "name", l->spec->name, "batch", (json_int_t)t->shape.batch,
+                                "tokens", (json_int_t)t->shape.tokens, "accum", (json_int_t)o->accum,
+                                "steps", (json_int_t)t->step, "losses", losses, "curve",
+                                curve_json(r), "train_loss", r->train_loss, "val_loss", r->val_loss,
+                                "tokens_per_s", r->tokens_per_s, "train_s", r->train_s, "plan",
+                                plan_json(t), "peak_rss_mib", peak_rss_mib(), "planned_mib",
+                                mib(plan_total(&t->plan)));
+        int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        fputc('\n', out);
+        json_decref(doc);
+        return rc || ferror(out) ? -1 : 0;
+    }
+    fprintf(out, "%s: %" PRId64 " step%s of %lld × %lld sequences of %lld tokens (steps %" PRId64 " to %" PRId64 ")\n",
+            l->spec->name, n, n == 1 ? "" : "s", (long long)o->accum, (long long)t->shape.batch,
+            (long long)t->shape.tokens, r->first_step + 1, t->step);
+    for (int64_t i = 0; i < r->n_curve; i++)
+        fprintf(out, "  step %-9" PRId64 " train loss %.4f  val loss %.4f\n", r->curve[i].step,
+                r->curve[i].train_loss, r->curve[i].val_loss);
+    fprintf(out, "  train loss     %.6f\n  val loss       %.6f\n  speed          %.0f tokens/s (%.1f s of steps)\n",
+            r->train_loss, r->val_loss, r->tokens_per_s, r->train_s);
+    print_plan(out, l, t);
+    if (o->out)
+        fprintf(out, "  saved          %s (and %s.state)\n", o->out, o->out);
+    return ferror(out) ? -1 : 0;
+}
+
+static void run_opts(const train_opts *o, FILE *log, tfx_train_run_opts *r)
+{
+    *r = (tfx_train_run_opts){.steps = o->steps, .accum = o->accum, .adamw = o->adamw,
+                              .clip = o->clip < 0 ? 1.0 : o->clip, .eval_every = o->eval_every,
+                              .eval_batches = o->eval_batches, .save_every = o->save_every,
+                              .save = o->out, .log = log,
+                              .progress = isatty(STDERR_FILENO) == 1};
+    r->schedule = (tfx_schedule){.lr = o->adamw.lr, .warmup = o->warmup, .steps = o->steps,
+                                 .min_lr = o->min_lr < 0 ? o->adamw.lr / 10 : o->min_lr};
+}
+
+/* --log FILE: written beside its place and renamed into it when the run ends. */
+static FILE *open_log(const char *path, char *tmp, size_t cap, tfx_error *err)
+{
+    int n = snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= cap)
+        return tfx_fail(err, "output path too long: '%s'", path), NULL;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
+    return f;
+}
+
+static int close_log(FILE *f, const char *tmp, const char *path, int ok, tfx_error *err)
+{
+    if (!f)
+        return 0;
+    int bad = ferror(f) | fclose(f);
+    if (ok && !bad && rename(tmp, path) == 0)
+        return 0;
+    unlink(tmp);
+    return ok ? tfx_fail(err, "cannot write '%s'", path) : 0;
+}
+
+static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, const char *ckpt,
+                         tfx_error *err)
+{
+    tfx_trainer t = {0};
+    tfx_tokens train = {0}, val = {0};
+    tfx_train_result r = {0};
+    tfx_train_run_opts ro;
+    char log_tmp[4200];
+    FILE *log = NULL;
+    int64_t position = 0, T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
+    tfx_train_shape shape = {.batch = o->common.estimate.batch ? o->common.estimate.batch : 4, .tokens = T};
+    /* --save over --resume continues a run in place: the weights are copied out by now */
+    const char *inputs[4] = {o->common.files[0], o->resume ? NULL : ckpt, o->data, o->val};
+    int rc = -1;
+    if (l->spec->kind == TFX_MODEL_ENCODER_DECODER) {
+        tfx_fail(err, "--data trains decoder-only models; '%s' is encoder-decoder (give --tokens and --encoder-tokens)",
+                 l->spec->name);
+        goto out;
+    }
+    if ((o->out && check_not_input(o->out, inputs, 4, err)) ||
+        (o->log && check_not_input(o->log, inputs, 4, err)) ||
+        tfx_trainer_init(&t, l->model, w, &shape, true, err) ||
+        read_data(o, l->spec, T, &train, &val, err) ||
+        (o->resume && tfx_train_load_state(&t, o->resume, &position, err)) ||
+        (o->log && !(log = open_log(o->log, log_tmp, sizeof log_tmp, err))))
+        goto out;
+    run_opts(o, log, &ro);
+    if (tfx_train_run(&t, &train, &val, position, &ro, &r, err) ||
+        close_log(log, log_tmp, o->log, 1, err))
+        goto out;
+    log = NULL;
+    if (data_report(o, l, &t, &r)) {
+        tfx_fail(err, "cannot write the report");
+        goto out;
+    }
+    rc = 0;
+out:
+    close_log(log, log_tmp, o->log, 0, err);
+    tfx_train_result_free(&r);
+    tfx_tokens_free(&train);
+    tfx_tokens_free(&val);
+    tfx_trainer_free(&t);
+    return rc;
+}
+
+static int run_data(train_opts *o, tfx_error *err)
+{
+    int status = 1;
+    tfx_registry *reg = tfx_cli_registry(err);
+    tfx_loaded *l = NULL;
+    tfx_weights w = {0};
+    char ckpt[4096] = "";
+    if (reg && (l = tfx_load_for(o->common.files[0], o->common.sets, o->common.n_sets, reg, 1, err)) &&
+        !load_weights(o, l, &w, ckpt, sizeof ckpt, err) && !train_on_data(o, l, &w, ckpt, err))
+        status = 0;
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+    tfx_registry_free(reg);
+    return status;
+}
+
 static int command(int argc, char **argv, bool train)
 {
-    train_opts o = {.train = train, .steps = 1, .seed = 1,
+    train_opts o = {.train = train, .steps = 1, .seed = 1, .val_fraction = 0.1, .min_lr = -1,
+                    .clip = -1, .accum = 1, .eval_batches = 8,
                     .adamw = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
                               .weight_decay = 0.01}};
     tfx_error err = {{0}};
@@ -463,7 +692,7 @@ static int command(int argc, char **argv, bool train)
         return tfx_cli_error(&err);
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
-    if (run(&o, &err))
+    if (o.data ? run_data(&o, &err) : run(&o, &err))
         return tfx_cli_error(&err);
     return 0;
 }
