@@ -78,5 +78,6 @@ int tfx_cmd_compare(int argc, char **argv);
 int tfx_cmd_import(int argc, char **argv);
 int tfx_cmd_grad(int argc, char **argv);
 int tfx_cmd_train(int argc, char **argv);
+int tfx_cmd_eval(int argc, char **argv);
 
 #endif

@@ -21,7 +21,8 @@ static const char help[] =
     "  validate FILE...  check recipes; prints nothing when they are good\n"
     "  import CONFIG     a recipe from a Hugging Face config.json, on stdout\n"
     "  grad RECIPE       the next-token loss and every gradient, in the checkpoint's layout\n"
-    "  train RECIPE      AdamW steps on a batch of token sequences\n"
+    "  train RECIPE      train on a data file (or one batch of tokens): AdamW, schedule, eval\n"
+    "  eval RECIPE       loss and perplexity of trained weights on data, at any context\n"
     "  plugins           list installed plugins, their options and files\n"
     "  help [COMMAND]    this text, or a command's own help\n"
     "\n"
@@ -47,6 +48,7 @@ static const command commands[] = {
     {"plugins", tfx_cmd_plugins},
     {"grad", tfx_cmd_grad},
     {"train", tfx_cmd_train},
+    {"eval", tfx_cmd_eval},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -358,6 +358,49 @@ static void refusals_case(void **state)
     free(out);
 }
 
+/* tfx eval at the training context gives the validation loss training reported; a computed
+ * position (RoPE) reaches 4× the context; a learned table is refused beyond its rows. */
+static void eval_case(void **state)
+{
+    char args[1024], want[512], *out;
+    snprintf(args, sizeof args, "train variants/gpt2-rope --set vocab=256 --set d_model=32 --set layers=2 --set heads=2 --set head_dim=16 --set context=16 "
+             "--data %s --val %s --batch 2 --context 16 --eval-batches 3 --steps 3 --threads 1 --format json --save %s/rope.st",
+             text_path, text_path, tmpdir);
+    assert_int_equal(tfx(args, &out), 0);
+    json_t *trained = json_loads(out, 0, NULL);
+    assert_non_null(trained);
+    free(out);
+    const char *rope = "eval variants/gpt2-rope --set vocab=256 --set d_model=32 --set layers=2 --set heads=2 --set head_dim=16 --set context=16";
+    snprintf(args, sizeof args, "%s --checkpoint %s/rope.st --data %s --batch 2 --context 16 --max-batches 3 --format json",
+             rope, tmpdir, text_path);
+    assert_int_equal(tfx(args, &out), 0);
+    json_t *ev = json_loads(out, 0, NULL);
+    assert_non_null(ev);
+    free(out);
+    assert_true(json_real_value(json_object_get(ev, "loss")) ==
+                json_real_value(json_object_get(trained, "val_loss")));
+    assert_int_equal(json_integer_value(json_object_get(ev, "tokens")), 96);
+    json_decref(ev);
+    snprintf(args, sizeof args, "%s --checkpoint %s/rope.st --data %s --batch 1 --context 64 --max-batches 2 --format json",
+             rope, tmpdir, text_path);
+    assert_int_equal(tfx(args, &out), 0);
+    ev = json_loads(out, 0, NULL);
+    assert_non_null(ev);
+    free(out);
+    assert_int_equal(json_integer_value(json_object_get(ev, "context")), 64);
+    double loss = json_real_value(json_object_get(ev, "loss"));
+    assert_true(loss > 0 && loss < 6);
+    json_decref(ev), json_decref(trained);
+    snprintf(args, sizeof args, "train " SMALL " --data %s --batch 2 --context 16 --steps 1 --save %s/learned.st", text_path, tmpdir);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "eval " SMALL " --checkpoint %s/learned.st --data %s --context 128", tmpdir, text_path);
+    assert_int_equal(tfx(args, &out), 1);
+    snprintf(want, sizeof want, "tfx: 'gpt2' learns its positions ('decoder.position.weight', 64 rows): a context of 128 is beyond the last position it learned\n");
+    assert_string_equal(out, want);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -366,6 +409,7 @@ int main(void)
         cmocka_unit_test(residual_init_case), cmocka_unit_test(reproducible_case),
         cmocka_unit_test(resume_case),        cmocka_unit_test(accum_case),
         cmocka_unit_test(log_case),           cmocka_unit_test(refusals_case),
+        cmocka_unit_test(eval_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
