@@ -12,6 +12,7 @@
 #include "checkpoint.h"
 #include "cli.h"
 #include "data.h"
+#include "eval.h"
 #include "load.h"
 #include "train.h"
 #include "train_run.h"
@@ -39,7 +40,6 @@ typedef struct eval_opts {
     tfx_cli_common common;
     const char *checkpoint, *data;
     int64_t max_batches, threads;
-    char context_set[64];         /* "context=T" when T is beyond the recipe's */
 } eval_opts;
 
 static int parse_int(const char *opt, const char *v, int64_t lo, int64_t *out, tfx_error *err)
@@ -88,32 +88,6 @@ static int parse_opts(int argc, char **argv, eval_opts *o, tfx_error *err)
     return 0;
 }
 
-/* Load the recipe for a context of T: beyond its own, only when the positions are computed. */
-static tfx_loaded *load_at(eval_opts *o, const tfx_registry *reg, int64_t *T, tfx_error *err)
-{
-    tfx_cli_common *c = &o->common;
-    tfx_loaded *l = tfx_load_for(c->files[0], c->sets, c->n_sets, reg, 1, err);
-    if (!l)
-        return NULL;
-    *T = c->estimate.context ? c->estimate.context : l->spec->context;
-    if (*T <= l->spec->context)
-        return l;
-    const tfx_stack *dec = &l->model->stacks[l->model->n_stacks - 1];
-    if (dec->position.n > 0) {
-        const tfx_tensor *table = &l->model->tensors[dec->position.first];
-        tfx_fail(err, "'%s' learns its positions ('%s', %" PRId64 " rows): a context of %" PRId64 " is beyond the last position it learned",
-                 l->spec->name, table->name, table->shape[0], *T);
-        tfx_loaded_free(l);
-        return NULL;
-    }
-    tfx_loaded_free(l);
-    if (c->n_sets >= TFX_MAX_SETS)
-        return tfx_fail(err, "too many --set options"), NULL;
-    snprintf(o->context_set, sizeof o->context_set, "context=%" PRId64, *T);
-    c->sets[c->n_sets++] = o->context_set;
-    return tfx_load_for(c->files[0], c->sets, c->n_sets, reg, 1, err);
-}
-
 static int load_weights(const eval_opts *o, const tfx_loaded *l, tfx_weights *w, tfx_error *err)
 {
     char ckpt[4096];
@@ -147,31 +121,22 @@ static int report(const eval_opts *o, const tfx_loaded *l, int64_t T, int64_t wi
 }
 
 /* The loss over whole windows of T tokens, B at a time. */
-static int evaluate(const eval_opts *o, const tfx_loaded *l, tfx_weights *w, int64_t T,
-                    tfx_error *err)
+static int evaluate(const eval_opts *o, const tfx_registry *reg, const tfx_loaded *l,
+                    const tfx_weights *w, tfx_error *err)
 {
     tfx_tokens data = {0};
-    tfx_trainer t = {0};
+    int64_t T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
+    int64_t B = o->common.estimate.batch ? o->common.estimate.batch : 4, windows = 0;
+    tfx_eval_source src = {.path = o->common.files[0], .sets = o->common.sets,
+                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
+    double loss;
     int rc = -1;
     if (tfx_tokens_read(&data, o->data, l->spec->vocab, err))
         return -1;
-    int64_t windows = data.n / T, B = o->common.estimate.batch ? o->common.estimate.batch : 4;
-    if (windows < 1) {
+    if (data.n < T)
         tfx_fail(err, "data '%s' has %" PRId64 " tokens, fewer than one window of %" PRId64, o->data, data.n, T);
-        goto out;
-    }
-    B = B < windows ? B : windows;
-    int64_t batches = windows / B;
-    if (o->max_batches && batches > o->max_batches)
-        batches = o->max_batches;
-    tfx_train_shape shape = {.batch = B, .tokens = T};
-    double loss;
-    if (tfx_trainer_init(&t, l->model, w, &shape, false, err) ||
-        tfx_train_eval(&t, &data, batches, &loss, err))
-        goto out;
-    rc = report(o, l, T, batches * B, loss) ? tfx_fail(err, "cannot write the report") : 0;
-out:
-    tfx_trainer_free(&t);
+    else if (!tfx_eval_at(&src, &data, T, B, o->max_batches, &loss, &windows, err))
+        rc = report(o, l, T, windows, loss) ? tfx_fail(err, "cannot write the report") : 0;
     tfx_tokens_free(&data);
     return rc;
 }
@@ -190,10 +155,10 @@ int tfx_cmd_eval(int argc, char **argv)
     tfx_registry *reg = tfx_cli_registry(&err);
     tfx_loaded *l = NULL;
     tfx_weights w = {0};
-    int64_t T = 0;
     int status = 1;
-    if (reg && (l = load_at(&o, reg, &T, &err)) && !load_weights(&o, l, &w, &err) &&
-        !evaluate(&o, l, &w, T, &err))
+    tfx_cli_common *c = &o.common;
+    if (reg && (l = tfx_load_for(c->files[0], c->sets, c->n_sets, reg, 1, &err)) &&
+        !load_weights(&o, l, &w, &err) && !evaluate(&o, reg, l, &w, &err))
         status = 0;
     tfx_weights_free(&w);
     tfx_loaded_free(l);

@@ -15,6 +15,7 @@
 
 #include "checkpoint.h"
 #include "cli.h"
+#include "eval.h"
 #include "load.h"
 #include "train.h"
 #include "train_run.h"
@@ -68,6 +69,10 @@ static const char train_usage[] =
     "                        step and data position to OUT.state, at the end\n"
     "  --save-every N        also every N steps\n"
     "  --resume OUT          continue a run saved with --save OUT, exactly as if unbroken\n"
+    "  --eval-contexts A,B   after training, the validation loss at each of these lengths (beyond\n"
+    "                        the context when the positions are computed; see tfx eval)\n"
+    "  --result FILE         also write the JSON report to FILE (what compare --emit-jobs uses)\n"
+    "  --label TEXT          a name for the run, kept in the JSON report\n"
     "\n"
     "Optimizer and schedule:\n"
     "  --steps N             optimizer steps in all, a resumed run's included (nanoGPT max_iters;\n"
@@ -99,7 +104,7 @@ typedef struct train_opts {
     tfx_cli_common common;
     bool train;                   /* tfx train (else tfx grad) */
     const char *checkpoint, *tokens, *encoder_tokens, *out;
-    const char *data, *val, *log, *resume;
+    const char *data, *val, *log, *resume, *contexts, *label, *result;
     double val_fraction, min_lr, clip;  /* min_lr < 0: lr/10; clip < 0: the mode's default */
     int64_t steps, threads, accum, warmup, eval_every, eval_batches, save_every;
     uint64_t seed;
@@ -204,6 +209,12 @@ static int take_value(train_opts *o, const char *a, const char *v, tfx_error *er
         o->log = v;
     else if (strcmp(a, "--resume") == 0)
         o->resume = v;
+    else if (strcmp(a, "--eval-contexts") == 0)
+        o->contexts = v;
+    else if (strcmp(a, "--label") == 0)
+        o->label = v;
+    else if (strcmp(a, "--result") == 0)
+        o->result = v;
     else if (strcmp(a, "--val-fraction") == 0)
         return parse_number(a, v, 0, 0.9, &o->val_fraction, err);
     else if (strcmp(a, "--min-lr") == 0)
@@ -230,7 +241,8 @@ static bool needs_value(const train_opts *o, const char *a)
     static const char *const train_only[] = {
         "--steps", "--lr", "--betas", "--eps", "--weight-decay", "--save", "--data", "--val",
         "--val-fraction", "--accum", "--warmup", "--min-lr", "--clip", "--eval-every",
-        "--eval-batches", "--save-every", "--log", "--resume"};
+        "--eval-batches", "--save-every", "--log", "--resume", "--eval-contexts", "--label",
+        "--result"};
     for (size_t k = 0; k < sizeof both / sizeof *both; k++)
         if (strcmp(a, both[k]) == 0)
             return true;
@@ -265,8 +277,8 @@ static int parse_opts(int argc, char **argv, train_opts *o, tfx_error *err)
     if (!o->tokens && !o->data)
         return tfx_fail(err, o->train ? "tfx train needs --data or --tokens (see tfx train --help)"
                                       : "tfx grad needs --tokens (see tfx grad --help)");
-    if (!o->data && (o->val || o->resume || o->log))
-        return tfx_fail(err, "--val, --resume and --log are for a run on --data");
+    if (!o->data && (o->val || o->resume || o->log || o->contexts || o->result))
+        return tfx_fail(err, "--val, --resume, --log, --eval-contexts and --result are for a run on --data");
     if (!o->train && !o->out)
         return tfx_fail(err, "tfx grad needs --out FILE for the gradients");
     if (o->common.format != TFX_FORMAT_TEXT && o->common.format != TFX_FORMAT_JSON)
@@ -545,28 +557,102 @@ static json_t *curve_json(const tfx_train_result *r)
     return arr;
 }
 
-static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                       const tfx_train_result *r)
+#define MAX_CONTEXTS 8
+
+/* The losses at --eval-contexts: NAN where the positions cannot reach (reason kept). */
+typedef struct context_losses {
+    int n;
+    int64_t context[MAX_CONTEXTS];
+    double loss[MAX_CONTEXTS];
+    char reason[MAX_CONTEXTS][256];
+} context_losses;
+
+static int parse_contexts(const char *text, context_losses *c, tfx_error *err)
+{
+    const char *p = text;
+    c->n = 0;
+    for (;;) {
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        if (end == p || errno || v < 2 || v > 1000000 || c->n == MAX_CONTEXTS || (*end && *end != ','))
+            return tfx_fail(err, "--eval-contexts expects up to %d lengths of at least 2, e.g. 128,256,512; got '%s'",
+                            MAX_CONTEXTS, text);
+        c->context[c->n++] = v;
+        if (!*end)
+            return 0;
+        p = end + 1;
+    }
+}
+
+static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_weights *w,
+                         const tfx_tokens *val, int64_t B, context_losses *c, tfx_error *err)
+{
+    tfx_registry *reg = tfx_cli_registry(err);
+    if (!reg)
+        return -1;
+    tfx_eval_source src = {.path = o->common.files[0], .sets = o->common.sets,
+                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
+    for (int k = 0; k < c->n; k++) {
+        tfx_error why = {{0}};
+        int64_t windows;
+        if (tfx_eval_at(&src, val, c->context[k], B, o->eval_batches, &c->loss[k], &windows, &why)) {
+            c->loss[k] = NAN;
+            snprintf(c->reason[k], sizeof c->reason[k], "%.255s", why.msg);
+        }
+    }
+    tfx_registry_free(reg);
+    return 0;
+}
+
+static json_t *contexts_json(const context_losses *c)
+{
+    json_t *arr = json_array();
+    for (int k = 0; k < c->n; k++)
+        json_array_append_new(arr, isnan(c->loss[k])
+                                       ? json_pack("{s:I, s:n, s:s}", "context", (json_int_t)c->context[k], "loss", "error", c->reason[k])
+                                       : json_pack("{s:I, s:f}", "context", (json_int_t)c->context[k], "loss", c->loss[k]));
+    return arr;
+}
+
+static json_t *data_json(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
+                         const tfx_train_result *r, double rss, const context_losses *c)
+{
+    int64_t n = t->step - r->first_step;
+    json_t *losses = json_array(), *sets = json_array();
+    for (int64_t i = 0; i < n; i++)
+        json_array_append_new(losses, json_real(r->losses[i]));
+    for (int i = 0; i < o->common.n_sets; i++)
+        json_array_append_new(sets, json_string(o->common.sets[i]));
+    return json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:o}",
+                     "name", l->spec->name, "recipe", o->common.files[0], "sets", sets, "label",
+                     o->label ? o->label : "", "batch", (json_int_t)t->shape.batch, "tokens",
+                     (json_int_t)t->shape.tokens, "accum", (json_int_t)o->accum, "steps",
+                     (json_int_t)t->step, "losses", losses, "curve", curve_json(r), "train_loss",
+                     r->train_loss, "val_loss", r->val_loss, "tokens_per_s", r->tokens_per_s,
+                     "train_s", r->train_s, "plan", plan_json(t), "peak_rss_mib", rss,
+                     "planned_mib", mib(plan_total(&t->plan)), "context_losses", contexts_json(c));
+}
+
+/* The JSON report into --result FILE, atomically. */
+static int write_result(const char *path, const json_t *doc, tfx_error *err)
+{
+    char tmp[4200];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp)
+        return tfx_fail(err, "output path too long: '%s'", path);
+    if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return tfx_fail(err, "cannot write '%s'", path);
+    }
+    return 0;
+}
+
+static void data_text(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
+                      const tfx_train_result *r, const context_losses *c)
 {
     FILE *out = stdout;
     int64_t n = t->step - r->first_step;
-    if (o->common.format == TFX_FORMAT_JSON) {
-        json_t *losses = json_array();
-        for (int64_t i = 0; i < n; i++)
-            json_array_append_new(losses, json_real(r->losses[i]));
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:f, s:f}",
-                                "name", l->spec->name, "batch", (json_int_t)t->shape.batch,
-                                "tokens", (json_int_t)t->shape.tokens, "accum", (json_int_t)o->accum,
-                                "steps", (json_int_t)t->step, "losses", losses, "curve",
-                                curve_json(r), "train_loss", r->train_loss, "val_loss", r->val_loss,
-                                "tokens_per_s", r->tokens_per_s, "train_s", r->train_s, "plan",
-                                plan_json(t), "peak_rss_mib", peak_rss_mib(), "planned_mib",
-                                mib(plan_total(&t->plan)));
-        int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        fputc('\n', out);
-        json_decref(doc);
-        return rc || ferror(out) ? -1 : 0;
-    }
     fprintf(out, "%s: %" PRId64 " step%s of %lld × %lld sequences of %lld tokens (steps %" PRId64 " to %" PRId64 ")\n",
             l->spec->name, n, n == 1 ? "" : "s", (long long)o->accum, (long long)t->shape.batch,
             (long long)t->shape.tokens, r->first_step + 1, t->step);
@@ -575,10 +661,29 @@ static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_train
                 r->curve[i].train_loss, r->curve[i].val_loss);
     fprintf(out, "  train loss     %.6f\n  val loss       %.6f\n  speed          %.0f tokens/s (%.1f s of steps)\n",
             r->train_loss, r->val_loss, r->tokens_per_s, r->train_s);
+    for (int k = 0; k < c->n; k++)
+        isnan(c->loss[k]) ? fprintf(out, "  at %-11" PRId64 " unreachable: %s\n", c->context[k], c->reason[k])
+                          : fprintf(out, "  at %-11" PRId64 " val loss %.6f\n", c->context[k], c->loss[k]);
     print_plan(out, l, t);
     if (o->out)
         fprintf(out, "  saved          %s (and %s.state)\n", o->out, o->out);
-    return ferror(out) ? -1 : 0;
+}
+
+static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
+                       const tfx_train_result *r, double rss, const context_losses *c,
+                       tfx_error *err)
+{
+    json_t *doc = data_json(o, l, t, r, rss, c);
+    int rc = o->result ? write_result(o->result, doc, err) : 0;
+    if (!rc && o->common.format == TFX_FORMAT_JSON) {
+        rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
+        fputc('\n', stdout);
+    } else if (!rc)
+        data_text(o, l, t, r, c);
+    json_decref(doc);
+    if (!rc && ferror(stdout))
+        rc = tfx_fail(err, "cannot write the report");
+    return rc;
 }
 
 static void run_opts(const train_opts *o, FILE *log, tfx_train_run_opts *r)
@@ -622,6 +727,7 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, con
     tfx_tokens train = {0}, val = {0};
     tfx_train_result r = {0};
     tfx_train_run_opts ro;
+    context_losses contexts = {0};
     char log_tmp[4200];
     FILE *log = NULL;
     int64_t position = 0, T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
@@ -634,7 +740,9 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, con
                  l->spec->name);
         goto out;
     }
-    if ((o->out && check_not_input(o->out, inputs, 4, err)) ||
+    if ((o->contexts && parse_contexts(o->contexts, &contexts, err)) ||
+        (o->out && check_not_input(o->out, inputs, 4, err)) ||
+        (o->result && check_not_input(o->result, inputs, 4, err)) ||
         (o->log && check_not_input(o->log, inputs, 4, err)) ||
         tfx_trainer_init(&t, l->model, w, &shape, true, err) ||
         read_data(o, l->spec, T, &train, &val, err) ||
@@ -646,10 +754,10 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, con
         close_log(log, log_tmp, o->log, 1, err))
         goto out;
     log = NULL;
-    if (data_report(o, l, &t, &r)) {
-        tfx_fail(err, "cannot write the report");
+    double rss = peak_rss_mib(); /* training's, before any evaluation at other lengths */
+    if ((o->contexts && eval_contexts(o, l, w, &val, shape.batch, &contexts, err)) ||
+        data_report(o, l, &t, &r, rss, &contexts, err))
         goto out;
-    }
     rc = 0;
 out:
     close_log(log, log_tmp, o->log, 0, err);

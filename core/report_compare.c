@@ -151,6 +151,7 @@ static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown
         }
         fputc('\n', out);
     }
+    tfx_report_compare_train(out, cols, n, markdown);
     if (!any_run(cols, n))
         return;
     const tfx_run_figures *shown = &cols[0].run; /* the first that ran gives the lengths */
@@ -199,6 +200,7 @@ static void csv(FILE *out, const tfx_compare_column *cols, int n)
             fprintf(out, ",%" PRId64, rows[r].get(&cols[c].item, rows[r].arg));
         fputc('\n', out);
     }
+    tfx_report_compare_train_csv(out, cols, n);
     for (size_t r = 0; any_run(cols, n) && r < N_RUN_ROWS; r++) {
         fprintf(out, "run,%s", run_rows[r].name);
         for (int c = 0; c < n; c++)
@@ -242,6 +244,8 @@ static int json(FILE *out, const tfx_compare_column *cols, int n)
         } else if (f->error[0]) {
             json_object_set_new(col, "run", json_pack("{s:s}", "error", f->error));
         }
+        if (cols[c].train.measured || cols[c].train.error[0])
+            json_object_set_new(col, "train", tfx_compare_train_json(&cols[c].train));
         json_object_set_new(col, "diff_to_first", diff);
         json_array_append_new(all, col);
     }
@@ -352,9 +356,11 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
         return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
     int run = any_run(cols, n), panels = run ? 4 : 3;
     int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220;
-    int height = panels * PANEL_H + 40 + 18 * n;
+    int height = panels * PANEL_H + 40 + 18 * n + 2 * 300 * tfx_compare_any_trained(cols, n);
     if (width < 760)
         width = 760;
+    if (tfx_compare_any_trained(cols, n) && width < 900)
+        width = 900; /* the line panels and their key */
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\">\n"
                "<style>text{font-family:sans-serif}.title{font-size:15px;font-weight:bold}"
                ".axis{font-size:11px;fill:#444}.label{font-size:11px}</style>\n"
@@ -396,6 +402,7 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     }
     /* The key: each column's number and full name. */
     int ky = panels * PANEL_H + 20;
+    ky += tfx_compare_svg_curves(f, panels * PANEL_H, width, cols, n);
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">Columns</text>\n", LEFT, ky);
     for (int c = 0; c < n; c++) {
         char label[600];
