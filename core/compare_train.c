@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compare.h"
@@ -186,11 +187,17 @@ static int collect_one(const tfx_cli_common *c, const char *file, const tfx_regi
                        tfx_compare_column *col, tfx_error *err)
 {
     json_error_t jerr;
-    json_t *doc = json_load_file(file, 0, &jerr);
+    json_t *doc = NULL;
     const char *recipe = NULL, *label = "";
     json_t *sets_json = NULL;
     char *sets[TFX_MAX_SETS];
     int n = 0, rc = -1;
+    struct stat sb;
+    if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        tfx_fail(err, "'%s' is not a regular file", file);
+        goto out;
+    }
+    doc = json_load_file(file, 0, &jerr);
     if (!doc || json_unpack(doc, "{s:s, s:o, s?s}", "recipe", &recipe, "sets", &sets_json,
                             "label", &label) != 0 || !json_is_array(sets_json)) {
         tfx_fail(err, "'%s' is not the result of a tfx train job (%s)", file, doc ? "no recipe and sets" : jerr.text);

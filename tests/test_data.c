@@ -401,6 +401,92 @@ static void eval_case(void **state)
     free(out);
 }
 
+/* ---- compare --train ---------------------------------------------------------------------- */
+
+#define TINY "gpt2 --set vocab=256 --set d_model=32 --set layers=2 --set heads=2 --set head_dim=16 --set context=16"
+#define TRAIN_ARGS "--train --steps 3 --batch 2 --context 16 --threads 1 --contexts 16,64"
+
+static json_t *compare_json(const char *args)
+{
+    char *out;
+    int rc = tfx(args, &out);
+    if (rc != 0)
+        fail_msg("tfx %s: %s", args, out);
+    json_t *doc = json_loads(out, 0, NULL);
+    if (!doc)
+        fail_msg("not JSON: %s", out);
+    free(out);
+    return doc;
+}
+
+static double train_figure(const json_t *cols, size_t c, const char *key)
+{
+    return json_number_value(json_object_get(json_object_get(json_array_get(cols, c), "train"), key));
+}
+
+static const json_t *context_loss(const json_t *cols, size_t c, size_t k)
+{
+    const json_t *train = json_object_get(json_array_get(cols, c), "train");
+    return json_object_get(json_array_get(json_object_get(train, "context_losses"), k), "loss");
+}
+
+/* Each column's figures are those of its own `tfx train`; a learned table cannot reach 64. */
+static void compare_train_case(void **state)
+{
+    char args[2048];
+    snprintf(args, sizeof args, "compare " TINY " --sweep position=learned,rope " TRAIN_ARGS " --data %s --format json",
+             text_path);
+    json_t *cols = compare_json(args);
+    assert_int_equal(json_array_size(cols), 2);
+    snprintf(args, sizeof args, "train " TINY " --set position=rope --data %s --steps 3 --batch 2 --context 16 --threads 1 --eval-every 1 --format json",
+             text_path);
+    json_t *alone = compare_json(args);
+    assert_true(train_figure(cols, 1, "val_loss") == json_real_value(json_object_get(alone, "val_loss")));
+    assert_true(train_figure(cols, 1, "train_loss") == json_real_value(json_object_get(alone, "train_loss")));
+    assert_true(train_figure(cols, 0, "val_loss") != train_figure(cols, 1, "val_loss"));
+    assert_true(json_is_null(context_loss(cols, 0, 1)));
+    assert_true(json_is_real(context_loss(cols, 1, 1)));
+    assert_true(json_real_value(context_loss(cols, 1, 0)) == train_figure(cols, 1, "val_loss"));
+    assert_int_equal(json_array_size(json_object_get(json_object_get(json_array_get(cols, 0), "train"), "curve")), 3);
+    json_decref(cols), json_decref(alone);
+}
+
+/* The jobs --emit-jobs prints, run by a shell, leave results --collect turns into the same
+ * figures as training in place. */
+static void jobs_case(void **state)
+{
+    char args[2048], *out;
+    snprintf(args, sizeof args, "mkdir -p %s/jobs", tmpdir);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "compare " TINY " --sweep position=learned,rope " TRAIN_ARGS " --data %s --emit-jobs %s/jobs",
+             text_path, tmpdir);
+    assert_int_equal(tfx(args, &out), 0);
+    char jobs[200];
+    snprintf(jobs, sizeof jobs, "%s/jobs.sh", tmpdir);
+    write_file(jobs, out, strlen(out));
+    assert_non_null(strstr(out, "'--label' 'position=rope'"));
+    free(out);
+    snprintf(args, sizeof args, "sh %s > /dev/null", jobs);
+    assert_int_equal(system(args), 0);
+    snprintf(args, sizeof args, "compare --collect %s/jobs --format json", tmpdir);
+    json_t *collected = compare_json(args);
+    snprintf(args, sizeof args, "compare " TINY " --sweep position=learned,rope " TRAIN_ARGS " --data %s --format json", text_path);
+    json_t *live = compare_json(args);
+    assert_int_equal(json_array_size(collected), 2);
+    for (size_t c = 0; c < 2; c++) {
+        assert_true(train_figure(collected, c, "val_loss") == train_figure(live, c, "val_loss"));
+        assert_string_equal(json_string_value(json_object_get(json_array_get(collected, c), "sweep")),
+                            json_string_value(json_object_get(json_array_get(live, c), "sweep")));
+    }
+    json_decref(collected), json_decref(live);
+    snprintf(args, sizeof args, "compare --collect %s", tmpdir); /* no results there */
+    assert_int_equal(tfx(args, &out), 1);
+    char want[300];
+    snprintf(want, sizeof want, "tfx: '%s' holds no results (*.json) of tfx train jobs\n", tmpdir);
+    assert_string_equal(out, want);
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,7 +495,8 @@ int main(void)
         cmocka_unit_test(residual_init_case), cmocka_unit_test(reproducible_case),
         cmocka_unit_test(resume_case),        cmocka_unit_test(accum_case),
         cmocka_unit_test(log_case),           cmocka_unit_test(refusals_case),
-        cmocka_unit_test(eval_case),
+        cmocka_unit_test(eval_case),          cmocka_unit_test(compare_train_case),
+        cmocka_unit_test(jobs_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
