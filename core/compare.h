@@ -41,6 +41,7 @@ typedef struct tfx_compare_column {
     tfx_params_item item;
     tfx_run_figures run;
     tfx_train_figures train;
+    char path[1024];              /* the recipe's path, kept when read back by --collect */
 } tfx_compare_column;
 
 /* What every column of `tfx compare --train` is trained on, the same for all. */

@@ -207,8 +207,9 @@ static int collect_one(const tfx_cli_common *c, const char *file, const tfx_regi
         if (json_is_string(json_array_get(sets_json, i)))
             sets[n++] = (char *)json_string_value(json_array_get(sets_json, i));
     snprintf(col->label, sizeof col->label, "%s", label);
-    if (!(col->loaded = tfx_load(recipe, sets, n, reg, err)) ||
-        tfx_cli_item(c, recipe, col->loaded, &col->item, err))
+    snprintf(col->path, sizeof col->path, "%s", recipe); /* the item points at it */
+    if (!(col->loaded = tfx_load(col->path, sets, n, reg, err)) ||
+        tfx_cli_item(c, col->path, col->loaded, &col->item, err))
         goto out;
     if (tfx_compare_train_figures(doc, &col->train)) {
         tfx_fail(err, "'%s': %s", file, col->train.error);
