@@ -70,7 +70,9 @@ static const char train_usage[] =
     "  --save-every N        also every N steps\n"
     "  --resume OUT          continue a run saved with --save OUT, exactly as if unbroken\n"
     "  --eval-contexts A,B   after training, the validation loss at each of these lengths (beyond\n"
-    "                        the context when the positions are computed; see tfx eval)\n"
+    "                        the context when the positions are computed; see tfx eval), each\n"
+    "                        over the same tokens: whole windows of the longest from the start\n"
+    "                        of the validation data, at most eval-batches x batch of them\n"
     "  --result FILE         also write the JSON report to FILE (what compare --emit-jobs uses)\n"
     "  --label TEXT          a name for the run, kept in the JSON report\n"
     "\n"
@@ -593,10 +595,19 @@ static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_wei
         return -1;
     tfx_eval_source src = {.path = o->common.files[0], .sets = o->common.sets,
                            .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
+    /* Every length reads the same tokens: whole windows of the longest over the validation
+     * data's start, at most eval-batches × B of them, one window at a time. */
+    int64_t longest = 0;
+    for (int k = 0; k < c->n; k++)
+        longest = c->context[k] > longest ? c->context[k] : longest;
+    int64_t budget = val->n / longest * longest, cap = o->eval_batches * B * longest;
+    budget = budget < cap ? budget : cap;
     for (int k = 0; k < c->n; k++) {
         tfx_error why = {{0}};
-        int64_t windows;
-        if (tfx_eval_at(&src, val, c->context[k], B, o->eval_batches, &c->loss[k], &windows, &why)) {
+        int64_t windows, n = budget / c->context[k];
+        if (n < 1 || tfx_eval_at(&src, val, c->context[k], 1, n, &c->loss[k], &windows, &why)) {
+            if (n < 1)
+                snprintf(why.msg, sizeof why.msg, "the validation data holds no window of %" PRId64 " tokens", c->context[k]);
             c->loss[k] = NAN;
             snprintf(c->reason[k], sizeof c->reason[k], "%.255s", why.msg);
         }

@@ -24,20 +24,26 @@ static void read_all(int fd, char *buf, size_t cap)
     buf[len] = '\0';
 }
 
-/* argv of `tfx run RECIPE --random --format json ... --set ...`, into argv (NULL-terminated). */
-static void run_argv(const char *path, char *const *sets, int n_sets, const tfx_compare_run_opts *o,
-                     char **argv)
+/* argv of `tfx run RECIPE --random --format json ... --set ...` (NULL-terminated), with the
+ * text of its numbers. */
+typedef struct run_argv {
+    char *argv[16 + 2 * (TFX_MAX_SETS + 8)];
+    char prompt[32], generate[32], threads[32];
+} run_argv;
+
+static void build_argv(run_argv *a, const char *path, char *const *sets, int n_sets,
+                       const tfx_compare_run_opts *o)
 {
-    static char prompt[32], generate[32], threads[32];
-    snprintf(prompt, sizeof prompt, "%" PRId64, o->prompt_len);
-    snprintf(generate, sizeof generate, "%" PRId64, o->generate);
-    snprintf(threads, sizeof threads, "%d", o->threads);
+    char **argv = a->argv;
+    snprintf(a->prompt, sizeof a->prompt, "%" PRId64, o->prompt_len);
+    snprintf(a->generate, sizeof a->generate, "%" PRId64, o->generate);
+    snprintf(a->threads, sizeof a->threads, "%d", o->threads);
     int n = 0;
     argv[n++] = "tfx", argv[n++] = "run", argv[n++] = (char *)path, argv[n++] = "--random";
-    argv[n++] = "--format", argv[n++] = "json", argv[n++] = "--prompt-len", argv[n++] = prompt;
-    argv[n++] = "--generate", argv[n++] = generate;
+    argv[n++] = "--format", argv[n++] = "json", argv[n++] = "--prompt-len", argv[n++] = a->prompt;
+    argv[n++] = "--generate", argv[n++] = a->generate;
     if (o->threads > 0)
-        argv[n++] = "--threads", argv[n++] = threads;
+        argv[n++] = "--threads", argv[n++] = a->threads;
     if (o->dtype)
         argv[n++] = "--dtype", argv[n++] = (char *)o->dtype;
     for (int i = 0; i < n_sets && i < TFX_MAX_SETS + 8; i++)
@@ -89,10 +95,10 @@ int tfx_compare_measure(tfx_compare_column *col, const char *path, char *const *
 {
     tfx_run_figures *f = &col->run;
     char out[16384];
-    char *argv[16 + 2 * (TFX_MAX_SETS + 8)];
+    run_argv a;
     memset(f, 0, sizeof *f);
-    run_argv(path, sets, n_sets, o, argv);
-    if (tfx_compare_spawn(argv, out, sizeof out, f->error, sizeof f->error))
+    build_argv(&a, path, sets, n_sets, o);
+    if (tfx_compare_spawn(a.argv, out, sizeof out, f->error, sizeof f->error))
         return -1;
     json_error_t jerr;
     json_t *doc = json_loads(out, 0, &jerr);

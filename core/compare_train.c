@@ -144,7 +144,7 @@ static const char *absolute(const char *path, char *buf)
 int tfx_compare_emit_job(FILE *out, const char *label, const char *path, char *const *sets,
                          int n_sets, const tfx_compare_train_opts *o, const char *dir, int index)
 {
-    static char exe[PATH_MAX], recipe[PATH_MAX], data[PATH_MAX], val[PATH_MAX], where[PATH_MAX];
+    char exe[PATH_MAX], recipe[PATH_MAX], data[PATH_MAX], val[PATH_MAX], where[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
     exe[len > 0 ? len : 0] = '\0';
     tfx_compare_train_opts abs = *o;

@@ -364,7 +364,8 @@ static void eval_case(void **state)
 {
     char args[1024], want[512], *out;
     snprintf(args, sizeof args, "train variants/gpt2-rope --set vocab=256 --set d_model=32 --set layers=2 --set heads=2 --set head_dim=16 --set context=16 "
-             "--data %s --val %s --batch 2 --context 16 --eval-batches 3 --steps 3 --threads 1 --format json --save %s/rope.st",
+             "--data %s --val %s --batch 2 --context 16 --eval-batches 3 --steps 3 --threads 1 --format json --save %s/rope.st "
+             "--eval-contexts 16,32",
              text_path, text_path, tmpdir);
     assert_int_equal(tfx(args, &out), 0);
     json_t *trained = json_loads(out, 0, NULL);
@@ -390,7 +391,23 @@ static void eval_case(void **state)
     assert_int_equal(json_integer_value(json_object_get(ev, "context")), 64);
     double loss = json_real_value(json_object_get(ev, "loss"));
     assert_true(loss > 0 && loss < 6);
-    json_decref(ev), json_decref(trained);
+    json_decref(ev);
+    /* --eval-contexts reads the same 192 tokens at each length: 12 windows of 16, 6 of 32 */
+    const json_t *at = json_object_get(trained, "context_losses");
+    for (size_t k = 0; k < 2; k++) {
+        int T = k ? 32 : 16;
+        snprintf(args, sizeof args, "%s --checkpoint %s/rope.st --data %s --batch 1 --context %d --max-batches %d --format json",
+                 rope, tmpdir, text_path, T, 192 / T);
+        assert_int_equal(tfx(args, &out), 0);
+        ev = json_loads(out, 0, NULL);
+        assert_non_null(ev);
+        free(out);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(at, k), "context")), T);
+        assert_true(json_real_value(json_object_get(json_array_get(at, k), "loss")) ==
+                    json_real_value(json_object_get(ev, "loss")));
+        json_decref(ev);
+    }
+    json_decref(trained);
     snprintf(args, sizeof args, "train " SMALL " --data %s --batch 2 --context 16 --steps 1 --save %s/learned.st", text_path, tmpdir);
     assert_int_equal(tfx(args, &out), 0);
     free(out);
@@ -446,7 +463,9 @@ static void compare_train_case(void **state)
     assert_true(train_figure(cols, 0, "val_loss") != train_figure(cols, 1, "val_loss"));
     assert_true(json_is_null(context_loss(cols, 0, 1)));
     assert_true(json_is_real(context_loss(cols, 1, 1)));
-    assert_true(json_real_value(context_loss(cols, 1, 0)) == train_figure(cols, 1, "val_loss"));
+    double at16 = json_real_value(context_loss(cols, 1, 0)), at64 = json_real_value(context_loss(cols, 1, 1));
+    assert_true(at16 > 0 && at16 < 6 && at64 > 0 && at64 < 6);
+    assert_true(at16 != at64);
     assert_int_equal(json_array_size(json_object_get(json_object_get(json_array_get(cols, 0), "train"), "curve")), 3);
     json_decref(cols), json_decref(alone);
 }
