@@ -95,8 +95,8 @@ void tfx_report_compare_train_csv(FILE *out, const tfx_compare_column *cols, int
 json_t *tfx_compare_train_json(const tfx_train_figures *f);
 int tfx_compare_any_trained(const tfx_compare_column *cols, int n);
 
-/* SVG panels of lines at `top`, `height` tall and `width` wide: validation loss against step,
- * and loss against evaluation length. Return the height used (0 when there is nothing). */
+/* SVG panels of lines at `top`: validation loss against step, and loss against evaluation
+ * length. Return the height used (0 when there is nothing); with f NULL draw nothing. */
 int tfx_compare_svg_curves(FILE *f, int top, int width, const tfx_compare_column *cols, int n);
 
 /* Print the columns side by side with the difference to the first. Returns 0 or -1. */

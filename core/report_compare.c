@@ -356,7 +356,7 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
         return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
     int run = any_run(cols, n), panels = run ? 4 : 3;
     int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220;
-    int height = panels * PANEL_H + 40 + 18 * n + 2 * 300 * tfx_compare_any_trained(cols, n);
+    int height = panels * PANEL_H + 40 + 18 * n + tfx_compare_svg_curves(NULL, 0, 0, cols, n);
     if (width < 760)
         width = 760;
     if (tfx_compare_any_trained(cols, n) && width < 900)

@@ -193,11 +193,17 @@ static void line_panel(FILE *f, int top, const char *title, const char *x_name, 
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">%s</text>\n", LINE_LEFT, top + 18, title);
     fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" stroke=\"#999\"/>\n",
             LINE_LEFT, base - height, LINE_PLOT_W, height);
+    const tfx_train_figures *ctx = with_contexts(cols, n);
+    for (int k = 0; log2_x && ctx && k < ctx->n_contexts; k++) /* ticks at the lengths */
+        fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%" PRId64 "</text>\n",
+                LINE_LEFT + (log2((double)ctx->context[k]) - lo[0]) / (hi[0] - lo[0]) * LINE_PLOT_W,
+                base + 16, ctx->context[k]);
     for (int t = 0; t <= 4; t++) {
         double vx = lo[0] + (hi[0] - lo[0]) * t / 4, vy = lo[1] + (hi[1] - lo[1]) * t / 4;
         int px = LINE_LEFT + LINE_PLOT_W * t / 4, py = base - height * t / 4;
-        fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%.4g</text>\n", px,
-                base + 16, log2_x ? exp2(vx) : vx);
+        if (!log2_x)
+            fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%.0f</text>\n",
+                    px, base + 16, vx);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\" text-anchor=\"end\">%.3f</text>\n",
                 LINE_LEFT - 8, py + 4, vy);
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#eee\"/>\n", LINE_LEFT, py,
@@ -212,6 +218,10 @@ static void line_panel(FILE *f, int top, const char *title, const char *x_name, 
             fprintf(f, "%.1f,%.1f ", LINE_LEFT + (x - lo[0]) / (hi[0] - lo[0]) * LINE_PLOT_W,
                     base - (y - lo[1]) / (hi[1] - lo[1]) * height);
         fputs("\"/>\n", f);
+        for (int i = 0; at(&cols[c].train, i, &x, &y); i++) /* a lone point shows too */
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%s\"><title>%.4g: %.4f</title></circle>\n",
+                    LINE_LEFT + (x - lo[0]) / (hi[0] - lo[0]) * LINE_PLOT_W,
+                    base - (y - lo[1]) / (hi[1] - lo[1]) * height, colour, log2_x ? exp2(x) : x, y);
         int ly = top + 40 + 18 * c;
         fprintf(f, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>"
                    "<text x=\"%d\" y=\"%d\" class=\"label\">%d ",
@@ -229,10 +239,12 @@ int tfx_compare_svg_curves(FILE *f, int top, int width, const tfx_compare_column
     (void)width;
     if (!tfx_compare_any_trained(cols, n))
         return 0;
+    if (!f) /* only the height */
+        return with_contexts(cols, n) ? 2 * LINE_PANEL_H : LINE_PANEL_H;
     line_panel(f, top, "Validation loss against step", "step", 0, cols, n, curve_point);
     if (!with_contexts(cols, n))
         return LINE_PANEL_H;
-    line_panel(f, top + LINE_PANEL_H, "Loss against evaluation length", "tokens per sequence", 1,
+    line_panel(f, top + LINE_PANEL_H, "Loss against evaluation length (log scale)", "tokens per sequence", 1,
                cols, n, context_point);
     return 2 * LINE_PANEL_H;
 }
