@@ -387,22 +387,25 @@ static json_t *train_bench(const train_case *c, const tfx_registry *reg, double 
     if (!l)
         return fprintf(stderr, "tfx-bench: %s: %s\n", c->name, err.msg), NULL;
     double spent = time_steps(l, c);
+    double after = sgemm_rate(2048); /* a shared machine: the limit is the best seen around it */
+    gemm = after > gemm ? after : gemm;
     double tps = spent > 0 ? (double)(c->steps * c->B * c->T) / spent : 0;
     double gflops = tps * train_flops_per_token(l, c->T) / 1e9;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("train %-22s B %-3" PRId64 " T %-5" PRId64 " %9.0f tokens/s  %7.1f GFLOP/s  %.2f of sgemm\n",
-           c->name, c->B, c->T, tps, gflops, gflops / gemm);
-    json_t *j = json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:f}", "name", c->name, "batch",
+    printf("train %-22s B %-3" PRId64 " T %-5" PRId64 " %9.0f tokens/s  %7.1f GFLOP/s  %.2f of sgemm %.1f\n",
+           c->name, c->B, c->T, tps, gflops, gflops / gemm, gemm);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "name", c->name, "batch",
                           (json_int_t)c->B, "tokens", (json_int_t)c->T, "tokens_per_s", tps,
-                          "gflops", gflops, "of_sgemm", gflops / gemm, "flops_per_token",
-                          train_flops_per_token(l, c->T));
+                          "gflops", gflops, "sgemm_gflops", gemm, "of_sgemm", gflops / gemm,
+                          "flops_per_token", train_flops_per_token(l, c->T));
     tfx_loaded_free(l);
     return j;
 }
 
 /* The training benchmark: the small model (d_model 256, 6 layers, 8 heads, vocabulary 256,
- * 8 × 256) and gpt2 (4 × 256; not with --quick), against the sgemm limit of this run. */
+ * 8 × 256) and gpt2 (4 × 256; not with --quick), each against the best sgemm rate measured
+ * before and right after it. */
 static json_t *train_benches(const tfx_registry *reg, int quick, double gemm)
 {
     static char *small[] = {"vocab=256", "d_model=256", "layers=6", "heads=8", "head_dim=32", "context=256"};
