@@ -506,6 +506,27 @@ static void jobs_case(void **state)
     free(out);
 }
 
+/* Training's peak RSS stays within 1.15× of its plan (weights, gradients, moments, saved
+ * activations, workspace) once the plan dwarfs the process itself (about 134 MiB here). */
+static void memory_case(void **state)
+{
+#ifdef __SANITIZE_ADDRESS__
+    skip(); /* ASan's shadow memory is not the plan's */
+#endif
+    char args[1024], *out;
+    snprintf(args, sizeof args, "train gpt2 --set vocab=256 --set d_model=128 --set layers=4 --set heads=4 --set head_dim=32 --set context=256 "
+             "--data %s --batch 8 --context 256 --steps 1 --eval-batches 1 --threads 1 --format json", text_path);
+    assert_int_equal(tfx(args, &out), 0);
+    json_t *doc = json_loads(out, 0, NULL);
+    assert_non_null(doc);
+    free(out);
+    double rss = json_real_value(json_object_get(doc, "peak_rss_mib"));
+    double plan = json_real_value(json_object_get(doc, "planned_mib"));
+    assert_true(plan > 120 && plan < 150);
+    assert_true(rss >= 0.95 * plan && rss <= 1.15 * plan);
+    json_decref(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,7 +536,7 @@ int main(void)
         cmocka_unit_test(resume_case),        cmocka_unit_test(accum_case),
         cmocka_unit_test(log_case),           cmocka_unit_test(refusals_case),
         cmocka_unit_test(eval_case),          cmocka_unit_test(compare_train_case),
-        cmocka_unit_test(jobs_case),
+        cmocka_unit_test(jobs_case),          cmocka_unit_test(memory_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
