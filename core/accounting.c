@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
+
 static int add(int64_t *sum, int64_t n, tfx_error *err)
 {
-    if (__builtin_add_overflow(*sum, n, sum))
+    if (tfx_add_overflows(*sum, n, sum))
         return tfx_fail(err, "the parameter count overflows 64 bits");
     return 0;
 }

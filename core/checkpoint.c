@@ -4,12 +4,15 @@
 
 #include <inttypes.h>
 #include <libgen.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "safetensors.h"
+#include "text.h"
 
 #define LAYER_TOKEN "{layer}"
 
@@ -22,45 +25,95 @@ typedef struct map_entry {
     tfx_mark mark;
 } map_entry;
 
+/* A template split at its {layer}, sorted so that a name finds its templates by binary
+ * search: matching every tensor against every entry cost tensors × entries (10^6 × 10^4 for
+ * a hostile map), now tensors × digits × log entries. */
+typedef struct tmpl_key {
+    const char *prefix, *suffix;  /* suffix NULL: a plain name (prefix is all of it) */
+    size_t prefix_len;
+    size_t order;                 /* the template's place in the recipe's list */
+} tmpl_key;
+
+typedef struct tmpl_index {
+    tmpl_key *keys;               /* [n], sorted by key_cmp */
+    size_t n;
+} tmpl_index;
+
 typedef struct ckpt_map {
     map_entry *entries;
     size_t n;
-    const tfx_node *ignore;       /* SEQ of templates, or NULL */
+    tmpl_index targets;           /* over entries[].target */
+    tmpl_index ignore;            /* over checkpoint.ignore's names */
 } ckpt_map;
 
 /* ---- templates ---------------------------------------------------------------------------- */
 
-/* Does `name` match `tmpl` (one optional {layer})? Sets *layer (-1 without the token). */
-static bool template_match(const char *tmpl, const char *name, int64_t *layer)
+static int key_cmp(const void *pa, const void *pb)
 {
-    const char *tok = strstr(tmpl, LAYER_TOKEN);
-    *layer = -1;
-    if (!tok)
-        return strcmp(tmpl, name) == 0;
-    size_t pre = (size_t)(tok - tmpl);
-    if (strncmp(tmpl, name, pre) != 0)
-        return false;
-    const char *digits = name + pre, *end = digits;
-    int64_t value = 0;
-    while (*end >= '0' && *end <= '9' && end - digits < 9)
-        value = value * 10 + (*end++ - '0');
-    if (end == digits || (end - digits > 1 && *digits == '0'))
-        return false;
-    if (strcmp(end, tok + strlen(LAYER_TOKEN)) != 0)
-        return false;
-    *layer = value;
-    return true;
+    const tmpl_key *a = pa, *b = pb;
+    size_t n = a->prefix_len < b->prefix_len ? a->prefix_len : b->prefix_len;
+    int c = memcmp(a->prefix, b->prefix, n);
+    if (c || a->prefix_len != b->prefix_len)
+        return c ? c : a->prefix_len < b->prefix_len ? -1 : 1;
+    if (!a->suffix || !b->suffix)
+        return (a->suffix != NULL) - (b->suffix != NULL);
+    return strcmp(a->suffix, b->suffix);
 }
 
-static void template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
+/* Index n templates (texts[i], in recipe order). Returns 0, or -1 when out of memory. */
+static int index_build(tmpl_index *ix, const char *const *texts, size_t n)
+{
+    ix->n = 0;
+    if (!(ix->keys = calloc(n + 1, sizeof *ix->keys)))
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!texts[i])
+            continue;
+        const char *tok = strstr(texts[i], LAYER_TOKEN);
+        ix->keys[ix->n++] = (tmpl_key){.prefix = texts[i], .order = i,
+                                       .prefix_len = tok ? (size_t)(tok - texts[i]) : strlen(texts[i]),
+                                       .suffix = tok ? tok + strlen(LAYER_TOKEN) : NULL};
+    }
+    qsort(ix->keys, ix->n, sizeof *ix->keys, key_cmp);
+    return 0;
+}
+
+/* The first template (in recipe order) that `name` matches as template_match() would, or -1;
+ * *layer is its {layer} value (-1 for a plain name). Looks up the plain name, then each digit
+ * of the name as where {layer} could stand. */
+static int64_t index_find(const tmpl_index *ix, const char *name, int64_t *layer)
+{
+    int64_t best = -1;
+    *layer = -1;
+    tmpl_key probe = {.prefix = name, .prefix_len = strlen(name)};
+    const tmpl_key *k = ix->n ? bsearch(&probe, ix->keys, ix->n, sizeof probe, key_cmp) : NULL;
+    if (k)
+        best = (int64_t)k->order;
+    for (const char *d = name; *d && ix->n; d++) {
+        const char *end = d;
+        int64_t value = 0;
+        while (*end >= '0' && *end <= '9' && end - d < 9)
+            value = value * 10 + (*end++ - '0');
+        if (end == d || (end - d > 1 && *d == '0'))
+            continue;
+        probe = (tmpl_key){.prefix = name, .prefix_len = (size_t)(d - name), .suffix = end};
+        k = bsearch(&probe, ix->keys, ix->n, sizeof probe, key_cmp);
+        if (k && (best < 0 || (int64_t)k->order < best))
+            best = (int64_t)k->order, *layer = value;
+    }
+    return best;
+}
+
+/* The template with its layer token replaced; -1 when it does not fit in out[cap]. */
+static int template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
 {
     const char *tok = strstr(tmpl, LAYER_TOKEN);
-    if (!tok || layer < 0) {
-        snprintf(out, cap, "%s", tmpl);
-        return;
-    }
-    snprintf(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
-             tok + strlen(LAYER_TOKEN));
+    if (!tok || layer < 0)
+        return tfx_text(out, cap, "%s", tmpl);
+    if (tok - tmpl > INT_MAX)
+        return -1;
+    return tfx_text(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
+                    tok + strlen(LAYER_TOKEN));
 }
 
 /* ---- reading the map from the recipe ------------------------------------------------------ */
@@ -132,6 +185,10 @@ static int parse_entry(const tfx_node *tensors, size_t i, const tfx_spec *spec, 
     if (e->part >= e->split)
         return tfx_fail_at(err, tfx_node_get(v, "part")->mark, "'part' must be below 'split' (%" PRId64 ")",
                            e->split);
+    int64_t parts;
+    if (tfx_mul_overflows(e->split, e->groups, &parts))
+        return tfx_fail_at(err, v->mark, "checkpoint source of '%s': 'groups' x 'split' (%" PRId64 " x %" PRId64 ") overflows 64 bits",
+                           e->target, e->groups, e->split);
     return 0;
 }
 
@@ -150,9 +207,9 @@ static int read_map(const tfx_node *ckpt, const tfx_spec *spec, ckpt_map *map, t
     const tfx_node *tensors = tfx_node_get(ckpt, "tensors");
     if (!tensors || tensors->type != TFX_NODE_MAP)
         return tfx_fail_at(err, ckpt->mark, "'checkpoint.tensors' must map recipe tensor names to checkpoint tensor names");
-    map->ignore = tfx_node_get(ckpt, "ignore");
-    if (map->ignore && map->ignore->type != TFX_NODE_SEQ)
-        return tfx_fail_at(err, map->ignore->mark, "'checkpoint.ignore' must be a list of tensor names");
+    const tfx_node *ignore = tfx_node_get(ckpt, "ignore");
+    if (ignore && ignore->type != TFX_NODE_SEQ)
+        return tfx_fail_at(err, ignore->mark, "'checkpoint.ignore' must be a list of tensor names");
     map->entries = calloc(tensors->n + 1, sizeof *map->entries);
     if (!map->entries)
         return tfx_fail(err, "out of memory");
@@ -160,7 +217,28 @@ static int read_map(const tfx_node *ckpt, const tfx_spec *spec, ckpt_map *map, t
     for (size_t i = 0; i < tensors->n; i++)
         if (parse_entry(tensors, i, spec, &map->entries[i], err))
             return -1;
-    return 0;
+    size_t n_ignore = ignore ? ignore->n : 0;
+    const char **names = calloc(n_ignore + 1, sizeof *names);
+    if (!names)
+        return tfx_fail(err, "out of memory");
+    for (size_t i = 0; i < n_ignore; i++)
+        names[i] = ignore->values[i]->type == TFX_NODE_SCALAR ? ignore->values[i]->text : NULL;
+    int rc = index_build(&map->ignore, names, n_ignore);
+    free(names);
+    if (rc || !(names = calloc(map->n + 1, sizeof *names)))
+        return tfx_fail(err, "out of memory");
+    for (size_t i = 0; i < map->n; i++)
+        names[i] = map->entries[i].target;
+    rc = index_build(&map->targets, names, map->n);
+    free(names);
+    return rc ? tfx_fail(err, "out of memory") : 0;
+}
+
+static void map_free(ckpt_map *map)
+{
+    free(map->entries);
+    free(map->targets.keys);
+    free(map->ignore.keys);
 }
 
 /* ---- copying one tensor ------------------------------------------------------------------- */
@@ -178,8 +256,12 @@ static int source_shape(const map_entry *e, const tfx_st_tensor *src, int64_t *s
         shape[0] = src->shape[1];
         shape[1] = src->shape[0];
     }
-    if (e->split > 1 || e->groups > 1) {
-        if (*rank < 1 || shape[0] % (e->split * e->groups) != 0)
+    int64_t parts;
+    if (tfx_mul_overflows(e->split, e->groups, &parts))
+        return tfx_fail(err, "%s: tensor '%s': %" PRId64 " x %" PRId64 " parts overflow 64 bits", file,
+                        src->name, e->groups, e->split);
+    if (parts > 1) {
+        if (*rank < 1 || shape[0] < parts || shape[0] % parts != 0)
             return tfx_fail(err, "%s: tensor '%s' cannot be split into %" PRId64 " x %" PRId64 " parts along its first dimension",
                             file, src->name, e->groups, e->split);
         shape[0] /= e->split;
@@ -192,7 +274,8 @@ static int copy_rows(const map_entry *e, const tfx_st_tensor *src, const int64_t
 {
     int64_t row_len = 1;
     for (int i = 1; i < rank; i++)
-        row_len *= shape[i];
+        if (tfx_mul_overflows(row_len, shape[i], &row_len))
+            return tfx_fail(err, "tensor '%s': its row length overflows 64 bits", src->name);
     int64_t rows = rank ? shape[0] : 1;
     int64_t per_group = rows / e->groups;   /* rows of one group's part */
     int64_t src_row_len = e->transpose ? src->shape[1] : row_len;
@@ -242,12 +325,7 @@ static int check_finite(const float *x, int64_t n, const char *file, const char 
 static bool ignored(const ckpt_map *map, const char *name)
 {
     int64_t layer;
-    for (size_t i = 0; map->ignore && i < map->ignore->n; i++) {
-        const tfx_node *n = map->ignore->values[i];
-        if (n->type == TFX_NODE_SCALAR && template_match(n->text, name, &layer))
-            return true;
-    }
-    return false;
+    return index_find(&map->ignore, name, &layer) >= 0;
 }
 
 /* A tensor stored as the recipe wants it (F32, little-endian, no transpose or split, aligned):
@@ -270,15 +348,14 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
 {
     *in_place = NULL;
     const tfx_tensor *t = &m->tensors[ti];
-    const map_entry *e = NULL;
-    int64_t layer = -1;
-    for (size_t i = 0; i < map->n && !e; i++)
-        if (template_match(map->entries[i].target, t->name, &layer))
-            e = &map->entries[i];
+    int64_t layer, found = index_find(&map->targets, t->name, &layer);
+    const map_entry *e = found >= 0 ? &map->entries[found] : NULL;
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
     char src_name[512];
-    template_fill(src_name, sizeof src_name, e->from, layer);
+    if (template_fill(src_name, sizeof src_name, e->from, layer) < 0)
+        return tfx_fail(err, "checkpoint.tensors: the name for recipe tensor '%s' is longer than %zu bytes",
+                        t->name, sizeof src_name - 1);
     const tfx_st_tensor *src = tfx_st_find(f, src_name);
     if (!src)
         return tfx_fail(err, "%s has no tensor '%s' (for recipe tensor '%s')", file, src_name, t->name);
@@ -320,15 +397,25 @@ int tfx_checkpoint_path(const tfx_spec *spec, char *out, size_t cap, tfx_error *
     const char *name;
     if (tfx_node_string(file, "file", &name, err))
         return -1;
-    if (name[0] == '/' || strcmp(file->mark.file, "--set") == 0) {
-        snprintf(out, cap, "%s", name);
-        return 0;
-    }
-    /* Relative to the recipe file that wrote it. */
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s", file->mark.file);
-    snprintf(out, cap, "%s/%s", dirname(dir), name);
+    int n;
+    if (name[0] == '/' || file->mark.line == 0) /* absolute, or from the command line */
+        n = tfx_text(out, cap, "%s", name);
+    else /* relative to the recipe file that wrote it */
+        n = tfx_text(dir, sizeof dir, "%s", file->mark.file) < 0
+                ? -1 : tfx_text(out, cap, "%s/%s", dirname(dir), name);
+    if (n < 0)
+        return tfx_fail(err, "%s:%d:%d: 'checkpoint.file': path longer than %zu bytes", file->mark.file,
+                        file->mark.line, file->mark.col, cap - 1);
     return 0;
+}
+
+int tfx_checkpoint_check_map(const tfx_spec *spec, tfx_error *err)
+{
+    ckpt_map map = {0};
+    int rc = spec->checkpoint ? read_map(spec->checkpoint, spec, &map, err) : 0;
+    map_free(&map);
+    return rc;
 }
 
 int tfx_checkpoint_load(tfx_weights *w, const tfx_model *m, const char *path,
@@ -380,7 +467,7 @@ out:
         tfx_st_close(f);
     free(used);
     free(tmp);
-    free(map.entries);
+    map_free(&map);
     return rc;
 }
 
@@ -473,18 +560,16 @@ static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const
                          gather_set *g, tfx_error *err)
 {
     const tfx_tensor *t = &m->tensors[i];
-    const map_entry *e = NULL;
-    int64_t layer = -1;
-    for (size_t k = 0; k < map->n && !e; k++)
-        if (template_match(map->entries[k].target, t->name, &layer))
-            e = &map->entries[k];
+    int64_t layer, k = index_find(&map->targets, t->name, &layer);
+    const map_entry *e = k >= 0 ? &map->entries[k] : NULL;
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
     if ((e->transpose && t->rank != 2) || t->shape[0] % e->groups != 0)
         return tfx_fail(err, "recipe tensor '%s' does not fit its checkpoint entry's transpose or groups", t->name);
     char name[512];
     int64_t shape[TFX_MAX_RANK];
-    template_fill(name, sizeof name, e->from, layer);
+    if (template_fill(name, sizeof name, e->from, layer) < 0)
+        return tfx_fail(err, "checkpoint tensor name for '%s' is too long", t->name);
     file_shape(e, t, shape);
     gathered *dst = gather_slot(g, name, shape, t->rank, err);
     if (!dst)
@@ -493,7 +578,8 @@ static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const
     return 0;
 }
 
-static int write_gathered(const gather_set *g, const char *path, tfx_error *err)
+static int write_gathered(const gather_set *g, const char *path, const char *where,
+                          tfx_error *err)
 {
     tfx_st_out *out = calloc(g->n + 1, sizeof *out);
     if (!out)
@@ -503,13 +589,14 @@ static int write_gathered(const gather_set *g, const char *path, tfx_error *err)
                               .rank = g->items[i].rank, .data = g->items[i].data};
         memcpy(out[i].shape, g->items[i].shape, sizeof g->items[i].shape);
     }
-    int rc = tfx_st_write(path, out, g->n, err);
+    int rc = tfx_st_write(path, where, out, g->n, err);
     free(out);
     return rc;
 }
 
 /* Every stored tensor under tfx's own names. */
-static int write_own_names(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
+static int write_own_names(const tfx_model *m, float *const *data, const char *path,
+                           const char *where, tfx_error *err)
 {
     tfx_st_out *out = calloc(m->n_tensors + 1, sizeof *out);
     size_t n = 0;
@@ -522,15 +609,16 @@ static int write_own_names(const tfx_model *m, float *const *data, const char *p
         out[n] = (tfx_st_out){.name = t->name, .dtype = TFX_DTYPE_F32, .rank = t->rank, .data = data[i]};
         memcpy(out[n++].shape, t->shape, sizeof t->shape);
     }
-    int rc = tfx_st_write(path, out, n, err);
+    int rc = tfx_st_write(path, where, out, n, err);
     free(out);
     return rc;
 }
 
-int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path, tfx_error *err)
+int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *path,
+                         const char *where, tfx_error *err)
 {
     if (!m->spec->checkpoint || !tfx_node_get(m->spec->checkpoint, "tensors"))
-        return write_own_names(m, data, path, err);
+        return write_own_names(m, data, path, where, err);
     ckpt_map map = {0};
     gather_set g = {0};
     int rc = -1;
@@ -539,11 +627,11 @@ int tfx_checkpoint_write(const tfx_model *m, float *const *data, const char *pat
     for (size_t i = 0; i < m->n_tensors; i++)
         if (m->tensors[i].tied_to < 0 && gather_tensor(m, i, data, &map, &g, err))
             goto out;
-    rc = write_gathered(&g, path, err);
+    rc = write_gathered(&g, path, where, err);
 out:
     for (size_t i = 0; i < g.n; i++)
         free(g.items[i].data);
     free(g.items);
-    free(map.entries);
+    map_free(&map);
     return rc;
 }

@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,19 @@ const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err)
         return NULL;
     }
     return argv[++*i];
+}
+
+int tfx_cli_int(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
+                tfx_error *err)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(text, &end, 10);
+    if (errno || end == text || *end || v < lo || v > hi)
+        return tfx_fail(err, "%s expects an integer between %" PRId64 " and %" PRId64 ", got '%s'",
+                        opt, lo, hi, text);
+    *out = v;
+    return 0;
 }
 
 int tfx_cli_dtype(const char *value, bool *bf16, tfx_error *err)
@@ -88,6 +102,8 @@ int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
 {
     *item = (tfx_params_item){.path = path, .loaded = l, .counts = &l->counts,
                               .opts = tfx_estimate_defaults(l->model, &c->estimate)};
+    if (tfx_model_check_context(l->model, item->opts.context, err))
+        return -1;
     if (tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &item->opts, &item->memory,
                      &item->flops, err))
         return tfx_error_prefix(err, "%s", path);

@@ -4,6 +4,7 @@
 #define TFX_CORE_CLI_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "registry.h"
@@ -47,6 +48,15 @@ int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err);
  * then the install prefix's. Returns 1 when found, 0 when not. */
 int tfx_cli_shipped_recipe(const char *name, char *out, size_t cap);
 
+/* The limits of tfx run's options, which compare --run checks before it starts any run. */
+#define TFX_MAX_TOKENS 65536      /* --prompt-len, --generate, token lists */
+#define TFX_MAX_THREADS 1024      /* --threads */
+
+/* An integer option's value within [lo, hi]; -1 with err set to
+ * "OPT expects an integer between LO and HI, got 'TEXT'". */
+int tfx_cli_int(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
+                tfx_error *err);
+
 /* The value of an option that needs one: argv[++*i], or NULL with err set. */
 const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err);
 
@@ -79,5 +89,10 @@ int tfx_cmd_import(int argc, char **argv);
 int tfx_cmd_grad(int argc, char **argv);
 int tfx_cmd_train(int argc, char **argv);
 int tfx_cmd_eval(int argc, char **argv);
+
+/* The parsers of run and compare alone, with nothing run (for tests/fuzz/fuzz_cli.c): run's
+ * returns 0 or -1 with err set; compare's TFX_CLI_PROCEED or the exit status it would return. */
+int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err);
+int tfx_cmd_compare_parse(int argc, char **argv, tfx_error *err);
 
 #endif

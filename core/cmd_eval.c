@@ -131,7 +131,7 @@ static int evaluate(const eval_opts *o, const tfx_registry *reg, const tfx_loade
                            .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
     double loss;
     int rc = -1;
-    if (tfx_tokens_read(&data, o->data, l->spec->vocab, err))
+    if (tfx_tokens_read(&data, o->data, "--data", l->spec->vocab, err))
         return -1;
     if (data.n < T)
         tfx_fail(err, "data '%s' has %" PRId64 " tokens, fewer than one window of %" PRId64, o->data, data.n, T);
@@ -157,7 +157,7 @@ int tfx_cmd_eval(int argc, char **argv)
     tfx_weights w = {0};
     int status = 1;
     tfx_cli_common *c = &o.common;
-    if (reg && (l = tfx_load_for(c->files[0], c->sets, c->n_sets, reg, 1, &err)) &&
+    if (reg && (l = tfx_load_from(c->files[0], c->sets, NULL, c->n_sets, reg, 1, &err)) &&
         !load_weights(&o, l, &w, &err) && !evaluate(&o, reg, l, &w, &err))
         status = 0;
     tfx_weights_free(&w);

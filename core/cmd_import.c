@@ -1,11 +1,15 @@
-/* core/cmd_import.c — `tfx import config.json`: a Hugging Face config becomes a self-contained
- * recipe: the family's shipped recipe (with its checkpoint map) and the config's sizes over it. */
+/* core/cmd_import.c — `tfx import config.json`: a Hugging Face config, every value checked,
+ * becomes a self-contained recipe: the family's shipped recipe and the config's values over it. */
 #include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
+#include "import.h"
 #include "recipe.h"
 #include "recipe_emit.h"
 
@@ -17,50 +21,81 @@ static const char usage[] =
     "Families: gpt2, gpt_neo, llama, bloom, bart, bert. A model_type or option a recipe\n"
     "cannot express yet is an error naming it.\n";
 
-/* How one config key sets one recipe key. */
-typedef enum value_kind { V_INT, V_FLOAT, V_BOOL, V_ACT } value_kind;
+/* What a config value may be: its JSON type and range, the recipe's own: sizes stop at
+ * INT32_MAX (BLAS takes int sizes), layers at the spec's 100,000, the rest at the bounds of the
+ * plugin options they set. */
+typedef enum value_kind { V_SIZE, V_LAYERS, V_WIDTH, V_WINDOW, V_EPS, V_THETA, V_BOOL, V_ACT } value_kind;
 
+static const struct {
+    const char *what;
+    double min, max;
+} value_kinds[] = {
+    [V_SIZE] = {"an integer", 1, INT32_MAX},
+    [V_LAYERS] = {"an integer", 1, 100000},
+    [V_WIDTH] = {"an integer", 1, 1e9},
+    [V_WINDOW] = {"an integer", 1, 1e9},
+    [V_EPS] = {"a number", 0, 1},
+    [V_THETA] = {"a number", 1e-9, 1e12},
+    [V_BOOL] = {"true or false", 0, 0},
+    [V_ACT] = {"an activation name", 0, 0},
+};
+
+/* How one config key sets one recipe key. */
 typedef struct key_map {
     const char *config, *recipe;
     value_kind kind;
 } key_map;
 
+/* A family: its shipped recipe, its keys, and the keys a config must state because tfx does
+ * not assume Hugging Face's defaults for them (a second name is an older spelling). */
 typedef struct family {
     const char *model_type, *recipe;
     key_map keys[16];
+    const char *required[10][2];
 } family;
 
 static const family families[] = {
-    {"gpt2", "gpt2.yaml", {{"vocab_size", "vocab", V_INT}, {"n_embd", "d_model", V_INT},
-        {"n_head", "heads", V_INT}, {"n_layer", "layers", V_INT}, {"n_positions", "context", V_INT},
-        {"layer_norm_epsilon", "norm.eps", V_FLOAT}, {"n_inner", "ffn.width", V_INT},
-        {"activation_function", "ffn.activation", V_ACT}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}}},
-    {"gpt_neo", "gpt-neo.yaml", {{"vocab_size", "vocab", V_INT}, {"hidden_size", "d_model", V_INT},
-        {"num_heads", "heads", V_INT}, {"num_layers", "layers", V_INT},
-        {"max_position_embeddings", "context", V_INT}, {"layer_norm_epsilon", "norm.eps", V_FLOAT},
-        {"intermediate_size", "ffn.width", V_INT}, {"activation_function", "ffn.activation", V_ACT},
-        {"tie_word_embeddings", "tie_embeddings", V_BOOL}}},
-    {"llama", "llama-2-7b.yaml", {{"vocab_size", "vocab", V_INT}, {"hidden_size", "d_model", V_INT},
-        {"num_attention_heads", "heads", V_INT}, {"num_key_value_heads", "kv_heads", V_INT},
-        {"head_dim", "head_dim", V_INT}, {"num_hidden_layers", "layers", V_INT},
-        {"max_position_embeddings", "context", V_INT}, {"intermediate_size", "ffn.width", V_INT},
-        {"rms_norm_eps", "norm.eps", V_FLOAT}, {"rope_theta", "position.theta", V_FLOAT},
+    {"gpt2", "gpt2.yaml", {{"vocab_size", "vocab", V_SIZE}, {"n_embd", "d_model", V_SIZE},
+        {"n_head", "heads", V_SIZE}, {"n_layer", "layers", V_LAYERS}, {"n_positions", "context", V_SIZE},
+        {"layer_norm_epsilon", "norm.eps", V_EPS}, {"n_inner", "ffn.width", V_WIDTH},
+        {"activation_function", "ffn.activation", V_ACT}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"n_embd"}, {"n_head"}, {"n_layer"}, {"n_positions"}}},
+    {"gpt_neo", "gpt-neo.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
+        {"num_heads", "heads", V_SIZE}, {"num_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"layer_norm_epsilon", "norm.eps", V_EPS},
+        {"intermediate_size", "ffn.width", V_WIDTH}, {"activation_function", "ffn.activation", V_ACT},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"hidden_size"}, {"num_heads"}, {"num_layers"}, {"max_position_embeddings"},
+      {"attention_layers"}}},
+    {"llama", "llama-2-7b.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
+        {"num_attention_heads", "heads", V_SIZE}, {"num_key_value_heads", "kv_heads", V_SIZE},
+        {"head_dim", "head_dim", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_WIDTH},
+        {"rms_norm_eps", "norm.eps", V_EPS}, {"rope_theta", "position.theta", V_THETA},
         {"attention_bias", "attention.bias.qkv", V_BOOL}, {"attention_bias", "attention.bias.out", V_BOOL},
         {"mlp_bias", "ffn.bias", V_BOOL}, {"hidden_act", "ffn.activation", V_ACT},
-        {"tie_word_embeddings", "tie_embeddings", V_BOOL}}},
-    {"bloom", "bloom-560m.yaml", {{"vocab_size", "vocab", V_INT}, {"hidden_size", "d_model", V_INT},
-        {"n_embed", "d_model", V_INT}, {"n_head", "heads", V_INT}, {"n_layer", "layers", V_INT},
-        {"layer_norm_epsilon", "norm.eps", V_FLOAT}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}}},
-    {"bart", "bart-base.yaml", {{"vocab_size", "vocab", V_INT}, {"d_model", "d_model", V_INT},
-        {"encoder_attention_heads", "heads", V_INT}, {"encoder_layers", "encoder.layers", V_INT},
-        {"decoder_layers", "decoder.layers", V_INT}, {"max_position_embeddings", "context", V_INT},
-        {"encoder_ffn_dim", "ffn.width", V_INT}, {"activation_function", "ffn.activation", V_ACT},
-        {"scale_embedding", "embed_scale", V_BOOL}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}}},
-    {"bert", "bert-base-uncased.yaml", {{"vocab_size", "vocab", V_INT}, {"hidden_size", "d_model", V_INT},
-        {"num_attention_heads", "heads", V_INT}, {"num_hidden_layers", "layers", V_INT},
-        {"max_position_embeddings", "context", V_INT}, {"intermediate_size", "ffn.width", V_INT},
-        {"type_vocab_size", "token_types", V_INT}, {"layer_norm_eps", "norm.eps", V_FLOAT},
-        {"hidden_act", "ffn.activation", V_ACT}}},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
+      {"max_position_embeddings"}}},
+    {"bloom", "bloom-560m.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
+        {"n_embed", "d_model", V_SIZE}, {"n_head", "heads", V_SIZE}, {"n_layer", "layers", V_LAYERS},
+        {"layer_norm_epsilon", "norm.eps", V_EPS}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"hidden_size", "n_embed"}, {"n_head"}, {"n_layer"}}},
+    {"bart", "bart-base.yaml", {{"vocab_size", "vocab", V_SIZE}, {"d_model", "d_model", V_SIZE},
+        {"encoder_attention_heads", "heads", V_SIZE}, {"encoder_layers", "encoder.layers", V_LAYERS},
+        {"decoder_layers", "decoder.layers", V_LAYERS}, {"max_position_embeddings", "context", V_SIZE},
+        {"encoder_ffn_dim", "ffn.width", V_WIDTH}, {"activation_function", "ffn.activation", V_ACT},
+        {"scale_embedding", "embed_scale", V_BOOL}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"d_model"}, {"encoder_attention_heads"}, {"decoder_attention_heads"},
+      {"encoder_layers"}, {"decoder_layers"}, {"max_position_embeddings"}, {"encoder_ffn_dim"},
+      {"decoder_ffn_dim"}}},
+    {"bert", "bert-base-uncased.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
+        {"num_attention_heads", "heads", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_WIDTH},
+        {"type_vocab_size", "token_types", V_SIZE}, {"layer_norm_eps", "norm.eps", V_EPS},
+        {"hidden_act", "ffn.activation", V_ACT}},
+     {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
+      {"max_position_embeddings"}}},
 };
 
 /* Keys that must agree with another because tfx has one value for both. */
@@ -69,14 +104,41 @@ static const struct { const char *model_type, *a, *b; } must_equal[] = {
     {"bart", "encoder_ffn_dim", "decoder_ffn_dim"},
 };
 
+/* Recipe sizes Hugging Face requires to divide (its attention raises otherwise), unless the
+ * config states `unless` (Llama's explicit head_dim). */
+static const struct { const char *model_type, *num, *den, *unless; } must_divide[] = {
+    {"gpt2", "d_model", "heads", NULL}, {"gpt_neo", "d_model", "heads", NULL},
+    {"llama", "d_model", "heads", "head_dim"}, {"llama", "heads", "kv_heads", NULL},
+    {"bloom", "d_model", "heads", NULL}, {"bart", "d_model", "heads", NULL},
+    {"bert", "d_model", "heads", NULL},
+};
+
+#define MAX_NOTES 64
+#define MAX_SIZES 16
+
 typedef struct importer {
     const char *path;             /* the config file */
-    json_t *config;
+    const json_t *config;
     tfx_recipe *recipe;
-    char notes[64][160];          /* "d_model = n_embd (768)" comment lines */
+    struct {
+        const char *key, *from;   /* recipe key, and the config key(s) that set it */
+        char value[48];           /* "" when too long to show in a comment */
+    } notes[MAX_NOTES];
     int n_notes;
+    struct {
+        const char *recipe, *config;
+        int64_t value;
+    } sizes[MAX_SIZES];           /* the sizes the config set, for the checks between them */
+    int n_sizes;
     tfx_error *err;
 } importer;
+
+typedef struct config_value {
+    int64_t i;                    /* V_SIZE, V_WINDOW */
+    double f;                     /* V_EPS, V_THETA */
+    bool b;                       /* V_BOOL */
+    const char *s;                /* V_ACT: the recipe's activation name */
+} config_value;
 
 static const char *activation(const char *hf)
 {
@@ -88,112 +150,140 @@ static const char *activation(const char *hf)
     return NULL;
 }
 
-/* Set recipe key `key` to `value` and remember where it came from. */
+/* What a JSON value is, for messages: the number itself, else its type. */
+static void describe(const json_t *v, char *buf, size_t cap)
+{
+    if (json_is_integer(v))
+        snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        snprintf(buf, cap, "%.17g", json_real_value(v));
+    else
+        snprintf(buf, cap, "%s", json_is_string(v) ? "a string" : json_is_boolean(v) ? "a boolean"
+                                 : json_is_array(v) ? "a list" : "an object");
+}
+
+/* The one reader of config values: `key` of `obj` (`label` in messages) checked against
+ * `kind`. Returns 1 with *out set when present, 0 when absent or null, -1 with err naming the
+ * file and the key when the type or the range is wrong. */
+static int read_value(const importer *im, const json_t *obj, const char *key, const char *label,
+                      value_kind kind, config_value *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    double min = value_kinds[kind].min, max = value_kinds[kind].max;
+    char got[64];
+    describe(v, got, sizeof got);
+    switch (kind) {
+    case V_SIZE:
+    case V_LAYERS:
+    case V_WIDTH:
+    case V_WINDOW:
+        if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
+            return tfx_fail(im->err, "%s: '%s' must be an integer from %.0f to %.0f, got %s",
+                            im->path, label, min, max, got);
+        out->i = json_integer_value(v);
+        return 1;
+    case V_EPS:
+    case V_THETA:
+        if (!json_is_number(v) || !(json_number_value(v) >= min && json_number_value(v) <= max))
+            return tfx_fail(im->err, "%s: '%s' must be a number from %g to %g, got %s", im->path,
+                            label, min, max, got);
+        out->f = json_number_value(v);
+        return 1;
+    case V_BOOL:
+        if (!json_is_boolean(v))
+            return tfx_fail(im->err, "%s: '%s' must be true or false, got %s", im->path, label, got);
+        out->b = json_is_true(v);
+        return 1;
+    case V_ACT:
+        if (!json_is_string(v))
+            return tfx_fail(im->err, "%s: '%s' must be an activation name, got %s", im->path,
+                            label, got);
+        if (!(out->s = activation(json_string_value(v))))
+            return tfx_fail(im->err, "%s: activation '%s' of '%s' is not expressible in a tfx recipe yet",
+                            im->path, json_string_value(v), label);
+        return 1;
+    }
+    return 0;
+}
+
+/* A checked value as recipe text. */
+static void value_text(value_kind kind, const config_value *v, char *buf, size_t cap)
+{
+    if (kind == V_SIZE || kind == V_LAYERS || kind == V_WIDTH || kind == V_WINDOW)
+        snprintf(buf, cap, "%lld", (long long)v->i);
+    else if (kind == V_EPS || kind == V_THETA)
+        snprintf(buf, cap, "%.9g", v->f);
+    else if (kind == V_BOOL)
+        snprintf(buf, cap, "%s", v->b ? "true" : "false");
+    else
+        snprintf(buf, cap, "%s", v->s);
+}
+
+/* Set recipe key `key` to the YAML text `value` and remember where it came from. */
 static int set(importer *im, const char *key, const char *value, const char *from)
 {
-    char assign[8192];
-    if ((size_t)snprintf(assign, sizeof assign, "%s=%s", key, value) >= sizeof assign)
+    size_t klen = strlen(key), vlen = strlen(value), len;
+    if (__builtin_add_overflow(klen, vlen, &len) || __builtin_add_overflow(len, 2, &len))
         return tfx_fail(im->err, "%s: the value for '%s' is too long", im->path, key);
-    if (tfx_recipe_set(im->recipe, assign, im->err))
-        return -1;
-    if (im->n_notes < 64)
-        snprintf(im->notes[im->n_notes++], sizeof im->notes[0], "%s = %s (%s)", key, value, from);
+    char *assign = malloc(len);
+    if (!assign)
+        return tfx_fail(im->err, "out of memory");
+    snprintf(assign, len, "%s=%s", key, value);
+    int rc = tfx_recipe_set(im->recipe, assign, im->err);
+    free(assign);
+    if (rc)
+        return tfx_error_prefix(im->err, "%s: '%s' (from %s)", im->path, key, from);
+    if (im->n_notes == MAX_NOTES)
+        return tfx_fail(im->err, "%s: more than %d keys to import", im->path, MAX_NOTES);
+    im->notes[im->n_notes].key = key;
+    im->notes[im->n_notes].from = from;
+    snprintf(im->notes[im->n_notes].value, sizeof im->notes[0].value, "%s",
+             vlen < sizeof im->notes[0].value ? value : "");
+    im->n_notes++;
     return 0;
+}
+
+/* The size the config set for recipe key `key`, or NULL. */
+static const int64_t *size_of(const importer *im, const char *key, const char **config)
+{
+    for (int i = im->n_sizes - 1; i >= 0; i--)
+        if (strcmp(im->sizes[i].recipe, key) == 0) {
+            if (config)
+                *config = im->sizes[i].config;
+            return &im->sizes[i].value;
+        }
+    return NULL;
 }
 
 static int apply_key(importer *im, const key_map *k)
 {
-    json_t *v = json_object_get(im->config, k->config);
+    config_value v;
     char text[64];
-    if (!v || json_is_null(v))
-        return 0;
-    switch (k->kind) {
-    case V_INT:
-        if (!json_is_integer(v) || json_integer_value(v) < 1)
-            return tfx_fail(im->err, "%s: '%s' must be a positive integer", im->path, k->config);
-        snprintf(text, sizeof text, "%lld", (long long)json_integer_value(v));
-        break;
-    case V_FLOAT:
-        if (!json_is_number(v))
-            return tfx_fail(im->err, "%s: '%s' must be a number", im->path, k->config);
-        snprintf(text, sizeof text, "%.9g", json_number_value(v));
-        break;
-    case V_BOOL:
-        if (!json_is_boolean(v))
-            return tfx_fail(im->err, "%s: '%s' must be true or false", im->path, k->config);
-        snprintf(text, sizeof text, "%s", json_is_true(v) ? "true" : "false");
-        break;
-    case V_ACT: {
-        const char *a = json_is_string(v) ? activation(json_string_value(v)) : NULL;
-        if (!a)
-            return tfx_fail(im->err, "%s: activation '%s' of '%s' is not expressible in a tfx recipe yet",
-                            im->path, json_is_string(v) ? json_string_value(v) : "?", k->config);
-        snprintf(text, sizeof text, "%s", a);
-        break;
+    int present = read_value(im, im->config, k->config, k->config, k->kind, &v);
+    if (present <= 0)
+        return present;
+    if ((k->kind == V_SIZE || k->kind == V_LAYERS) && im->n_sizes < MAX_SIZES) {
+        im->sizes[im->n_sizes].recipe = k->recipe;
+        im->sizes[im->n_sizes].config = k->config;
+        im->sizes[im->n_sizes++].value = v.i;
     }
-    }
+    value_text(k->kind, &v, text, sizeof text);
     return set(im, k->recipe, text, k->config);
 }
 
-/* What each family needs beyond one key to one key. */
-static int apply_special(importer *im, const char *type)
+/* The family's required keys are all there (either spelling). */
+static int check_required(importer *im, const family *fam)
 {
-    json_t *c = im->config;
-    char text[64];
-    if (strcmp(type, "gpt2") == 0) {
-        /* gpt2.yaml states head_dim; keep it n_embd / n_head. */
-        json_int_t d = json_integer_value(json_object_get(c, "n_embd"));
-        json_int_t h = json_integer_value(json_object_get(c, "n_head"));
-        if (h > 0 && d % h == 0) {
-            snprintf(text, sizeof text, "%lld", (long long)(d / h));
-            if (set(im, "head_dim", text, "n_embd / n_head"))
-                return -1;
-        }
+    for (size_t i = 0; i < sizeof fam->required / sizeof fam->required[0] && fam->required[i][0]; i++) {
+        const char *a = fam->required[i][0], *b = fam->required[i][1];
+        const json_t *va = json_object_get(im->config, a), *vb = b ? json_object_get(im->config, b) : NULL;
+        if ((va && !json_is_null(va)) || (vb && !json_is_null(vb)))
+            continue;
+        return tfx_fail(im->err, "%s: '%s' is missing; tfx takes a model's sizes from its config, "
+                        "not from Hugging Face's defaults", im->path, a);
     }
-    if (strcmp(type, "gpt_neo") == 0) {
-        json_t *layers = json_object_get(c, "attention_layers");
-        json_t *window = json_object_get(c, "window_size");
-        char pattern[4096] = "[";
-        size_t i;
-        json_t *kind;
-        json_array_foreach(layers, i, kind) {
-            int local = json_is_string(kind) && strcmp(json_string_value(kind), "local") == 0;
-            snprintf(pattern + strlen(pattern), sizeof pattern - strlen(pattern), "%s%s", i ? ", " : "",
-                     local ? "{plugin: local, window: W}" : "{}");
-        }
-        strcat(pattern, "]");
-        if (json_array_size(layers) > 0) {
-            /* W: the window size, substituted once the text is complete. */
-            char final[4096] = "", *w;
-            const char *rest = pattern;
-            while ((w = strstr(rest, "W}"))) {
-                snprintf(final + strlen(final), sizeof final - strlen(final), "%.*s%lld}",
-                         (int)(w - rest), rest, (long long)json_integer_value(window));
-                rest = w + 2;
-            }
-            strncat(final, rest, sizeof final - strlen(final) - 1);
-            if (set(im, "attention.pattern", final, "attention_layers, window_size"))
-                return -1;
-        }
-    }
-    if (strcmp(type, "llama") == 0) {
-        json_t *rope = json_object_get(c, "rope_parameters");
-        json_t *scaling = json_object_get(c, "rope_scaling");
-        const char *rope_type = json_string_value(json_object_get(rope, "rope_type"));
-        if (!rope_type)
-            rope_type = json_string_value(json_object_get(scaling, "rope_type"));
-        if (rope_type && strcmp(rope_type, "default") != 0)
-            return tfx_fail(im->err, "%s: rope_type '%s' is not expressible in a tfx recipe yet",
-                            im->path, rope_type);
-        json_t *theta = json_object_get(rope, "rope_theta");
-        if (json_is_number(theta)) {
-            snprintf(text, sizeof text, "%.9g", json_number_value(theta));
-            if (set(im, "position.theta", text, "rope_parameters.rope_theta"))
-                return -1;
-        }
-    }
-    if (strcmp(type, "bloom") == 0 && set(im, "context", "2048", "ALiBi has no position limit; a default"))
-        return -1;
     return 0;
 }
 
@@ -210,51 +300,304 @@ static int check_agreements(importer *im, const char *type)
     return 0;
 }
 
-static const family *find_family(importer *im, const char **type)
+static int check_divisions(importer *im, const char *type)
 {
-    json_t *t = json_object_get(im->config, "model_type");
-    *type = json_string_value(t);
-    if (!*type) {
+    for (size_t i = 0; i < sizeof must_divide / sizeof must_divide[0]; i++) {
+        const char *num_key, *den_key;
+        if (strcmp(type, must_divide[i].model_type) != 0 ||
+            (must_divide[i].unless && size_of(im, must_divide[i].unless, NULL)))
+            continue;
+        const int64_t *num = size_of(im, must_divide[i].num, &num_key);
+        const int64_t *den = size_of(im, must_divide[i].den, &den_key);
+        if (num && den && *num % *den != 0)
+            return tfx_fail(im->err, "%s: '%s' (%lld) is not a multiple of '%s' (%lld), as Hugging "
+                            "Face requires", im->path, num_key, (long long)*num, den_key,
+                            (long long)*den);
+    }
+    return 0;
+}
+
+/* Llama: RoPE rotates pairs of dimensions, so the head size (head_dim, or hidden_size over the
+ * heads) must be even, and all heads together must fit a recipe's width. */
+static int check_llama_heads(importer *im)
+{
+    const int64_t *d = size_of(im, "d_model", NULL), *h = size_of(im, "heads", NULL);
+    const int64_t *given = size_of(im, "head_dim", NULL);
+    if (!d || !h)
+        return 0;
+    int64_t hd = given ? *given : *d / *h, all;
+    const char *what = given ? "'head_dim'" : "'hidden_size' / 'num_attention_heads'";
+    if (hd % 2 != 0)
+        return tfx_fail(im->err, "%s: %s (%lld) must be even: RoPE rotates pairs of dimensions",
+                        im->path, what, (long long)hd);
+    if (__builtin_mul_overflow(hd, *h, &all) || all > INT32_MAX)
+        return tfx_fail(im->err, "%s: 'num_attention_heads' x %s (%lld x %lld) is larger than %d",
+                        im->path, what, (long long)*h, (long long)hd, INT32_MAX);
+    return 0;
+}
+
+/* GPT-2 and Llama: sizes derived from others where the config leaves them out. */
+static int derive_sizes(importer *im, const char *type)
+{
+    char text[64];
+    const int64_t *d = size_of(im, "d_model", NULL), *h = size_of(im, "heads", NULL);
+    if (strcmp(type, "gpt2") == 0 && d && h) {
+        /* gpt2.yaml states head_dim; keep it n_embd / n_head. */
+        snprintf(text, sizeof text, "%lld", (long long)(*d / *h));
+        if (set(im, "head_dim", text, "n_embd / n_head"))
+            return -1;
+    }
+    if (strcmp(type, "llama") == 0 && h && !size_of(im, "kv_heads", NULL)) {
+        /* No num_key_value_heads: Hugging Face's default is one per query head. */
+        snprintf(text, sizeof text, "%lld", (long long)*h);
+        if (set(im, "kv_heads", text, "num_attention_heads: no num_key_value_heads"))
+            return -1;
+    }
+    return 0;
+}
+
+/* The shortest period of attention_layers (local[i] for each layer) that divides its length. */
+static size_t layer_period(const bool *local, size_t n)
+{
+    for (size_t p = 1; p < n; p++) {
+        if (n % p)
+            continue;
+        size_t i = p;
+        while (i < n && local[i] == local[i % p])
+            i++;
+        if (i == n)
+            return p;
+    }
+    return n;
+}
+
+/* attention.pattern from the first `p` layers: {} for a global one, a window for a local one. */
+static int set_pattern(importer *im, const bool *local, size_t p, int64_t window)
+{
+    char entry[64];
+    snprintf(entry, sizeof entry, "{plugin: local, window: %lld}", (long long)window);
+    size_t each = strlen(entry) + 2, cap; /* ", " before each entry */
+    if (__builtin_mul_overflow(p, each, &cap) || __builtin_add_overflow(cap, 3, &cap))
+        return tfx_fail(im->err, "%s: 'attention_layers' is too long", im->path);
+    char *text = malloc(cap); /* [p entries] */
+    if (!text)
+        return tfx_fail(im->err, "out of memory");
+    size_t len = 0;
+    text[len++] = '[';
+    for (size_t i = 0; i < p; i++) {
+        const char *e = local[i] ? entry : "{}";
+        if (i)
+            memcpy(text + len, ", ", 2), len += 2;
+        memcpy(text + len, e, strlen(e));
+        len += strlen(e);
+    }
+    text[len++] = ']';
+    text[len] = '\0';
+    int rc = set(im, "attention.pattern", text, "attention_layers, window_size");
+    free(text);
+    return rc;
+}
+
+/* GPT-Neo: attention_layers (one "global" or "local" per layer, as Hugging Face requires)
+ * and window_size become the attention pattern, shortened to its period. */
+static int gpt_neo_pattern(importer *im)
+{
+    const json_t *layers = json_object_get(im->config, "attention_layers");
+    const int64_t *n_layers = size_of(im, "layers", NULL);
+    size_t n = json_array_size(layers);
+    if (!json_is_array(layers) || n == 0)
+        return tfx_fail(im->err, "%s: 'attention_layers' must be a list of \"global\" and \"local\"", im->path);
+    if (!n_layers || (uint64_t)*n_layers != n)
+        return tfx_fail(im->err, "%s: 'attention_layers' names %zu layers and 'num_layers' is %lld; "
+                        "Hugging Face requires one entry per layer", im->path, n,
+                        (long long)(n_layers ? *n_layers : 0));
+    bool *local = calloc(n, sizeof *local), any_local = false;
+    if (!local)
+        return tfx_fail(im->err, "out of memory");
+    int rc = -1;
+    for (size_t i = 0; i < n; i++) {
+        const char *kind = json_string_value(json_array_get(layers, i));
+        if (!kind || (strcmp(kind, "global") != 0 && strcmp(kind, "local") != 0)) {
+            tfx_fail(im->err, "%s: 'attention_layers' entry %zu must be \"global\" or \"local\"", im->path, i);
+            goto out;
+        }
+        any_local |= local[i] = strcmp(kind, "local") == 0;
+    }
+    config_value window = {0};
+    int has_window = read_value(im, im->config, "window_size", "window_size", V_WINDOW, &window);
+    if (has_window < 0)
+        goto out;
+    if (any_local && !has_window) {
+        tfx_fail(im->err, "%s: 'window_size' is missing; the 'local' layers need it", im->path);
+        goto out;
+    }
+    rc = set_pattern(im, local, layer_period(local, n), window.i);
+out:
+    free(local);
+    return rc;
+}
+
+/* Llama: RoPE's type and theta, from rope_parameters (or the older rope_scaling). */
+static int llama_rope(importer *im)
+{
+    const char *names[] = {"rope_parameters", "rope_scaling"};
+    const char *rope_type = NULL;
+    for (int i = 0; i < 2; i++) {
+        const json_t *o = json_object_get(im->config, names[i]), *t = json_object_get(o, "rope_type");
+        if (o && !json_is_null(o) && !json_is_object(o))
+            return tfx_fail(im->err, "%s: '%s' must be an object", im->path, names[i]);
+        if (t && !json_is_string(t))
+            return tfx_fail(im->err, "%s: '%s.rope_type' must be a string", im->path, names[i]);
+        if (!rope_type && t)
+            rope_type = json_string_value(t);
+    }
+    if (rope_type && strcmp(rope_type, "default") != 0)
+        return tfx_fail(im->err, "%s: rope_type '%s' is not expressible in a tfx recipe yet",
+                        im->path, rope_type);
+    config_value theta;
+    char text[64];
+    int has = read_value(im, json_object_get(im->config, "rope_parameters"), "rope_theta",
+                         "rope_parameters.rope_theta", V_THETA, &theta);
+    if (has <= 0)
+        return has;
+    value_text(V_THETA, &theta, text, sizeof text);
+    return set(im, "position.theta", text, "rope_parameters.rope_theta");
+}
+
+/* What each family needs beyond one key to one key. */
+static int apply_special(importer *im, const char *type)
+{
+    if (derive_sizes(im, type))
+        return -1;
+    if (strcmp(type, "gpt_neo") == 0)
+        return gpt_neo_pattern(im);
+    if (strcmp(type, "llama") == 0)
+        return check_llama_heads(im) || llama_rope(im) ? -1 : 0;
+    if (strcmp(type, "bloom") == 0)
+        return set(im, "context", "2048", "ALiBi has no position limit; a default");
+    return 0;
+}
+
+static const family *find_family(importer *im)
+{
+    const char *type = json_string_value(json_object_get(im->config, "model_type"));
+    if (!type) {
         tfx_fail(im->err, "%s: no 'model_type' string; is this a Hugging Face config.json?", im->path);
         return NULL;
     }
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
-        if (strcmp(families[i].model_type, *type) == 0)
+        if (strcmp(families[i].model_type, type) == 0)
             return &families[i];
     tfx_fail(im->err, "%s: model_type '%s' is not one tfx can import yet (gpt2, gpt_neo, llama, bloom, bart, bert)",
-             im->path, *type);
+             im->path, type);
     return NULL;
 }
 
-static int import(importer *im, const char *name)
+/* `text` as one double-quoted YAML scalar (tfx_yaml_scalar); the caller frees it. */
+static char *yaml_quoted(const char *text)
 {
-    const char *type;
-    char recipe_path[512];
-    const family *fam = find_family(im, &type);
-    if (!fam || check_agreements(im, type))
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    int bad = tfx_yaml_scalar(f, text, 1);
+    if (fclose(f) || bad) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Set `key` to prefix + text (a name, a path: anything not tfx's own), quoted. */
+static int set_text(importer *im, const char *key, const char *prefix, const char *text,
+                    const char *from)
+{
+    size_t len;
+    if (__builtin_add_overflow(strlen(prefix), strlen(text), &len) || __builtin_add_overflow(len, 1, &len))
+        return tfx_fail(im->err, "%s: the value for '%s' is too long", im->path, key);
+    char *whole = malloc(len), *quoted = NULL;
+    if (whole) {
+        snprintf(whole, len, "%s%s", prefix, text);
+        quoted = yaml_quoted(whole);
+    }
+    free(whole);
+    if (!quoted)
+        return tfx_fail(im->err, "out of memory");
+    int rc = set(im, key, quoted, from);
+    free(quoted);
+    return rc;
+}
+
+/* The comment that heads the recipe, then the recipe. */
+static int emit(const importer *im, const family *fam, FILE *out)
+{
+    fputs("# Imported by `tfx import` from ", out);
+    tfx_yaml_scalar(out, im->path, 1);
+    fprintf(out, " (model_type %s) over the shipped recipe %s.\n", fam->model_type, fam->recipe);
+    fputs("# Self-contained: it extends nothing and carries the family's checkpoint name map.\n#\n", out);
+    for (int i = 0; i < im->n_notes; i++)
+        fprintf(out, "#   %s = %s (%s)\n", im->notes[i].key,
+                im->notes[i].value[0] ? im->notes[i].value : "(see below)", im->notes[i].from);
+    return tfx_recipe_emit(out, im->recipe->root);
+}
+
+/* The family's recipe file: in recipes_dir, or shipped beside the executable. */
+static int family_recipe(importer *im, const family *fam, const char *recipes_dir, char *path,
+                         size_t cap)
+{
+    if (!recipes_dir) {
+        if (!tfx_cli_shipped_recipe(fam->recipe, path, cap))
+            return tfx_fail(im->err, "cannot find the shipped recipe '%s' beside the tfx executable", fam->recipe);
+        return 0;
+    }
+    int n = snprintf(path, cap, "%s/%s", recipes_dir, fam->recipe);
+    return n < 0 || (size_t)n >= cap ? tfx_fail(im->err, "the recipes folder's path is too long") : 0;
+}
+
+/* Write the whole text to memory first, so that a failure writes nothing to `out`. */
+static int write_all(const importer *im, const family *fam, FILE *out)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return tfx_fail(im->err, "out of memory");
+    int bad = emit(im, fam, mem);
+    bad |= fclose(mem) != 0;
+    if (!bad)
+        bad = fwrite(text, 1, len, out) != len;
+    free(text);
+    return bad ? tfx_fail(im->err, "cannot write the recipe") : 0;
+}
+
+static int import(importer *im, const char *name, const char *recipes_dir, FILE *out)
+{
+    char recipe_path[4096];
+    const family *fam = find_family(im);
+    if (!fam || check_required(im, fam) || check_agreements(im, fam->model_type) ||
+        family_recipe(im, fam, recipes_dir, recipe_path, sizeof recipe_path))
         return -1;
-    if (!tfx_cli_shipped_recipe(fam->recipe, recipe_path, sizeof recipe_path))
-        return tfx_fail(im->err, "cannot find the shipped recipe '%s' beside the tfx executable", fam->recipe);
     if (!(im->recipe = tfx_recipe_load(recipe_path, im->err)))
         return -1;
     for (size_t k = 0; k < sizeof fam->keys / sizeof fam->keys[0] && fam->keys[k].config; k++)
         if (apply_key(im, &fam->keys[k]))
             return -1;
-    if (apply_special(im, type))
+    if (check_divisions(im, fam->model_type) || apply_special(im, fam->model_type) ||
+        set_text(im, "name", "", name ? name : fam->model_type, name ? "--name" : "model_type") ||
+        set_text(im, "description", "imported from ", im->path, "the config's path"))
         return -1;
-    char text[600];
-    snprintf(text, sizeof text, "\"%s\"", name ? name : type);
-    if (set(im, "name", text, name ? "--name" : "model_type"))
-        return -1;
-    snprintf(text, sizeof text, "\"imported from %.500s\"", im->path);
-    if (set(im, "description", text, "the config's path"))
-        return -1;
-    printf("# Imported by `tfx import` from %s (model_type %s) over the shipped recipe %s.\n", im->path,
-           type, fam->recipe);
-    printf("# Self-contained: it extends nothing and carries the family's checkpoint name map.\n#\n");
-    for (int i = 0; i < im->n_notes; i++)
-        printf("#   %s\n", im->notes[i]);
-    return tfx_recipe_emit(stdout, im->recipe->root) ? tfx_fail(im->err, "cannot write the recipe") : 0;
+    return write_all(im, fam, out);
+}
+
+int tfx_import_recipe(const char *path, const json_t *config, const char *name,
+                      const char *recipes_dir, FILE *out, tfx_error *err)
+{
+    importer im = {.path = path, .config = config, .err = err};
+    int rc = json_is_object(config) ? import(&im, name, recipes_dir, out)
+                                    : tfx_fail(err, "%s: expected a JSON object", path);
+    tfx_recipe_free(im.recipe);
+    return rc;
 }
 
 int tfx_cmd_import(int argc, char **argv)
@@ -280,16 +623,23 @@ int tfx_cmd_import(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    /* the rules a recipe's name is loaded by (core/spec.c), said of --name at once */
+    if (name && (strpbrk(name, "\n\r") || strlen(name) > TFX_MAX_NAME)) {
+        tfx_fail(&err, "--name: a recipe name is one line of at most %d bytes", TFX_MAX_NAME);
+        return tfx_cli_error(&err);
+    }
     json_error_t jerr;
-    importer im = {.path = path, .err = &err};
+    json_t *config = NULL;
     int status = 0;
-    if (!(im.config = json_load_file(path, 0, &jerr)))
+    FILE *file = tfx_input_fopen(path, NULL, &err);
+    if (!file)
+        status = -1;
+    else if (!(config = json_loadf(file, 0, &jerr)))
         status = tfx_fail(&err, "%s: not valid JSON: %s (line %d)", path, jerr.text, jerr.line);
-    else if (!json_is_object(im.config))
-        status = tfx_fail(&err, "%s: expected a JSON object", path);
     else
-        status = import(&im, name);
-    tfx_recipe_free(im.recipe);
-    json_decref(im.config);
+        status = tfx_import_recipe(path, config, name, NULL, stdout, &err);
+    if (file)
+        fclose(file);
+    json_decref(config);
     return status ? tfx_cli_error(&err) : 0;
 }

@@ -43,8 +43,8 @@ int tfx_cmd_params(int argc, char **argv)
         }
     }
     for (int i = 0; status == 0 && shapes && i < n; i++)
-        if (tfx_report_shapes(stdout, c.format, &items[i]))
-            status = 1;
+        if (tfx_report_shapes(stdout, c.format, &items[i], &err))
+            status = err.msg[0] ? tfx_cli_error(&err) : 1;
     if (status == 0 && !shapes && tfx_report_params(stdout, c.format, items, n))
         status = 1;
     for (int i = 0; i <= n && i < c.n_files; i++)

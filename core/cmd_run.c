@@ -12,9 +12,13 @@
 #include <unistd.h>
 
 #include "accounting.h"
+#include "checked.h"
 #include "checkpoint.h"
+#include "files.h"
+#include "text.h"
 #include "cli.h"
 #include "gemv.h"
+#include "headroom.h"
 #include "host.h"
 #include "load.h"
 #include "pool.h"
@@ -22,7 +26,7 @@
 #include "safetensors.h"
 #include "weights.h"
 
-#define MAX_TOKENS 65536
+#define MAX_TOKENS TFX_MAX_TOKENS
 
 static const char usage[] =
     "usage: tfx run RECIPE [options]\n"
@@ -47,6 +51,9 @@ static const char usage[] =
     "                        encoder-only models) as safetensors\n"
     "  --random              ignore the recipe's checkpoint.file and use random weights\n"
     "  --force               run even when the model does not fit in available memory\n"
+    "  --check               for plugin authors: guard words after every workspace and KV\n"
+    "                        cache, checked after each plugin call; an overrun is an error\n"
+    "                        naming the plugin (always on in the sanitizer build)\n"
     "  --format F            text (default), markdown, csv or json\n"
     "  --set key=value       override a recipe key\n"
     TFX_CLI_ESTIMATE_HELP;
@@ -58,7 +65,7 @@ typedef struct run_opts {
     int64_t prompt_len, generate, top_k, threads;
     double temperature;
     uint64_t seed;
-    bool force, random_weights, bf16;
+    bool force, random_weights, bf16, check;
 } run_opts;
 
 typedef struct run_result {
@@ -86,14 +93,7 @@ static double now(void)
 static int parse_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
                      tfx_error *err)
 {
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return tfx_fail(err, "%s expects an integer between %" PRId64 " and %" PRId64 ", got '%s'",
-                        opt, lo, hi, text);
-    *out = v;
-    return 0;
+    return tfx_cli_int(opt, text, lo, hi, out, err);
 }
 
 static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
@@ -111,6 +111,10 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
         }
         if (strcmp(a, "--random") == 0) {
             o->random_weights = true;
+            continue;
+        }
+        if (strcmp(a, "--check") == 0) {
+            o->check = true;
             continue;
         }
         static const char *const valued[] = {"--checkpoint", "--tokens", "--prompt-len",
@@ -146,7 +150,7 @@ static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
             if (parse_i64(a, v, 0, MAX_TOKENS, &o->generate, err))
                 return -1;
         } else if (strcmp(a, "--threads") == 0) {
-            if (parse_i64(a, v, 1, 1024, &o->threads, err))
+            if (parse_i64(a, v, 1, TFX_MAX_THREADS, &o->threads, err))
                 return -1;
         } else if (strcmp(a, "--top-k") == 0) {
             if (parse_i64(a, v, 0, INT32_MAX, &o->top_k, err))
@@ -204,27 +208,37 @@ static void random_tokens(int32_t *out, int64_t n, int64_t vocab, uint64_t seed)
 
 /* ---- memory ------------------------------------------------------------------------------- */
 
-static uint64_t available_memory(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    unsigned long long kb = 0;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return (uint64_t)kb * 1024u;
-}
+/* Address space OpenBLAS maps beside what tfx allocates: a buffer of about 128 MiB for each
+ * thread (the calling thread's at its first product), and thread stacks. Under ulimit -v an
+ * OpenBLAS buffer that cannot be mapped is retried forever, so it must be budgeted. */
+#define BLAS_BUFFER (UINT64_C(144) << 20)
 
 static int check_fits(uint64_t need, bool force, tfx_error *err)
 {
-    uint64_t have = available_memory();
-    if (!have || need <= have || force)
+    tfx_headroom h;
+    tfx_headroom_measure(&h, BLAS_BUFFER);
+    if (h.bytes == TFX_UNLIMITED || need <= h.bytes || force)
         return 0;
     return tfx_fail(err, "the model needs %.2f GiB (%" PRIu64 " bytes: weights and run state) but "
-                    "%.2f GiB (%" PRIu64 " bytes) are available; use --force to try anyway",
-                    (double)need / (1u << 30), need, (double)have / (1u << 30), have);
+                    "%.2f GiB (%" PRIu64 " bytes) are available (limited by %s); use --force to try anyway",
+                    (double)need / (1u << 30), need, (double)h.bytes / (1u << 30), h.bytes, h.limit);
+}
+
+/* Under an address-space limit main.c started OpenBLAS on one thread (TFX_BLAS_THREADS_LIMITED);
+ * add the threads asked for (default: all cores) whose buffers fit beside `need`. */
+static void raise_blas_threads(uint64_t need, int64_t asked)
+{
+    if (!getenv("TFX_BLAS_THREADS_LIMITED"))
+        return;
+    tfx_headroom h;
+    tfx_headroom_measure(&h, BLAS_BUFFER);
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    int64_t want = asked > 0 ? asked : cores > 0 ? cores : 1, fit = 1;
+    if (h.address_space != TFX_UNLIMITED && h.address_space > need)
+        fit += (int64_t)((h.address_space - need) / BLAS_BUFFER);
+    else if (h.address_space == TFX_UNLIMITED)
+        fit = want;
+    openblas_set_num_threads((int)(want < fit ? want : fit));
 }
 
 /* ---- the run ------------------------------------------------------------------------------ */
@@ -236,50 +250,70 @@ static int write_logits(const char *path, const tfx_runtime *rt, int64_t T, tfx_
     tfx_st_out t = {.name = hidden ? "last_hidden_state" : "logits", .dtype = TFX_DTYPE_F32,
                     .rank = 2, .shape = {T, hidden ? s->d_model : s->vocab},
                     .data = hidden ? rt->x : rt->logits};
-    return tfx_st_write(path, &t, 1, err);
+    return tfx_st_write(path, "--logits", &t, 1, err);
 }
 
-static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
-                     tfx_error *err)
+/* The run's inputs and the run state they need: one plan for the memory check and the run. */
+typedef struct run_inputs {
+    int32_t *prompt, *enc;        /* [MAX_TOKENS] each, owned */
+    int64_t n_prompt, n_enc, generate;
+    tfx_run_limits lim;
+} run_inputs;
+
+static void inputs_free(run_inputs *in)
+{
+    free(in->prompt);
+    free(in->enc);
+}
+
+/* Parse or draw the prompt (and encoder input), and size the run for exactly them. */
+static int prepare_inputs(const run_opts *o, const tfx_spec *s, run_inputs *in, tfx_error *err)
+{
+    memset(in, 0, sizeof *in);
+    in->prompt = calloc(MAX_TOKENS, sizeof *in->prompt);
+    in->enc = calloc(MAX_TOKENS, sizeof *in->enc);
+    if (!in->prompt || !in->enc)
+        return tfx_fail(err, "out of memory");
+    in->n_prompt = o->tokens ? parse_tokens(o->tokens, in->prompt, MAX_TOKENS, "--tokens", err)
+                             : o->prompt_len;
+    if (in->n_prompt < 0)
+        return -1;
+    if (!o->tokens)
+        random_tokens(in->prompt, in->n_prompt, s->vocab, o->seed);
+    if (s->kind == TFX_MODEL_ENCODER_DECODER) {
+        in->n_enc = o->encoder_tokens ? parse_tokens(o->encoder_tokens, in->enc, MAX_TOKENS, "--encoder-tokens", err)
+                                      : o->prompt_len;
+        if (in->n_enc < 0)
+            return -1;
+        if (!o->encoder_tokens)
+            random_tokens(in->enc, in->n_enc, s->vocab, o->seed + 1);
+    }
+    in->generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
+    int64_t positions = in->n_prompt + (in->generate > 0 ? in->generate - 1 : 0);
+    if (positions > s->context || in->n_enc > s->context)
+        return tfx_fail(err, "the prompt (%" PRId64 " tokens) and generation (%" PRId64 ") need %" PRId64
+                        " positions; the context of '%s' is %" PRId64, in->n_prompt, in->generate,
+                        positions > in->n_enc ? positions : in->n_enc, s->name, s->context);
+    in->lim = (tfx_run_limits){.max_tokens = in->n_prompt, .capacity = positions,
+                               .encoder_tokens = in->n_enc, .check = o->check};
+    if (s->kind == TFX_MODEL_ENCODER_ONLY)
+        in->lim.capacity = in->n_prompt;
+    return 0;
+}
+
+static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, const run_inputs *in,
+                     run_result *r, tfx_error *err)
 {
     const tfx_model *m = l->model;
     const tfx_spec *s = l->spec;
-    int32_t *prompt = calloc(MAX_TOKENS, sizeof *prompt);
-    int32_t *enc = calloc(MAX_TOKENS, sizeof *enc);
+    const int32_t *prompt = in->prompt, *enc = in->enc;
+    const int64_t n_prompt = in->n_prompt, n_enc = in->n_enc, generate = in->generate;
     tfx_runtime rt;
     int rc = -1;
     memset(&rt, 0, sizeof rt);
-    if (!prompt || !enc) {
-        tfx_fail(err, "out of memory");
-        goto out;
-    }
-    int64_t n_prompt = o->tokens ? parse_tokens(o->tokens, prompt, MAX_TOKENS, "--tokens", err)
-                                 : o->prompt_len;
-    if (n_prompt < 0)
-        goto out;
-    if (!o->tokens)
-        random_tokens(prompt, n_prompt, s->vocab, o->seed);
-    int64_t n_enc = 0;
-    if (s->kind == TFX_MODEL_ENCODER_DECODER) {
-        n_enc = o->encoder_tokens ? parse_tokens(o->encoder_tokens, enc, MAX_TOKENS, "--encoder-tokens", err)
-                                  : o->prompt_len;
-        if (n_enc < 0)
-            goto out;
-        if (!o->encoder_tokens)
-            random_tokens(enc, n_enc, s->vocab, o->seed + 1);
-    }
-    int64_t generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
-    int64_t positions = n_prompt + (generate > 0 ? generate - 1 : 0);
-    if (positions > s->context || n_enc > s->context) {
-        tfx_fail(err, "the prompt (%" PRId64 " tokens) and generation (%" PRId64 ") need %" PRId64
-                 " positions; the context of '%s' is %" PRId64, n_prompt, generate,
-                 positions > n_enc ? positions : n_enc, s->name, s->context);
-        goto out;
-    }
-    tfx_run_limits lim = {.max_tokens = n_prompt, .capacity = positions, .encoder_tokens = n_enc};
-    if (s->kind == TFX_MODEL_ENCODER_ONLY)
-        lim.capacity = n_prompt;
-    if (tfx_runtime_init(&rt, m, w, &lim, err))
+    /* every input is open by now: refuse --logits over one before running, not after */
+    if ((o->logits_path && tfx_output_check(o->logits_path, "--logits", err)) ||
+        tfx_runtime_init(&rt, m, w, &in->lim, err))
         goto out;
     r->n_prompt = n_prompt;
     r->n_encoder = n_enc;
@@ -328,8 +362,6 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run
     rc = 0;
 out:
     tfx_runtime_free(&rt);
-    free(prompt);
-    free(enc);
     return rc;
 }
 
@@ -490,6 +522,23 @@ static int print_report(FILE *out, tfx_format fmt, const tfx_loaded *l, const ru
 
 /* ---- command ------------------------------------------------------------------------------ */
 
+/* Open the checkpoint once through the input helper before loading it, so that a FIFO or a
+ * directory is refused in the words of what named it: --checkpoint, or the recipe's key. */
+static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *path, tfx_error *err)
+{
+    char where[4096 + 32] = "--checkpoint";
+    if (!o->checkpoint) {
+        tfx_mark m = tfx_node_get(l->spec->checkpoint, "file")->mark;
+        if (tfx_mark_text(where, sizeof where, m) < 0)
+            return tfx_fail(err, "%s: path too long", m.file);
+    }
+    int fd = tfx_input_open(path, where, err);
+    if (fd < 0)
+        return -1;
+    close(fd);
+    return 0;
+}
+
 static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
                         tfx_error *err)
 {
@@ -499,9 +548,11 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
     bool from_recipe = !o->checkpoint && !o->random_weights && l->spec->checkpoint &&
                        tfx_node_get(l->spec->checkpoint, "file");
     if (o->checkpoint || from_recipe) {
-        if (o->checkpoint)
-            snprintf(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint);
-        else if (tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
+        if (o->checkpoint && tfx_text(r->checkpoint, sizeof r->checkpoint, "%s", o->checkpoint) < 0)
+            return tfx_fail(err, "--checkpoint: path longer than %zu bytes", sizeof r->checkpoint - 1);
+        if (!o->checkpoint && tfx_checkpoint_path(l->spec, r->checkpoint, sizeof r->checkpoint, err))
+            return -1;
+        if (check_checkpoint(o, l, r->checkpoint, err))
             return -1;
         tfx_progress bar;
         tfx_progress_start(&bar, "loading weights");
@@ -527,9 +578,25 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
     return 0;
 }
 
+#define RUN_OPTS_DEFAULT {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true}
+
+int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
+{
+    run_opts o = RUN_OPTS_DEFAULT;
+    if (parse_opts(argc, argv, &o, err))
+        return -1;
+    int32_t *ids = calloc(MAX_TOKENS, sizeof *ids);
+    if (!ids)
+        return tfx_fail(err, "out of memory");
+    int rc = (o.tokens && parse_tokens(o.tokens, ids, MAX_TOKENS, "--tokens", err) < 0) ||
+             (o.encoder_tokens && parse_tokens(o.encoder_tokens, ids, MAX_TOKENS, "--encoder-tokens", err) < 0);
+    free(ids);
+    return rc ? -1 : 0;
+}
+
 int tfx_cmd_run(int argc, char **argv)
 {
-    run_opts o = {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true};
+    run_opts o = RUN_OPTS_DEFAULT;
     tfx_error err = {{0}};
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
@@ -538,7 +605,7 @@ int tfx_cmd_run(int argc, char **argv)
         }
     if (parse_opts(argc, argv, &o, &err))
         return tfx_cli_error(&err);
-    if (o.threads)
+    if (o.threads && !getenv("TFX_BLAS_THREADS_LIMITED"))
         openblas_set_num_threads((int)o.threads);
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
@@ -546,31 +613,29 @@ int tfx_cmd_run(int argc, char **argv)
     int status = 1;
     tfx_weights w = {0};
     run_result r = {0};
+    run_inputs in = {0};
     tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
     if (!l)
         goto out;
     uint64_t weight_bytes, run_bytes;
-    int64_t positions = (o.tokens ? MAX_TOKENS : o.prompt_len) + o.generate;
-    tfx_run_limits estimate = {.max_tokens = o.prompt_len,
-                               .capacity = positions < l->spec->context ? positions : l->spec->context,
-                               .encoder_tokens = l->spec->kind == TFX_MODEL_ENCODER_DECODER ? o.prompt_len : 0};
-    if (estimate.encoder_tokens > l->spec->context)
-        estimate.encoder_tokens = l->spec->context;
-    if (estimate.max_tokens > l->spec->context)
-        estimate.max_tokens = l->spec->context;
-    if (tfx_weights_bytes(l->model, &weight_bytes, &err) ||
-        tfx_runtime_bytes(l->model, &estimate, &run_bytes, &err))
+    if (tfx_model_check_context(l->model, o.common.estimate.context, &err) ||
+        prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
+        tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
         goto out;
     /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */
     if (o.bf16 && l->spec->kind == TFX_MODEL_ENCODER_ONLY) {
         o.bf16 = false;
         r.bf16_skipped = true;
     }
-    if (o.bf16)
-        weight_bytes += tfx_weights_bf16_bytes(l->model); /* the fp32 weights stay for prefill */
-    if (check_fits(weight_bytes + run_bytes, o.force, &err))
+    /* With bf16, the fp32 weights stay for prefill beside the BF16 copies. */
+    if ((o.bf16 && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
+        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes)) {
+        tfx_fail(&err, "the run's size overflows 64 bits");
         goto out;
-    r.planned_bytes = weight_bytes + run_bytes;
+    }
+    if (check_fits(r.planned_bytes, o.force, &err))
+        goto out;
+    raise_blas_threads(r.planned_bytes, o.threads);
     if (load_weights(&o, l, &w, &r, &err))
         goto out;
     if (o.bf16) {
@@ -580,7 +645,7 @@ int tfx_cmd_run(int argc, char **argv)
         tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
         r.bf16_matrices = w.n_bf16;
     }
-    if (run_model(&o, l, &w, &r, &err))
+    if (run_model(&o, l, &w, &in, &r, &err))
         goto out;
     tfx_params_item est;
     tfx_memory prefill_memory;
@@ -599,6 +664,7 @@ out:
     if (status)
         tfx_cli_error(&err);
     free(r.generated);
+    inputs_free(&in);
     tfx_weights_free(&w);
     tfx_loaded_free(l);
     tfx_registry_free(reg);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "files.h"
 #include "cli.h"
 #include "eval.h"
 #include "load.h"
@@ -350,18 +351,6 @@ static int read_batch(const train_opts *o, const tfx_spec *s, batch *b, tfx_erro
 
 /* ---- files -------------------------------------------------------------------------------- */
 
-/* Refuse an output that is one of the inputs (the same file, by device and inode). */
-static int check_not_input(const char *out, const char *const *inputs, int n, tfx_error *err)
-{
-    struct stat so, si;
-    if (stat(out, &so) != 0)
-        return 0;
-    for (int i = 0; i < n; i++)
-        if (inputs[i] && stat(inputs[i], &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino)
-            return tfx_fail(err, "will not write over an input: '%s' is '%s'", out, inputs[i]);
-    return 0;
-}
-
 /* ---- the report --------------------------------------------------------------------------- */
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
@@ -496,11 +485,10 @@ static int run(train_opts *o, tfx_error *err)
     batch b = {0};
     double *losses = NULL;
     char ckpt[4096] = "";
-    if (!reg || !(l = tfx_load_for(o->common.files[0], o->common.sets, o->common.n_sets, reg, 1, err)))
+    if (!reg || !(l = tfx_load_from(o->common.files[0], o->common.sets, NULL, o->common.n_sets, reg, 1, err)))
         goto out;
-    const char *inputs[2] = {o->common.files[0], ckpt};
     if (read_batch(o, l->spec, &b, err) || load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
-        (o->out && check_not_input(o->out, inputs, 2, err)) ||
+        (o->out && tfx_output_check(o->out, o->train ? "--save" : "--out", err)) ||
         tfx_trainer_init(&t, l->model, &w, &b.shape, o->train, err))
         goto out;
     int64_t n_losses = o->train ? o->steps : 1;
@@ -511,7 +499,7 @@ static int run(train_opts *o, tfx_error *err)
     if (run_steps(o, &t, &b, losses, err))
         goto out;
     float *const *data = o->train ? w.data : t.grads.data;
-    if (o->out && tfx_train_write_tensors(l->model, data, o->out, err))
+    if (o->out && tfx_checkpoint_write(l->model, data, o->out, o->train ? "--save" : "--out", err))
         goto out;
     if (print_report(o, l, &t, losses, n_losses)) {
         tfx_fail(err, "cannot write the report");
@@ -535,9 +523,9 @@ out:
 static int read_data(const train_opts *o, const tfx_spec *s, int64_t T, tfx_tokens *train,
                      tfx_tokens *val, tfx_error *err)
 {
-    if (tfx_tokens_read(train, o->data, s->vocab, err))
+    if (tfx_tokens_read(train, o->data, "--data", s->vocab, err))
         return -1;
-    if (o->val ? tfx_tokens_read(val, o->val, s->vocab, err)
+    if (o->val ? tfx_tokens_read(val, o->val, "--val", s->vocab, err)
                : tfx_tokens_split(train, val, o->val_fraction, o->data, err))
         return -1;
     if (train->n < T)
@@ -648,15 +636,14 @@ static json_t *data_json(const train_opts *o, const tfx_loaded *l, const tfx_tra
 /* The JSON report into --result FILE, atomically. */
 static int write_result(const char *path, const json_t *doc, tfx_error *err)
 {
-    char tmp[4200];
-    int n = snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return tfx_fail(err, "output path too long: '%s'", path);
-    if (json_dump_file(doc, tmp, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
+    tfx_output out = {0};
+    if (tfx_output_open(&out, path, "--result", err))
+        return -1;
+    if (json_dumpf(doc, out.f, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0) {
+        tfx_output_abort(&out);
         return tfx_fail(err, "cannot write '%s'", path);
     }
-    return 0;
+    return tfx_output_commit(&out, err);
 }
 
 static void data_text(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
@@ -708,43 +695,16 @@ static void run_opts(const train_opts *o, FILE *log, tfx_train_run_opts *r)
                                  .min_lr = o->min_lr < 0 ? o->adamw.lr / 10 : o->min_lr};
 }
 
-/* --log FILE: written beside its place and renamed into it when the run ends. */
-static FILE *open_log(const char *path, char *tmp, size_t cap, tfx_error *err)
-{
-    int n = snprintf(tmp, cap, "%s.tmp-%ld", path, (long)getpid());
-    if (n < 0 || (size_t)n >= cap)
-        return tfx_fail(err, "output path too long: '%s'", path), NULL;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-    return f;
-}
-
-static int close_log(FILE *f, const char *tmp, const char *path, int ok, tfx_error *err)
-{
-    if (!f)
-        return 0;
-    int bad = ferror(f) | fclose(f);
-    if (ok && !bad && rename(tmp, path) == 0)
-        return 0;
-    unlink(tmp);
-    return ok ? tfx_fail(err, "cannot write '%s'", path) : 0;
-}
-
-static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, const char *ckpt,
-                         tfx_error *err)
+static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, tfx_error *err)
 {
     tfx_trainer t = {0};
     tfx_tokens train = {0}, val = {0};
     tfx_train_result r = {0};
     tfx_train_run_opts ro;
     context_losses contexts = {0};
-    char log_tmp[4200];
-    FILE *log = NULL;
+    tfx_output log = {0};
     int64_t position = 0, T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
     tfx_train_shape shape = {.batch = o->common.estimate.batch ? o->common.estimate.batch : 4, .tokens = T};
-    /* --save over --resume continues a run in place: the weights are copied out by now */
-    const char *inputs[4] = {o->common.files[0], o->resume ? NULL : ckpt, o->data, o->val};
     int rc = -1;
     if (l->spec->kind == TFX_MODEL_ENCODER_DECODER) {
         tfx_fail(err, "--data trains decoder-only models; '%s' is encoder-decoder (give --tokens and --encoder-tokens)",
@@ -752,26 +712,25 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, con
         goto out;
     }
     if ((o->contexts && parse_contexts(o->contexts, &contexts, err)) ||
-        (o->out && check_not_input(o->out, inputs, 4, err)) ||
-        (o->result && check_not_input(o->result, inputs, 4, err)) ||
-        (o->log && check_not_input(o->log, inputs, 4, err)) ||
         tfx_trainer_init(&t, l->model, w, &shape, true, err) ||
         read_data(o, l->spec, T, &train, &val, err) ||
         (o->resume && tfx_train_load_state(&t, o->resume, &position, err)) ||
-        (o->log && !(log = open_log(o->log, log_tmp, sizeof log_tmp, err))))
+        (o->out && tfx_output_check(o->out, "--save", err)) || /* every input is read by now */
+        (o->result && tfx_output_check(o->result, "--result", err)) ||
+        (o->log && tfx_output_open(&log, o->log, "--log", err)))
         goto out;
-    run_opts(o, log, &ro);
+    run_opts(o, log.f, &ro);
     if (tfx_train_run(&t, &train, &val, position, &ro, &r, err) ||
-        close_log(log, log_tmp, o->log, 1, err))
+        (o->log && tfx_output_commit(&log, err)))
         goto out;
-    log = NULL;
+    memset(&log, 0, sizeof log);
     double rss = peak_rss_mib(); /* training's, before any evaluation at other lengths */
     if ((o->contexts && eval_contexts(o, l, w, &val, shape.batch, &contexts, err)) ||
         data_report(o, l, &t, &r, rss, &contexts, err))
         goto out;
     rc = 0;
 out:
-    close_log(log, log_tmp, o->log, 0, err);
+    tfx_output_abort(&log);
     tfx_train_result_free(&r);
     tfx_tokens_free(&train);
     tfx_tokens_free(&val);
@@ -786,8 +745,8 @@ static int run_data(train_opts *o, tfx_error *err)
     tfx_loaded *l = NULL;
     tfx_weights w = {0};
     char ckpt[4096] = "";
-    if (reg && (l = tfx_load_for(o->common.files[0], o->common.sets, o->common.n_sets, reg, 1, err)) &&
-        !load_weights(o, l, &w, ckpt, sizeof ckpt, err) && !train_on_data(o, l, &w, ckpt, err))
+    if (reg && (l = tfx_load_from(o->common.files[0], o->common.sets, NULL, o->common.n_sets, reg, 1, err)) &&
+        !load_weights(o, l, &w, ckpt, sizeof ckpt, err) && !train_on_data(o, l, &w, err))
         status = 0;
     tfx_weights_free(&w);
     tfx_loaded_free(l);

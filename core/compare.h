@@ -58,6 +58,7 @@ typedef struct tfx_compare_run_opts {
     int64_t prompt_len, generate;
     int threads;                  /* 0: tfx run's default */
     const char *dtype;            /* --dtype of tfx run, or NULL */
+    bool check;                   /* pass --check to tfx run */
 } tfx_compare_run_opts;
 
 /* Run `tfx run` (this executable) on the recipe at `path` with `sets`, and fill col->run from

@@ -46,6 +46,8 @@ static void build_argv(run_argv *a, const char *path, char *const *sets, int n_s
         argv[n++] = "--threads", argv[n++] = a->threads;
     if (o->dtype)
         argv[n++] = "--dtype", argv[n++] = (char *)o->dtype;
+    if (o->check)
+        argv[n++] = "--check";
     for (int i = 0; i < n_sets && i < TFX_MAX_SETS + 8; i++)
         argv[n++] = "--set", argv[n++] = sets[i];
     argv[n] = NULL;
@@ -82,8 +84,12 @@ int tfx_compare_spawn(char *const *argv, char *out, size_t cap, char *error, siz
     if (pid < 0 || waitpid(pid, &status, 0) < 0)
         return snprintf(error, error_cap, "cannot start tfx %s", argv[1]), -1;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        errs[strcspn(errs, "\n")] = '\0';
-        const char *msg = strncmp(errs, "tfx: ", 5) == 0 ? errs + 5 : errs;
+        /* The error comes last, after any warnings (a skipped plugin, ...). */
+        size_t end = strlen(errs);
+        while (end > 0 && errs[end - 1] == '\n')
+            errs[--end] = '\0';
+        const char *last = strrchr(errs, '\n') ? strrchr(errs, '\n') + 1 : errs;
+        const char *msg = strncmp(last, "tfx: ", 5) == 0 ? last + 5 : last;
         snprintf(error, error_cap, "%.500s", msg[0] ? msg : "tfx failed");
         return -1;
     }

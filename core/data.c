@@ -2,36 +2,38 @@
  * of a header against the file, and cuts it into validation tail and in-order batches. */
 #include "data.h"
 
+#include "files.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The whole of a regular file into a new buffer (*size bytes). Returns NULL with err set. */
-static uint8_t *slurp(const char *path, int64_t *size, tfx_error *err)
+/* The whole of a regular file into a new buffer (*size bytes), opened as an input of `where`
+ * (core/files.c). Returns NULL with err set. */
+static uint8_t *slurp(const char *path, const char *where, int64_t *size, tfx_error *err)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = tfx_input_open(path, where, err);
     if (fd < 0)
-        return tfx_fail(err, "cannot open data '%s': %s", path, strerror(errno)), NULL;
+        return NULL;
     struct stat sb;
     uint8_t *buf = NULL;
-    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        tfx_fail(err, "data '%s' is not a regular file", path);
+    if (fstat(fd, &sb) != 0) {
+        tfx_fail(err, "%s: cannot read '%s': %s", where, path, strerror(errno));
         goto out;
     }
     *size = (int64_t)sb.st_size;
     if (!(buf = malloc(sb.st_size ? (size_t)sb.st_size : 1))) {
-        tfx_fail(err, "data '%s': cannot allocate %" PRId64 " bytes", path, *size);
+        tfx_fail(err, "%s: '%s': cannot allocate %" PRId64 " bytes", where, path, *size);
         goto out;
     }
     int64_t got = 0;
     while (got < *size) {
         ssize_t r = read(fd, buf + got, (size_t)(*size - got));
         if (r <= 0) {
-            tfx_fail(err, "cannot read data '%s': %s", path, r < 0 ? strerror(errno) : "file shrank");
+            tfx_fail(err, "%s: cannot read '%s': %s", where, path, r < 0 ? strerror(errno) : "the file shrank");
             free(buf);
             buf = NULL;
             goto out;
@@ -86,11 +88,12 @@ static int parse_token_file(tfx_tokens *out, const uint8_t *buf, int64_t size, c
     return 0;
 }
 
-int tfx_tokens_read(tfx_tokens *out, const char *path, int64_t vocab, tfx_error *err)
+int tfx_tokens_read(tfx_tokens *out, const char *path, const char *where, int64_t vocab,
+                    tfx_error *err)
 {
     memset(out, 0, sizeof *out);
     int64_t size = 0;
-    uint8_t *buf = slurp(path, &size, err);
+    uint8_t *buf = slurp(path, where, &size, err);
     if (!buf)
         return -1;
     int rc;

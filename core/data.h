@@ -18,11 +18,12 @@ typedef struct tfx_tokens {
     int64_t n;
 } tfx_tokens;
 
-/* Read `path` (a regular file): an llm.c token file when it begins with the magic, else bytes
- * of text (each byte one token, so vocab must be at least 256). Every header claim is checked
- * against the file's size, and every token against vocab; errors name the file.
- * Returns 0, or -1 with err set. */
-int tfx_tokens_read(tfx_tokens *out, const char *path, int64_t vocab, tfx_error *err);
+/* Read `path` (a regular file, opened as an input of option `where`, e.g. "--data"): an llm.c
+ * token file when it begins with the magic, else bytes of text (each byte one token, so vocab
+ * must be at least 256). Every header claim is checked against the file's size, and every
+ * token against vocab; errors name the file. Returns 0, or -1 with err set. */
+int tfx_tokens_read(tfx_tokens *out, const char *path, const char *where, int64_t vocab,
+                    tfx_error *err);
 void tfx_tokens_free(tfx_tokens *t);
 
 /* Move the last ⌊n · fraction⌋ tokens of `all` into `val` (all keeps the rest).

@@ -4,7 +4,9 @@
 
 #include <string.h>
 
+#include "checked.h"
 #include "runtime.h"
+#include "sizes.h"
 
 typedef struct calc {
     bool overflow;
@@ -13,7 +15,7 @@ typedef struct calc {
 static uint64_t mul(calc *c, uint64_t a, uint64_t b)
 {
     uint64_t r;
-    if (__builtin_mul_overflow(a, b, &r))
+    if (tfx_mul_overflows_u64(a, b, &r))
         c->overflow = true;
     return r;
 }
@@ -21,7 +23,7 @@ static uint64_t mul(calc *c, uint64_t a, uint64_t b)
 static uint64_t add(calc *c, uint64_t a, uint64_t b)
 {
     uint64_t r;
-    if (__builtin_add_overflow(a, b, &r))
+    if (tfx_add_overflows_u64(a, b, &r))
         c->overflow = true;
     return r;
 }
@@ -31,21 +33,16 @@ tfx_estimate_opts tfx_estimate_defaults(const tfx_model *m, const tfx_estimate_o
     tfx_estimate_opts o = opts ? *opts : (tfx_estimate_opts){.fp32_grads = true};
     if (o.batch <= 0)
         o.batch = 1;
-    if (o.context <= 0 || o.context > m->spec->context)
-        o.context = m->spec->context;
+    if (o.context <= 0)
+        o.context = m->spec->context; /* a longer one: see tfx_model_check_context */
     if (o.kv_bytes <= 0)
         o.kv_bytes = 2;
     return o;
 }
 
-static const tfx_attention_ops *attention_ops(const tfx_instance *inst)
-{
-    return inst->comp->plugin->desc->attention;
-}
-
 /* KV caches of every layer at `context` positions, in elements, self and cross. */
-static void kv_elements(calc *c, const tfx_model *m, int64_t context, uint64_t *self,
-                        uint64_t *cross)
+static int kv_elements(calc *c, const tfx_model *m, int64_t context, uint64_t *self,
+                       uint64_t *cross, tfx_error *err)
 {
     *self = *cross = 0;
     for (int si = 0; si < m->n_stacks; si++) {
@@ -53,27 +50,41 @@ static void kv_elements(calc *c, const tfx_model *m, int64_t context, uint64_t *
             continue;
         for (int64_t i = 0; i < m->stacks[si].spec->layers; i++) {
             const tfx_layer *l = &m->stacks[si].layers[i];
-            *self = add(c, *self, (uint64_t)attention_ops(&l->attn)->cache_floats(l->attn.state, context));
-            if (l->cross_attn.comp)
-                *cross = add(c, *cross, (uint64_t)attention_ops(&l->cross_attn)->cache_floats(l->cross_attn.state, context));
+            int64_t n;
+            if (tfx_size_attn_cache(&l->attn, context, &n, err))
+                return -1;
+            *self = add(c, *self, (uint64_t)n);
+            if (!l->cross_attn.comp)
+                continue;
+            if (tfx_size_attn_cache(&l->cross_attn, context, &n, err))
+                return -1;
+            *cross = add(c, *cross, (uint64_t)n);
         }
     }
+    return 0;
 }
 
 /* Σ over attention layers of keys_seen(context) · d_attn: the attention term of one token. */
-static uint64_t attention_term(calc *c, const tfx_model *m, int64_t context)
+static int attention_term(calc *c, const tfx_model *m, int64_t context, uint64_t *term,
+                          tfx_error *err)
 {
-    const uint64_t d_attn = (uint64_t)(m->spec->heads * m->spec->head_dim);
+    const uint64_t d_attn = mul(c, (uint64_t)m->spec->heads, (uint64_t)m->spec->head_dim);
     uint64_t sum = 0;
     for (int si = 0; si < m->n_stacks; si++)
         for (int64_t i = 0; i < m->stacks[si].spec->layers; i++) {
             const tfx_layer *l = &m->stacks[si].layers[i];
             const tfx_instance *attn[2] = {&l->attn, &l->cross_attn};
-            for (int a = 0; a < 2; a++)
-                if (attn[a]->comp)
-                    sum = add(c, sum, mul(c, (uint64_t)attention_ops(attn[a])->keys_seen(attn[a]->state, context), d_attn));
+            for (int a = 0; a < 2; a++) {
+                int64_t keys;
+                if (!attn[a]->comp)
+                    continue;
+                if (tfx_size_attn_keys_seen(attn[a], context, &keys, err))
+                    return -1;
+                sum = add(c, sum, mul(c, (uint64_t)keys, d_attn));
+            }
         }
-    return mul(c, 2, sum);
+    *term = mul(c, 2, sum);
+    return 0;
 }
 
 static void training(calc *c, const tfx_model *m, const tfx_estimate_opts *o, uint64_t params,
@@ -92,7 +103,7 @@ static void training(calc *c, const tfx_model *m, const tfx_estimate_opts *o, ui
     const uint64_t a = (uint64_t)m->spec->heads;
     uint64_t layers = 0;
     for (int si = 0; si < m->n_stacks; si++)
-        layers += (uint64_t)m->stacks[si].spec->layers;
+        layers = add(c, layers, (uint64_t)m->stacks[si].spec->layers);
     uint64_t sbh = mul(c, mul(c, s, b), h);
     uint64_t per_layer = add(c, mul(c, sbh, 34), mul(c, mul(c, mul(c, 5, a), mul(c, s, s)), b));
     mem->train_activations = mul(c, per_layer, layers);
@@ -112,7 +123,8 @@ int tfx_estimate(const tfx_model *m, int64_t params, int64_t non_embedding,
     mem->weights_fp16 = mem->weights_bf16 = mul(&c, n, 2);
     mem->weights_int8 = n;
     uint64_t self, cross;
-    kv_elements(&c, m, o.context, &self, &cross);
+    if (kv_elements(&c, m, o.context, &self, &cross, err))
+        return -1;
     mem->kv_cache = mul(&c, mul(&c, self, b), (uint64_t)o.kv_bytes);
     mem->kv_cache_cross = mul(&c, mul(&c, cross, b), (uint64_t)o.kv_bytes);
     tfx_run_limits lim = {.max_tokens = o.context, .capacity = o.context,
@@ -124,7 +136,8 @@ int tfx_estimate(const tfx_model *m, int64_t params, int64_t non_embedding,
     mem->activations = mul(&c, run_bytes > kv_fp32 ? run_bytes - kv_fp32 : 0, b);
     training(&c, m, &o, n, mem);
     flops->forward_params_term = mul(&c, 2, (uint64_t)non_embedding);
-    flops->forward_attention_term = attention_term(&c, m, o.context);
+    if (attention_term(&c, m, o.context, &flops->forward_attention_term, err))
+        return -1;
     flops->forward_per_token = add(&c, flops->forward_params_term, flops->forward_attention_term);
     flops->forward_per_sequence = mul(&c, flops->forward_per_token, (uint64_t)o.context);
     flops->training_per_token = mul(&c, 3, flops->forward_per_token);

@@ -70,7 +70,7 @@ int tfx_eval_at(const tfx_eval_source *src, const tfx_tokens *data, int64_t T, i
     memcpy(sets, src->sets, (size_t)src->n_sets * sizeof *sets);
     snprintf(context, sizeof context, "context=%" PRId64, T);
     sets[src->n_sets] = context;
-    tfx_loaded *l = tfx_load_for(src->path, sets, src->n_sets + 1, src->reg, 1, err);
+    tfx_loaded *l = tfx_load_from(src->path, sets, NULL, src->n_sets + 1, src->reg, 1, err);
     tfx_weights w = {0};
     int rc = -1;
     if (l && !tfx_weights_alloc(&w, l->model, err) &&

@@ -4,14 +4,16 @@
 
 #include <stdlib.h>
 
+#include "checkpoint.h"
+
 tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
                      tfx_error *err)
 {
-    return tfx_load_for(path, sets, n_sets, reg, 0, err);
+    return tfx_load_from(path, sets, NULL, n_sets, reg, 0, err);
 }
 
-tfx_loaded *tfx_load_for(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
-                         int training, tfx_error *err)
+tfx_loaded *tfx_load_from(const char *path, char *const *sets, const char *const *origins,
+                          int n_sets, const tfx_registry *reg, int training, tfx_error *err)
 {
     tfx_loaded *l = calloc(1, sizeof *l);
     if (!l) {
@@ -21,9 +23,10 @@ tfx_loaded *tfx_load_for(const char *path, char *const *sets, int n_sets, const 
     if (!(l->recipe = tfx_recipe_load(path, err)))
         goto err_free;
     for (int i = 0; i < n_sets; i++)
-        if (tfx_recipe_set(l->recipe, sets[i], err))
+        if (tfx_recipe_set_from(l->recipe, sets[i], origins ? origins[i] : "--set", err))
             goto err_free;
     if (!(l->spec = tfx_spec_build(l->recipe, reg, err)) ||
+        tfx_checkpoint_check_map(l->spec, err) ||
         !(l->model = tfx_model_build_for(l->spec, training, err)))
         goto err_free;
     if (tfx_counts_compute(l->model, &l->counts, err)) {

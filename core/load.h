@@ -21,9 +21,12 @@ typedef struct tfx_loaded {
  * Returns NULL with err set (already prefixed with file:line:col where one applies). */
 tfx_loaded *tfx_load(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
                      tfx_error *err);
-/* The same, building the model for training (tfx_model_build_for) when `training` is 1. */
-tfx_loaded *tfx_load_for(const char *path, char *const *sets, int n_sets, const tfx_registry *reg,
-                         int training, tfx_error *err);
+/* tfx_load with the option that gave each override (origins[i]: "--set", "--sweep"), for
+ * errors that name it (NULL origins means all "--set"), building the model for training
+ * (tfx_model_build_for) when `training` is 1. */
+tfx_loaded *tfx_load_from(const char *path, char *const *sets, const char *const *origins,
+                          int n_sets, const tfx_registry *reg, int training, tfx_error *err);
+
 void tfx_loaded_free(tfx_loaded *l);
 
 #endif

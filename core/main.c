@@ -1,13 +1,19 @@
 /* core/main.c — the `tfx` command: dispatches to one command per verb and prints the help a
  * newcomer needs first. */
 #include <cblas.h>
+#include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <string.h>
 
 #include "cli.h"
+#include "files.h"
 #include "recipe.h"
+#include "text.h"
 
 static const char help[] =
     "tfx " TFX_VERSION " — a transformer-architecture explorer\n"
@@ -63,22 +69,47 @@ static const command *find_command(const char *name)
 /* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
  * to its Haswell kernels, about half as fast. It picks its kernels when the library loads, so
  * the only remedy is to set OPENBLAS_CORETYPE and start again. A user's own setting wins. */
-static void prefer_fast_kernels(char **argv)
+static bool prefer_fast_kernels(void)
 {
     if (getenv("OPENBLAS_CORETYPE") || !__builtin_cpu_supports("avx512f") ||
         !__builtin_cpu_supports("avx512bw") || !__builtin_cpu_supports("avx512vl"))
-        return;
+        return false;
     const char *core = openblas_get_corename();
     if (strcmp(core, "Haswell") != 0 && strcmp(core, "Zen") != 0)
-        return;
-    setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1);
-    execv("/proc/self/exe", argv); /* returns only on failure: carry on with what we have */
-    unsetenv("OPENBLAS_CORETYPE");
+        return false;
+    return setenv("OPENBLAS_CORETYPE", "SKYLAKEX", 1) == 0;
 }
 
-int main(int argc, char **argv)
+/* Under an address-space limit (ulimit -v), each OpenBLAS thread maps a buffer of about
+ * 128 MiB when the library loads, and one that cannot be mapped is retried forever: tfx would
+ * hang, at the latest at exit with its report unflushed. So start OpenBLAS on one thread;
+ * `tfx run` adds threads once its memory check has budgeted their buffers. A user's
+ * OPENBLAS_NUM_THREADS wins. */
+static bool limit_blas_threads(void)
 {
-    prefer_fast_kernels(argv);
+    struct rlimit rl;
+    if (getenv("OPENBLAS_NUM_THREADS") || getrlimit(RLIMIT_AS, &rl) != 0 ||
+        rl.rlim_cur == RLIM_INFINITY)
+        return false;
+    return setenv("OPENBLAS_NUM_THREADS", "1", 1) == 0 &&
+           setenv("TFX_BLAS_THREADS_LIMITED", "1", 1) == 0;
+}
+
+/* Both settings take effect only when the library loads: start again with them. */
+static void tune_blas(char **argv)
+{
+    bool kernels = prefer_fast_kernels(), threads = limit_blas_threads();
+    if (!kernels && !threads)
+        return;
+    execv("/proc/self/exe", argv); /* returns only on failure: carry on with what we have */
+    if (kernels)
+        unsetenv("OPENBLAS_CORETYPE");
+    if (threads)
+        unsetenv("OPENBLAS_NUM_THREADS"), unsetenv("TFX_BLAS_THREADS_LIMITED");
+}
+
+static int dispatch(int argc, char **argv)
+{
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
         fputs(help, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -111,4 +142,61 @@ int main(int argc, char **argv)
         return 2;
     }
     return c->run(argc - 1, argv + 1);
+}
+
+/* With descriptor 0, 1 or 2 closed, the next file tfx opens would take its number, and a
+ * report meant for stdout would land in it (a --logits file). Hold them with /dev/null; a
+ * closed stdout is held read-only, so that writing a report still fails and is reported. */
+static void hold_standard_fds(void)
+{
+    for (int fd = 0; fd < 3; fd++)
+        if (fcntl(fd, F_GETFD) < 0 && errno == EBADF) {
+            int held = open("/dev/null", fd == 2 ? O_WRONLY : O_RDONLY);
+            if (held >= 0 && held != fd) {
+                dup2(held, fd);
+                close(held);
+            }
+        }
+}
+
+/* Everything printed goes through a stream that escapes control characters, so that a name
+ * from a recipe, plugin or config cannot drive the terminal. */
+static void escape_output(void)
+{
+    static tfx_escaping out_state, err_state;
+    FILE *out = tfx_escaping_stream(&out_state, STDOUT_FILENO, isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF);
+    FILE *err = tfx_escaping_stream(&err_state, STDERR_FILENO, _IONBF);
+    if (out)
+        stdout = out;
+    if (err)
+        stderr = err;
+}
+
+/* A report that could not be written is a failure: check every write and the final close of
+ * standard output, whatever the command. Returns the exit status. */
+static int finish_output(int status)
+{
+    errno = 0;
+    int failed = ferror(stdout) != 0;
+    int why = errno;
+    if (fflush(stdout) != 0)
+        failed = 1, why = errno;
+    if (fclose(stdout) != 0 && !failed)
+        failed = 1, why = errno;
+    if (failed) {
+        fprintf(stderr, "tfx: cannot write to standard output: %s\n", why ? strerror(why) : "write error");
+        status = status ? status : 1;
+    }
+    fflush(stderr);
+    return status;
+}
+
+int main(int argc, char **argv)
+{
+    hold_standard_fds();
+    tune_blas(argv);
+    escape_output();
+    int status = dispatch(argc, argv);
+    tfx_inputs_forget();
+    return finish_output(status);
 }

@@ -3,12 +3,15 @@
 #include "model.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "host.h"
+#include "text.h"
 
 static const char *const part_names[] = {"embedding", "position", "attention", "ffn",
                                          "norm",      "pooler",   "head"};
@@ -74,12 +77,13 @@ int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const 
             return host->fail(st, "tensor '%s%s': dimension %d is %" PRId64 ", not positive",
                               d->prefix, name, i, shape[i]);
         t.shape[i] = shape[i];
-        if (__builtin_mul_overflow(t.numel, shape[i], &t.numel))
+        if (tfx_mul_overflows(t.numel, shape[i], &t.numel))
             return host->fail(st, "tensor '%s%s': element count overflows 64 bits", d->prefix,
                               name);
     }
     char full[NAME_MAX_LEN + 1];
-    snprintf(full, sizeof full, "%s%s", d->prefix, name);
+    if (tfx_text(full, sizeof full, "%s%s", d->prefix, name) < 0)
+        return host->fail(st, "tensor '%s%s': name longer than %d bytes", d->prefix, name, NAME_MAX_LEN);
     /* Prefixes make names unique across instances; check within this one. */
     for (size_t i = d->first; i < d->model->n_tensors; i++)
         if (strcmp(d->model->tensors[i].name, full) == 0)
@@ -364,6 +368,79 @@ tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *er
 err_free:
     tfx_model_free(m);
     return NULL;
+}
+
+/* ---- the context the weights allow --------------------------------------------------------- */
+
+static bool owns(const tfx_instance *inst, size_t t)
+{
+    return inst->comp && t >= inst->first && t < inst->first + inst->n;
+}
+
+/* The instance that declared tensor t, or NULL for the core's own tensors. */
+static const tfx_instance *owner_of(const tfx_model *m, size_t t)
+{
+    for (int si = 0; si < m->n_stacks; si++) {
+        const tfx_stack *stk = &m->stacks[si];
+        const tfx_instance *fixed[] = {&stk->position, &stk->embed_norm, &stk->final_norm};
+        for (int k = 0; k < 3; k++)
+            if (owns(fixed[k], t))
+                return fixed[k];
+        for (int64_t i = 0; i < stk->spec->layers; i++) {
+            const tfx_layer *l = &stk->layers[i];
+            const tfx_instance *subs[] = {&l->attn, &l->cross_attn, &l->ffn};
+            for (int k = 0; k < 3; k++)
+                if (owns(subs[k], t))
+                    return subs[k];
+            for (int k = 0; k < l->n_norms; k++)
+                if (owns(&l->norms[k], t))
+                    return &l->norms[k];
+        }
+    }
+    return NULL;
+}
+
+/* The first tensor whose declaration differs between a and b, or -1 when none does. */
+static int64_t first_difference(const tfx_model *a, const tfx_model *b)
+{
+    size_t n = a->n_tensors < b->n_tensors ? a->n_tensors : b->n_tensors;
+    for (size_t i = 0; i < n; i++) {
+        const tfx_tensor *x = &a->tensors[i], *y = &b->tensors[i];
+        if (strcmp(x->name, y->name) != 0 || x->rank != y->rank ||
+            memcmp(x->shape, y->shape, (size_t)x->rank * sizeof x->shape[0]) != 0)
+            return (int64_t)i;
+    }
+    return a->n_tensors == b->n_tensors ? -1 : (int64_t)n;
+}
+
+int tfx_model_check_context(const tfx_model *m, int64_t context, tfx_error *err)
+{
+    if (context <= m->spec->context)
+        return 0;
+    /* Declare again one position longer: a plugin whose declarations follow the context holds
+     * weights per position, and those end at the model's context. */
+    tfx_spec longer = *m->spec;
+    longer.context = m->spec->context + 1;
+    tfx_model *other = tfx_model_build(&longer, err);
+    if (!other)
+        return -1;
+    int64_t t = first_difference(m, other);
+    if (t >= 0) {
+        const tfx_tensor *x = &m->tensors[t < (int64_t)m->n_tensors ? t : 0];
+        const tfx_instance *inst = t < (int64_t)m->n_tensors ? owner_of(m, (size_t)t) : NULL;
+        char shape[128];
+        tfx_shape_text(shape, sizeof shape, x->shape, x->rank);
+        if (inst)
+            tfx_fail_at(err, inst->comp->mark, "--context %" PRId64 " is past the model's context of %" PRId64
+                        ": %s plugin '%s' declares '%s' as %s, a tensor that grows with the context: its weights cover %" PRId64 " positions",
+                        context, m->spec->context, tfx_kind_name(inst->comp->plugin->desc->kind),
+                        inst->comp->plugin->desc->name, x->name, shape, m->spec->context);
+        else
+            tfx_fail(err, "--context %" PRId64 " is past the model's context of %" PRId64
+                     ": its declared tensors change with the context", context, m->spec->context);
+    }
+    tfx_model_free(other);
+    return t >= 0 ? -1 : 0;
 }
 
 static void destroy_instance(tfx_instance *inst)

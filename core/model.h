@@ -76,6 +76,11 @@ tfx_model *tfx_model_build(const tfx_spec *spec, tfx_error *err);
 tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *err);
 void tfx_model_free(tfx_model *model);
 
+/* Whether figures at `context` (past the model's own) mean anything: not when a plugin's
+ * declared weights grow with the context (a learned position table has a row per position).
+ * Returns 0, or -1 with err naming the plugin, its recipe place and the tensor. */
+int tfx_model_check_context(const tfx_model *model, int64_t context, tfx_error *err);
+
 /* "[a, b, c]" of a shape into buf; returns buf. */
 char *tfx_shape_text(char *buf, size_t cap, const int64_t *dims, int rank);
 

@@ -29,15 +29,16 @@ void tfx_progress_update(tfx_progress *p, uint64_t done, uint64_t total)
     if (now - p->last_shown < 0.1 && done < total)
         return;
     p->last_shown = now;
-    fprintf(stderr, "\r  %s %3.0f%%  (%.1f s)", p->label, 100.0 * (double)done / (double)total,
+    /* Straight to the terminal: its own \r and escape sequence are the point, and the label is
+     * tfx's, not a name from a file (stderr would escape them). */
+    dprintf(STDERR_FILENO, "\r  %s %3.0f%%  (%.1f s)", p->label, 100.0 * (double)done / (double)total,
             now - p->started);
-    fflush(stderr);
 }
 
 void tfx_progress_end(tfx_progress *p)
 {
     if (p->enabled)
-        fprintf(stderr, "\r\033[K");
+        dprintf(STDERR_FILENO, "\r\033[K");
 }
 
 void tfx_progress_callback(void *progress, uint64_t done, uint64_t total)

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "files.h"
+#include "text.h"
+
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_NODES 100000        /* alias-expansion guard, over the whole recipe */
 #define MAX_DEPTH 64
@@ -68,6 +71,13 @@ static void store_free(struct tfx_recipe_store *s)
 }
 
 /* ---- errors ------------------------------------------------------------------------------- */
+
+int tfx_mark_text(char *out, size_t cap, tfx_mark mark)
+{
+    const char *file = mark.file ? mark.file : "recipe";
+    return mark.line > 0 ? tfx_text(out, cap, "%s:%d:%d", file, mark.line, mark.col)
+                         : tfx_text(out, cap, "%s", file);
+}
 
 int tfx_fail_at(tfx_error *err, tfx_mark mark, const char *fmt, ...)
 {
@@ -214,6 +224,45 @@ static int parser_error(const yaml_parser_t *p, const char *file, tfx_error *err
     return tfx_fail_at(err, m, "invalid YAML: %s", p->problem ? p->problem : "error");
 }
 
+/* What the depth scan knows of one open collection. */
+typedef struct open_node {
+    bool map;
+    bool at_value;                /* map: the next node is a value (keys are not counted) */
+} open_node;
+
+/* Refuse nesting deeper than MAX_DEPTH while libyaml's events arrive, before it builds the
+ * document: building one of 100,000 nested brackets costs libyaml time quadratic in the depth.
+ * Depth counts as convert() does: the root is 0, a map's values and a list's items one more
+ * than their collection. A YAML error is left for yaml_parser_load to report. */
+static int check_depth(const char *text, size_t len, const char *file, tfx_error *err)
+{
+    yaml_parser_t p;
+    yaml_event_t e;
+    open_node open[MAX_DEPTH + 2];
+    int depth = 0, rc = 0; /* open collections */
+    if (!yaml_parser_initialize(&p))
+        return tfx_fail(err, "out of memory");
+    yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+    for (bool done = false; !done && rc == 0 && yaml_parser_parse(&p, &e);) {
+        bool node = e.type == YAML_SCALAR_EVENT || e.type == YAML_ALIAS_EVENT ||
+                    e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT;
+        bool key = node && depth > 0 && open[depth - 1].map && !open[depth - 1].at_value;
+        if (node && !key && depth > MAX_DEPTH)
+            rc = tfx_fail_at(err, (tfx_mark){file, (int)e.start_mark.line + 1, (int)e.start_mark.column + 1},
+                             "nesting deeper than %d levels", MAX_DEPTH);
+        if (node && depth > 0 && open[depth - 1].map)
+            open[depth - 1].at_value = !open[depth - 1].at_value;
+        if (rc == 0 && (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT))
+            open[depth++] = (open_node){.map = e.type == YAML_MAPPING_START_EVENT};
+        if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT)
+            depth--;
+        done = e.type == YAML_STREAM_END_EVENT;
+        yaml_event_delete(&e);
+    }
+    yaml_parser_delete(&p);
+    return rc;
+}
+
 /* Parse `len` bytes of YAML into one node (NULL root → *out NULL). `base` shifts marks of text
  * that is part of a longer line (for --set). */
 static int parse_text(struct tfx_recipe_store *s, const char *text, size_t len, const char *file,
@@ -223,6 +272,8 @@ static int parse_text(struct tfx_recipe_store *s, const char *text, size_t len, 
     yaml_document_t doc;
     int rc = -1;
     *out = NULL;
+    if (check_depth(text, len, file, err))
+        return -1;
     if (!yaml_parser_initialize(&parser))
         return tfx_fail(err, "out of memory");
     yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
@@ -255,13 +306,17 @@ err_parser:
 
 /* ---- files and extends -------------------------------------------------------------------- */
 
-static char *read_file(const char *path, size_t *len, tfx_error *err)
+/* The whole of a recipe file, opened by the one input helper (no FIFO hangs it, no directory
+ * reads as empty); `from` is the `extends:` key that named it, or a zero mark for the command's
+ * own argument. */
+static char *read_file(const char *path, tfx_mark from, size_t *len, tfx_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
+    char where[PATH_MAX + 32];
+    if (from.file && tfx_mark_text(where, sizeof where, from) < 0)
+        return tfx_fail(err, "%s: path too long", from.file), NULL;
+    FILE *f = tfx_input_fopen(path, from.file ? where : NULL, err);
+    if (!f)
         return NULL;
-    }
     char *buf = malloc(MAX_FILE_BYTES + 1);
     size_t n = buf ? fread(buf, 1, MAX_FILE_BYTES + 1, f) : 0;
     int bad = ferror(f);
@@ -364,11 +419,12 @@ static tfx_node *follow_extends(struct tfx_recipe_store *s, tfx_node *root, cons
         return NULL;
     }
     char dir[PATH_MAX], parent_path[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", path);
-    if (ext->text[0] == '/')
-        snprintf(parent_path, sizeof parent_path, "%s", ext->text);
-    else
-        snprintf(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text);
+    if (tfx_text(dir, sizeof dir, "%s", path) < 0 ||
+        (ext->text[0] == '/' ? tfx_text(parent_path, sizeof parent_path, "%s", ext->text)
+                             : tfx_text(parent_path, sizeof parent_path, "%s/%s", dirname(dir), ext->text)) < 0) {
+        tfx_fail_at(err, ext->mark, "'extends': path longer than %d bytes", PATH_MAX - 1);
+        return NULL;
+    }
     tfx_node *parent = load_file(s, parent_path, ch, ext->mark, err);
     if (!parent)
         return NULL;
@@ -409,7 +465,7 @@ static tfx_node *load_file(struct tfx_recipe_store *s, const char *path, chain *
     if (!shown || enter_chain(ch, path, shown, from, err))
         return NULL;
     size_t len;
-    char *text = read_file(path, &len, err);
+    char *text = read_file(path, from, &len, err);
     if (!text)
         return NULL;
     tfx_node *root;
@@ -486,25 +542,44 @@ static int set_in(struct tfx_recipe_store *s, tfx_node *map, const char *key, tf
     return 0;
 }
 
+/* Every node of a value parsed from the command line is placed at the argument itself. */
+static void place_at(tfx_node *n, tfx_mark here)
+{
+    n->mark = here;
+    for (size_t i = 0; i < n->n; i++) {
+        if (n->key_marks)
+            n->key_marks[i] = here;
+        place_at(n->values[i], here);
+    }
+}
+
 int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
+{
+    return tfx_recipe_set_from(r, assignment, "--set", err);
+}
+
+int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origin, tfx_error *err)
 {
     struct tfx_recipe_store *s = r->store;
     const char *eq = strchr(assignment, '=');
-    tfx_mark here = {.file = "--set", .line = 1, .col = 1};
-    if (!eq || eq == assignment || strlen(assignment) > 4096)
-        return tfx_fail(err, "--set '%s': expected key.path=value", assignment);
-    char path[4096];
-    snprintf(path, sizeof path, "%.*s", (int)(eq - assignment), assignment);
+    if (!eq || eq == assignment)
+        return tfx_fail(err, "%s '%s': expected key.path=value", origin, assignment);
+    char path[4096], shown[4096 + 64];
+    if (tfx_text(path, sizeof path, "%.*s", (int)(eq - assignment), assignment) < 0 ||
+        tfx_text(shown, sizeof shown, "%s '%s'", origin, assignment) < 0)
+        return tfx_fail(err, "%s: an assignment longer than 4096 bytes", origin);
+    tfx_mark here = {.file = store_strdup(s, shown), .line = 0, .col = 0};
+    if (!here.file)
+        return tfx_fail(err, "out of memory");
     tfx_node *value;
     const char *text = eq + 1;
-    if (parse_text(s, text, strlen(text), "--set", &value, err))
+    if (parse_text(s, text, strlen(text), here.file, &value, err))
         return -1;
-    int shift = (int)(text - assignment);
     if (!value) {
         if (!(value = new_node(s, TFX_NODE_SCALAR, here, err)) || !(value->text = store_strdup(s, "")))
             return -1;
     }
-    value->mark.col += shift; /* the value's column within the whole assignment */
+    place_at(value, here);
 
     /* Walk the dotted path, copying each map on the way so the change is not shared. */
     if (!(r->root = copy_map(s, r->root, err)))
@@ -521,7 +596,7 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
             char *end;
             long idx = strtol(next, &end, 10);
             if (*end || idx < 0 || (size_t)idx >= child->n)
-                return tfx_fail(err, "--set '%s': '%s' has no entry %s", assignment, part, next);
+                return tfx_fail(err, "%s '%s': '%s' has no entry %s", origin, assignment, part, next);
             part = next;
             next = strtok_r(NULL, ".", &save);
             tfx_node *seq = new_node(s, TFX_NODE_SEQ, child->mark, err);
@@ -536,16 +611,19 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
             }
             child = seq->values[idx];
             if (child->type != TFX_NODE_MAP)
-                return tfx_fail(err, "--set '%s': entry %ld of the list is not a map", assignment, idx);
+                return tfx_fail(err, "%s '%s': entry %ld of the list is not a map", origin, assignment, idx);
             if (!(seq->values[idx] = copy_map(s, child, err)))
                 return -1;
             map = seq->values[idx];
             part = next;
             continue;
         }
-        if (child && child->type == TFX_NODE_SCALAR && child->text[0] &&
-            !(child = expand_shorthand(s, child, err)))
-            return -1;
+        if (child && child->type == TFX_NODE_SCALAR && child->text[0]) {
+            /* `name: gpt2` walked into by `--set name.x=1`: the map is the argument's doing */
+            if (!(child = expand_shorthand(s, child, err)))
+                return -1;
+            child->mark = here;
+        }
         /* A map is copied; anything else (absent, or an empty value such as `attention:`)
          * becomes a new map with room for the key being set. */
         int is_map = child && child->type == TFX_NODE_MAP;
@@ -556,7 +634,7 @@ int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
         map = copy;
         part = next;
     }
-    return tfx_fail(err, "--set '%s': expected key.path=value", assignment);
+    return tfx_fail(err, "%s '%s': expected key.path=value", origin, assignment);
 }
 
 /* ---- lookups and typed reads -------------------------------------------------------------- */

@@ -17,7 +17,8 @@ typedef enum tfx_node_type {
 
 typedef struct tfx_node tfx_node;
 
-/* Where a node was written: the file as the user named it (or "--set"), 1-based line and col. */
+/* Where a node was written: the file as the user named it, 1-based line and col; or, for a
+ * value from the command line, the argument itself ("--set 'd_model=abc'") with line 0. */
 typedef struct tfx_mark {
     const char *file;
     int line, col;
@@ -50,8 +51,12 @@ tfx_recipe *tfx_recipe_load(const char *path, tfx_error *err);
 
 /* Apply "dotted.key.path=value" (from --set): creates maps along the path as needed; the value
  * is parsed as a YAML scalar or flow collection. Returns 0, or -1 with err set. Nodes made here
- * carry the mark {"--set", 1, column of the value}. */
+ * carry the mark {"--set 'key=value'", line 0}, so that errors name the argument. */
 int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err);
+
+/* tfx_recipe_set for an assignment given by another option (origin "--sweep"): errors about
+ * the value name "ORIGIN 'key=value'". */
+int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origin, tfx_error *err);
 
 void tfx_recipe_free(tfx_recipe *r);
 
@@ -66,6 +71,10 @@ int tfx_node_int(const tfx_node *n, const char *what, int64_t *out, tfx_error *e
 int tfx_node_float(const tfx_node *n, const char *what, double *out, tfx_error *err);
 int tfx_node_bool(const tfx_node *n, const char *what, bool *out, tfx_error *err);
 int tfx_node_string(const tfx_node *n, const char *what, const char **out, tfx_error *err);
+
+/* "file:line:col" of a mark, or just its file for a command-line value (line 0), into out;
+ * returns the length, or -1 when it does not fit (as tfx_text). */
+int tfx_mark_text(char *out, size_t cap, tfx_mark mark);
 
 /* Set err to "file:line:col: " + the formatted message, using the node's mark. Returns -1. */
 int tfx_fail_at(tfx_error *err, tfx_mark mark, const char *fmt, ...)

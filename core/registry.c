@@ -1,5 +1,5 @@
-/* core/registry.c — finds plugin .so files along the search path, dlopens each, and checks its
- * descriptor (entry symbol, ABI version, kind, ops, unique name) before anything else uses it. */
+/* core/registry.c — finds plugin .so files along the search path, dlopens each, checks its
+ * descriptor (entry symbol, ABI version, kind, required ops, unique name) and keeps a copy. */
 #define _GNU_SOURCE
 #include "registry.h"
 
@@ -13,6 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "files.h"
+#include "text.h"
 
 static const char *const kind_names[] = {"position", "norm", "placement", "attention", "ffn"};
 _Static_assert(sizeof kind_names / sizeof kind_names[0] == TFX_KIND_COUNT,
@@ -133,18 +136,128 @@ static int valid_name(const char *name)
     return 1;
 }
 
+/* ---- the core's copy of a descriptor ------------------------------------------------------ */
+
+/* A descriptor and its kind's ops, zero-filled to the sizes this core was built with and
+ * filled from the plugin up to the plugin's own `size`s. One allocation per plugin. */
+typedef struct tfx_plugin_copy {
+    tfx_plugin desc;
+    uint32_t ops_size;            /* the plugin's own ops `size` */
+    union {
+        tfx_position_ops position;
+        tfx_norm_ops norm;
+        tfx_placement_ops placement;
+        tfx_attention_ops attention;
+        tfx_ffn_ops ffn;
+    } ops;
+} tfx_plugin_copy;
+
+/* One operation of an ops struct, found by its offset. */
+typedef struct op_field {
+    const char *name;
+    size_t offset;
+} op_field;
+
+/* What the core needs of each kind's ops: where the descriptor points to them, their size as
+ * this core knows it, and the operations it calls without checking for NULL. A position
+ * plugin's three hooks are all optional (`none` has none). */
+typedef struct kind_ops {
+    size_t slot;                  /* offsetof(tfx_plugin, <kind>) */
+    size_t size;                  /* sizeof the kind's ops struct */
+    int n_required;
+    op_field required[4];
+} kind_ops;
+
+#define OP(type, field) {#field, offsetof(type, field)}
+static const kind_ops kind_table[TFX_KIND_COUNT] = {
+    [TFX_KIND_POSITION] = {offsetof(tfx_plugin, position), sizeof(tfx_position_ops), 0, {{0}}},
+    [TFX_KIND_NORM] = {offsetof(tfx_plugin, norm), sizeof(tfx_norm_ops), 1,
+                       {OP(tfx_norm_ops, forward)}},
+    [TFX_KIND_PLACEMENT] = {offsetof(tfx_plugin, placement), sizeof(tfx_placement_ops), 2,
+                            {OP(tfx_placement_ops, declare_norms), OP(tfx_placement_ops, forward)}},
+    [TFX_KIND_ATTENTION] = {offsetof(tfx_plugin, attention), sizeof(tfx_attention_ops), 4,
+                            {OP(tfx_attention_ops, cache_floats),
+                             OP(tfx_attention_ops, workspace_floats),
+                             OP(tfx_attention_ops, keys_seen), OP(tfx_attention_ops, forward)}},
+    [TFX_KIND_FFN] = {offsetof(tfx_plugin, ffn), sizeof(tfx_ffn_ops), 3,
+                      {OP(tfx_ffn_ops, workspace_floats), OP(tfx_ffn_ops, forward),
+                       OP(tfx_ffn_ops, width)}},
+};
+#undef OP
+
+/* The ops pointer in descriptor slot `slot`. */
+static const void *ops_at(const tfx_plugin *p, size_t slot)
+{
+    const void *ops;
+    memcpy(&ops, (const char *)p + slot, sizeof ops);
+    return ops;
+}
+
+static int op_present(const void *ops, size_t offset)
+{
+    void (*fn)(void);
+    memcpy(&fn, (const char *)ops + offset, sizeof fn);
+    return fn != NULL;
+}
+
 /* The kind's ops pointer must be set and the others NULL. */
 static int ops_match_kind(const tfx_plugin *p)
 {
-    const void *ops[TFX_KIND_COUNT] = {p->position, p->norm, p->placement, p->attention, p->ffn};
     for (int k = 0; k < TFX_KIND_COUNT; k++)
-        if ((ops[k] != NULL) != (k == (int)p->kind))
+        if ((ops_at(p, kind_table[k].slot) != NULL) != (k == (int)p->kind))
             return 0;
     return 1;
 }
 
-/* Check a descriptor; returns NULL when usable, else why not. */
-static const char *descriptor_problem(const tfx_plugin *p, char *buf, size_t cap)
+/* A zero-filled copy of the descriptor, read only up to the plugin's `size`. Returns NULL
+ * when out of memory. */
+static tfx_plugin_copy *copy_descriptor(const tfx_plugin *p)
+{
+    tfx_plugin_copy *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    memcpy(&c->desc, p, p->size < sizeof c->desc ? p->size : sizeof c->desc);
+    return c;
+}
+
+/* Copy the kind's ops the same way, and point the copied descriptor at the copy. */
+static void copy_ops(tfx_plugin_copy *c)
+{
+    const kind_ops *k = &kind_table[c->desc.kind];
+    const void *src = ops_at(&c->desc, k->slot);
+    uint32_t size;
+    memcpy(&size, src, sizeof size);
+    memcpy(&c->ops, src, size < k->size ? size : k->size);
+    c->ops_size = size;
+    memcpy(&c->ops, &size, sizeof size);
+    const void *own = &c->ops;
+    memcpy((char *)&c->desc + k->slot, &own, sizeof own);
+}
+
+/* NULL when the copied ops hold every operation the kind requires, else why not. */
+static const char *missing_op(const tfx_plugin_copy *c, char *buf, size_t cap)
+{
+    const kind_ops *k = &kind_table[c->desc.kind];
+    for (int i = 0; i < k->n_required; i++) {
+        const op_field *f = &k->required[i];
+        if (op_present(&c->ops, f->offset))
+            continue;
+        if (c->ops_size < f->offset + sizeof(void (*)(void)))
+            snprintf(buf, cap, "its %s ops struct (size %u) ends before the required operation "
+                     "'%s' (this core's is size %zu; rebuild the plugin)",
+                     tfx_kind_name(c->desc.kind), c->ops_size, f->name, k->size);
+        else
+            snprintf(buf, cap, "the required %s operation '%s' is NULL",
+                     tfx_kind_name(c->desc.kind), f->name);
+        return buf;
+    }
+    return NULL;
+}
+
+/* ---- checks -------------------------------------------------------------------------------- */
+
+/* Check the plugin's own descriptor header: enough to copy it. NULL when usable. */
+static const char *header_problem(const tfx_plugin *p, char *buf, size_t cap)
 {
     if (!p)
         return "its entry point returned NULL";
@@ -155,6 +268,12 @@ static const char *descriptor_problem(const tfx_plugin *p, char *buf, size_t cap
     }
     if (p->size < offsetof(tfx_plugin, ffn) + sizeof p->ffn)
         return "descriptor is smaller than ABI version 1 requires";
+    return NULL;
+}
+
+/* Check the copied descriptor; returns NULL when usable, else why not. */
+static const char *descriptor_problem(const tfx_plugin *p, char *buf, size_t cap)
+{
     if ((unsigned)p->kind >= TFX_KIND_COUNT)
         return "unknown plugin kind";
     if (!valid_name(p->name))
@@ -179,8 +298,40 @@ static const char *descriptor_problem(const tfx_plugin *p, char *buf, size_t cap
     return NULL;
 }
 
+/* The core's checked copy of the plugin `path` exports, or NULL with the reason noted. */
+static tfx_plugin_copy *checked_copy(tfx_registry *reg, const char *path, const tfx_plugin *desc)
+{
+    char why[512];
+    const char *problem = header_problem(desc, why, sizeof why);
+    if (problem) {
+        note_skipped(reg, "%s: %s; skipped", path, problem);
+        return NULL;
+    }
+    tfx_plugin_copy *copy = copy_descriptor(desc);
+    if (!copy)
+        return NULL;
+    problem = descriptor_problem(&copy->desc, why, sizeof why);
+    if (!problem) {
+        copy_ops(copy);
+        problem = missing_op(copy, why, sizeof why);
+    }
+    if (problem) {
+        note_skipped(reg, "%s: %s; skipped", path, problem);
+        free(copy);
+        return NULL;
+    }
+    return copy;
+}
+
 static void load_one(tfx_registry *reg, const char *path)
 {
+    tfx_error err;
+    int fd = tfx_input_open(path, NULL, &err); /* a FIFO called x.so would hang dlopen */
+    if (fd < 0) {
+        note_skipped(reg, "%s; skipped", err.msg);
+        return;
+    }
+    close(fd);
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle) {
         note_skipped(reg, "%s: cannot load plugin: %s; skipped", path, dlerror());
@@ -193,26 +344,25 @@ static void load_one(tfx_registry *reg, const char *path)
                      TFX_PLUGIN_ENTRY_SYMBOL);
         goto err_close;
     }
-    const tfx_plugin *desc = entry();
-    char why[256];
-    const char *problem = descriptor_problem(desc, why, sizeof why);
-    if (problem) {
-        note_skipped(reg, "%s: %s; skipped", path, problem);
+    tfx_plugin_copy *copy = checked_copy(reg, path, entry());
+    if (!copy)
         goto err_close;
-    }
-    const tfx_registered *taken = tfx_registry_find(reg, desc->kind, desc->name);
+    const tfx_registered *taken = tfx_registry_find(reg, copy->desc.kind, copy->desc.name);
     if (taken) {
         note_skipped(reg, "%s: %s plugin '%s' is already provided by %s; skipped", path,
-                     tfx_kind_name(desc->kind), desc->name, taken->path);
-        goto err_close;
+                     tfx_kind_name(copy->desc.kind), copy->desc.name, taken->path);
+        goto err_free;
     }
     tfx_registered *grown = realloc(reg->plugins, (reg->n + 1) * sizeof *grown);
     if (!grown)
-        goto err_close;
+        goto err_free;
     reg->plugins = grown;
-    grown[reg->n] = (tfx_registered){.desc = desc, .path = strdup(path), .handle = handle};
+    grown[reg->n] = (tfx_registered){.desc = &copy->desc, .copy = copy, .path = strdup(path),
+                                     .handle = handle};
     reg->n++;
     return;
+err_free:
+    free(copy);
 err_close:
     dlclose(handle);
 }
@@ -253,8 +403,10 @@ static void load_dir(tfx_registry *reg, const char *dir)
     qsort(names, n, sizeof *names, compare_names);
     for (size_t i = 0; i < n; i++) {
         char path[PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        load_one(reg, path);
+        if (tfx_text(path, sizeof path, "%s/%s", dir, names[i]) < 0)
+            note_skipped(reg, "%s/%s: path too long; skipped", dir, names[i]);
+        else
+            load_one(reg, path);
         free(names[i]);
     }
     free(names);
@@ -294,6 +446,7 @@ void tfx_registry_free(tfx_registry *reg)
         return;
     for (size_t i = 0; i < reg->n; i++) {
         free(reg->plugins[i].path);
+        free(reg->plugins[i].copy);
         dlclose(reg->plugins[i].handle);
     }
     for (size_t i = 0; i < reg->n_skipped; i++)

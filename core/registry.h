@@ -1,5 +1,10 @@
 /* core/registry.h — discovery and loading of plugin shared objects (dlopen), with the ABI,
- * entry-symbol and duplicate-name checks; a bad plugin is skipped with a message, never fatal. */
+ * entry-symbol, required-operation and duplicate-name checks; a bad plugin is skipped with a
+ * message, never fatal.
+ *
+ * The core never reads a plugin's own descriptor or ops struct after loading: it copies each
+ * into a zero-filled struct of the current size, reading only up to the plugin's `size`, so a
+ * field appended after the plugin was built reads as absent (NULL / 0), as plugin.h promises. */
 #ifndef TFX_CORE_REGISTRY_H
 #define TFX_CORE_REGISTRY_H
 
@@ -8,8 +13,11 @@
 #include "error.h"
 #include "tfx/plugin.h"
 
+struct tfx_plugin_copy;
+
 typedef struct tfx_registered {
-    const tfx_plugin *desc;
+    const tfx_plugin *desc;       /* the core's copy; its ops pointer points to the copied ops */
+    struct tfx_plugin_copy *copy; /* owns desc and its ops */
     char *path;                   /* the .so it came from */
     void *handle;                 /* dlopen handle, closed by tfx_registry_free */
 } tfx_registered;

@@ -35,8 +35,9 @@ typedef struct tfx_params_item {
 int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, int n);
 
 /* Print every declared tensor's shape and each component's output shape for the item's
- * batch and context (`tfx params --shapes`). */
-int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *item);
+ * batch and context (`tfx params --shapes`). Returns -1 with err set when a plugin reports an
+ * out-of-range size (before anything is printed); -1 alone when the write fails. */
+int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *item, tfx_error *err);
 
 /* Print the installed plugins: kind, name, summary, file, options with types and defaults. */
 int tfx_report_plugins(FILE *out, tfx_format fmt, const tfx_registry *reg);

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "compare.h"
+#include "files.h"
+#include "text.h"
 
 /* ---- the rows, defined once for every format ---------------------------------------------- */
 
@@ -77,9 +79,14 @@ static int any_run(const tfx_compare_column *cols, int n)
     return 0;
 }
 
+/* A column's title fits whole: a recipe name is at most TFX_MAX_NAME bytes. */
+#define TITLE_CAP (TFX_MAX_NAME + 1 + sizeof ((tfx_compare_column *)0)->label)
+
+/* "name label" into buf[TITLE_CAP]. */
 static void column_title(const tfx_compare_column *c, char *buf, size_t cap)
 {
-    snprintf(buf, cap, "%s%s%s", c->loaded->spec->name, c->label[0] ? " " : "", c->label);
+    if (tfx_text(buf, cap, "%s%s%s", c->loaded->spec->name, c->label[0] ? " " : "", c->label) < 0)
+        tfx_text(buf, cap, "?");
 }
 
 /* "+12.5%" of v against base; "" when equal or base is 0. */
@@ -98,7 +105,7 @@ static void diff_text(int64_t v, int64_t base, char *buf, size_t cap)
 
 static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown)
 {
-    char title[600], num[32], diff[32], cell[80];
+    char title[TITLE_CAP], num[32], diff[32], cell[80];
     if (markdown) {
         fprintf(out, "| |");
         for (int c = 0; c < n; c++) {
@@ -187,7 +194,7 @@ static void table(FILE *out, const tfx_compare_column *cols, int n, int markdown
 
 static void csv(FILE *out, const tfx_compare_column *cols, int n)
 {
-    char title[600];
+    char title[TITLE_CAP];
     fprintf(out, "section,row");
     for (int c = 0; c < n; c++) {
         column_title(&cols[c], title, sizeof title);
@@ -281,16 +288,26 @@ static const char *const part_colours[TFX_PART_COUNT] = {
 #define GROUP_GAP 40
 #define LEFT 90
 
-static void xml_text(FILE *f, const char *s)
+/* Text for XML: markup characters as entities, control characters (which XML 1.0 forbids)
+ * as tfx_escape writes them. */
+static void xml_text(FILE *f, const char *raw)
 {
-    for (; *s; s++)
-        switch (*s) {
+    size_t len = strlen(raw), cap;
+    char *s = __builtin_mul_overflow(len, (size_t)6, &cap) ? NULL : malloc(cap + 1);
+    if (!s) {
+        fputs("?", f);
+        return;
+    }
+    s[tfx_escape(s, raw, len, NULL)] = '\0';
+    for (const char *c = s; *c; c++)
+        switch (*c) {
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '&': fputs("&amp;", f); break;
         case '"': fputs("&quot;", f); break;
-        default: fputc(*s, f);
+        default: fputc(*c, f);
         }
+    free(s);
 }
 
 /* One panel of bars: values[c][k] for column c and series k, scaled to the largest. */
@@ -335,7 +352,7 @@ static void panel(FILE *f, int top, const char *title, const char *unit, const t
                 below += h;
         }
         /* The column's number under its bars; the key below the panels names it in full. */
-        char label[600];
+        char label[TITLE_CAP];
         column_title(&cols[c], label, sizeof label);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\" text-anchor=\"middle\">%d<title>",
                 x + (group - 4) / 2, base + 16, c + 1);
@@ -351,9 +368,10 @@ static void panel(FILE *f, int top, const char *title, const char *unit, const t
 
 int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx_error *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
+    tfx_output out;
+    if (tfx_output_open(&out, path, "--svg", err))
+        return -1;
+    FILE *f = out.f;
     int run = any_run(cols, n), panels = run ? 4 : 3;
     int width = LEFT + n * (BAR_W * 3 + GROUP_GAP) + 220;
     int height = panels * PANEL_H + 40 + 18 * n + tfx_compare_svg_curves(NULL, 0, 0, cols, n);
@@ -367,7 +385,7 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", width, height, width, height);
     double (*v)[8] = calloc((size_t)n, sizeof *v);
     if (!v) {
-        fclose(f);
+        tfx_output_abort(&out);
         return tfx_fail(err, "out of memory");
     }
     const char *part_names[TFX_PART_COUNT];
@@ -405,7 +423,7 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     ky += tfx_compare_svg_curves(f, panels * PANEL_H, width, cols, n);
     fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"title\">Columns</text>\n", LEFT, ky);
     for (int c = 0; c < n; c++) {
-        char label[600];
+        char label[TITLE_CAP];
         column_title(&cols[c], label, sizeof label);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"label\">%d  ", LEFT, ky + 18 * (c + 1), c + 1);
         xml_text(f, label);
@@ -413,7 +431,5 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
     }
     fputs("</svg>\n", f);
     free(v);
-    if (fclose(f) != 0)
-        return tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-    return 0;
+    return tfx_output_commit(&out, err);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "report.h"
+#include "sizes.h"
 
 typedef struct shape_row {
     char what[96];
@@ -27,7 +28,7 @@ static int push(shape_row *rows, int n, const char *what, const char *legend, in
 }
 
 /* The activation shapes of one stack's first layer (all layers share them but the window). */
-static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n)
+static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n, tfx_error *err)
 {
     const tfx_model *m = it->loaded->model;
     const tfx_spec *s = m->spec;
@@ -43,8 +44,9 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n)
     for (int64_t i = 0; i < stk->spec->layers && n_shown < 8; i++) {
         /* Layers differ only in how many keys they see (a local window): show each once. */
         const tfx_layer *l = &stk->layers[i];
-        const tfx_attention_ops *ops = l->attn.comp->plugin->desc->attention;
-        int64_t keys = ops->keys_seen(l->attn.state, S);
+        int64_t keys, W;
+        if (tfx_size_attn_keys_seen(&l->attn, S, &keys, err) || tfx_size_ffn_width(&l->ffn, &W, err))
+            return -1;
         bool seen = false;
         for (int k = 0; k < n_shown; k++)
             seen |= shown[k] == keys;
@@ -72,7 +74,6 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n)
                 n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
             }
             const tfx_plugin *ffn = l->ffn.comp->plugin->desc;
-            int64_t W = ffn->ffn->width ? ffn->ffn->width(l->ffn.state) : 0;
             snprintf(what, sizeof what, "%s ffn hidden (%s)", name, ffn->name);
             n = push(rows, n, what, "B, S, width", 3, B, S, W, 0);
             snprintf(what, sizeof what, "%s block output", name);
@@ -82,12 +83,13 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n)
     return n;
 }
 
-static int activation_rows(const tfx_params_item *it, shape_row *rows)
+static int activation_rows(const tfx_params_item *it, shape_row *rows, tfx_error *err)
 {
     const tfx_spec *s = it->loaded->spec;
     int n = 0;
     for (int si = 0; si < it->loaded->model->n_stacks; si++)
-        n = stack_rows(it, si, rows, n);
+        if ((n = stack_rows(it, si, rows, n, err)) < 0)
+            return -1;
     if (s->lm_head)
         n = push(rows, n, "logits", "B, S, V", 3, it->opts.batch, it->opts.context, s->vocab, 0);
     if (s->pooler)
@@ -95,11 +97,13 @@ static int activation_rows(const tfx_params_item *it, shape_row *rows)
     return n;
 }
 
-int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it)
+int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it, tfx_error *err)
 {
     const tfx_model *m = it->loaded->model;
     shape_row rows[80];
-    int n = activation_rows(it, rows);
+    int n = activation_rows(it, rows, err);
+    if (n < 0)
+        return -1;
     char shape[128];
     if (fmt == TFX_FORMAT_JSON) {
         json_t *tensors = json_array(), *acts = json_array();

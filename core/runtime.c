@@ -4,10 +4,15 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "host.h"
+#include "sizes.h"
 
 #define ALIGN_FLOATS 16
 
@@ -19,6 +24,73 @@ static float *const *weights_of(const tfx_runtime *rt, const tfx_instance *inst)
 }
 
 static const tfx_plugin *plugin_of(const tfx_instance *inst) { return inst->comp->plugin->desc; }
+
+/* ---- guard words (check mode) ------------------------------------------------------------- */
+
+/* In check mode, GUARD_FLOATS words of a signalling-NaN pattern that no arithmetic produces
+ * follow every workspace and KV cache a plugin is handed, at the end of what it declared, and
+ * are compared after each call: a plugin that writes past its buffers is named at once. */
+#define GUARD_FLOATS 16
+#define GUARD_BITS 0x7fbadbadu
+
+#ifndef TFX_CHECK_DEFAULT
+#define TFX_CHECK_DEFAULT 0 /* the sanitizer build sets 1 */
+#endif
+
+static int checking(const tfx_run_limits *lim) { return lim->check || TFX_CHECK_DEFAULT; }
+
+/* Floats of a buffer of `floats` with its guard words; -1 when negative or too large. */
+static int64_t guarded(const tfx_run_limits *lim, int64_t floats)
+{
+    int64_t total;
+    if (floats < 0 || __builtin_add_overflow(floats, checking(lim) ? GUARD_FLOATS : 0, &total))
+        return -1;
+    return total;
+}
+
+static void guard_set(float *at)
+{
+    const uint32_t bits = GUARD_BITS;
+    for (int i = 0; i < GUARD_FLOATS; i++)
+        memcpy(at + i, &bits, sizeof bits);
+}
+
+static int guard_intact(const float *at)
+{
+    for (int i = 0; i < GUARD_FLOATS; i++) {
+        uint32_t bits;
+        memcpy(&bits, at + i, sizeof bits);
+        if (bits != GUARD_BITS)
+            return 0;
+    }
+    return 1;
+}
+
+/* The check-mode error for `inst`, naming the plugin, where the recipe chose it, and the
+ * buffer; written to st for the placement to pass on, and kept in `kept` in case it does not. */
+static int guard_fail(const tfx_instance *inst, tfx_status *kept, tfx_status *st,
+                      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static int guard_fail(const tfx_instance *inst, tfx_status *kept, tfx_status *st,
+                      const char *fmt, ...)
+{
+    const tfx_plugin *p = plugin_of(inst);
+    const tfx_mark *m = &inst->comp->mark;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    /* A very long recipe path shortens the message; it still names the plugin first. */
+    char place[512];
+    if (tfx_mark_text(place, sizeof place, *m) < 0)
+        snprintf(place, sizeof place, "%s", "a recipe path too long to show");
+    if (snprintf(kept->msg, sizeof kept->msg, "--check: %s plugin '%s' (%s) %s",
+                 tfx_kind_name(p->kind), p->name, place, what) < 0)
+        kept->msg[0] = '?';
+    memcpy(st->msg, kept->msg, sizeof st->msg);
+    return -1;
+}
 
 /* ---- sizing ------------------------------------------------------------------------------- */
 
@@ -39,7 +111,8 @@ typedef struct run_sizes {
 
 static int add_checked(int64_t *sum, int64_t n, tfx_error *err)
 {
-    if (n < 0 || __builtin_add_overflow(*sum, pad(n), sum))
+    int64_t padded;
+    if (tfx_round_up_overflows(n, ALIGN_FLOATS, &padded) || tfx_add_overflows(*sum, padded, sum))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     return 0;
 }
@@ -58,16 +131,17 @@ static int measure(const tfx_model *m, const tfx_run_limits *lim, run_sizes *sz,
             for (int a = 0; a < 2; a++) {
                 if (!attn[a]->comp)
                     continue;
-                const tfx_attention_ops *ops = plugin_of(attn[a])->attention;
-                int64_t c = a ? lim->encoder_tokens : cap;
-                int64_t ws = ops->workspace_floats(attn[a]->state, rows, c);
+                int64_t c = a ? lim->encoder_tokens : cap, ws, cache;
+                if (tfx_size_attn_workspace(attn[a], rows, c, &ws, err) ||
+                    tfx_size_attn_cache(attn[a], c, &cache, err) ||
+                    add_checked(&sz->caches, guarded(lim, cache), err))
+                    return -1;
                 if (ws > sz->workspace)
                     sz->workspace = ws;
-                if (add_checked(&sz->caches, ops->cache_floats(attn[a]->state, c), err))
-                    return -1;
             }
-            const tfx_ffn_ops *f = plugin_of(&l->ffn)->ffn;
-            int64_t ws = f->workspace_floats(l->ffn.state, rows);
+            int64_t ws;
+            if (tfx_size_ffn_workspace(&l->ffn, rows, &ws, err))
+                return -1;
             if (ws > sz->workspace)
                 sz->workspace = ws;
         }
@@ -81,14 +155,13 @@ static int activation_floats(const tfx_model *m, const tfx_run_limits *lim, cons
                              int64_t *floats, tfx_error *err)
 {
     int64_t C = m->spec->d_model, V = m->spec->vocab, total = 0, rc, logit, mem;
-    if (__builtin_mul_overflow(sz->rows, C, &rc) ||
-        __builtin_mul_overflow(lim->max_tokens, V, &logit) ||
-        __builtin_mul_overflow(lim->encoder_tokens, C, &mem))
+    if (tfx_mul_overflows(sz->rows, C, &rc) || tfx_mul_overflows(lim->max_tokens, V, &logit) ||
+        tfx_mul_overflows(lim->encoder_tokens, C, &mem))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     for (int i = 0; i < 4; i++)
         if (add_checked(&total, rc, err))
             return -1;
-    if (add_checked(&total, sz->workspace, err) || add_checked(&total, logit, err) ||
+    if (add_checked(&total, guarded(lim, sz->workspace), err) || add_checked(&total, logit, err) ||
         add_checked(&total, mem, err) || add_checked(&total, C, err) ||
         add_checked(&total, V, err) ||
         add_checked(&total, sz->rows, err))
@@ -104,13 +177,23 @@ int tfx_runtime_bytes(const tfx_model *m, const tfx_run_limits *lim, uint64_t *b
     int64_t act;
     if (measure(m, lim, &sz, err) || activation_floats(m, lim, &sz, &act, err))
         return -1;
-    uint64_t floats = (uint64_t)act + (uint64_t)sz.caches;
-    if (__builtin_mul_overflow(floats, (uint64_t)sizeof(float), bytes))
+    uint64_t floats;
+    if (tfx_add_overflows_u64((uint64_t)act, (uint64_t)sz.caches, &floats) ||
+        tfx_mul_overflows_u64(floats, (uint64_t)sizeof(float), bytes))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     return 0;
 }
 
 /* ---- init --------------------------------------------------------------------------------- */
+
+/* A cache of n floats (through core/sizes.c's gate) at `at`, its guard words after it in
+ * check mode; returns where the next begins (measure() summed these sizes without overflow). */
+static float *place_cache(const tfx_runtime *rt, float *at, int64_t n)
+{
+    if (checking(&rt->limits))
+        guard_set(at + n);
+    return at + pad(guarded(&rt->limits, n));
+}
 
 static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
 {
@@ -129,12 +212,16 @@ static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
             return tfx_fail(err, "out of memory");
         for (int64_t i = 0; i < n; i++) {
             const tfx_layer *l = &m->stacks[si].layers[i];
+            int64_t self, cross = 0;
+            if (tfx_size_attn_cache(&l->attn, cap, &self, err) ||
+                (l->cross_attn.comp &&
+                 tfx_size_attn_cache(&l->cross_attn, rt->limits.encoder_tokens, &cross, err)))
+                return -1;
             rt->self_cache[si][i] = next;
-            next += pad(plugin_of(&l->attn)->attention->cache_floats(l->attn.state, cap));
+            next = place_cache(rt, next, self);
             if (l->cross_attn.comp) {
                 rt->cross_cache[si][i] = next;
-                next += pad(plugin_of(&l->cross_attn)->attention->cache_floats(
-                    l->cross_attn.state, rt->limits.encoder_tokens));
+                next = place_cache(rt, next, cross);
             }
         }
     }
@@ -155,7 +242,9 @@ int tfx_runtime_init(tfx_runtime *rt, const tfx_model *m, const tfx_weights *w,
         return tfx_fail(err, "run limits outside the model's context of %" PRId64, m->spec->context);
     run_sizes sz;
     int64_t floats;
-    if (measure(m, limits, &sz, err) || activation_floats(m, limits, &sz, &floats, err))
+    uint64_t bytes;
+    if (measure(m, limits, &sz, err) || activation_floats(m, limits, &sz, &floats, err) ||
+        tfx_runtime_bytes(m, limits, &bytes, err))
         return -1;
     rt->block = aligned_alloc(64, (size_t)floats * sizeof(float));
     if (!rt->block) {
@@ -167,7 +256,8 @@ int tfx_runtime_init(tfx_runtime *rt, const tfx_model *m, const tfx_weights *w,
     rt->x = next, next += rc;
     for (int i = 0; i < 3; i++)
         rt->scratch[i] = next, next += rc;
-    rt->workspace = next, next += pad(sz.workspace);
+    rt->workspace = next, next += pad(guarded(limits, sz.workspace));
+    rt->workspace_floats = sz.workspace;
     rt->logits = next, next += pad(limits->max_tokens * m->spec->vocab);
     rt->memory = next, next += pad(limits->encoder_tokens * C);
     rt->pooled = next, next += pad(C);
@@ -201,7 +291,34 @@ typedef struct block_ctx {
     int64_t layer;
     int64_t T;
     const tfx_position_hooks *hooks;
+    tfx_status guard;             /* check mode: the overrun found, even if the placement drops it */
 } block_ctx;
+
+/* Check mode, before a call: guard words at the end of the `ws` floats of workspace `inst`
+ * declared for this call. */
+static int arm_workspace(block_ctx *b, const tfx_instance *inst, int64_t ws, tfx_status *st)
+{
+    const tfx_runtime *rt = b->rt;
+    if (ws < 0 || ws > rt->workspace_floats)
+        return guard_fail(inst, &b->guard, st, "declared %" PRId64 " floats of workspace for %"
+                          PRId64 " tokens, outside the %" PRId64 " it declared when the run was sized",
+                          ws, b->T, rt->workspace_floats);
+    guard_set(rt->workspace + ws);
+    return 0;
+}
+
+/* Check mode, after a call: the guards after its workspace and (when not NULL) its cache of
+ * `cache_n` floats. */
+static int check_guards(block_ctx *b, const tfx_instance *inst, int64_t ws, const float *cache,
+                        int64_t cache_n, tfx_status *st)
+{
+    if (!guard_intact(b->rt->workspace + ws))
+        return guard_fail(inst, &b->guard, st, "wrote past its workspace of %" PRId64 " floats", ws);
+    if (cache && !guard_intact(cache + cache_n))
+        return guard_fail(inst, &b->guard, st, "wrote past its KV cache of %" PRId64 " floats",
+                          cache_n);
+    return 0;
+}
 
 static int run_attention(block_ctx *b, const tfx_instance *inst, float *cache, int64_t capacity,
                          int cross, float *out, const float *in, tfx_status *st)
@@ -215,7 +332,30 @@ static int run_attention(block_ctx *b, const tfx_instance *inst, float *cache, i
         .cache_capacity = capacity, .workspace = rt->workspace,
         .position = cross ? NULL : b->hooks,
     };
-    return plugin_of(inst)->attention->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+    const tfx_attention_ops *ops = plugin_of(inst)->attention;
+    if (!checking(&rt->limits))
+        return ops->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+    int64_t ws = ops->workspace_floats(inst->state, b->T, capacity);
+    if (arm_workspace(b, inst, ws, st))
+        return -1;
+    int rc = ops->forward(inst->state, (const float *const *)weights_of(rt, inst), &io, st);
+    int64_t cache_n = ops->cache_floats(inst->state, capacity);
+    return check_guards(b, inst, ws, cache, cache_n, st) ? -1 : rc;
+}
+
+static int run_ffn(block_ctx *b, const tfx_instance *inst, float *out, const float *in,
+                   tfx_status *st)
+{
+    tfx_runtime *rt = b->rt;
+    const tfx_ffn_ops *ops = plugin_of(inst)->ffn;
+    const float *const *w = (const float *const *)weights_of(rt, inst);
+    if (!checking(&rt->limits))
+        return ops->forward(inst->state, w, out, in, b->T, rt->workspace, st);
+    int64_t ws = ops->workspace_floats(inst->state, b->T);
+    if (arm_workspace(b, inst, ws, st))
+        return -1;
+    int rc = ops->forward(inst->state, w, out, in, b->T, rt->workspace, st);
+    return check_guards(b, inst, ws, NULL, 0, st) ? -1 : rc;
 }
 
 static int block_sublayer(void *ctx, int s, float *out, const float *in, tfx_status *st)
@@ -230,8 +370,7 @@ static int block_sublayer(void *ctx, int s, float *out, const float *in, tfx_sta
     if (s == 1 && l->cross_attn.comp)
         return run_attention(b, &l->cross_attn, rt->cross_cache[b->si][b->layer],
                              rt->limits.encoder_tokens, 1, out, in, st);
-    return plugin_of(&l->ffn)->ffn->forward(l->ffn.state, (const float *const *)weights_of(rt, &l->ffn),
-                                            out, in, b->T, rt->workspace, st);
+    return run_ffn(b, &l->ffn, out, in, st);
 }
 
 static void block_norm(void *ctx, int i, float *out, const float *in)
@@ -290,6 +429,32 @@ static int embed(tfx_runtime *rt, int si, const int32_t *tokens, const int32_t *
     return 0;
 }
 
+/* The first element of x[n] that is NaN or ±Inf, or -1. Finite weights can still overflow
+ * float32 (±3e38 gives all-NaN logits); a run must not report ids from those. */
+static int64_t first_nonfinite(const float *x, int64_t n)
+{
+    float any = 0.0f; /* x·0 is 0 for every finite x, NaN otherwise */
+    for (int64_t i = 0; i < n; i++)
+        any += x[i] * 0.0f;
+    if (any == 0.0f)
+        return -1;
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
+/* 0 when x[T, width] is finite, else an error naming `what`, the token and the element. */
+static int check_finite(const float *x, int64_t T, int64_t width, const char *what,
+                        tfx_error *err)
+{
+    int64_t i = first_nonfinite(x, T * width);
+    if (i < 0)
+        return 0;
+    return tfx_fail(err, "%s holds %s (token %" PRId64 ", element %" PRId64 "): the weights or "
+                    "inputs overflow float32", what, isnan(x[i]) ? "NaN" : "Inf", i / width, i % width);
+}
+
 static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32_t *types,
                      int64_t T, int64_t first_pos, tfx_error *err)
 {
@@ -297,7 +462,10 @@ static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32
     const tfx_stack *stk = &m->stacks[si];
     for (int64_t t = 0; t < T; t++)
         rt->pos[t] = (int32_t)(first_pos + t);
-    if (check_tokens(rt, tokens, T, err) || embed(rt, si, tokens, types, T, err))
+    char what[96];
+    snprintf(what, sizeof what, "the %s's embeddings", stk->spec->name);
+    if (check_tokens(rt, tokens, T, err) || embed(rt, si, tokens, types, T, err) ||
+        check_finite(rt->x, T, m->spec->d_model, what, err))
         return -1;
     if (rt->on_hidden)
         rt->on_hidden(rt->on_hidden_ctx, si, -1, rt->x, T);
@@ -313,10 +481,14 @@ static int run_stack(tfx_runtime *rt, int si, const int32_t *tokens, const int32
     for (int64_t i = 0; i < stk->spec->layers; i++) {
         tfx_status st = {{0}};
         b.layer = i;
-        if (place->forward(stk->placement.state, &io, &st))
-            return tfx_fail(err, "%s layer %" PRId64 ": %s", stk->spec->name, i, st.msg);
+        if (place->forward(stk->placement.state, &io, &st) || b.guard.msg[0])
+            return tfx_fail(err, "%s layer %" PRId64 ": %s", stk->spec->name, i,
+                            b.guard.msg[0] ? b.guard.msg : st.msg);
         if (i == stk->spec->layers - 1 && stk->final_norm.comp)
             run_norm(rt, &stk->final_norm, rt->x, T);
+        snprintf(what, sizeof what, "the output of %s layer %" PRId64, stk->spec->name, i);
+        if (check_finite(rt->x, T, m->spec->d_model, what, err))
+            return -1;
         if (rt->on_hidden)
             rt->on_hidden(rt->on_hidden_ctx, si, i, rt->x, T);
     }
@@ -382,6 +554,8 @@ int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_
         tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
                                  rt->weights->data[m->lm_head], NULL, n_logits, C,
                                  m->spec->vocab, 0.0f);
+        if (check_finite(rt->logits, n_logits, m->spec->vocab, "the logits", err))
+            return -1;
     }
     return 0;
 }
@@ -405,6 +579,43 @@ static uint64_t next_random(uint64_t *s)
     return z ^ (z >> 31);
 }
 
+/* Restore the min-heap property of heap[m] below slot i. */
+static void sift_down(float *heap, int64_t m, int64_t i)
+{
+    for (;;) {
+        int64_t c = 2 * i + 1;
+        if (c >= m)
+            return;
+        if (c + 1 < m && heap[c + 1] < heap[c])
+            c++;
+        if (heap[i] <= heap[c])
+            return;
+        float t = heap[i];
+        heap[i] = heap[c], heap[c] = t;
+        i = c;
+    }
+}
+
+float tfx_kth_largest(const float *x, int64_t n, int64_t k, float *heap)
+{
+    /* A min-heap of the m largest of y = ±x, m = min(k, n - k + 1): its root is the m-th
+     * largest of y, which is the k-th largest of x (y = x) or the (n-k+1)-th smallest of x
+     * (y = -x). V·log m, where repeated selection cost k·V. */
+    const bool top = k <= n - k + 1;
+    const float sign = top ? 1.0f : -1.0f;
+    const int64_t m = top ? k : n - k + 1;
+    for (int64_t i = 0; i < m; i++)
+        heap[i] = sign * x[i];
+    for (int64_t i = m / 2 - 1; i >= 0; i--)
+        sift_down(heap, m, i);
+    for (int64_t i = m; i < n; i++)
+        if (sign * x[i] > heap[0]) {
+            heap[0] = sign * x[i];
+            sift_down(heap, m, 0);
+        }
+    return sign * heap[0];
+}
+
 /* Temperature / top-k sampling over logits[V]; uses `probs` [V] as scratch. */
 static int32_t sample(const float *logits, int64_t V, const tfx_sampler *s, uint64_t *state,
                       float *probs)
@@ -412,15 +623,8 @@ static int32_t sample(const float *logits, int64_t V, const tfx_sampler *s, uint
     if (s->temperature <= 0)
         return argmax(logits, V);
     float cutoff = -INFINITY;
-    if (s->top_k > 0 && s->top_k < V) {
-        /* The k-th largest logit, by repeated selection (k is small in practice). */
-        memcpy(probs, logits, (size_t)V * sizeof *probs);
-        for (int64_t k = 0; k < s->top_k; k++) {
-            int32_t best = argmax(probs, V);
-            cutoff = probs[best];
-            probs[best] = -INFINITY;
-        }
-    }
+    if (s->top_k > 0 && s->top_k < V)
+        cutoff = tfx_kth_largest(logits, V, s->top_k, probs);
     float max = logits[argmax(logits, V)];
     double sum = 0;
     for (int64_t i = 0; i < V; i++) {

@@ -18,6 +18,8 @@ typedef struct tfx_run_limits {
     int64_t max_tokens;           /* largest T of one decoder (or encoder-only) call */
     int64_t capacity;             /* positions the decoder's caches hold (<= context) */
     int64_t encoder_tokens;       /* longest encoder input (encoder-decoder models) */
+    int check;                    /* 1 (--check; always in sanitizer builds): guard words after
+                                     every workspace and KV cache, checked after each call */
 } tfx_run_limits;
 
 typedef struct tfx_runtime {
@@ -30,6 +32,7 @@ typedef struct tfx_runtime {
     float *x;                     /* [rows, C] residual stream; after a call, its output */
     float *scratch[3];            /* [rows, C] placement scratch */
     float *workspace;             /* plugin scratch, the largest any instance asked for */
+    int64_t workspace_floats;     /* its size, not counting check mode's guard words */
     float *logits;                /* [max_tokens, V] */
     float *memory;                /* [encoder_tokens, C] encoder output */
     float *pooled;                /* [C] pooler output */
@@ -80,5 +83,9 @@ typedef struct tfx_sampler {
  * n_new tokens (n_new - 1 decode steps). `progress` (may be NULL) hears of each token. */
 int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int32_t *out,
                  tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
+
+/* The k-th largest of x[n] (1 <= k <= n), repeats counted, as sorting x in descending order
+ * would put at index k-1; the top-k sampling cutoff. heap: scratch of n floats. */
+float tfx_kth_largest(const float *x, int64_t n, int64_t k, float *heap);
 
 #endif

@@ -13,6 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checked.h"
+#include "files.h"
+
 #define MAX_HEADER (100u << 20)
 
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "safetensors data is little-endian");
@@ -71,7 +74,7 @@ static int parse_tensor(const char *path, const char *name, json_t *entry, const
         if (read_u64(json_array_get(shape, (size_t)i), &dim) || dim > INT64_MAX)
             return tfx_fail(err, "%s: tensor '%s': shape entry %d is not a non-negative integer", path, name, i);
         t->shape[i] = (int64_t)dim;
-        if (__builtin_mul_overflow(t->numel, t->shape[i], &t->numel))
+        if (tfx_mul_overflows(t->numel, t->shape[i], &t->numel))
             return tfx_fail(err, "%s: tensor '%s': its shape's element count overflows 64 bits", path, name);
     }
     if (!json_is_array(offs) || json_array_size(offs) != 2 ||
@@ -81,7 +84,7 @@ static int parse_tensor(const char *path, const char *name, json_t *entry, const
         return tfx_fail(err, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] lie outside the %" PRIu64 " bytes of data",
                         path, name, offsets[0], offsets[1], data_size);
     uint64_t bytes;
-    if (__builtin_mul_overflow((uint64_t)t->numel, (uint64_t)dtypes[d].size, &bytes) ||
+    if (tfx_mul_overflows_u64((uint64_t)t->numel, (uint64_t)dtypes[d].size, &bytes) ||
         bytes != offsets[1] - offsets[0])
         return tfx_fail(err, "%s: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64 "] hold %" PRIu64 " bytes, but its shape and %s need %" PRIu64,
                         path, name, offsets[0], offsets[1], offsets[1] - offsets[0], dtypes[d].name,
@@ -107,11 +110,18 @@ static int compare_tensors(const void *a, const void *b)
     return strcmp(((const tfx_st_tensor *)a)->name, ((const tfx_st_tensor *)b)->name);
 }
 
+/* Every two non-empty byte ranges are disjoint. Empty ones hold no bytes and are dropped first:
+ * left in, one sorted between two overlapping ranges hid them from the neighbour check. Sorted
+ * by begin, non-empty ranges overlap somewhere only if two neighbours do. */
 static int check_overlaps(const char *path, tfx_st_file *f, span *spans, tfx_error *err)
 {
-    qsort(spans, f->n, sizeof *spans, compare_spans);
-    for (size_t i = 1; i < f->n; i++)
-        if (spans[i].begin < spans[i - 1].end && spans[i].end > spans[i].begin)
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (spans[i].end > spans[i].begin)
+            spans[n++] = spans[i];
+    qsort(spans, n, sizeof *spans, compare_spans);
+    for (size_t i = 1; i < n; i++)
+        if (spans[i].begin < spans[i - 1].end)
             return tfx_fail(err, "%s: tensors '%s' and '%s' overlap", path,
                             f->tensors[spans[i - 1].index].name, f->tensors[spans[i].index].name);
     return 0;
@@ -185,13 +195,11 @@ tfx_st_file *tfx_st_open(const char *path, tfx_error *err)
         tfx_fail(err, "out of memory");
         goto err_free;
     }
-    if ((fd = open(path, O_RDONLY)) < 0) {
-        tfx_fail(err, "cannot open '%s': %s", path, strerror(errno));
+    if ((fd = tfx_input_open(path, NULL, err)) < 0)
         goto err_free;
-    }
     struct stat sb;
-    if (fstat(fd, &sb) || !S_ISREG(sb.st_mode)) {
-        tfx_fail(err, "%s: not a regular file", path);
+    if (fstat(fd, &sb)) {
+        tfx_fail(err, "cannot read '%s': %s", path, strerror(errno));
         goto err_free;
     }
     if (sb.st_size < 8) {
@@ -204,6 +212,11 @@ tfx_st_file *tfx_st_open(const char *path, tfx_error *err)
     if (f->map == MAP_FAILED) {
         f->map = NULL;
         tfx_fail(err, "%s: cannot map: %s", path, strerror(errno));
+        goto err_free;
+    }
+    /* Truncated under us, a touch of the lost pages would be SIGBUS: make it an error. */
+    if (tfx_map_watch(f->map, f->map_size, path)) {
+        tfx_fail(err, "%s: out of memory", path);
         goto err_free;
     }
     uint64_t header_len;
@@ -233,8 +246,10 @@ void tfx_st_close(tfx_st_file *f)
     for (size_t i = 0; i < f->n; i++)
         free(f->tensors[i].name);
     free(f->tensors);
-    if (f->map)
+    if (f->map) {
+        tfx_map_unwatch(f->map);
         munmap(f->map, f->map_size);
+    }
     free(f->path);
     free(f);
 }
@@ -341,13 +356,14 @@ int tfx_st_read_i64(const tfx_st_tensor *t, int64_t first, int64_t count, int64_
 
 /* ---- writing ------------------------------------------------------------------------------ */
 
-int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_error *err)
+int tfx_st_write(const char *path, const char *where, const tfx_st_out *tensors, size_t n,
+                 tfx_error *err)
 {
     json_t *header = json_object();
     uint64_t offset = 0;
     int rc = -1;
     char *text = NULL;
-    FILE *f = NULL;
+    tfx_output out = {.slot = -1};
     for (size_t i = 0; i < n; i++) {
         const tfx_st_out *t = &tensors[i];
         uint64_t numel = 1, bytes;
@@ -376,10 +392,9 @@ int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_erro
     }
     size_t len = strlen(text), padded = (len + 7) / 8 * 8;
     uint64_t header_len = padded;
-    if (!(f = fopen(path, "wb"))) {
-        tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
+    if (tfx_output_open(&out, path, where, err))
         goto out;
-    }
+    FILE *f = out.f;
     int ok = fwrite(&header_len, 8, 1, f) == 1 && fwrite(text, 1, len, f) == len;
     for (size_t i = len; ok && i < padded; i++)
         ok = fputc(' ', f) != EOF;
@@ -389,15 +404,12 @@ int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_erro
             bytes *= (size_t)tensors[i].shape[d];
         ok = bytes == 0 || fwrite(tensors[i].data, 1, bytes, f) == bytes;
     }
-    if (fclose(f) != 0)
-        ok = 0;
-    f = NULL;
     if (!ok) {
         tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-        remove(path);
+        tfx_output_abort(&out); /* the temporary file; never the path, which may be a device */
         goto out;
     }
-    rc = 0;
+    rc = tfx_output_commit(&out, err);
 out:
     free(text);
     json_decref(header);

@@ -76,8 +76,10 @@ typedef struct tfx_st_out {
     const void *data;
 } tfx_st_out;
 
-/* Write tensors to `path` (header padded to 8 bytes, as the reference writer does).
- * Returns 0, or -1 with err set. */
-int tfx_st_write(const char *path, const tfx_st_out *tensors, size_t n, tfx_error *err);
+/* Write tensors to `path` (header padded to 8 bytes, as the reference writer does), through
+ * tfx_output (core/files.h): atomically, never over an input; `where` names the option that
+ * gave the path ("--logits"). Returns 0, or -1 with err set. */
+int tfx_st_write(const char *path, const char *where, const tfx_st_out *tensors, size_t n,
+                 tfx_error *err);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
+
 #define MAX_DIM INT32_MAX      /* BLAS takes int sizes */
 #define MAX_LAYERS 100000
 #define MAX_PATTERN 4096
@@ -435,7 +437,8 @@ static int read_dims(const build_ctx *cx, tfx_spec *s)
         return tfx_fail_at(cx->err, tfx_node_get(root, "kv_heads")->mark,
                            "kv_heads (%" PRId64 ") must divide heads (%" PRId64 ")", s->kv_heads,
                            s->heads);
-    if (s->heads * s->head_dim > MAX_DIM)
+    int64_t d_attn;
+    if (tfx_mul_overflows(s->heads, s->head_dim, &d_attn) || d_attn > MAX_DIM)
         return tfx_fail_at(cx->err, tfx_node_get(root, "heads")->mark,
                            "heads x head_dim (%" PRId64 " x %" PRId64 ") is larger than %d",
                            s->heads, s->head_dim, MAX_DIM);
@@ -449,6 +452,12 @@ static int read_strings(const build_ctx *cx, tfx_spec *s)
         return tfx_fail_at(cx->err, root_mark(cx), "missing required key 'name'");
     if (tfx_node_string(n, "name", &s->name, cx->err))
         return -1;
+    /* Printed at the head of reports: a newline in it would forge lines (the other control
+     * characters are escaped on output). */
+    if (strpbrk(s->name, "\n\r"))
+        return tfx_fail_at(cx->err, n->mark, "'name' must be one line");
+    if (strlen(s->name) > TFX_MAX_NAME)
+        return tfx_fail_at(cx->err, n->mark, "'name' is longer than %d bytes", TFX_MAX_NAME);
     n = tfx_node_get(cx->recipe->root, "description");
     if (n && tfx_node_string(n, "description", &s->description, cx->err))
         return -1;

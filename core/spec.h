@@ -41,8 +41,10 @@ typedef struct tfx_stack_spec {
     bool embed_norm, final_norm;
 } tfx_stack_spec;
 
+#define TFX_MAX_NAME 256          /* bytes of a recipe's name: report titles are sized by it */
+
 typedef struct tfx_spec {
-    const char *name;
+    const char *name;             /* one line, at most TFX_MAX_NAME bytes */
     const char *description;      /* may be NULL */
     tfx_model_kind kind;
     int64_t vocab, d_model, heads, kv_heads, head_dim, context, token_types;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "sizes.h"
 
 #define ALIGN_FLOATS 16
 
@@ -22,6 +23,8 @@ typedef struct carver {
     float *base;
     int64_t used;                 /* floats */
     int overflow;
+    int refused;                  /* a plugin reported a size out of range: err says which */
+    tfx_error *err;
 } carver;
 
 static float *carve(carver *c, int64_t floats)
@@ -36,6 +39,14 @@ static float *carve(carver *c, int64_t floats)
     if (__builtin_add_overflow(c->used, padded, &c->used))
         c->overflow = 1;
     return p;
+}
+
+/* A size a plugin reported through core/sizes.c's gate (rc its status, floats its value). */
+static int64_t reported(carver *c, int rc, int64_t floats)
+{
+    if (rc)
+        c->refused = 1;
+    return rc ? 0 : floats;
 }
 
 /* floats = a · b, or -1 on overflow (carve turns that into an overflow). */
@@ -96,17 +107,21 @@ static void layout_stack(const tfx_model *m, const tfx_train_shape *sh, int si, 
         train_layer *tl = &st->layers[i];
         for (int k = 0; k < tl->n_slots; k++)
             tl->saved[k] = carve(saved, rc);
-        tl->ffn_ws = carve(saved, plugin_of(&l->ffn)->ffn->workspace_floats(l->ffn.state, rows));
+        int64_t n = 0, ws = 0, cache = 0;
+        int bad = tfx_size_ffn_workspace(&l->ffn, rows, &n, saved->err);
+        tl->ffn_ws = carve(saved, reported(saved, bad, n));
         const tfx_instance *attn[2] = {&l->attn, &l->cross_attn};
         for (int a = 0; a < 2; a++) {
             if (!attn[a]->comp)
                 continue;
-            const tfx_attention_ops *ops = plugin_of(attn[a])->attention;
             int64_t ctx = a ? sh->encoder_tokens : T;
+            bad = tfx_size_attn_workspace(attn[a], T, ctx, &ws, saved->err) ||
+                  tfx_size_attn_cache(attn[a], ctx, &cache, saved->err);
+            ws = reported(saved, bad, ws), cache = reported(saved, bad, cache);
             for (int64_t b = 0; b < B; b++) {
                 tfx_attn_io *io = &tl->io[a][b];
-                io->workspace = carve(saved, ops->workspace_floats(attn[a]->state, T, ctx));
-                io->cache = carve(saved, ops->cache_floats(attn[a]->state, ctx));
+                io->workspace = carve(saved, ws);
+                io->cache = carve(saved, cache);
                 io->cache_capacity = ctx;
             }
         }
@@ -114,21 +129,22 @@ static void layout_stack(const tfx_model *m, const tfx_train_shape *sh, int si, 
 }
 
 /* The largest backward workspace of any call of stack si. */
-static int64_t backward_floats(const tfx_model *m, const tfx_train_shape *sh, int si)
+static int64_t backward_floats(const tfx_model *m, const tfx_train_shape *sh, int si, carver *c)
 {
     const tfx_stack *stk = &m->stacks[si];
-    int64_t T = is_seq2seq_encoder(m, si) ? sh->encoder_tokens : sh->tokens, most = 0;
+    int64_t T = is_seq2seq_encoder(m, si) ? sh->encoder_tokens : sh->tokens, most = 0, n = 0;
     for (int64_t i = 0; i < stk->spec->layers; i++) {
         const tfx_layer *l = &stk->layers[i];
-        int64_t f = plugin_of(&l->ffn)->ffn->backward_workspace_floats(l->ffn.state,
-                                                                        mul(sh->batch, T));
-        most = f > most ? f : most;
+        int rc = tfx_size_ffn_backward_workspace(&l->ffn, mul(sh->batch, T), &n, c->err);
+        n = reported(c, rc, n);
+        most = n > most ? n : most;
         const tfx_instance *attn[2] = {&l->attn, &l->cross_attn};
         for (int a = 0; a < 2; a++) {
             if (!attn[a]->comp)
                 continue;
             int64_t ctx = a ? sh->encoder_tokens : T;
-            int64_t n = plugin_of(attn[a])->attention->backward_workspace_floats(attn[a]->state, T, ctx);
+            rc = tfx_size_attn_backward_workspace(attn[a], T, ctx, &n, c->err);
+            n = reported(c, rc, n);
             most = n > most ? n : most;
         }
     }
@@ -150,7 +166,7 @@ static void layout_shared(const tfx_model *m, const tfx_train_shape *sh, carver 
     t->dmemory = carve(work, mul(enc_rows, C));
     t->logits = carve(work, mul(mul(sh->batch, sh->tokens), m->spec->vocab));
     for (int si = 0; si < m->n_stacks; si++) {
-        int64_t n = backward_floats(m, sh, si);
+        int64_t n = backward_floats(m, sh, si, work);
         most = n > most ? n : most;
     }
     t->bwd_workspace = carve(work, most);
@@ -235,9 +251,11 @@ int tfx_train_plan_bytes(const tfx_model *m, const tfx_train_shape *sh, bool wit
         free_stacks(&t);
         return -1;
     }
-    carver saved = {0}, work = {0};
+    carver saved = {.err = err}, work = {.err = err};
     layout(&t, &saved, &work);
     free_stacks(&t);
+    if (saved.refused || work.refused)
+        return -1;
     if (saved.overflow || work.overflow ||
         __builtin_mul_overflow((uint64_t)saved.used, sizeof(float), &plan->saved) ||
         __builtin_mul_overflow((uint64_t)work.used, sizeof(float), &plan->workspace) ||
@@ -271,7 +289,7 @@ int tfx_trainer_init(tfx_trainer *t, const tfx_model *m, tfx_weights *w,
                  t->plan.saved + t->plan.workspace);
         goto err_free;
     }
-    carver saved = {.base = t->saved_block}, work = {.base = t->work_block};
+    carver saved = {.base = t->saved_block, .err = err}, work = {.base = t->work_block, .err = err};
     layout(t, &saved, &work);
     return 0;
 err_free:

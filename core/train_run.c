@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "progress.h"
 #include "safetensors.h"
+#include "text.h"
 
 #define PATH_CAP 4200
 
@@ -24,36 +25,6 @@ static double seconds(void)
 }
 
 /* ---- files -------------------------------------------------------------------------------- */
-
-static int tmp_path(char *tmp, const char *path, const char *suffix, tfx_error *err)
-{
-    int n = snprintf(tmp, PATH_CAP, "%s%s.tmp-%ld", path, suffix, (long)getpid());
-    if (n < 0 || n >= PATH_CAP)
-        return tfx_fail(err, "output path too long: '%s'", path);
-    return 0;
-}
-
-static int commit(const char *tmp, const char *path, tfx_error *err)
-{
-    if (rename(tmp, path) == 0)
-        return 0;
-    tfx_fail(err, "cannot write '%s': %s", path, strerror(errno));
-    unlink(tmp);
-    return -1;
-}
-
-int tfx_train_write_tensors(const tfx_model *m, float *const *data, const char *path,
-                            tfx_error *err)
-{
-    char tmp[PATH_CAP];
-    if (tmp_path(tmp, path, "", err))
-        return -1;
-    if (tfx_checkpoint_write(m, data, tmp, err)) {
-        unlink(tmp);
-        return -1;
-    }
-    return commit(tmp, path, err);
-}
 
 /* "m1.<name>", "m2.<name>" for every stored tensor, and "run" = [step, position]. */
 static int write_state(const tfx_trainer *t, int64_t position, const char *path, tfx_error *err)
@@ -85,7 +56,7 @@ static int write_state(const tfx_trainer *t, int64_t position, const char *path,
     }
     outs[n++] = (tfx_st_out){.name = "run", .dtype = TFX_DTYPE_I64, .rank = 1, .shape = {2},
                              .data = run};
-    rc = tfx_st_write(path, outs, n, err);
+    rc = tfx_st_write(path, "--save", outs, n, err);
 out:
     for (size_t i = 0; names && i < cap; i++)
         free(names[i]);
@@ -96,17 +67,13 @@ out:
 
 int tfx_train_save(const tfx_trainer *t, int64_t position, const char *path, tfx_error *err)
 {
-    char state[PATH_CAP], tmp[PATH_CAP];
-    int n = snprintf(state, sizeof state, "%s.state", path);
-    if (n < 0 || n >= PATH_CAP || tmp_path(tmp, path, ".state", err))
-        return tfx_fail(err, "output path too long: '%s'", path);
-    if (write_state(t, position, tmp, err)) {
-        unlink(tmp);
-        return -1;
-    }
-    if (commit(tmp, state, err))
-        return -1;
-    return tfx_train_write_tensors(t->model, t->weights->data, path, err);
+    char state[PATH_CAP];
+    if (tfx_text(state, sizeof state, "%s.state", path) < 0)
+        return tfx_fail(err, "--save: path too long: '%s'", path);
+    return write_state(t, position, state, err) ||
+                   tfx_checkpoint_write(t->model, t->weights->data, path, "--save", err)
+               ? -1
+               : 0;
 }
 
 /* Copy the F32 tensor `name` of f, which must hold exactly numel elements, into out. */
@@ -139,9 +106,8 @@ static int read_moments(tfx_trainer *t, const tfx_st_file *f, tfx_error *err)
 int tfx_train_load_state(tfx_trainer *t, const char *path, int64_t *position, tfx_error *err)
 {
     char state[PATH_CAP];
-    int n = snprintf(state, sizeof state, "%s.state", path);
-    if (n < 0 || n >= PATH_CAP)
-        return tfx_fail(err, "path too long: '%s'", path);
+    if (tfx_text(state, sizeof state, "%s.state", path) < 0)
+        return tfx_fail(err, "--resume: path too long: '%s'", path);
     tfx_st_file *f = tfx_st_open(state, err);
     if (!f)
         return -1;

@@ -46,13 +46,8 @@ void tfx_train_result_free(tfx_train_result *r);
 int tfx_train_eval(tfx_trainer *t, const tfx_tokens *val, int64_t n_batches, double *loss,
                    tfx_error *err);
 
-/* Write data (the weights or gradients) in the checkpoint's layout to `path` atomically: a
- * temporary file beside it, renamed into place. Returns 0, or -1 with err set. */
-int tfx_train_write_tensors(const tfx_model *m, float *const *data, const char *path,
-                            tfx_error *err);
-
 /* Save a run: the weights to `path`, AdamW's moments, the step and the data position to
- * `path`.state. Returns 0, or -1 with err set. */
+ * `path`.state, each atomically and never over an input. Returns 0, or -1 with err set. */
 int tfx_train_save(const tfx_trainer *t, int64_t position, const char *path, tfx_error *err);
 
 /* Read `path`.state into t's moments and step, and the data position. The weights are read

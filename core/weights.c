@@ -11,9 +11,9 @@
 
 #include <tfx/vecmath.h>
 
+#include "checked.h"
 #include "gemv.h"
 #include "safetensors.h"
-
 #define ALIGN_FLOATS 16 /* 64 bytes */
 
 int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err)
@@ -23,11 +23,12 @@ int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err)
         const tfx_tensor *t = &m->tensors[i];
         if (t->tied_to >= 0)
             continue;
-        uint64_t padded = ((uint64_t)t->numel + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-        if (__builtin_add_overflow(floats, padded, &floats))
+        int64_t padded;
+        if (tfx_round_up_overflows(t->numel, ALIGN_FLOATS, &padded) ||
+            tfx_add_overflows_u64(floats, (uint64_t)padded, &floats))
             return tfx_fail(err, "the weights' size overflows 64 bits");
     }
-    if (__builtin_mul_overflow(floats, (uint64_t)sizeof(float), bytes))
+    if (tfx_mul_overflows_u64(floats, (uint64_t)sizeof(float), bytes))
         return tfx_fail(err, "the weights' size overflows 64 bits");
     return 0;
 }

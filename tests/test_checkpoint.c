@@ -3,6 +3,7 @@
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,7 +106,7 @@ static void rewrite(const char *out, edit_fn edit, const char *extra)
     static float one = 1.0f;
     if (extra)
         ts[n++] = (tfx_st_out){.name = extra, .dtype = TFX_DTYPE_F32, .rank = 1, .shape = {1}, .data = &one};
-    assert_int_equal(tfx_st_write(out, ts, n, &err), 0);
+    assert_int_equal(tfx_st_write(out, "test", ts, n, &err), 0);
     for (size_t i = 0; i < n; i++)
         if (ts[i].data != &one)
             free(bufs[i]);
@@ -183,6 +184,45 @@ static void bad_checkpoints_case(void **state)
     load_with(path, &err);
     snprintf(want, sizeof want, "%s: tensor 'transformer.h.0.mlp.c_fc.bias' (for 'decoder.layers.0.ffn.up.bias') holds NaN at element 17", path);
     assert_string_equal(err.msg, want);
+}
+
+/* checkpoint.ignore through the template index: {layer} stands for a layer number without a
+ * leading zero, and an unlisted tensor is still refused. */
+static void ignore_templates_case(void **state)
+{
+    static const struct {
+        const char *extra, *ignore;
+        bool loads;
+    } rows[] = {
+        {"transformer.h.1.attn.rotary", "transformer.h.{layer}.attn.rotary", true},
+        {"transformer.h.01.attn.rotary", "transformer.h.{layer}.attn.rotary", false},
+        {"transformer.h.1.attn.rotary", "transformer.h.1.attn.rotary", true},
+        {"transformer.h.1.attn.rotary", "transformer.h.{layer}.attn.rotar", false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char file[128], recipe[128], text[512], want[512];
+        tfx_error err = {{0}};
+        snprintf(file, sizeof file, "%s/ignore%zu.safetensors", dir, i);
+        snprintf(recipe, sizeof recipe, "%s/ignore%zu.yaml", dir, i);
+        rewrite(file, NULL, rows[i].extra);
+        snprintf(text, sizeof text, "extends: %srecipe.yaml\ncheckpoint:\n  file: %s\n  ignore: [ \"%s\" ]\n",
+                 FIXTURE, file, rows[i].ignore);
+        FILE *f = fopen(recipe, "w");
+        assert_non_null(f);
+        fputs(text, f);
+        fclose(f);
+        tfx_loaded *l = tfx_load(recipe, NULL, 0, reg, &err);
+        assert_non_null(l);
+        tfx_weights w;
+        assert_int_equal(tfx_weights_alloc(&w, l->model, &err), 0);
+        int rc = tfx_checkpoint_load(&w, l->model, file, NULL, NULL, &err);
+        snprintf(want, sizeof want, "%s: tensor '%s' is not used by the recipe's checkpoint map (map it under checkpoint.tensors or list it under checkpoint.ignore)",
+                 file, rows[i].extra);
+        if (rows[i].loads ? rc != 0 : rc == 0 || strcmp(err.msg, want) != 0)
+            fail_msg("row %zu: rc %d, '%s'", i, rc, err.msg);
+        tfx_weights_free(&w);
+        tfx_loaded_free(l);
+    }
 }
 
 static void wrong_shape_case(void **state)
@@ -275,7 +315,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(seeded_init_case), cmocka_unit_test(bad_checkpoints_case),
         cmocka_unit_test(wrong_shape_case), cmocka_unit_test(bf16_case),
-        cmocka_unit_test(in_place_case),
+        cmocka_unit_test(in_place_case), cmocka_unit_test(ignore_templates_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

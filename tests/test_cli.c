@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -16,6 +17,10 @@
 #include "safetensors.h"
 
 #include "run_tfx.h"
+
+#ifndef TFX_CHECK_DEFAULT
+#define TFX_CHECK_DEFAULT 0 /* the sanitizer build sets 1 (core/CMakeLists.txt) */
+#endif
 
 static void help_case(void **state)
 {
@@ -54,6 +59,16 @@ static void params_case(void **state)
     assert_int_equal(tfx("params recipes/gpt2.yaml --format markdown", &out), 0);
     assert_non_null(strstr(out, "| **total** | **124,439,808** |"));
     free(out);
+    /* Past the model's context: figures at the asked context where the positions allow it
+     * (RoPE: 2 x 12 layers x 12 heads x 64 x 4096 tokens x 2 B of KV cache), a refusal naming
+     * the reason where a learned table ends (GPT-2's 1024 rows). */
+    assert_int_equal(tfx("params recipes/variants/gpt2-rope.yaml --context 4096 --format json", &out), 0);
+    assert_non_null(strstr(out, "\"kv_cache\": 150994944,"));
+    assert_non_null(strstr(out, "\"context\": 4096,"));
+    free(out);
+    assert_int_equal(tfx("params recipes/gpt2.yaml --context 4096", &out), 1);
+    assert_string_equal(out, "tfx: recipes/gpt2.yaml:13:11: --context 4096 is past the model's context of 1024: position plugin 'learned' declares 'decoder.position.weight' as [1024, 768], a tensor that grows with the context: its weights cover 1024 positions\n");
+    free(out);
     assert_int_equal(tfx("params recipes/gpt2.yaml --format yaml", &out), 1);
     assert_string_equal(out, "tfx: unknown format 'yaml' (text, markdown, csv or json)\n");
     free(out);
@@ -66,8 +81,7 @@ static void validate_case(void **state)
     assert_string_equal(out, "");
     free(out);
     assert_int_equal(tfx("validate recipes/gpt2.yaml --set position.plugin=rop", &out), 1);
-    assert_non_null(strstr(out, "--set:1:"));
-    assert_non_null(strstr(out, "unknown position plugin 'rop' for 'position' (did you mean 'rope'?)"));
+    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal\n");
     free(out);
     assert_int_equal(tfx("validate no-such-recipe.yaml", &out), 1);
     assert_non_null(strstr(out, "no-such-recipe.yaml"));
@@ -183,7 +197,8 @@ static void run_errors_case(void **state)
     free(out);
     assert_int_equal(tfx("run recipes/gpt2.yaml --set vocab=2000000000 --set d_model=3072 --random", &out), 1);
     assert_non_null(strstr(out, "tfx: the model needs "));
-    assert_non_null(strstr(out, "are available; use --force to try anyway"));
+    assert_non_null(strstr(out, "are available (limited by "));
+    assert_non_null(strstr(out, "); use --force to try anyway"));
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --generate -1", &out), 1);
     assert_string_equal(out, "tfx: --generate expects an integer between 0 and 65536, got '-1'\n");
@@ -195,6 +210,104 @@ static void run_errors_case(void **state)
     assert_non_null(strstr(out, "\"generated\": ["));
     assert_non_null(strstr(out, "\"total\": 120576"));
     free(out);
+}
+
+/* The memory check plans the run it will make: 50,000 --tokens ids need 50,000 rows of logits
+ * over a vocabulary of ten million (1.8 TiB), not the --prompt-len default's 32. */
+static void memory_plan_case(void **state)
+{
+    enum { IDS = 50000 };
+    char *args = malloc(2 * IDS + 256), *out;
+    assert_non_null(args);
+    int n = sprintf(args, "run tests/data/hf/gpt2/recipe.yaml --random --set vocab=10000000 "
+                          "--set context=65536 --generate 0 --tokens ");
+    for (int i = 0; i < IDS; i++)
+        n += sprintf(args + n, "%s1", i ? "," : "");
+    assert_int_equal(tfx_long(args, &out), 1);
+    /* the sanitizer build runs in check mode: 16 guard floats after the workspace and each of
+     * the two layers' KV caches */
+    char want[160];
+    snprintf(want, sizeof want, "tfx: the model needs 1865.24 GiB (%llu bytes: weights and run state) but ",
+             2002783977856ull + (TFX_CHECK_DEFAULT ? 3 * 16 * 4 : 0));
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "); use --force to try anyway\n"));
+    free(out);
+    free(args);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1 /* ASan reserves terabytes of shadow: it cannot start under ulimit -v */
+#else
+#define UNDER_ASAN 0
+#endif
+
+/* `cmd` in sh with stderr folded in; returns the exit status and the output. */
+static int shell(const char *cmd, char **out)
+{
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    *out = calloc(TFX_OUT_CAP, 1);
+    assert_non_null(*out);
+    (*out)[fread(*out, 1, TFX_OUT_CAP - 1, p)] = '\0';
+    int status = pclose(p);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* Under ulimit -v, OpenBLAS's buffer for a thread it cannot map was retried forever: params
+ * hung at exit with its report unflushed. Now params finishes, and run fails cleanly naming
+ * the address-space limit. (timeout: a hang fails the test rather than stalling it.) */
+static void address_limit_case(void **state)
+{
+    if (UNDER_ASAN)
+        skip();
+    char cmd[1024], *out;
+    snprintf(cmd, sizeof cmd, "ulimit -v 100000; timeout 60 %s params recipes/gpt2.yaml 2>&1", TFX_EXE);
+    assert_int_equal(shell(cmd, &out), 0);
+    assert_non_null(strstr(out, "124,439,808"));
+    free(out);
+    snprintf(cmd, sizeof cmd, "ulimit -v 400000; timeout 60 %s run recipes/gpt2.yaml 2>&1", TFX_EXE);
+    assert_int_equal(shell(cmd, &out), 1);
+    assert_non_null(strstr(out, "tfx: the model needs 0.47 GiB (508063424 bytes: weights and run state) but "));
+    assert_non_null(strstr(out, "are available (limited by the address-space limit (ulimit -v)); use --force to try anyway\n"));
+    free(out);
+}
+
+/* Finite but huge weights (±3e38 in layer 1's FFN output projection) overflow float32: the run
+ * must not report ids sampled from NaN logits with exit 0, but name the first layer whose
+ * output is not finite. */
+static void huge_weights_case(void **state)
+{
+    tfx_error err;
+    tfx_st_file *f = tfx_st_open("tests/data/hf/gpt2/model.safetensors", &err);
+    assert_non_null(f);
+    tfx_st_out *ts = calloc(f->n, sizeof *ts);
+    float **bufs = calloc(f->n, sizeof *bufs);
+    assert_true(ts && bufs);
+    for (size_t i = 0; i < f->n; i++) {
+        const tfx_st_tensor *t = &f->tensors[i];
+        bufs[i] = malloc((size_t)t->numel * sizeof(float));
+        assert_int_equal(tfx_st_read_f32(t, 0, t->numel, bufs[i], &err), 0);
+        if (strcmp(t->name, "transformer.h.1.mlp.c_proj.weight") == 0)
+            for (int64_t k = 0; k < t->numel; k++)
+                bufs[i][k] = k % 2 ? 3e38f : -3e38f;
+        ts[i] = (tfx_st_out){.name = t->name, .dtype = TFX_DTYPE_F32, .rank = t->rank, .data = bufs[i]};
+        memcpy(ts[i].shape, t->shape, sizeof t->shape);
+    }
+    char path[] = "/tmp/tfx-huge-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(tfx_st_write(path, "test", ts, f->n, &err), 0);
+    for (size_t i = 0; i < f->n; i++)
+        free(bufs[i]);
+    free(bufs), free(ts);
+    tfx_st_close(f);
+    char args[256], *out;
+    snprintf(args, sizeof args, "run tests/data/hf/gpt2/recipe.yaml --checkpoint %s --tokens 1,2,3 --generate 3", path);
+    assert_int_equal(tfx(args, &out), 1);
+    assert_string_equal(out, "tfx: the output of decoder layer 1 holds NaN (token 0, element 0): the weights or inputs overflow float32\n");
+    free(out);
+    unlink(path);
 }
 
 /* Sampling is reproducible with a seed, and top-k 1 is greedy whatever the temperature. */
@@ -214,6 +327,19 @@ static void sampling_case(void **state)
     assert_string_equal(strstr(greedy, "generated: "), strstr(top1, "generated: "));
     assert_string_not_equal(strstr(greedy, "generated: "), strstr(a, "generated: "));
     free(a), free(b), free(greedy), free(top1);
+    /* Seeded top-k sampling draws what it drew when the cutoff came from k rounds of argmax
+     * (ids recorded from that implementation), now that it comes from a heap selection. */
+    static const char *const top_k[][2] = {
+        {"3", "generated: 175,58,58,60,60,243,81,53,116,226,20,101\n"},
+        {"40", "generated: 172,60,77,76,7,202,38,201,71,145,50,112\n"},
+        {"250", "generated: 182,39,69,92,9,223,56,204,88,157,51,123\n"},
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(args, sizeof args, "%s --temperature 1.5 --top-k %s --seed 42", base, top_k[i][0]);
+        assert_int_equal(tfx(args, &a), 0);
+        assert_string_equal(strstr(a, "generated: "), top_k[i][1]);
+        free(a);
+    }
 }
 
 static void compare_case(void **state)
@@ -281,8 +407,134 @@ static void compare_run_case(void **state)
     assert_string_equal(out, "tfx: --dtype 'int4': expected fp32 or bf16\n");
     free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml --run --prompt-len 0", &out), 1);
-    assert_string_equal(out, "tfx: --prompt-len '0': expected a whole number from 1\n");
+    assert_string_equal(out, "tfx: --prompt-len expects an integer between 1 and 65536, got '0'\n");
     free(out);
+    /* run's own limits, before any column runs (it used to fail in every column) */
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --run --generate 1000000", &out), 1);
+    assert_string_equal(out, "tfx: --generate expects an integer between 0 and 65536, got '1000000'\n");
+    free(out);
+}
+
+/* `sh -c` a command line with %1$s the tfx executable and %2$s a fresh folder; stderr folded
+ * into stdout. Returns the output (the caller frees it). */
+static char *sh(const char *tmpl, const char *dir)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, tmpl, TFX_EXE, dir);
+    char *full = malloc(strlen(cmd) + 32);
+    sprintf(full, "exec 2>&1; %s", cmd);
+    FILE *p = popen(full, "r");
+    free(full);
+    assert_non_null(p);
+    char *buf = calloc(TFX_OUT_CAP, 1);
+    size_t n = fread(buf, 1, TFX_OUT_CAP - 1, p);
+    buf[n] = '\0';
+    pclose(p);
+    return buf;
+}
+
+/* The hostile-input table for the files tfx reads and writes and what it prints: each row a
+ * command line (%1$s tfx, %2$s a fresh folder) and its whole output, exit status included.
+ * A hang would show as "exit 124" from timeout. */
+static void hostile_io_case(void **state)
+{
+    static const struct { const char *cmd, *want; } rows[] = {
+        /* an output that is an input: the checkpoint, and an extends file */
+        {"%1$s run tests/data/hf/gpt2/recipe.yaml --checkpoint %2$s/m.st --logits %2$s/m.st --generate 0 >/dev/null;"
+         " echo \"exit $?\"; cmp %2$s/m.st tests/data/hf/gpt2/model.safetensors && echo intact",
+         "tfx: --logits '%2$s/m.st': this command reads that file; not writing over it\nexit 1\nintact\n"},
+        {"%1$s compare %2$s/child.yaml --svg %2$s/base.yaml >/dev/null; echo \"exit $?\"; cmp %2$s/base.yaml"
+         " %2$s/base.orig && echo intact",
+         "tfx: --svg '%2$s/base.yaml': this command reads that file; not writing over it\nexit 1\nintact\n"},
+        /* a failed write leaves the old file whole, and nothing beside it */
+        {"echo precious > %2$s/old.st; (trap '' XFSZ; ulimit -f 1; exec %1$s run tests/data/hf/gpt2/recipe.yaml"
+         " --generate 0 --logits %2$s/old.st >/dev/null); echo \"exit $?\"; cat %2$s/old.st; ls -A %2$s | grep -c tfx-",
+         "tfx: cannot write '%2$s/old.st': File too large\nexit 1\nprecious\n0\n"},
+        /* a device as an output is written in place, and stays */
+        {"%1$s run tests/data/hf/gpt2/recipe.yaml --generate 0 --logits /dev/null >/dev/null; echo \"exit $?\";"
+         " test -c /dev/null && echo device", "exit 0\ndevice\n"},
+        /* a FIFO as an output: an error when nothing reads it, not a wait */
+        {"timeout 20 %1$s compare tests/data/hf/gpt2/recipe.yaml --svg %2$s/fifo >/dev/null; echo \"exit $?\"",
+         "tfx: --svg: cannot write '%2$s/fifo': No such device or address\nexit 1\n"},
+        /* standard output that cannot be written, for every command */
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s compare tests/data/hf/gpt2/recipe.yaml >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s import tests/data/hf/gpt2/config.json >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s plugins >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s run tests/data/hf/gpt2/recipe.yaml --generate 1 >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        {"%1$s --help >/dev/full; echo \"exit $?\"",
+         "tfx: cannot write to standard output: No space left on device\nexit 1\n"},
+        /* a closed stdout: the report must not land in the first file tfx opens */
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml >&-; echo \"exit $?\"",
+         "tfx: cannot write to standard output: Bad file descriptor\nexit 1\n"},
+        /* special files as inputs: refused at once, with the place that named them */
+        {"timeout 20 %1$s params %2$s/fifo; echo \"exit $?\"",
+         "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s validate %2$s/ext-fifo.yaml; echo \"exit $?\"",
+         "tfx: %2$s/ext-fifo.yaml:1:10: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s validate %2$s/ext-dir.yaml; echo \"exit $?\"",
+         "tfx: %2$s/ext-dir.yaml:1:10: '%2$s/.' is not a regular file (a directory)\nexit 1\n"},
+        {"timeout 20 %1$s run tests/data/hf/gpt2/recipe.yaml --checkpoint %2$s/fifo; echo \"exit $?\"",
+         "tfx: --checkpoint: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s run tests/data/hf/gpt2/recipe.yaml --set checkpoint.file=%2$s/fifo; echo \"exit $?\"",
+         "tfx: --set 'checkpoint.file=%2$s/fifo': '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"timeout 20 %1$s import %2$s/fifo; echo \"exit $?\"",
+         "tfx: '%2$s/fifo' is not a regular file (a FIFO)\nexit 1\n"},
+        {"TFX_PLUGIN_PATH=%2$s/plugins timeout 20 %1$s plugins >/dev/null; echo \"exit $?\"",
+         "tfx: warning: '%2$s/plugins/fifo.so' is not a regular file (a FIFO); skipped\nexit 0\n"},
+        /* control characters from a recipe, a path: escaped in reports and errors */
+        {"%1$s params %2$s/evil.yaml | head -1; %1$s params %2$s/evil.yaml --format csv | sed -n 2p",
+         "evil\\u001b]0;pwned\\u0007\\u007f  (%2$s/evil.yaml, decoder-only)\n"
+         "evil\\u001b]0;pwned\\u0007\\u007f,embedding,,16384\n"},
+        {"%1$s compare %2$s/evil.yaml --svg %2$s/e.svg >/dev/null; grep -c \"$(printf '\\033')\" %2$s/e.svg;"
+         " grep -o 'evil[^<]*' %2$s/e.svg | sort -u", "0\nevil\\u001b]0;pwned\\u0007\\u007f\n"},
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml --set 'name=\"a\\nFORGED LINE\"'; echo \"exit $?\"",
+         "tfx: --set 'name=\"a\\nFORGED LINE\"': 'name' must be one line\nexit 1\n"},
+        {"N=$(printf 'x%%.0s' $(seq 300)); out=$(%1$s params tests/data/hf/gpt2/recipe.yaml --set name=$N 2>&1);"
+         " echo \"exit $?\"; echo \"$out\" | sed \"s/$N/(300 x)/\"",
+         "exit 1\ntfx: --set 'name=(300 x)': 'name' is longer than 256 bytes\n"},
+        {"%1$s params \"$(printf '%2$s/\\033[31mred')\"; echo \"exit $?\"",
+         "tfx: cannot read '%2$s/\\u001b[31mred': No such file or directory\nexit 1\n"},
+        /* a value too long for a buffer: an error, not a shorter number that runs */
+        {"%1$s compare tests/data/hf/gpt2/recipe.yaml --sweep d_model=32,$(printf '%%0799d' 0)64 >/dev/null;"
+         " echo \"exit $?\"",
+         "tfx: --sweep: a column named by more than 511 bytes ('d_model=00000000000000000000000000000000...')\nexit 1\n"},
+        /* errors caused by --set and --sweep name that argument */
+        {"%1$s params tests/data/hf/gpt2/recipe.yaml --set name.x=1; echo \"exit $?\"",
+         "tfx: --set 'name.x=1': expected a name for 'name', got a map\nexit 1\n"},
+        {"%1$s compare tests/data/hf/gpt2/recipe.yaml --sweep heads=4,x; echo \"exit $?\"",
+         "tfx: --sweep 'heads=x': expected an integer for 'heads', got 'x'\nexit 1\n"},
+    };
+    char dir[] = "/tmp/tfx-cli-io-XXXXXX", setup[2048];
+    assert_non_null(mkdtemp(dir));
+    snprintf(setup, sizeof setup,
+             "cp tests/data/hf/gpt2/model.safetensors %1$s/m.st"
+             " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\n' > %1$s/base.yaml && cp %1$s/base.yaml %1$s/base.orig"
+             " && printf 'extends: base.yaml\\n' > %1$s/child.yaml && mkfifo %1$s/fifo && mkdir %1$s/plugins && mkfifo %1$s/plugins/fifo.so"
+             " && printf 'extends: fifo\\n' > %1$s/ext-fifo.yaml && printf 'extends: .\\n' > %1$s/ext-dir.yaml"
+             " && printf 'extends: %2$s/tests/data/hf/gpt2/recipe.yaml\\nname: \"evil\\\\e]0;pwned\\\\a\\\\x7f\"\\n'"
+             " > %1$s/evil.yaml", dir, TFX_SOURCE_DIR);
+    assert_int_equal(system(setup), 0);
+    int failed = 0; /* every row runs, and each wrong one is shown */
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char want[4096];
+        snprintf(want, sizeof want, rows[i].want, TFX_EXE, dir);
+        char *got = sh(rows[i].cmd, dir);
+        if (strcmp(got, want) != 0) {
+            print_error("row %zu: got\n%s\nwant\n%s\n", i, got, want);
+            failed++;
+        }
+        free(got);
+    }
+    assert_int_equal(failed, 0);
+    char rm[128];
+    snprintf(rm, sizeof rm, "rm -rf %s", dir);
+    assert_int_equal(system(rm), 0);
 }
 
 static void shapes_case(void **state)
@@ -315,8 +567,9 @@ int main(void)
         cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
         cmocka_unit_test(compare_case), cmocka_unit_test(compare_run_case),
-        cmocka_unit_test(shapes_case),
-        cmocka_unit_test(sampling_case),
+        cmocka_unit_test(shapes_case),    cmocka_unit_test(hostile_io_case),
+        cmocka_unit_test(sampling_case), cmocka_unit_test(memory_plan_case),
+        cmocka_unit_test(address_limit_case), cmocka_unit_test(huge_weights_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,18 +90,18 @@ static void text_case(void **state)
     write_file(path, "ab\xff", 3);
     tfx_tokens t;
     tfx_error err = {{0}};
-    assert_int_equal(tfx_tokens_read(&t, path, 256, &err), 0);
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 256, &err), 0);
     assert_int_equal(t.n, 3);
     assert_int_equal(t.ids[0], 97);
     assert_int_equal(t.ids[1], 98);
     assert_int_equal(t.ids[2], 255);
     tfx_tokens_free(&t);
-    assert_int_equal(tfx_tokens_read(&t, path, 100, &err), -1);
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 100, &err), -1);
     char want[300];
     snprintf(want, sizeof want, "text '%s' is read as bytes (256 tokens) but the vocabulary is 100", path);
     assert_string_equal(err.msg, want);
-    assert_int_equal(tfx_tokens_read(&t, tmpdir, 256, &err), -1);
-    snprintf(want, sizeof want, "data '%s' is not a regular file", tmpdir);
+    assert_int_equal(tfx_tokens_read(&t, tmpdir, "--data", 256, &err), -1);
+    snprintf(want, sizeof want, "--data: '%s' is not a regular file (a directory)", tmpdir);
     assert_string_equal(err.msg, want);
 }
 
@@ -113,30 +113,30 @@ static void token_file_case(void **state)
     tfx_tokens t;
     tfx_error err = {{0}};
     write_tokens(path, 1, 5, ids, 5);
-    assert_int_equal(tfx_tokens_read(&t, path, 50257, &err), 0);
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 50257, &err), 0);
     assert_int_equal(t.n, 5);
     assert_int_equal(t.ids[1], 300);
     assert_int_equal(t.ids[2], 50256);
     assert_int_equal(t.ids[4], 12);
     tfx_tokens_free(&t);
 
-    assert_int_equal(tfx_tokens_read(&t, path, 50000, &err), -1); /* token ≥ vocab */
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 50000, &err), -1); /* token ≥ vocab */
     snprintf(want, sizeof want, "token file '%s': token 2 is 50256, outside the vocabulary of 50000", path);
     assert_string_equal(err.msg, want);
 
     write_tokens(path, 1, 6, ids, 5); /* a header that lies */
-    assert_int_equal(tfx_tokens_read(&t, path, 50257, &err), -1);
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 50257, &err), -1);
     snprintf(want, sizeof want, "token file '%s' claims 6 tokens but holds 10 bytes of them", path);
     assert_string_equal(err.msg, want);
 
     write_tokens(path, 2, 5, ids, 5);
-    assert_int_equal(tfx_tokens_read(&t, path, 50257, &err), -1);
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 50257, &err), -1);
     snprintf(want, sizeof want, "token file '%s' has version 2; tfx reads version 1 (uint16 tokens)", path);
     assert_string_equal(err.msg, want);
 
     int32_t head[3] = {TFX_DATA_MAGIC, 1, 5}; /* truncated inside the header */
     write_file(path, head, sizeof head);
-    assert_int_equal(tfx_tokens_read(&t, path, 50257, &err), -1);
+    assert_int_equal(tfx_tokens_read(&t, path, "--data", 50257, &err), -1);
     snprintf(want, sizeof want, "token file '%s' is truncated: 12 bytes, its header alone is 1024", path);
     assert_string_equal(err.msg, want);
 }
@@ -189,7 +189,7 @@ static void residual_init_case(void **state)
     tfx_error err = {{0}};
     tfx_registry *reg = tfx_registry_open(dirs, &err);
     assert_non_null(reg);
-    tfx_loaded *l = tfx_load_for("recipes/gpt2.yaml", sets, 6, reg, 1, &err);
+    tfx_loaded *l = tfx_load_from("recipes/gpt2.yaml", sets, NULL, 6, reg, 1, &err);
     if (!l)
         fail_msg("%s", err.msg);
     tfx_weights a = {0}, b = {0};
@@ -276,7 +276,7 @@ static void resume_case(void **state)
     json_t *straight = train_json(extra);
     snprintf(extra, sizeof extra, "%s --steps 3 --save %s/p.st", sched, tmpdir);
     json_t *first = train_json(extra);
-    snprintf(extra, sizeof extra, "%s --steps 6 --resume %s/p.st --save %s/p.st", sched, tmpdir, tmpdir);
+    snprintf(extra, sizeof extra, "%s --steps 6 --resume %s/p.st --save %s/q.st", sched, tmpdir, tmpdir);
     json_t *rest = train_json(extra);
     for (size_t i = 0; i < 3; i++) {
         assert_true(loss_at(first, i) == loss_at(straight, i));
@@ -285,11 +285,19 @@ static void resume_case(void **state)
     assert_int_equal(json_integer_value(json_object_get(rest, "steps")), 6);
     assert_true(json_real_value(json_object_get(rest, "val_loss")) ==
                 json_real_value(json_object_get(straight, "val_loss")));
-    snprintf(p1, sizeof p1, "%s/s.st", tmpdir), snprintf(p2, sizeof p2, "%s/p.st", tmpdir);
+    snprintf(p1, sizeof p1, "%s/s.st", tmpdir), snprintf(p2, sizeof p2, "%s/q.st", tmpdir);
     assert_true(same_files(p1, p2));
     strcat(p1, ".state"), strcat(p2, ".state");
     assert_true(same_files(p1, p2));
     json_decref(straight), json_decref(first), json_decref(rest);
+    /* the run being resumed is an input: never written over */
+    char args[1024], want[512], *out;
+    snprintf(args, sizeof args, "train " SMALL " --data %s --batch 2 --context 16 --steps 6 --resume %s/p.st --save %s/p.st",
+             text_path, tmpdir, tmpdir);
+    assert_int_equal(tfx(args, &out), 1);
+    snprintf(want, sizeof want, "tfx: --save '%s/p.st': this command reads that file; not writing over it\n", tmpdir);
+    assert_string_equal(out, want);
+    free(out);
 }
 
 /* Two micro-batches of one sequence average to the gradient of one batch of two. */
@@ -353,7 +361,7 @@ static void refusals_case(void **state)
     free(out);
     snprintf(args, sizeof args, "train " SMALL " --data %s/missing", tmpdir);
     assert_int_equal(tfx(args, &out), 1);
-    snprintf(want, sizeof want, "tfx: cannot open data '%s/missing': No such file or directory\n", tmpdir);
+    snprintf(want, sizeof want, "tfx: --data: cannot read '%s/missing': No such file or directory\n", tmpdir);
     assert_string_equal(out, want);
     free(out);
 }

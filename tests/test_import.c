@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -145,6 +146,153 @@ static void published_case(void **state)
     json_decref(all);
 }
 
+/* The sizes every config of a family must state, for configs that break one other thing. */
+#define GPT2_SIZES "\"vocab_size\": 256, \"n_embd\": 64, \"n_head\": 4, \"n_layer\": 2, \"n_positions\": 64"
+#define NEO_SIZES "\"vocab_size\": 256, \"hidden_size\": 64, \"num_heads\": 4, \"num_layers\": 2, " \
+                  "\"max_position_embeddings\": 64"
+#define LLAMA_SIZES "\"vocab_size\": 256, \"hidden_size\": 64, \"num_attention_heads\": 4, " \
+                    "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64"
+
+/* Configs Hugging Face would refuse, or that would mean something else in a recipe: each is an
+ * error at import naming the config's path and the key, never a recipe that validate (or a
+ * run) trips over later. */
+static const struct { const char *config, *error; } bad_configs[] = {
+    {"{\"model_type\": \"gpt2\", \"vocab_size\": 256, \"n_embd\": 100, \"n_head\": 3, \"n_layer\": 2, "
+     "\"n_positions\": 64}",
+     "'n_embd' (100) is not a multiple of 'n_head' (3), as Hugging Face requires"},
+    {"{\"model_type\": \"gpt2\", \"vocab_size\": 256, \"n_head\": 4, \"n_layer\": 2, \"n_positions\": 64}",
+     "'n_embd' is missing; tfx takes a model's sizes from its config, not from Hugging Face's defaults"},
+    {"{\"model_type\": \"gpt2\", \"vocab_size\": 4611686018427387904, \"n_embd\": 64, \"n_head\": 4, "
+     "\"n_layer\": 2, \"n_positions\": 64}",
+     "'vocab_size' must be an integer from 1 to 2147483647, got 4611686018427387904"},
+    {"{\"model_type\": \"gpt2\", " GPT2_SIZES ", \"n_layer\": 0}",
+     "'n_layer' must be an integer from 1 to 100000, got 0"},
+    {"{\"model_type\": \"gpt2\", " GPT2_SIZES ", \"n_inner\": 256.5}",
+     "'n_inner' must be an integer from 1 to 1000000000, got 256.5"},
+    {"{\"model_type\": \"gpt2\", " GPT2_SIZES ", \"n_layer\": 100001}",
+     "'n_layer' must be an integer from 1 to 100000, got 100001"},
+    {"{\"model_type\": \"llama\", " LLAMA_SIZES ", \"head_dim\": 3}",
+     "'head_dim' (3) must be even: RoPE rotates pairs of dimensions"},
+    {"{\"model_type\": \"llama\", \"vocab_size\": 256, \"hidden_size\": 60, \"num_attention_heads\": 4, "
+     "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64}",
+     "'hidden_size' / 'num_attention_heads' (15) must be even: RoPE rotates pairs of dimensions"},
+    {"{\"model_type\": \"gpt2\", " GPT2_SIZES ", \"layer_norm_epsilon\": -1}",
+     "'layer_norm_epsilon' must be a number from 0 to 1, got -1"},
+    {"{\"model_type\": \"gpt2\", " GPT2_SIZES ", \"tie_word_embeddings\": \"yes\"}",
+     "'tie_word_embeddings' must be true or false, got a string"},
+    {"{\"model_type\": \"gpt_neo\", " NEO_SIZES ", \"attention_layers\": [\"global\", \"local\"], "
+     "\"window_size\": \"256\"}",
+     "'window_size' must be an integer from 1 to 1000000000, got a string"},
+    {"{\"model_type\": \"gpt_neo\", " NEO_SIZES ", \"attention_layers\": [\"global\", \"local\"]}",
+     "'window_size' is missing; the 'local' layers need it"},
+    {"{\"model_type\": \"gpt_neo\", " NEO_SIZES ", \"attention_layers\": [\"local\"], \"window_size\": 4}",
+     "'attention_layers' names 1 layers and 'num_layers' is 2; Hugging Face requires one entry per layer"},
+    {"{\"model_type\": \"gpt_neo\", " NEO_SIZES ", \"attention_layers\": [\"global\", \"sparse\"]}",
+     "'attention_layers' entry 1 must be \"global\" or \"local\""},
+    {"{\"model_type\": \"gpt_neo\", " NEO_SIZES "}",
+     "'attention_layers' is missing; tfx takes a model's sizes from its config, not from Hugging Face's defaults"},
+    {"{\"model_type\": \"llama\", " LLAMA_SIZES ", \"num_key_value_heads\": 3}",
+     "'num_attention_heads' (4) is not a multiple of 'num_key_value_heads' (3), as Hugging Face requires"},
+    {"{\"model_type\": \"llama\", " LLAMA_SIZES ", \"rope_parameters\": {\"rope_theta\": \"1e4\"}}",
+     "'rope_parameters.rope_theta' must be a number from 1e-09 to 1e+12, got a string"},
+    {"{\"model_type\": \"llama\", " LLAMA_SIZES ", \"rope_parameters\": [1]}",
+     "'rope_parameters' must be an object"},
+    {"{\"model_type\": \"bert\", \"vocab_size\": 256, \"hidden_size\": 64, \"num_attention_heads\": 6, "
+     "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64}",
+     "'hidden_size' (64) is not a multiple of 'num_attention_heads' (6), as Hugging Face requires"},
+    {"{\"model_type\": \"bart\", \"vocab_size\": 256, \"d_model\": 64, \"encoder_attention_heads\": 4, "
+     "\"decoder_attention_heads\": 4, \"encoder_layers\": 2, \"decoder_layers\": 2, "
+     "\"max_position_embeddings\": 64, \"encoder_ffn_dim\": 128}",
+     "'decoder_ffn_dim' is missing; tfx takes a model's sizes from its config, not from Hugging Face's defaults"},
+    {"{\"model_type\": \"bloom\", \"vocab_size\": 256, \"n_embed\": 64, \"n_head\": 5, \"n_layer\": 2}",
+     "'n_embed' (64) is not a multiple of 'n_head' (5), as Hugging Face requires"},
+};
+
+static void bad_configs_case(void **state)
+{
+    char path[256], args[512], want[1024], *out;
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    snprintf(args, sizeof args, "import %s", path);
+    for (size_t i = 0; i < sizeof bad_configs / sizeof bad_configs[0]; i++) {
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fputs(bad_configs[i].config, f);
+        fclose(f);
+        snprintf(want, sizeof want, "tfx: %s: %s\n", path, bad_configs[i].error);
+        int rc = tfx(args, &out);
+        if (rc != 1 || strcmp(out, want) != 0)
+            fail_msg("row %zu: exit %d\n  got:  %s  want: %s", i, rc, out, want);
+        free(out);
+    }
+}
+
+/* What the config and the command line put into YAML is quoted: a newline in the config's
+ * path or in --name cannot add keys to the recipe, and both read back exactly. */
+static void quoting_case(void **state)
+{
+    char sub[256], path[512], recipe[256], args[2048], *out;
+    snprintf(sub, sizeof sub, "%s/a\nvocab: 7\n# \"q\"", dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    snprintf(path, sizeof path, "%s/config.json", sub);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("{\"model_type\": \"gpt2\", " GPT2_SIZES "}", f);
+    fclose(f);
+    snprintf(recipe, sizeof recipe, "%s/quoted.yaml", dir);
+    /* Through the environment, so that the shell passes both as they are. */
+    setenv("TFX_TEST_CONFIG", path, 1);
+    setenv("TFX_TEST_NAME", "x\ny: \033[31m", 1);
+    snprintf(args, sizeof args, "import \"$TFX_TEST_CONFIG\" --name \"$TFX_TEST_NAME\"");
+    assert_int_equal(tfx(args, &out), 1);
+    assert_string_equal(out, "tfx: --name: a recipe name is one line of at most 256 bytes\n");
+    free(out);
+    setenv("TFX_TEST_NAME", "x y: \033[31m", 1);
+    snprintf(args, sizeof args, "import \"$TFX_TEST_CONFIG\" --name \"$TFX_TEST_NAME\" > %s", recipe);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    f = fopen(recipe, "r");
+    assert_non_null(f);
+    char *text = calloc(1, 1 << 16);
+    assert_true(fread(text, 1, (1 << 16) - 1, f) > 0);
+    fclose(f);
+    assert_null(strstr(text, "\nvocab: 7"));
+    assert_null(strstr(text, "\ny: "));
+    assert_null(strchr(text, '\033'));
+    char want[1024];
+    snprintf(want, sizeof want, "\ndescription: \"imported from %s/a\\nvocab: 7\\n# \\\"q\\\"/config.json\"\n", dir);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "\nname: \"x y: \\x1b[31m\"\n"));
+    snprintf(want, sizeof want, "# Imported by `tfx import` from \"%s/a\\nvocab: 7\\n# \\\"q\\\"/config.json\" "
+             "(model_type gpt2)", dir);
+    assert_non_null(strstr(text, want));
+    free(text);
+    /* It loads back as the config says: vocab 256, not 7. */
+    snprintf(args, sizeof args, "params %s --format json", recipe);
+    assert_int_equal(tfx(args, &out), 0);
+    assert_int_equal(total_of(out), 120576);
+    free(out);
+}
+
+/* A GPT-Neo pattern is written as its shortest period: 24 alternating layers are two entries. */
+static void neo_pattern_case(void **state)
+{
+    char path[256], args[512], layers[512] = "", *out;
+    for (int i = 0; i < 24; i++)
+        snprintf(layers + strlen(layers), sizeof layers - strlen(layers), "%s\"%s\"", i ? ", " : "",
+                 i % 2 ? "local" : "global");
+    snprintf(path, sizeof path, "%s/neo.json", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fprintf(f, "{\"model_type\": \"gpt_neo\", \"vocab_size\": 256, \"hidden_size\": 64, \"num_heads\": 4, "
+               "\"num_layers\": 24, \"max_position_embeddings\": 64, \"window_size\": 8, "
+               "\"attention_layers\": [%s]}", layers);
+    fclose(f);
+    snprintf(args, sizeof args, "import %s", path);
+    assert_int_equal(tfx(args, &out), 0);
+    assert_non_null(strstr(out, "#   attention.pattern = [{}, {plugin: local, window: 8}] (attention_layers, window_size)\n"));
+    free(out);
+}
+
 static void refusals_case(void **state)
 {
     char path[256], args[512], want[512], *out;
@@ -158,7 +306,7 @@ static void refusals_case(void **state)
     assert_string_equal(out, want);
     free(out);
     f = fopen(path, "w");
-    fputs("{\"model_type\": \"llama\", \"rope_scaling\": {\"rope_type\": \"llama3\"}}", f);
+    fputs("{\"model_type\": \"llama\", " LLAMA_SIZES ", \"rope_scaling\": {\"rope_type\": \"llama3\"}}", f);
     fclose(f);
     assert_int_equal(tfx(args, &out), 1);
     snprintf(want, sizeof want, "tfx: %s: rope_type 'llama3' is not expressible in a tfx recipe yet\n", path);
@@ -170,7 +318,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixtures_case), cmocka_unit_test(published_case),
-        cmocka_unit_test(refusals_case),
+        cmocka_unit_test(refusals_case), cmocka_unit_test(bad_configs_case),
+        cmocka_unit_test(quoting_case), cmocka_unit_test(neo_pattern_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -12,6 +12,7 @@
 
 #include "gemv.h"
 #include "pool.h"
+#include "runtime.h"
 
 static void count_items(void *ctx, int64_t begin, int64_t end)
 {
@@ -128,12 +129,40 @@ static void bf16_case(void **state)
     tfx_pool_stop();
 }
 
+static int descending(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x < y) - (x > y);
+}
+
+/* Top-k's cutoff: for every k, the value a descending sort puts at k-1 (repeats counted, as the
+ * repeated selection it replaced found it), on logits with many ties. */
+static void kth_largest_case(void **state)
+{
+    enum { N = 301 };
+    float x[N], sorted[N], heap[N];
+    uint64_t s = 12345;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        x[i] = (float)((int)(s >> 33) % 41 - 20) * 0.5f; /* 41 distinct values: ties */
+    }
+    x[7] = -INFINITY;
+    memcpy(sorted, x, sizeof x);
+    qsort(sorted, N, sizeof *sorted, descending);
+    for (int k = 1; k <= N; k++)
+        if (tfx_kth_largest(x, N, k, heap) != sorted[k - 1])
+            fail_msg("k %d: got %g, want %g", k, tfx_kth_largest(x, N, k, heap), sorted[k - 1]);
+    float one = 3.0f;
+    assert_true(tfx_kth_largest(&one, 1, 1, heap) == 3.0f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pool_case),
         cmocka_unit_test(gemv_case),
         cmocka_unit_test(bf16_case),
+        cmocka_unit_test(kth_largest_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

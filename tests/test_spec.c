@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "estimate.h"
 #include "load.h"
+#include "sizes.h"
 
 static tfx_registry *reg;
 static char dir[64];
@@ -50,7 +52,7 @@ static const bad_recipe table[] = {
      "%s:6:9: 'layers' = 99999999999999999999 does not fit in 64 bits"},
     /* unknown plugin, with a suggestion and the installed ones */
     {HEAD DIMS "position: rop\n",
-     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal"},
+     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old"},
     /* unknown option of a plugin */
     {HEAD DIMS "attention: { plugin: local, windw: 4 }\n",
      "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, window"},
@@ -70,6 +72,12 @@ static const bad_recipe table[] = {
     /* cross attention used as self attention */
     {HEAD DIMS "attention: cross\n",
      "%s:8:12: attention plugin 'cross' attends to an encoder's output; use it as cross_attention"},
+    /* a checkpoint map whose split x groups wraps: 2^62 x 4 would be 0, 3 x 6148914691236517206
+     * would be 2 (and pass the shape check) */
+    {HEAD DIMS "checkpoint:\n  tensors:\n    embed.tokens: { from: wte, split: 4611686018427387904, groups: 4 }\n",
+     "%s:10:19: checkpoint source of 'embed.tokens': 'groups' x 'split' (4 x 4611686018427387904) overflows 64 bits"},
+    {HEAD DIMS "checkpoint:\n  tensors:\n    embed.tokens: { from: wte, split: 3, groups: 6148914691236517206 }\n",
+     "%s:10:19: checkpoint source of 'embed.tokens': 'groups' x 'split' (6148914691236517206 x 3) overflows 64 bits"},
     /* sizes whose counts overflow 64 bits */
     {HEAD "vocab: 2147483647\nd_model: 2147483647\nheads: 1\nlayers: 4\ncontext: 2147483647\n"
           "ffn: { width: 1 }\n",
@@ -170,12 +178,59 @@ static void bad_yaml_case(void **state)
     assert_non_null(strstr(err.msg, "duplicate key 'd_model'"));
 }
 
+/* A plugin's reported sizes are untrusted: each lie is refused by plugin and recipe place, not
+ * padded into a wrapped size. */
+static void plugin_sizes_case(void **state)
+{
+    static const char *const rows[][2] = {
+        {"workspace", "attention plugin 'huge' reports a workspace of 9223372036854775804 floats for 32 tokens in a context of 32; it must be between 0 and 4503599627370496"},
+        {"cache", "attention plugin 'huge' reports a KV cache of 9223372036854775804 floats for a cache of 32 positions; it must be between 0 and 4503599627370496"},
+        {"negative", "attention plugin 'huge' reports a KV cache of -16 floats for a cache of 32 positions; it must be between 0 and 4503599627370496"},
+        {"keys", "attention plugin 'huge' reports keys seen of 33 at position 31; it must be between 0 and 32"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char path[128], text[256], want[1024];
+        tfx_error err = {{0}};
+        snprintf(path, sizeof path, "%s/huge-%s.yaml", dir, rows[i][0]);
+        snprintf(text, sizeof text, HEAD DIMS "attention: { plugin: huge, lie: %s }\n", rows[i][0]);
+        write_file(path, text);
+        tfx_loaded *l = tfx_load(path, NULL, 0, reg, &err);
+        assert_non_null(l);
+        tfx_memory mem;
+        tfx_flops flops;
+        assert_int_equal(tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, NULL,
+                                      &mem, &flops, &err), -1);
+        snprintf(want, sizeof want, "%s:8:22: %s", path, rows[i][1]);
+        if (strcmp(err.msg, want) != 0)
+            fail_msg("row %zu:\n  got:  %s\n  want: %s", i, err.msg, want);
+        tfx_loaded_free(l);
+    }
+    /* A shipped plugin's own size products saturate rather than wrap (UBSan): 2 x T x heads x
+     * head_dim at T = 2^31 - 1 and head_dim = 2^31 - 1 is refused by the same gate. */
+    char path[128], want[512];
+    tfx_error err = {{0}};
+    snprintf(path, sizeof path, "%s/wide.yaml", dir);
+    write_file(path, "name: t\nmodel: decoder-only\nvocab: 100\nd_model: 64\nheads: 1\n"
+                     "head_dim: 2147483647\nlayers: 1\ncontext: 32\nposition: alibi\n"
+                     "attention: { plugin: local, window: 128 }\n");
+    tfx_loaded *l = tfx_load(path, NULL, 0, reg, &err);
+    assert_non_null(l);
+    tfx_estimate_opts opts = {.batch = 1, .context = 2147483647, .fp32_grads = true};
+    tfx_memory mem;
+    tfx_flops flops;
+    assert_int_equal(tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, &opts, &mem,
+                                  &flops, &err), -1);
+    snprintf(want, sizeof want, "%s:10:22: attention plugin 'local' reports a workspace of 9223372036854775807 floats for 2147483647 tokens in a context of 2147483647; it must be between 0 and 4503599627370496", path);
+    assert_string_equal(err.msg, want);
+    tfx_loaded_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_recipe_case), cmocka_unit_test(table_case),
         cmocka_unit_test(extends_cycle_case), cmocka_unit_test(failing_plugin_case),
-        cmocka_unit_test(bad_yaml_case),
+        cmocka_unit_test(bad_yaml_case), cmocka_unit_test(plugin_sizes_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

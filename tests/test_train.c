@@ -220,7 +220,7 @@ static void open_trained(trained *tr, const char *model, const tfx_train_shape *
     char path[256], ckpt[4096];
     tfx_error err = {{0}};
     snprintf(path, sizeof path, "tests/data/hf/%s/recipe.yaml", model);
-    if (!(tr->l = tfx_load_for(path, NULL, 0, reg, 1, &err)))
+    if (!(tr->l = tfx_load_from(path, NULL, NULL, 0, reg, 1, &err)))
         fail_msg("%s", err.msg);
     if (tfx_weights_alloc(&tr->w, tr->l->model, &err) ||
         tfx_checkpoint_path(tr->l->spec, ckpt, sizeof ckpt, &err) ||
@@ -425,7 +425,7 @@ static void no_backward_case(void **state)
         fail_msg("%s", err.msg);
     tfx_loaded_free(l);
     /* ...and training refuses it, naming the plugin and the recipe's place. */
-    assert_null(tfx_load_for(path, NULL, 0, reg, 1, &err));
+    assert_null(tfx_load_from(path, NULL, NULL, 0, reg, 1, &err));
     snprintf(want, sizeof want, "%s:3:11: norm plugin 'old_norm' (decoder layer 0 attn_norm) has no backward operations, so this model cannot be trained", path);
     assert_string_equal(err.msg, want);
 }
@@ -434,7 +434,7 @@ static void encoder_only_case(void **state)
 {
     char *out;
     tfx_error err = {{0}};
-    assert_null(tfx_load_for("tests/data/hf/bert/recipe.yaml", NULL, 0, reg, 1, &err));
+    assert_null(tfx_load_from("tests/data/hf/bert/recipe.yaml", NULL, NULL, 0, reg, 1, &err));
     assert_string_equal(err.msg, "'bert-fixture' is an encoder-only model: tfx trains decoder-only and encoder-decoder models by next-token loss (masked-LM training is not supported)");
     assert_int_equal(tfx("grad tests/data/hf/bert/recipe.yaml --tokens 1,2,3 --out /dev/null", &out), 1);
     assert_string_equal(out, "tfx: 'bert-fixture' is an encoder-only model: tfx trains decoder-only and encoder-decoder models by next-token loss (masked-LM training is not supported)\n");
@@ -454,7 +454,7 @@ static void no_overwrite_case(void **state)
     snprintf(args, sizeof args, "grad tests/data/hf/gpt2/recipe.yaml --checkpoint %s --tokens 1,2,3 --out %s",
              copy, copy);
     assert_int_equal(tfx(args, &out), 1);
-    snprintf(want, sizeof want, "tfx: will not write over an input: '%s' is '%s'\n", copy, copy);
+    snprintf(want, sizeof want, "tfx: --out '%s': this command reads that file; not writing over it\n", copy);
     assert_string_equal(out, want);
     free(out);
     assert_int_equal(stat(copy, &after), 0);

@@ -383,7 +383,7 @@ out:
 static json_t *train_bench(const train_case *c, const tfx_registry *reg, double gemm)
 {
     tfx_error err = {{0}};
-    tfx_loaded *l = tfx_load_for(c->path, c->sets, c->n_sets, reg, 1, &err);
+    tfx_loaded *l = tfx_load_from(c->path, c->sets, NULL, c->n_sets, reg, 1, &err);
     if (!l)
         return fprintf(stderr, "tfx-bench: %s: %s\n", c->name, err.msg), NULL;
     double spent = time_steps(l, c);

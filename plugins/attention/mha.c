@@ -1,5 +1,5 @@
 /* plugins/attention/mha.c — the maths of multi-head attention: q/k/v projections, a KV cache
- * (a ring for local attention), per-head softmax(q·kᵀ)·v through the host's gemm, output. */
+ * (a ring for local attention), per-head softmax(q·kᵀ)·v through the host's gemm, output; and back. */
 #include "mha.h"
 
 #include <math.h>
@@ -64,6 +64,20 @@ int mha_declare(void *state, tfx_declarer *d, tfx_status *st)
                ? -1 : 0;
 }
 
+/* Saturating size arithmetic: a size past INT64_MAX reads as INT64_MAX, which the core
+ * refuses naming this plugin and its recipe place (rather than a product that wraps). */
+static int64_t sat_mul(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_mul_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    return __builtin_add_overflow(a, b, &r) ? INT64_MAX : r;
+}
+
 /* Positions a cache of `context` holds: a local layer keeps only its window. */
 static int64_t cache_positions(const mha *a, int64_t context)
 {
@@ -73,7 +87,7 @@ static int64_t cache_positions(const mha *a, int64_t context)
 int64_t mha_cache_floats(void *state, int64_t context)
 {
     const mha *a = state;
-    return 2 * a->KVH * cache_positions(a, context) * a->hd;
+    return sat_mul(sat_mul(2 * a->KVH, cache_positions(a, context)), a->hd);
 }
 
 /* Most keys one forward over T tokens can see. */
@@ -90,7 +104,9 @@ static int64_t inference_floats(const mha *a, int64_t T, int64_t context)
     const int64_t block = T < QUERY_BLOCK ? T : QUERY_BLOCK;
     /* q, attn_out [T, H*hd]; new k, v [rows, KVH*hd]; scores [block, L]; key positions [L];
      * gathered keys and values [2, KVH, L, hd] (local) */
-    return 2 * T * a->H * a->hd + 2 * rows * kv + block * L + L + (a->mask == MASK_LOCAL ? 2 * kv * L : 0);
+    int64_t sum = sat_add(sat_mul(2 * T, a->H * a->hd), sat_mul(2 * rows, kv));
+    sum = sat_add(sat_add(sum, sat_mul(block, L)), L);
+    return a->mask == MASK_LOCAL ? sat_add(sum, sat_mul(2 * kv, L)) : sum;
 }
 
 /* Keys one training forward sees: training starts afresh (n_past 0), so the T new tokens, or
@@ -257,10 +273,6 @@ static void apply_mask(const mha *a, const kv_view *kv, float *scores, int64_t r
     }
 }
 
-/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v: head by head (a head's keys and values
- * stay in cache), QUERY_BLOCK rows at a time over only the keys the block can see. The softmax
- * is exact and two-pass per row (max, then e^(s - max)), so a row of large scores cannot
- * overflow and a fully masked row gives zeros. */
 /* Training: probs[h, i0 + i, :] of rows [rows] = the block's probabilities over keys [j0, j1),
  * zeros elsewhere (row length L). */
 static void keep_probs(float *probs, int64_t L, const float *scores, int64_t rows, int64_t j0,
@@ -274,6 +286,11 @@ static void keep_probs(float *probs, int64_t L, const float *scores, int64_t row
     }
 }
 
+/* attn[T, H*hd] = softmax(alpha·q·kᵀ + bias, masked)·v: head by head (a head's keys and values
+ * stay in cache), QUERY_BLOCK rows at a time over only the keys the block can see. The softmax
+ * is exact and two-pass per row (max, then e^(s - max)), so a row of large scores cannot
+ * overflow and a fully masked row gives zeros. In training, probs [H, T, L] keeps every row's
+ * probabilities for backward (NULL otherwise). */
 static void attend(const mha *a, const tfx_attn_io *io, const float *q, const kv_view *kv,
                    float *scores, float *attn, float *probs)
 {

@@ -58,6 +58,15 @@ static inline int declare_linear(const ffn *f, tfx_declarer *d, const char *weig
     return f->bias ? f->host->declare_tensor(d, bias, 1, shape, TFX_INIT_ZEROS, st) : 0;
 }
 
+/* k·T·W floats of workspace, or INT64_MAX (which no allocation can hold) when it overflows. */
+static inline int64_t ffn_floats(int64_t k, int64_t T, int64_t W)
+{
+    int64_t kT, n;
+    if (__builtin_mul_overflow(k, T, &kT) || __builtin_mul_overflow(kT, W, &n))
+        return INT64_MAX;
+    return n;
+}
+
 static inline int64_t ffn_width(void *state) { return ((const ffn *)state)->W; }
 
 #endif

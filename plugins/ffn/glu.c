@@ -34,7 +34,7 @@ static int declare(void *state, tfx_declarer *d, tfx_status *st)
 static int64_t workspace_floats(void *state, int64_t T)
 {
     const ffn *f = state;
-    return (f->training ? 3 : 2) * T * f->W;
+    return ffn_floats(f->training ? 3 : 2, T, f->W);
 }
 
 static int forward(void *state, const float *const *w, float *out, const float *x, int64_t T,
@@ -59,7 +59,7 @@ static int forward(void *state, const float *const *w, float *out, const float *
 
 static int64_t backward_workspace_floats(void *state, int64_t T)
 {
-    return 2 * T * ((const ffn *)state)->W;
+    return ffn_floats(2, T, ((const ffn *)state)->W);
 }
 
 /* dg[n] = dh ⊙ up and du[n] = dh ⊙ act(pre): the gradients of the product's two factors, the

@@ -33,7 +33,7 @@ static int declare(void *state, tfx_declarer *d, tfx_status *st)
 static int64_t workspace_floats(void *state, int64_t T)
 {
     const ffn *f = state;
-    return (f->training ? 2 : 1) * T * f->W;
+    return ffn_floats(f->training ? 2 : 1, T, f->W);
 }
 
 static int forward(void *state, const float *const *w, float *out, const float *x, int64_t T,
@@ -55,7 +55,7 @@ static int forward(void *state, const float *const *w, float *out, const float *
 
 static int64_t backward_workspace_floats(void *state, int64_t T)
 {
-    return T * ((const ffn *)state)->W;
+    return ffn_floats(1, T, ((const ffn *)state)->W);
 }
 
 /* Through down, the activation and up, in reverse: dh = dout·down, dh ⊙= act'(pre),

@@ -1,0 +1,80 @@
+/* core/sizes.c — one gate for every size a plugin reports: checked against its bound, and an
+ * error naming the recipe place and the plugin when it is out of range. */
+#include "sizes.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "tfx/plugin.h"
+
+/* The one check: lo <= value <= hi, else an error at the instance's recipe place. */
+static int checked(const tfx_instance *inst, const char *what, const char *args, int64_t value,
+                   int64_t hi, int64_t *out, tfx_error *err)
+{
+    const tfx_plugin *p = inst->comp->plugin->desc;
+    if (value < 0 || value > hi)
+        return tfx_fail_at(err, inst->comp->mark, "%s plugin '%s' reports %s of %" PRId64 "%s; it must be between 0 and %" PRId64,
+                           tfx_kind_name(p->kind), p->name, what, value, args, hi);
+    *out = value;
+    return 0;
+}
+
+int tfx_size_attn_cache(const tfx_instance *inst, int64_t context, int64_t *out, tfx_error *err)
+{
+    char args[64];
+    snprintf(args, sizeof args, " floats for a cache of %" PRId64 " positions", context);
+    int64_t v = inst->comp->plugin->desc->attention->cache_floats(inst->state, context);
+    return checked(inst, "a KV cache", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
+int tfx_size_attn_workspace(const tfx_instance *inst, int64_t T, int64_t context, int64_t *out,
+                            tfx_error *err)
+{
+    char args[80];
+    snprintf(args, sizeof args, " floats for %" PRId64 " tokens in a context of %" PRId64, T, context);
+    int64_t v = inst->comp->plugin->desc->attention->workspace_floats(inst->state, T, context);
+    return checked(inst, "a workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
+int tfx_size_attn_keys_seen(const tfx_instance *inst, int64_t n, int64_t *out, tfx_error *err)
+{
+    char args[64];
+    snprintf(args, sizeof args, " at position %" PRId64, n - 1);
+    int64_t v = inst->comp->plugin->desc->attention->keys_seen(inst->state, n);
+    return checked(inst, "keys seen", args, v, n, out, err);
+}
+
+int tfx_size_ffn_workspace(const tfx_instance *inst, int64_t T, int64_t *out, tfx_error *err)
+{
+    char args[48];
+    snprintf(args, sizeof args, " floats for %" PRId64 " tokens", T);
+    int64_t v = inst->comp->plugin->desc->ffn->workspace_floats(inst->state, T);
+    return checked(inst, "a workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
+int tfx_size_attn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t context,
+                                     int64_t *out, tfx_error *err)
+{
+    char args[80];
+    snprintf(args, sizeof args, " floats for %" PRId64 " tokens in a context of %" PRId64, T, context);
+    int64_t v = inst->comp->plugin->desc->attention->backward_workspace_floats(inst->state, T, context);
+    return checked(inst, "a backward workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
+int tfx_size_ffn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t *out,
+                                    tfx_error *err)
+{
+    char args[48];
+    snprintf(args, sizeof args, " floats for %" PRId64 " tokens", T);
+    int64_t v = inst->comp->plugin->desc->ffn->backward_workspace_floats(inst->state, T);
+    return checked(inst, "a backward workspace", args, v, TFX_PLUGIN_FLOATS_MAX, out, err);
+}
+
+int tfx_size_ffn_width(const tfx_instance *inst, int64_t *out, tfx_error *err)
+{
+    const tfx_ffn_ops *ops = inst->comp->plugin->desc->ffn;
+    *out = 0;
+    if (!ops->width)
+        return 0;
+    return checked(inst, "a width", "", ops->width(inst->state), INT32_MAX, out, err);
+}

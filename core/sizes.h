@@ -1,0 +1,32 @@
+/* core/sizes.h — the sizes plugins report (KV cache and workspace floats, keys seen, FFN width),
+ * fetched through one gate that treats them as untrusted input. */
+#ifndef TFX_CORE_SIZES_H
+#define TFX_CORE_SIZES_H
+
+#include <stdint.h>
+
+#include "error.h"
+#include "model.h"
+
+/* The most floats one plugin buffer may report: 2^52 floats (16 PiB), more than any machine
+ * holds, so that padding and summing them cannot wrap; what a run allocates is then checked
+ * against the memory the machine has. */
+#define TFX_PLUGIN_FLOATS_MAX (INT64_C(1) << 52)
+
+/* Each asks the instance's plugin and checks the answer: non-negative and within its bound
+ * (floats: TFX_PLUGIN_FLOATS_MAX; keys seen: n; width: INT32_MAX). Returns 0 with *out set,
+ * or -1 with err naming the recipe place, the plugin and the value. */
+int tfx_size_attn_cache(const tfx_instance *inst, int64_t context, int64_t *out, tfx_error *err);
+int tfx_size_attn_workspace(const tfx_instance *inst, int64_t T, int64_t context, int64_t *out,
+                            tfx_error *err);
+int tfx_size_attn_keys_seen(const tfx_instance *inst, int64_t n, int64_t *out, tfx_error *err);
+int tfx_size_ffn_workspace(const tfx_instance *inst, int64_t T, int64_t *out, tfx_error *err);
+/* The scratch of a backward call (training). */
+int tfx_size_attn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t context,
+                                     int64_t *out, tfx_error *err);
+int tfx_size_ffn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t *out,
+                                    tfx_error *err);
+/* 0 when the plugin reports no width. */
+int tfx_size_ffn_width(const tfx_instance *inst, int64_t *out, tfx_error *err);
+
+#endif
