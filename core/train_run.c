@@ -187,17 +187,6 @@ static void log_step(FILE *log, int64_t step, double loss, const double *val, do
     fprintf(log, ", \"lr\": %.9g, \"grad_norm\": %.9g, \"tokens_per_s\": %.6g}\n", lr, norm, tps);
 }
 
-static void show(tfx_progress *p, int64_t step, int64_t steps, double loss, double tps, double spent,
-                 int64_t done)
-{
-    if (!p->enabled)
-        return;
-    double left = done > 0 ? spent / (double)done * (double)(steps - step) : 0;
-    fprintf(stderr, "\r\033[K  step %" PRId64 "/%" PRId64 "  loss %.4f  %.0f tokens/s  %.1f s elapsed, %.1f s to go",
-            step, steps, loss, tps, spent, left);
-    fflush(stderr);
-}
-
 static int alloc_result(tfx_train_result *r, const tfx_trainer *t, const tfx_train_run_opts *o,
                         tfx_error *err)
 {
@@ -241,7 +230,6 @@ int tfx_train_run(tfx_trainer *t, const tfx_tokens *train, const tfx_tokens *val
     if (o->progress)
         tfx_progress_start(&p, "train");
     int rc = 0;
-    double started = seconds();
     r->position = position;
     for (int64_t i = 0; t->step < o->steps && !rc; i++) {
         double loss, norm, lr, *v, t0 = seconds();
@@ -256,7 +244,7 @@ int tfx_train_run(tfx_trainer *t, const tfx_tokens *train, const tfx_tokens *val
         r->tokens_per_s = tps;
         if (o->save && o->save_every > 0 && t->step % o->save_every == 0 && t->step < o->steps)
             rc = tfx_train_save(t, r->position, o->save, err);
-        show(&p, t->step, o->steps, loss, tps, seconds() - started, i + 1);
+        tfx_progress_steps(&p, t->step, o->steps, i + 1, loss, tps);
     }
     if (o->progress)
         tfx_progress_end(&p);
