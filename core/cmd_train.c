@@ -1,5 +1,5 @@
-/* core/cmd_train.c — `tfx grad` (the loss and every gradient, written in the checkpoint's layout)
- * and `tfx train` (AdamW steps on one batch), each printing its memory plan beside peak RSS. */
+/* core/cmd_train.c — `tfx grad` (every gradient, in the checkpoint's layout) and `tfx train`'s
+ * options and steps on one batch (--data runs: core/cmd_train_data.c), with the memory plan. */
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -16,10 +16,9 @@
 #include "checkpoint.h"
 #include "files.h"
 #include "cli.h"
-#include "eval.h"
+#include "cmd_train.h"
 #include "load.h"
 #include "train.h"
-#include "train_run.h"
 #include "weights.h"
 
 #define MAX_TOKENS 65536
@@ -103,16 +102,6 @@ static const char train_usage[] =
     "                        \"train_loss\", \"val_loss\", \"tokens_per_s\", \"curve\")\n"
     "  --set key=value       override a recipe key\n";
 
-typedef struct train_opts {
-    tfx_cli_common common;
-    bool train;                   /* tfx train (else tfx grad) */
-    const char *checkpoint, *tokens, *encoder_tokens, *out;
-    const char *data, *val, *log, *resume, *contexts, *label, *result;
-    double val_fraction, min_lr, clip;  /* min_lr < 0: lr/10; clip < 0: the mode's default */
-    int64_t steps, threads, accum, warmup, eval_every, eval_batches, save_every;
-    uint64_t seed;
-    tfx_adamw adamw;
-} train_opts;
 
 /* The batch as parsed: B sequences of T (and S) tokens. */
 typedef struct batch {
@@ -349,53 +338,51 @@ static int read_batch(const train_opts *o, const tfx_spec *s, batch *b, tfx_erro
     return 0;
 }
 
-/* ---- files -------------------------------------------------------------------------------- */
-
 /* ---- the report --------------------------------------------------------------------------- */
 
-static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+double tfx_cmd_train_mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
-static double peak_rss_mib(void)
+double tfx_cmd_train_peak_rss_mib(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
     return (double)ru.ru_maxrss / 1024.0;
 }
 
-static uint64_t plan_total(const tfx_train_plan *p)
+uint64_t tfx_cmd_train_plan_total(const tfx_train_plan *p)
 {
     return p->weights + p->grads + p->moments + p->saved + p->workspace;
 }
 
-static void print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
+void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
 {
     const tfx_train_plan *p = &t->plan;
     const tfx_spec *s = l->spec;
     long long B = t->shape.batch, T = t->shape.tokens, C = s->d_model, N = l->counts.total;
-    fprintf(out, "  memory plan    %.2f MiB\n", mib(plan_total(p)));
+    fprintf(out, "  memory plan    %.2f MiB\n", tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
     fprintf(out, "    weights            %9.2f MiB  N × 4 B, N = %lld parameters (tied once; each tensor padded to 64 B)\n",
-            mib(p->weights), N);
+            tfx_cmd_train_mib(p->weights), N);
     fprintf(out, "    gradients          %9.2f MiB  N × 4 B (the weights' layout; a tied tensor's uses sum into one)\n",
-            mib(p->grads));
+            tfx_cmd_train_mib(p->grads));
     if (p->moments)
-        fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", mib(p->moments));
+        fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", tfx_cmd_train_mib(p->moments));
     fprintf(out, "    saved activations  %9.2f MiB  per layer %lld inputs (norms, sublayers) of B·T·C = %lld·%lld·%lld "
                  "floats, + each attention and FFN call's own workspace and cache\n",
-            mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
+            tfx_cmd_train_mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
     fprintf(out, "    workspace          %9.2f MiB  logits B·T·V = %lld·%lld·%lld floats; each stack's residual, 6 "
                  "placement scratch and the residual's gradient, B·T·C each; the largest backward scratch\n",
-            mib(p->workspace), B, T, (long long)s->vocab);
-    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", peak_rss_mib(),
-            peak_rss_mib() / mib(plan_total(p)));
+            tfx_cmd_train_mib(p->workspace), B, T, (long long)s->vocab);
+    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", tfx_cmd_train_peak_rss_mib(),
+            tfx_cmd_train_peak_rss_mib() / tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
 }
 
-static json_t *plan_json(const tfx_trainer *t)
+json_t *tfx_cmd_train_plan_json(const tfx_trainer *t)
 {
     const tfx_train_plan *p = &t->plan;
     return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)p->weights,
                      "gradients", (json_int_t)p->grads, "moments", (json_int_t)p->moments,
                      "saved_activations", (json_int_t)p->saved, "workspace",
-                     (json_int_t)p->workspace, "total", (json_int_t)plan_total(p));
+                     (json_int_t)p->workspace, "total", (json_int_t)tfx_cmd_train_plan_total(p));
 }
 
 static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
@@ -405,9 +392,9 @@ static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trai
     if (o->common.format == TFX_FORMAT_JSON) {
         json_t *doc = json_pack("{s:s, s:I, s:I, s:o, s:f, s:f}", "name", l->spec->name,
                                 "batch", (json_int_t)t->shape.batch, "tokens",
-                                (json_int_t)t->shape.tokens, "plan", plan_json(t),
-                                "peak_rss_mib", peak_rss_mib(), "planned_mib",
-                                mib(plan_total(&t->plan)));
+                                (json_int_t)t->shape.tokens, "plan", tfx_cmd_train_plan_json(t),
+                                "peak_rss_mib", tfx_cmd_train_peak_rss_mib(), "planned_mib",
+                                tfx_cmd_train_mib(tfx_cmd_train_plan_total(&t->plan)));
         json_t *arr = json_array();
         for (int64_t i = 0; i < n_losses; i++)
             json_array_append_new(arr, json_real(losses[i]));
@@ -431,7 +418,7 @@ static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trai
         else
             fprintf(out, "  loss           %.6f\n", losses[i]);
     }
-    print_plan(out, l, t);
+    tfx_cmd_train_print_plan(out, l, t);
     if (o->out)
         fprintf(out, "  %s %s\n", o->train ? "saved         " : "gradients     ", o->out);
     return ferror(out) ? -1 : 0;
@@ -439,7 +426,7 @@ static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trai
 
 /* ---- the commands ------------------------------------------------------------------------- */
 
-static int load_weights(const train_opts *o, const tfx_loaded *l, tfx_weights *w, char *ckpt,
+int tfx_cmd_train_load_weights(const train_opts *o, const tfx_loaded *l, tfx_weights *w, char *ckpt,
                         size_t cap, tfx_error *err)
 {
     if (tfx_weights_alloc(w, l->model, err))
@@ -487,7 +474,7 @@ static int run(train_opts *o, tfx_error *err)
     char ckpt[4096] = "";
     if (!reg || !(l = tfx_load_from(o->common.files[0], o->common.sets, NULL, o->common.n_sets, reg, 1, err)))
         goto out;
-    if (read_batch(o, l->spec, &b, err) || load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
+    if (read_batch(o, l->spec, &b, err) || tfx_cmd_train_load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
         (o->out && tfx_output_check(o->out, o->train ? "--save" : "--out", err)) ||
         tfx_trainer_init(&t, l->model, &w, &b.shape, o->train, err))
         goto out;
@@ -517,243 +504,6 @@ out:
     return status;
 }
 
-/* ---- a run on data ------------------------------------------------------------------------ */
-
-/* The training tokens and the validation tokens (--val, else the tail of --data). */
-static int read_data(const train_opts *o, const tfx_spec *s, int64_t T, tfx_tokens *train,
-                     tfx_tokens *val, tfx_error *err)
-{
-    if (tfx_tokens_read(train, o->data, "--data", s->vocab, err))
-        return -1;
-    if (o->val ? tfx_tokens_read(val, o->val, "--val", s->vocab, err)
-               : tfx_tokens_split(train, val, o->val_fraction, o->data, err))
-        return -1;
-    if (train->n < T)
-        return tfx_fail(err, "data '%s' has %" PRId64 " training tokens, fewer than one sequence of %" PRId64,
-                        o->data, train->n, T);
-    if (val->n < T)
-        return tfx_fail(err, "validation data '%s' has %" PRId64 " tokens, fewer than one sequence of %" PRId64,
-                        o->val ? o->val : o->data, val->n, T);
-    return 0;
-}
-
-static json_t *curve_json(const tfx_train_result *r)
-{
-    json_t *arr = json_array();
-    for (int64_t i = 0; i < r->n_curve; i++)
-        json_array_append_new(arr, json_pack("{s:I, s:f, s:f}", "step", (json_int_t)r->curve[i].step,
-                                             "train_loss", r->curve[i].train_loss, "val_loss",
-                                             r->curve[i].val_loss));
-    return arr;
-}
-
-#define MAX_CONTEXTS 8
-
-/* The losses at --eval-contexts: NAN where the positions cannot reach (reason kept). */
-typedef struct context_losses {
-    int n;
-    int64_t context[MAX_CONTEXTS];
-    double loss[MAX_CONTEXTS];
-    char reason[MAX_CONTEXTS][256];
-} context_losses;
-
-static int parse_contexts(const char *text, context_losses *c, tfx_error *err)
-{
-    const char *p = text;
-    c->n = 0;
-    for (;;) {
-        char *end;
-        errno = 0;
-        long long v = strtoll(p, &end, 10);
-        if (end == p || errno || v < 2 || v > 1000000 || c->n == MAX_CONTEXTS || (*end && *end != ','))
-            return tfx_fail(err, "--eval-contexts expects up to %d lengths of at least 2, e.g. 128,256,512; got '%s'",
-                            MAX_CONTEXTS, text);
-        c->context[c->n++] = v;
-        if (!*end)
-            return 0;
-        p = end + 1;
-    }
-}
-
-static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_weights *w,
-                         const tfx_tokens *val, int64_t B, context_losses *c, tfx_error *err)
-{
-    tfx_registry *reg = tfx_cli_registry(err);
-    if (!reg)
-        return -1;
-    tfx_eval_source src = {.path = o->common.files[0], .sets = o->common.sets,
-                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
-    /* Every length reads the same tokens: whole windows of the longest over the validation
-     * data's start, at most eval-batches × B of them, one window at a time. */
-    int64_t longest = 0;
-    for (int k = 0; k < c->n; k++)
-        longest = c->context[k] > longest ? c->context[k] : longest;
-    int64_t budget = val->n / longest * longest, cap = o->eval_batches * B * longest;
-    budget = budget < cap ? budget : cap;
-    for (int k = 0; k < c->n; k++) {
-        tfx_error why = {{0}};
-        int64_t windows, n = budget / c->context[k];
-        if (n < 1 || tfx_eval_at(&src, val, c->context[k], 1, n, &c->loss[k], &windows, &why)) {
-            if (n < 1)
-                snprintf(why.msg, sizeof why.msg, "the validation data holds no window of %" PRId64 " tokens", c->context[k]);
-            c->loss[k] = NAN;
-            snprintf(c->reason[k], sizeof c->reason[k], "%.255s", why.msg);
-        }
-    }
-    tfx_registry_free(reg);
-    return 0;
-}
-
-static json_t *contexts_json(const context_losses *c)
-{
-    json_t *arr = json_array();
-    for (int k = 0; k < c->n; k++)
-        json_array_append_new(arr, isnan(c->loss[k])
-                                       ? json_pack("{s:I, s:n, s:s}", "context", (json_int_t)c->context[k], "loss", "error", c->reason[k])
-                                       : json_pack("{s:I, s:f}", "context", (json_int_t)c->context[k], "loss", c->loss[k]));
-    return arr;
-}
-
-static json_t *data_json(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                         const tfx_train_result *r, double rss, const context_losses *c)
-{
-    int64_t n = t->step - r->first_step;
-    json_t *losses = json_array(), *sets = json_array();
-    for (int64_t i = 0; i < n; i++)
-        json_array_append_new(losses, json_real(r->losses[i]));
-    for (int i = 0; i < o->common.n_sets; i++)
-        json_array_append_new(sets, json_string(o->common.sets[i]));
-    return json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:o}",
-                     "name", l->spec->name, "recipe", o->common.files[0], "sets", sets, "label",
-                     o->label ? o->label : "", "batch", (json_int_t)t->shape.batch, "tokens",
-                     (json_int_t)t->shape.tokens, "accum", (json_int_t)o->accum, "steps",
-                     (json_int_t)t->step, "losses", losses, "curve", curve_json(r), "train_loss",
-                     r->train_loss, "val_loss", r->val_loss, "tokens_per_s", r->tokens_per_s,
-                     "train_s", r->train_s, "plan", plan_json(t), "peak_rss_mib", rss,
-                     "planned_mib", mib(plan_total(&t->plan)), "context_losses", contexts_json(c));
-}
-
-/* The JSON report into --result FILE, atomically. */
-static int write_result(const char *path, const json_t *doc, tfx_error *err)
-{
-    tfx_output out = {0};
-    if (tfx_output_open(&out, path, "--result", err))
-        return -1;
-    if (json_dumpf(doc, out.f, JSON_INDENT(2) | JSON_REAL_PRECISION(17)) != 0) {
-        tfx_output_abort(&out);
-        return tfx_fail(err, "cannot write '%s'", path);
-    }
-    return tfx_output_commit(&out, err);
-}
-
-static void data_text(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                      const tfx_train_result *r, const context_losses *c)
-{
-    FILE *out = stdout;
-    int64_t n = t->step - r->first_step;
-    fprintf(out, "%s: %" PRId64 " step%s of %lld × %lld sequences of %lld tokens (steps %" PRId64 " to %" PRId64 ")\n",
-            l->spec->name, n, n == 1 ? "" : "s", (long long)o->accum, (long long)t->shape.batch,
-            (long long)t->shape.tokens, r->first_step + 1, t->step);
-    for (int64_t i = 0; i < r->n_curve; i++)
-        fprintf(out, "  step %-9" PRId64 " train loss %.4f  val loss %.4f\n", r->curve[i].step,
-                r->curve[i].train_loss, r->curve[i].val_loss);
-    fprintf(out, "  train loss     %.6f\n  val loss       %.6f\n  speed          %.0f tokens/s (%.1f s of steps)\n",
-            r->train_loss, r->val_loss, r->tokens_per_s, r->train_s);
-    for (int k = 0; k < c->n; k++)
-        isnan(c->loss[k]) ? fprintf(out, "  at %-11" PRId64 " unreachable: %s\n", c->context[k], c->reason[k])
-                          : fprintf(out, "  at %-11" PRId64 " val loss %.6f\n", c->context[k], c->loss[k]);
-    print_plan(out, l, t);
-    if (o->out)
-        fprintf(out, "  saved          %s (and %s.state)\n", o->out, o->out);
-}
-
-static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                       const tfx_train_result *r, double rss, const context_losses *c,
-                       tfx_error *err)
-{
-    json_t *doc = data_json(o, l, t, r, rss, c);
-    int rc = o->result ? write_result(o->result, doc, err) : 0;
-    if (!rc && o->common.format == TFX_FORMAT_JSON) {
-        rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        fputc('\n', stdout);
-    } else if (!rc)
-        data_text(o, l, t, r, c);
-    json_decref(doc);
-    if (!rc && ferror(stdout))
-        rc = tfx_fail(err, "cannot write the report");
-    return rc;
-}
-
-static void run_opts(const train_opts *o, FILE *log, tfx_train_run_opts *r)
-{
-    *r = (tfx_train_run_opts){.steps = o->steps, .accum = o->accum, .adamw = o->adamw,
-                              .clip = o->clip < 0 ? 1.0 : o->clip, .eval_every = o->eval_every,
-                              .eval_batches = o->eval_batches, .save_every = o->save_every,
-                              .save = o->out, .log = log,
-                              .progress = isatty(STDERR_FILENO) == 1};
-    r->schedule = (tfx_schedule){.lr = o->adamw.lr, .warmup = o->warmup, .steps = o->steps,
-                                 .min_lr = o->min_lr < 0 ? o->adamw.lr / 10 : o->min_lr};
-}
-
-static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, tfx_error *err)
-{
-    tfx_trainer t = {0};
-    tfx_tokens train = {0}, val = {0};
-    tfx_train_result r = {0};
-    tfx_train_run_opts ro;
-    context_losses contexts = {0};
-    tfx_output log = {0};
-    int64_t position = 0, T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
-    tfx_train_shape shape = {.batch = o->common.estimate.batch ? o->common.estimate.batch : 4, .tokens = T};
-    int rc = -1;
-    if (l->spec->kind == TFX_MODEL_ENCODER_DECODER) {
-        tfx_fail(err, "--data trains decoder-only models; '%s' is encoder-decoder (give --tokens and --encoder-tokens)",
-                 l->spec->name);
-        goto out;
-    }
-    if ((o->contexts && parse_contexts(o->contexts, &contexts, err)) ||
-        tfx_trainer_init(&t, l->model, w, &shape, true, err) ||
-        read_data(o, l->spec, T, &train, &val, err) ||
-        (o->resume && tfx_train_load_state(&t, o->resume, &position, err)) ||
-        (o->out && tfx_output_check(o->out, "--save", err)) || /* every input is read by now */
-        (o->result && tfx_output_check(o->result, "--result", err)) ||
-        (o->log && tfx_output_open(&log, o->log, "--log", err)))
-        goto out;
-    run_opts(o, log.f, &ro);
-    if (tfx_train_run(&t, &train, &val, position, &ro, &r, err) ||
-        (o->log && tfx_output_commit(&log, err)))
-        goto out;
-    memset(&log, 0, sizeof log);
-    double rss = peak_rss_mib(); /* training's, before any evaluation at other lengths */
-    if ((o->contexts && eval_contexts(o, l, w, &val, shape.batch, &contexts, err)) ||
-        data_report(o, l, &t, &r, rss, &contexts, err))
-        goto out;
-    rc = 0;
-out:
-    tfx_output_abort(&log);
-    tfx_train_result_free(&r);
-    tfx_tokens_free(&train);
-    tfx_tokens_free(&val);
-    tfx_trainer_free(&t);
-    return rc;
-}
-
-static int run_data(train_opts *o, tfx_error *err)
-{
-    int status = 1;
-    tfx_registry *reg = tfx_cli_registry(err);
-    tfx_loaded *l = NULL;
-    tfx_weights w = {0};
-    char ckpt[4096] = "";
-    if (reg && (l = tfx_load_from(o->common.files[0], o->common.sets, NULL, o->common.n_sets, reg, 1, err)) &&
-        !load_weights(o, l, &w, ckpt, sizeof ckpt, err) && !train_on_data(o, l, &w, err))
-        status = 0;
-    tfx_weights_free(&w);
-    tfx_loaded_free(l);
-    tfx_registry_free(reg);
-    return status;
-}
-
 static int command(int argc, char **argv, bool train)
 {
     train_opts o = {.train = train, .steps = 1, .seed = 1, .val_fraction = 0.1, .min_lr = -1,
@@ -770,7 +520,7 @@ static int command(int argc, char **argv, bool train)
         return tfx_cli_error(&err);
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
-    if (o.data ? run_data(&o, &err) : run(&o, &err))
+    if (o.data ? tfx_cmd_train_data(&o, &err) : run(&o, &err))
         return tfx_cli_error(&err);
     return 0;
 }
