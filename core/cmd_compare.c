@@ -48,6 +48,8 @@ static const char usage[] =
     "  --emit-jobs DIR  print one self-contained `tfx train` command per column instead, each\n"
     "                   writing its JSON result into DIR (for GNU parallel or a Slurm array)\n"
     "  --collect DIR    the table and chart from the results jobs wrote into DIR\n"
+    "  --eval           instead of training, evaluate trained weights (--checkpoints A,B,...: one\n"
+    "                   per column, in column order) on --data at each of --contexts\n"
     TFX_CLI_ESTIMATE_HELP
     "\n"
     "example:\n"
@@ -85,6 +87,9 @@ typedef struct column_work {
     const tfx_compare_run_opts *run;     /* --run, or NULL */
     const tfx_compare_train_opts *train; /* --train, or NULL */
     const char *jobs_dir;                /* --emit-jobs DIR: print jobs instead of training */
+    const tfx_compare_eval_opts *eval;   /* --eval, or NULL */
+    char *checkpoints[MAX_COLUMNS];      /* --checkpoints, one per column (into a copy) */
+    int n_checkpoints;
     int index;                           /* columns so far */
 } column_work;
 
@@ -138,6 +143,13 @@ static int build_column(const tfx_cli_common *c, const char *path, const sweep *
         tfx_compare_measure(col, path, sets, n, work->run);
     if (work->train && train_column(path, sets, n, work, col, err))
         goto err_free;
+    if (work->eval) {
+        if (work->index >= work->n_checkpoints) {
+            tfx_fail(err, "--checkpoints names fewer files (%d) than there are columns", work->n_checkpoints);
+            goto err_free;
+        }
+        tfx_compare_eval(col, path, sets, n, work->checkpoints[work->index++], work->eval);
+    }
     return 0;
 err_free: /* not a column yet: the caller frees only those it counted */
     tfx_loaded_free(col->loaded);
@@ -181,10 +193,12 @@ typedef struct compare_args {
     sweep sweeps[MAX_SWEEPS];
     int n_sweeps;
     const char *svg;
-    bool run, train;
+    bool run, train, eval;
     tfx_compare_run_opts run_opts;
     tfx_compare_train_opts train_opts;
     const char *jobs_dir, *collect; /* --emit-jobs DIR, --collect DIR */
+    const char *checkpoints;        /* --checkpoints A,B,... of --eval */
+    tfx_compare_eval_opts eval_opts;
 } compare_args;
 
 #define COMPARE_ARGS_DEFAULT                                                                     \
@@ -198,6 +212,10 @@ static int take_train_option(int argc, char **argv, int *i, compare_args *a, tfx
     tfx_compare_train_opts *t = &a->train_opts;
     if (strcmp(argv[*i], "--train") == 0)
         return a->train = true, 1;
+    if (strcmp(argv[*i], "--eval") == 0)
+        return a->eval = true, 1;
+    if (strcmp(argv[*i], "--checkpoints") == 0)
+        return (a->checkpoints = tfx_cli_value(argc, argv, i, err)) ? 1 : -1;
     static const char *const valued[] = {"--data", "--val", "--contexts", "--emit-jobs",
                                          "--collect", "--lr", "--steps", "--eval-every",
                                          "--warmup", "--seed"};
@@ -236,8 +254,12 @@ static int check_train(compare_args *a, tfx_error *err)
         return tfx_fail(err, "--emit-jobs prints the jobs of --train");
     if (a->train && !t->data)
         return tfx_fail(err, "--train needs --data FILE");
-    if (!a->train && (t->data || t->contexts))
-        return tfx_fail(err, "--data and --contexts are for --train");
+    if (a->eval && (a->train || !t->data || !t->contexts || !a->checkpoints))
+        return tfx_fail(err, "--eval takes --checkpoints A,B,..., --data FILE and --contexts L1,L2,... (and no --train)");
+    if (!a->train && !a->eval && (t->data || t->contexts))
+        return tfx_fail(err, "--data and --contexts are for --train or --eval");
+    a->eval_opts = (tfx_compare_eval_opts){.data = t->data, .contexts = t->contexts,
+                                           .batch = a->c.estimate.batch, .threads = a->run_opts.threads};
     t->batch = a->c.estimate.batch, t->context = a->c.estimate.context;
     t->threads = a->run_opts.threads;
     if (!t->eval_every)
@@ -338,6 +360,7 @@ int tfx_cmd_compare(int argc, char **argv)
     compare_args a = COMPARE_ARGS_DEFAULT;
     tfx_error err = {{0}};
     int n_cols = 0, status = 1;
+    char *checkpoints = NULL; /* --checkpoints, cut at its commas */
     tfx_compare_column *cols = calloc(MAX_COLUMNS, sizeof *cols);
     tfx_registry *reg = NULL;
     if (!cols) {
@@ -350,7 +373,12 @@ int tfx_cmd_compare(int argc, char **argv)
         goto out;
     }
     column_work work = {.run = a.run ? &a.run_opts : NULL, .train = a.train ? &a.train_opts : NULL,
-                        .jobs_dir = a.jobs_dir};
+                        .jobs_dir = a.jobs_dir, .eval = a.eval ? &a.eval_opts : NULL};
+    char *save = NULL;
+    checkpoints = a.checkpoints ? strdup(a.checkpoints) : NULL;
+    for (char *p = checkpoints ? strtok_r(checkpoints, ",", &save) : NULL;
+         p && work.n_checkpoints < MAX_COLUMNS; p = strtok_r(NULL, ",", &save))
+        work.checkpoints[work.n_checkpoints++] = p;
     if (!(reg = tfx_cli_registry(&err)))
         goto out;
     if (a.collect ? tfx_compare_collect(&a.c, a.collect, reg, cols, MAX_COLUMNS, &n_cols, &err)
@@ -374,10 +402,11 @@ int tfx_cmd_compare(int argc, char **argv)
                 continue;
             fprintf(stderr, "tfx: column %d (%s%s%s) did not %s: %s\n", k + 1,
                     cols[k].loaded->spec->name, cols[k].label[0] ? " " : "", cols[k].label,
-                    t ? "train" : "run", why);
+                    t ? (a.eval ? "evaluate" : "train") : "run", why);
             status = 1;
         }
 out:
+    free(checkpoints);
     if (status == 1 && err.msg[0])
         tfx_cli_error(&err);
     if (cols)

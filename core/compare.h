@@ -24,6 +24,7 @@ typedef struct tfx_run_figures {
 /* What `tfx compare --train` measured of one column: the JSON report of its `tfx train`. */
 typedef struct tfx_train_figures {
     int measured;                 /* 0: not trained, or failed (error says why) */
+    int eval_only;                /* compare --eval: only the losses at lengths are known */
     double train_loss, val_loss, tokens_per_s, peak_rss_mib, planned_mib;
     int64_t steps;
     int n_curve;                  /* validation loss against step */
@@ -43,6 +44,20 @@ typedef struct tfx_compare_column {
     tfx_train_figures train;
     char path[1024];              /* the recipe's path, kept when read back by --collect */
 } tfx_compare_column;
+
+/* What `tfx compare --eval` evaluates: each column's checkpoint on the same data. */
+typedef struct tfx_compare_eval_opts {
+    const char *data;             /* --data */
+    const char *contexts;         /* "128,256,..." */
+    int64_t batch, max_batches;
+    int threads;
+} tfx_compare_eval_opts;
+
+/* Evaluate the column's trained weights (`tfx eval` in a child per length) and fill
+ * col->train's losses at lengths; a length the positions cannot reach is NAN. Returns 0, or
+ * -1 with col->train.error saying why. */
+int tfx_compare_eval(tfx_compare_column *col, const char *path, char *const *sets, int n_sets,
+                     const char *checkpoint, const tfx_compare_eval_opts *o);
 
 /* What every column of `tfx compare --train` is trained on, the same for all. */
 typedef struct tfx_compare_train_opts {

@@ -246,3 +246,63 @@ int tfx_compare_collect(const tfx_cli_common *c, const char *dir, const tfx_regi
     free(names);
     return rc;
 }
+
+/* ---- evaluating trained checkpoints ------------------------------------------------------- */
+
+/* The loss of one `tfx eval` at length T into *loss (NAN when the positions cannot reach T);
+ * -1 with f->error on any other failure. */
+static int eval_one(tfx_train_figures *f, const char *path, char *const *sets, int n_sets,
+                    const char *checkpoint, const tfx_compare_eval_opts *o, int64_t T, double *loss)
+{
+    char *argv[ARGV_CAP], ctx[32], batch[32], maxb[32], threads[32], out[16384];
+    int n = 0;
+    snprintf(ctx, sizeof ctx, "%" PRId64, T);
+    argv[n++] = "tfx", argv[n++] = "eval", argv[n++] = (char *)path, argv[n++] = "--checkpoint";
+    argv[n++] = (char *)checkpoint, argv[n++] = "--data", argv[n++] = (char *)o->data;
+    argv[n++] = "--context", argv[n++] = ctx, argv[n++] = "--format", argv[n++] = "json";
+    if (o->batch)
+        snprintf(batch, sizeof batch, "%" PRId64, o->batch), argv[n++] = "--batch", argv[n++] = batch;
+    if (o->max_batches)
+        snprintf(maxb, sizeof maxb, "%" PRId64, o->max_batches), argv[n++] = "--max-batches", argv[n++] = maxb;
+    if (o->threads)
+        snprintf(threads, sizeof threads, "%d", o->threads), argv[n++] = "--threads", argv[n++] = threads;
+    for (int i = 0; i < n_sets && n + 4 < ARGV_CAP; i++)
+        argv[n++] = "--set", argv[n++] = sets[i];
+    argv[n] = NULL;
+    if (tfx_compare_spawn(argv, out, sizeof out, f->error, sizeof f->error)) {
+        if (!strstr(f->error, "beyond the last position it learned"))
+            return -1;
+        f->error[0] = '\0'; /* unreachable, not failed */
+        *loss = NAN;
+        return 0;
+    }
+    json_t *doc = json_loads(out, 0, NULL);
+    const json_t *l = json_object_get(doc, "loss");
+    int rc = json_is_number(l) ? 0 : -1;
+    *loss = rc ? NAN : json_number_value(l);
+    if (rc)
+        snprintf(f->error, sizeof f->error, "tfx eval printed no report");
+    json_decref(doc);
+    return rc;
+}
+
+int tfx_compare_eval(tfx_compare_column *col, const char *path, char *const *sets, int n_sets,
+                     const char *checkpoint, const tfx_compare_eval_opts *o)
+{
+    tfx_train_figures *f = &col->train;
+    memset(f, 0, sizeof *f);
+    const char *p = o->contexts;
+    while (*p && f->n_contexts < TFX_CONTEXTS_MAX) {
+        char *end;
+        long long T = strtoll(p, &end, 10);
+        if (end == p || T < 2)
+            return snprintf(f->error, sizeof f->error, "--contexts expects lengths such as 128,256, got '%s'", o->contexts), -1;
+        f->context[f->n_contexts] = T;
+        if (eval_one(f, path, sets, n_sets, checkpoint, o, T, &f->context_loss[f->n_contexts]))
+            return -1;
+        f->n_contexts++;
+        p = *end == ',' ? end + 1 : end;
+    }
+    f->measured = f->eval_only = 1;
+    return 0;
+}

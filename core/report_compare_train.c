@@ -35,6 +35,15 @@ int tfx_compare_any_trained(const tfx_compare_column *cols, int n)
     return 0;
 }
 
+/* Only --eval's losses at lengths: no training rows. */
+static int all_eval_only(const tfx_compare_column *cols, int n)
+{
+    for (int c = 0; c < n; c++)
+        if (cols[c].train.measured && !cols[c].train.eval_only)
+            return 0;
+    return 1;
+}
+
 /* The evaluation lengths of the first column that has them (every column shares them). */
 static const tfx_train_figures *with_contexts(const tfx_compare_column *cols, int n)
 {
@@ -62,14 +71,18 @@ void tfx_report_compare_train(FILE *out, const tfx_compare_column *cols, int n, 
     int64_t steps = 0;
     for (int c = 0; c < n && !steps; c++)
         steps = cols[c].train.steps;
-    fprintf(out, markdown ? "| **train** (%" PRId64 " steps, same data and seed) |" : "train (%" PRId64 " steps, same data and seed)\n", steps);
+    int first = all_eval_only(cols, n) ? (int)N_ROWS : 0; /* --eval: the lengths only */
+    if (first)
+        fprintf(out, markdown ? "| **eval** (loss at each length, same data) |" : "eval (loss at each length, same data)\n");
+    else
+        fprintf(out, markdown ? "| **train** (%" PRId64 " steps, same data and seed) |" : "train (%" PRId64 " steps, same data and seed)\n", steps);
     for (int c = 0; markdown && c < n; c++)
         fputs(" |", out);
     if (markdown)
         fputc('\n', out);
     const tfx_train_figures *ctx = with_contexts(cols, n);
     int n_rows = (int)N_ROWS + (ctx ? ctx->n_contexts : 0);
-    for (int r = 0; r < n_rows; r++) {
+    for (int r = first; r < n_rows; r++) {
         if (r < (int)N_ROWS)
             snprintf(name, sizeof name, "%s", rows[r].name);
         else
@@ -92,7 +105,7 @@ void tfx_report_compare_train_csv(FILE *out, const tfx_compare_column *cols, int
     if (!tfx_compare_any_trained(cols, n))
         return;
     const tfx_train_figures *ctx = with_contexts(cols, n);
-    for (size_t r = 0; r < N_ROWS; r++) {
+    for (size_t r = 0; !all_eval_only(cols, n) && r < N_ROWS; r++) {
         fprintf(out, "train,%s", rows[r].name);
         for (int c = 0; c < n; c++)
             cols[c].train.measured ? fprintf(out, ",%.6g", rows[r].get(&cols[c].train)) : fprintf(out, ",");
@@ -114,7 +127,7 @@ json_t *tfx_compare_train_json(const tfx_train_figures *f)
     if (!f->measured)
         return json_pack("{s:s}", "error", f->error);
     json_t *o = json_object(), *curve = json_array(), *ctx = json_array();
-    for (size_t r = 0; r < N_ROWS; r++)
+    for (size_t r = 0; !f->eval_only && r < N_ROWS; r++)
         json_object_set_new(o, rows[r].name, json_real(rows[r].get(f)));
     json_object_set_new(o, "steps", json_integer(f->steps));
     for (int i = 0; i < f->n_curve; i++)
@@ -239,12 +252,13 @@ int tfx_compare_svg_curves(FILE *f, int top, int width, const tfx_compare_column
     (void)width;
     if (!tfx_compare_any_trained(cols, n))
         return 0;
+    int curves = !all_eval_only(cols, n), lengths = with_contexts(cols, n) != NULL;
     if (!f) /* only the height */
-        return with_contexts(cols, n) ? 2 * LINE_PANEL_H : LINE_PANEL_H;
-    line_panel(f, top, "Validation loss against step", "step", 0, cols, n, curve_point);
-    if (!with_contexts(cols, n))
-        return LINE_PANEL_H;
-    line_panel(f, top + LINE_PANEL_H, "Loss against evaluation length (log scale)", "tokens per sequence", 1,
-               cols, n, context_point);
-    return 2 * LINE_PANEL_H;
+        return (curves + lengths) * LINE_PANEL_H;
+    if (curves)
+        line_panel(f, top, "Validation loss against step", "step", 0, cols, n, curve_point);
+    if (lengths)
+        line_panel(f, top + curves * LINE_PANEL_H, "Loss against evaluation length (log scale)",
+                   "tokens per sequence", 1, cols, n, context_point);
+    return (curves + lengths) * LINE_PANEL_H;
 }

@@ -478,6 +478,36 @@ static void compare_train_case(void **state)
     json_decref(cols), json_decref(alone);
 }
 
+/* compare --eval over trained checkpoints: each column's loss at a length is its own tfx eval;
+ * the learned table is unreachable at 4x. */
+static void compare_eval_case(void **state)
+{
+    char args[2048], *out;
+    const char *pos[2] = {"learned", "rope"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(args, sizeof args, "train " TINY " --set position=%s --data %s --batch 2 --context 16 --steps 2 --threads 1 --save %s/e-%s.st",
+                 pos[k], text_path, tmpdir, pos[k]);
+        assert_int_equal(tfx(args, &out), 0);
+        free(out);
+    }
+    snprintf(args, sizeof args, "compare " TINY " --sweep position=learned,rope --eval --checkpoints %s/e-learned.st,%s/e-rope.st "
+             "--data %s --contexts 16,64 --batch 2 --threads 1 --format json", tmpdir, tmpdir, text_path);
+    json_t *cols = compare_json(args);
+    snprintf(args, sizeof args, "eval " TINY " --set position=rope --checkpoint %s/e-rope.st --data %s --context 64 --batch 2 --threads 1 --format json",
+             tmpdir, text_path);
+    json_t *alone = compare_json(args);
+    assert_true(json_real_value(context_loss(cols, 1, 1)) == json_real_value(json_object_get(alone, "loss")));
+    assert_true(json_is_real(context_loss(cols, 0, 0)));
+    assert_true(json_is_null(context_loss(cols, 0, 1)));
+    assert_null(json_object_get(json_object_get(json_array_get(cols, 0), "train"), "train_loss"));
+    json_decref(cols), json_decref(alone);
+    snprintf(args, sizeof args, "compare " TINY " --sweep position=learned,rope --eval --checkpoints %s/e-rope.st --data %s --contexts 16",
+             tmpdir, text_path);
+    assert_int_equal(tfx(args, &out), 1);
+    assert_string_equal(out, "tfx: --checkpoints names fewer files (1) than there are columns\n");
+    free(out);
+}
+
 /* The jobs --emit-jobs prints, run by a shell, leave results --collect turns into the same
  * figures as training in place. */
 static void jobs_case(void **state)
@@ -545,6 +575,7 @@ int main(void)
         cmocka_unit_test(log_case),           cmocka_unit_test(refusals_case),
         cmocka_unit_test(eval_case),          cmocka_unit_test(compare_train_case),
         cmocka_unit_test(jobs_case),          cmocka_unit_test(memory_case),
+        cmocka_unit_test(compare_eval_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
