@@ -208,8 +208,13 @@ static int collect_one(const tfx_cli_common *c, const char *file, const tfx_regi
             sets[n++] = (char *)json_string_value(json_array_get(sets_json, i));
     snprintf(col->label, sizeof col->label, "%s", label);
     snprintf(col->path, sizeof col->path, "%s", recipe); /* the item points at it */
+    tfx_cli_common at = *c; /* the figures at the batch and length the job trained at */
+    json_int_t batch = json_integer_value(json_object_get(doc, "batch"));
+    json_int_t tokens = json_integer_value(json_object_get(doc, "tokens"));
+    if (batch > 0 && tokens > 0)
+        at.estimate.batch = batch, at.estimate.context = tokens;
     if (!(col->loaded = tfx_load(col->path, sets, n, reg, err)) ||
-        tfx_cli_item(c, col->path, col->loaded, &col->item, err))
+        tfx_cli_item(&at, col->path, col->loaded, &col->item, err))
         goto out;
     if (tfx_compare_train_figures(doc, &col->train)) {
         tfx_fail(err, "'%s': %s", file, col->train.error);
