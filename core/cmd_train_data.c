@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checked.h"
 #include "cmd_train.h"
 #include "data.h"
 #include "eval.h"
@@ -84,8 +85,9 @@ static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_wei
     int64_t longest = 0;
     for (int k = 0; k < c->n; k++)
         longest = c->context[k] > longest ? c->context[k] : longest;
-    int64_t budget = val->n / longest * longest, cap = o->eval_batches * B * longest;
-    budget = budget < cap ? budget : cap;
+    int64_t budget = val->n / longest * longest, cap;
+    if (!tfx_mul_overflows(o->eval_batches, B, &cap) && !tfx_mul_overflows(cap, longest, &cap))
+        budget = budget < cap ? budget : cap;
     for (int k = 0; k < c->n; k++) {
         tfx_error why = {{0}};
         int64_t windows, n = budget / c->context[k];

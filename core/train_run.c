@@ -13,6 +13,7 @@
 #include "checkpoint.h"
 #include "progress.h"
 #include "safetensors.h"
+#include "checked.h"
 #include "text.h"
 
 #define PATH_CAP 4200
@@ -126,15 +127,26 @@ int tfx_train_load_state(tfx_trainer *t, const char *path, int64_t *position, tf
 
 /* ---- the loop ----------------------------------------------------------------------------- */
 
+/* A batch's tokens, [B·T] (B·T fits: the trainer's plan checked it), or NULL. */
+static int32_t *alloc_tokens(const tfx_trainer *t)
+{
+    int64_t n;
+    size_t bytes;
+    if (tfx_mul_overflows(t->shape.batch, t->shape.tokens, &n) ||
+        __builtin_mul_overflow((size_t)n, sizeof(int32_t), &bytes))
+        return NULL;
+    return malloc(bytes);
+}
+
 int tfx_train_eval(tfx_trainer *t, const tfx_tokens *val, int64_t n_batches, double *loss,
                    tfx_error *err)
 {
-    int64_t B = t->shape.batch, T = t->shape.tokens, pos = 0, fit = val->n / (B * T);
+    int64_t B = t->shape.batch, T = t->shape.tokens, pos = 0, fit = val->n / B / T;
     if (n_batches > fit)
         n_batches = fit;
     if (n_batches < 1)
         n_batches = 1;
-    int32_t *tokens = malloc((size_t)(B * T) * sizeof *tokens); /* [B·T] */
+    int32_t *tokens = alloc_tokens(t); /* [B·T] */
     if (!tokens)
         return tfx_fail(err, "out of memory");
     double sum = 0, l;
@@ -221,7 +233,7 @@ int tfx_train_run(tfx_trainer *t, const tfx_tokens *train, const tfx_tokens *val
                   const tfx_train_run_opts *o, tfx_train_result *r, tfx_error *err)
 {
     int64_t B = t->shape.batch, T = t->shape.tokens;
-    int32_t *tokens = malloc((size_t)(B * T) * sizeof *tokens); /* [B·T] */
+    int32_t *tokens = alloc_tokens(t); /* [B·T] */
     if (!tokens || alloc_result(r, t, o, err)) {
         free(tokens);
         return tokens ? -1 : tfx_fail(err, "out of memory");
@@ -236,7 +248,7 @@ int tfx_train_run(tfx_trainer *t, const tfx_tokens *train, const tfx_tokens *val
         if ((rc = step_once(t, train, &r->position, tokens, o, &loss, &norm, &lr, err)))
             break;
         r->train_s += seconds() - t0;
-        double tps = (double)((i + 1) * B * T * o->accum) / r->train_s;
+        double tps = (double)(i + 1) * (double)B * (double)T * (double)o->accum / r->train_s;
         r->losses[i] = r->train_loss = loss;
         if ((rc = maybe_eval(t, val, o, t->step, loss, r, &v, err)))
             break;
