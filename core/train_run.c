@@ -2,13 +2,11 @@
  * evaluate, log, save) and the files that let a saved run resume exactly. */
 #include "train_run.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "checkpoint.h"
 #include "progress.h"
@@ -16,7 +14,6 @@
 #include "checked.h"
 #include "text.h"
 
-#define PATH_CAP 4200
 
 static double seconds(void)
 {
@@ -68,7 +65,7 @@ out:
 
 int tfx_train_save(const tfx_trainer *t, int64_t position, const char *path, tfx_error *err)
 {
-    char state[PATH_CAP];
+    char state[4200]; /* PATH.state */
     if (tfx_text(state, sizeof state, "%s.state", path) < 0)
         return tfx_fail(err, "--save: path too long: '%s'", path);
     return write_state(t, position, state, err) ||
@@ -106,7 +103,7 @@ static int read_moments(tfx_trainer *t, const tfx_st_file *f, tfx_error *err)
 
 int tfx_train_load_state(tfx_trainer *t, const char *path, int64_t *position, tfx_error *err)
 {
-    char state[PATH_CAP];
+    char state[4200]; /* PATH.state */
     if (tfx_text(state, sizeof state, "%s.state", path) < 0)
         return tfx_fail(err, "--resume: path too long: '%s'", path);
     tfx_st_file *f = tfx_st_open(state, err);
