@@ -213,6 +213,9 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, tfx
         tfx_trainer_init(&t, l->model, w, &shape, true, err) ||
         read_data(o, l->spec, T, &train, &val, err) ||
         (o->resume && tfx_train_load_state(&t, o->resume, &position, err)) ||
+        (position > train.n &&
+         tfx_fail(err, "--resume: '%s.state' puts the data at token %" PRId64 ", past the %" PRId64 " training tokens of '%s'",
+                  o->resume, position, train.n, o->data)) ||
         (o->out && tfx_output_check(o->out, "--save", err)) || /* every input is read by now */
         (o->result && tfx_output_check(o->result, "--result", err)) ||
         (o->log && tfx_output_open(&log, o->log, "--log", err)))

@@ -298,6 +298,18 @@ static void resume_case(void **state)
     snprintf(want, sizeof want, "tfx: --save '%s/p.st': this command reads that file; not writing over it\n", tmpdir);
     assert_string_equal(out, want);
     free(out);
+    /* a state whose data position lies past the data given now (384 tokens into 270) */
+    char small[160];
+    snprintf(small, sizeof small, "%s/small.txt", tmpdir);
+    write_file(small, "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+                      "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+                      "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijkl", 300);
+    snprintf(args, sizeof args, "train " SMALL " --data %s --batch 2 --context 16 --steps 8 --resume %s/s.st", small, tmpdir);
+    assert_int_equal(tfx(args, &out), 1);
+    snprintf(want, sizeof want, "tfx: --resume: '%s/s.st.state' puts the data at token 384, past the 270 training tokens of '%s'\n",
+             tmpdir, small);
+    assert_string_equal(out, want);
+    free(out);
 }
 
 /* Two micro-batches of one sequence average to the gradient of one batch of two. */
