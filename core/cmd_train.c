@@ -22,52 +22,76 @@
 #define MAX_TOKENS 65536
 #define MAX_STEPS 1000000
 
-static const char grad_usage[] =
-    "usage: tfx grad RECIPE --tokens IDS --out G.safetensors [options]\n"
-    "\n"
-    "Run the model forward over the tokens, take the mean next-token cross-entropy over the\n"
-    "first T-1 positions of each sequence, and write d loss / d tensor for every tensor: under\n"
-    "the checkpoint's names and layout when the recipe has a checkpoint map, else under tfx's.\n"
-    "\n"
-    "  --checkpoint FILE     weights (default: checkpoint.file of the recipe, else random)\n"
-    "  --tokens IDS          token ids, e.g. 5,17,3; several sequences of one length: 5,17;3,9\n"
-    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (as many sequences)\n"
-    "  --out FILE            where the gradients go (safetensors; never over an input)\n"
-    "  --seed S              seed of the random weights (default 1)\n"
-    "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default) or json (has \"loss\")\n"
-    "  --set key=value       override a recipe key\n";
-
-static const char train_usage[] =
-    "usage: tfx train RECIPE --tokens IDS --steps N [options]\n"
-    "\n"
-    "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
-    "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy\n"
-    "of the tokens, printing the loss before each step.\n"
-    "\n"
-    "  --checkpoint FILE     weights to start from (default: checkpoint.file of the recipe,\n"
-    "                        else the seeded random initialisation)\n"
-    "  --tokens IDS          token ids, e.g. 5,17,3; several sequences of one length: 5,17;3,9\n"
-    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (as many sequences)\n"
-    "  --steps N             optimizer steps (default 1)\n"
-    "  --lr X                learning rate (default 0.001)\n"
-    "  --betas B1,B2         moment decay rates (default 0.9,0.999)\n"
-    "  --eps E               added to the root of the second moment (default 1e-8)\n"
-    "  --weight-decay W      decoupled weight decay (default 0.01)\n"
-    "  --save FILE           write the trained tensors (the checkpoint's layout; never over an input)\n"
-    "  --seed S              seed of the random weights (default 1)\n"
-    "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default) or json (has \"losses\", the loss before each step)\n"
-    "  --set key=value       override a recipe key\n";
-
 typedef struct train_opts {
-    tfx_cli_common common;
+    tfx_cli_common common;        /* first: the recipe goes here */
     bool train;                   /* tfx train (else tfx grad) */
     const char *checkpoint, *tokens, *encoder_tokens, *out;
-    int64_t steps, threads;
-    uint64_t seed;
+    int64_t steps, threads, seed;
     tfx_adamw adamw;
+    const char *betas;            /* --betas as given */
 } train_opts;
+
+/* The formats grad and train write. */
+static const char *const formats[] = {"text", "json", NULL};
+static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
+
+#define TRAIN_TOKENS(req)                                                                         \
+    {"--tokens", TFX_ARG_STRING, "IDS", "token ids, e.g. 5,17,3; several sequences of one length: "   \
+     "5,17;3,9", .required = req, TFX_AT(train_opts, tokens)},                                    \
+    {"--encoder-tokens", TFX_ARG_STRING, "IDS", "the encoder's input of an encoder-decoder model "  \
+     "(as many sequences)", TFX_AT(train_opts, encoder_tokens)}
+#define TRAIN_SHARED(fmt_doc)                                                                     \
+    TFX_OPT_SEED(train_opts, seed, "seed of the random weights"),                                 \
+    TFX_OPT_THREADS(train_opts, threads, "threads of the matrix kernels"),                        \
+    {"--format", TFX_ARG_ENUM, "F", fmt_doc, .def = "text", .choices = formats,                   \
+     .values = format_values, TFX_AT(train_opts, common.format)},                                 \
+    TFX_OPT_SET(train_opts, common.sets, common.n_sets)
+
+static const tfx_opt grad_options[] = {
+    TFX_OPT_CHECKPOINT(train_opts, checkpoint, "weights (default: checkpoint.file of the recipe, else "
+                       "random)"),
+    TRAIN_TOKENS(true),
+    {"--out", TFX_ARG_STRING, "FILE", "where the gradients go (safetensors; never over an input)",
+     .required = true, TFX_AT(train_opts, out)},
+    TRAIN_SHARED("the report's format (json has \"loss\")"),
+};
+
+static const tfx_opt train_options[] = {
+    TFX_OPT_CHECKPOINT(train_opts, checkpoint, "weights to start from (default: checkpoint.file of the "
+                       "recipe, else the seeded random initialisation)"),
+    TRAIN_TOKENS(true),
+    {"--steps", TFX_ARG_INT, "N", "optimizer steps", .def = "1", .min = 0, .max = MAX_STEPS,
+     TFX_AT(train_opts, steps)},
+    {"--lr", TFX_ARG_FLOAT, "X", "learning rate", .def = "0.001", .fmin = 0, .fmax = 1e3,
+     TFX_AT(train_opts, adamw.lr)},
+    {"--betas", TFX_ARG_STRING, "B1,B2", "the moments' decay rates, each in [0, 1)", .def = "0.9,0.999",
+     TFX_AT(train_opts, betas)},
+    {"--eps", TFX_ARG_FLOAT, "E", "added to the root of the second moment", .def = "1e-8", .fmin = 0,
+     .fmax = 1, TFX_AT(train_opts, adamw.eps)},
+    {"--weight-decay", TFX_ARG_FLOAT, "W", "decoupled weight decay", .def = "0.01", .fmin = 0,
+     .fmax = 1e3, TFX_AT(train_opts, adamw.weight_decay)},
+    {"--save", TFX_ARG_STRING, "FILE", "write the trained tensors (the checkpoint's layout; never over "
+     "an input)", TFX_AT(train_opts, out)},
+    TRAIN_SHARED("the report's format (json has \"losses\", the loss before each step)"),
+};
+
+static const tfx_command_spec grad_spec = {
+    .name = "grad", .args = "RECIPE", .min_args = 1, .max_args = 1,
+    .usage_tail = " --tokens IDS --out G.safetensors [options]",
+    .about = "Run the model forward over the tokens, take the mean next-token cross-entropy over the\n"
+             "first T-1 positions of each sequence, and write d loss / d tensor for every tensor: under\n"
+             "the checkpoint's names and layout when the recipe has a checkpoint map, else under tfx's.\n",
+    .opts = grad_options, .n_opts = sizeof grad_options / sizeof grad_options[0],
+};
+
+static const tfx_command_spec train_spec = {
+    .name = "train", .args = "RECIPE", .min_args = 1, .max_args = 1,
+    .usage_tail = " --tokens IDS --steps N [options]",
+    .about = "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
+             "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy\n"
+             "of the tokens, printing the loss before each step.\n",
+    .opts = train_options, .n_opts = sizeof train_options / sizeof train_options[0],
+};
 
 /* The batch as parsed: B sequences of T (and S) tokens. */
 typedef struct batch {
@@ -77,27 +101,6 @@ typedef struct batch {
 } batch;
 
 /* ---- options ------------------------------------------------------------------------------ */
-
-static int parse_number(const char *opt, const char *text, double lo, double hi, double *out,
-                        tfx_error *err)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v >= lo && v <= hi))
-        return tfx_fail(err, "%s expects a number between %g and %g, got '%s'", opt, lo, hi, text);
-    *out = v;
-    return 0;
-}
-
-/* An integer option in [lo, hi]. */
-static int parse_count(const char *opt, const char *text, double lo, double hi, double *out,
-                       tfx_error *err)
-{
-    if (parse_number(opt, text, lo, hi, out, err) || *out != floor(*out))
-        return tfx_fail(err, "%s expects an integer between %.0f and %.0f, got '%s'", opt, lo, hi, text);
-    return 0;
-}
 
 static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
 {
@@ -114,82 +117,13 @@ static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
     return 0;
 }
 
-static int take_value(train_opts *o, const char *a, const char *v, tfx_error *err)
-{
-    double x;
-    if (strcmp(a, "--checkpoint") == 0)
-        o->checkpoint = v;
-    else if (strcmp(a, "--tokens") == 0)
-        o->tokens = v;
-    else if (strcmp(a, "--encoder-tokens") == 0)
-        o->encoder_tokens = v;
-    else if (strcmp(a, o->train ? "--save" : "--out") == 0)
-        o->out = v;
-    else if (strcmp(a, "--seed") == 0) {
-        if (parse_count(a, v, 0, 9007199254740992.0, &x, err))
-            return -1;
-        o->seed = (uint64_t)x;
-    } else if (strcmp(a, "--threads") == 0) {
-        if (parse_count(a, v, 1, 1024, &x, err))
-            return -1;
-        o->threads = (int64_t)x;
-    } else if (strcmp(a, "--steps") == 0) {
-        if (parse_count(a, v, 0, MAX_STEPS, &x, err))
-            return -1;
-        o->steps = (int64_t)x;
-    } else if (strcmp(a, "--lr") == 0)
-        return parse_number(a, v, 0, 1e3, &o->adamw.lr, err);
-    else if (strcmp(a, "--eps") == 0)
-        return parse_number(a, v, 0, 1, &o->adamw.eps, err);
-    else if (strcmp(a, "--weight-decay") == 0)
-        return parse_number(a, v, 0, 1e3, &o->adamw.weight_decay, err);
-    else if (strcmp(a, "--betas") == 0)
-        return parse_betas(v, &o->adamw, err);
-    return 0;
-}
-
-static bool needs_value(const train_opts *o, const char *a)
-{
-    static const char *const both[] = {"--checkpoint", "--tokens", "--encoder-tokens", "--seed",
-                                       "--threads"};
-    static const char *const train_only[] = {"--steps", "--lr", "--betas", "--eps",
-                                             "--weight-decay", "--save"};
-    for (size_t k = 0; k < sizeof both / sizeof *both; k++)
-        if (strcmp(a, both[k]) == 0)
-            return true;
-    for (size_t k = 0; o->train && k < sizeof train_only / sizeof *train_only; k++)
-        if (strcmp(a, train_only[k]) == 0)
-            return true;
-    return !o->train && strcmp(a, "--out") == 0;
-}
-
+/* Returns TFX_OPTIONS_PROCEED, or the exit status (0 after --help, 1 with err set). */
 static int parse_opts(int argc, char **argv, train_opts *o, tfx_error *err)
 {
-    const char *cmd = o->train ? "train" : "grad";
-    for (int i = 1; i < argc; i++) {
-        int taken = tfx_cli_take_common(&o->common, argc, argv, &i, err);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        if (!needs_value(o, argv[i])) {
-            if (tfx_cli_take_file(&o->common, argv[i], err))
-                return -1;
-            continue;
-        }
-        const char *a = argv[i], *v = tfx_cli_value(argc, argv, &i, err);
-        if (!v || take_value(o, a, v, err))
-            return -1;
-    }
-    if (o->common.n_files != 1)
-        return tfx_fail(err, "tfx %s takes one recipe (see tfx %s --help)", cmd, cmd);
-    if (!o->tokens)
-        return tfx_fail(err, "tfx %s needs --tokens (see tfx %s --help)", cmd, cmd);
-    if (!o->train && !o->out)
-        return tfx_fail(err, "tfx grad needs --out FILE for the gradients");
-    if (o->common.format != TFX_FORMAT_TEXT && o->common.format != TFX_FORMAT_JSON)
-        return tfx_fail(err, "tfx %s writes --format text or json", cmd);
-    return 0;
+    int rc = tfx_options_parse(o->train ? &train_spec : &grad_spec, argc, argv, o, tfx_cli_take_arg, err);
+    if (rc != TFX_OPTIONS_PROCEED)
+        return rc;
+    return o->betas && parse_betas(o->betas, &o->adamw, err) ? 1 : TFX_OPTIONS_PROCEED;
 }
 
 /* "5,17,3;4,9,1" → B sequences of one length into out[cap]; *len gets the length. Returns B
@@ -418,17 +352,11 @@ out:
 
 static int command(int argc, char **argv, bool train)
 {
-    train_opts o = {.train = train, .steps = 1, .seed = 1,
-                    .adamw = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                              .weight_decay = 0.01}};
+    train_opts o = {.train = train};
     tfx_error err = {{0}};
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(train ? train_usage : grad_usage, stdout);
-            return 0;
-        }
-    if (parse_opts(argc, argv, &o, &err))
-        return tfx_cli_error(&err);
+    int parsed = parse_opts(argc, argv, &o, &err);
+    if (parsed != TFX_OPTIONS_PROCEED)
+        return parsed ? tfx_cli_error(&err) : 0;
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
     if (run(&o, &err))

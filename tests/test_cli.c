@@ -66,7 +66,7 @@ static void params_case(void **state)
     assert_string_equal(out, "tfx: recipes/gpt2.yaml:13:11: --context 4096 is past the model's context of 1024: position plugin 'learned' declares 'decoder.position.weight' as [1024, 768], a tensor that grows with the context: its weights cover 1024 positions\n");
     free(out);
     assert_int_equal(tfx("params recipes/gpt2.yaml --format yaml", &out), 1);
-    assert_string_equal(out, "tfx: unknown format 'yaml' (text, markdown, csv or json)\n");
+    assert_string_equal(out, "tfx: --format expects text, markdown, csv or json, got 'yaml'\n");
     free(out);
 }
 
@@ -120,7 +120,7 @@ static void run_case(void **state)
     assert_non_null(strstr(out, "  dtype          bf16 for decode: 13 matrices streamed as BF16 copies"));
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --dtype fp16", &out), 1);
-    assert_string_equal(out, "tfx: --dtype 'fp16': expected fp32 or bf16\n");
+    assert_string_equal(out, "tfx: --dtype expects fp32 or bf16, got 'fp16'\n");
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,999 --generate 1", &out), 1);
     assert_string_equal(out, "tfx: token id 999 (token 1) is outside the vocabulary of 256\n");
@@ -395,7 +395,7 @@ static void compare_run_case(void **state)
                                 "generation (8) need 71 positions; the context of 'gpt2' is 16\n"));
     free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml --run --dtype int4", &out), 1);
-    assert_string_equal(out, "tfx: --dtype 'int4': expected fp32 or bf16\n");
+    assert_string_equal(out, "tfx: --dtype expects fp32 or bf16, got 'int4'\n");
     free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml --run --prompt-len 0", &out), 1);
     assert_string_equal(out, "tfx: --prompt-len expects an integer between 1 and 65536, got '0'\n");
