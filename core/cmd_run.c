@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "accounting.h"
 #include "checked.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "files.h"
 #include "text.h"
 #include "cli.h"
@@ -89,13 +89,6 @@ typedef struct run_result {
     size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
     bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
 } run_result;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- options ------------------------------------------------------------------------------ */
 
@@ -253,40 +246,40 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, con
     r->n_prompt = n_prompt;
     r->n_encoder = n_enc;
     if (s->kind == TFX_MODEL_ENCODER_ONLY) {
-        double t0 = now();
+        double t0 = tfx_now();
         tfx_host_flops_reset();
         if (tfx_runtime_encode(&rt, prompt, NULL, n_prompt, err))
             goto out;
-        r->prefill_s = now() - t0;
+        r->prefill_s = tfx_now() - t0;
         r->prefill_flops = tfx_host_flops();
     } else {
         if (n_enc) {
-            double t0 = now();
+            double t0 = tfx_now();
             if (tfx_runtime_encode(&rt, enc, NULL, n_enc, err))
                 goto out;
-            r->encode_s = now() - t0;
+            r->encode_s = tfx_now() - t0;
         }
         r->generated = calloc((size_t)(generate ? generate : 1), sizeof *r->generated);
         if (!r->generated) {
             tfx_fail(err, "out of memory");
             goto out;
         }
-        double t0 = now();
+        double t0 = tfx_now();
         tfx_host_flops_reset();
         rt.n_past = 0;
         if (tfx_runtime_decode(&rt, prompt, n_prompt, o->logits_path ? n_prompt : 1, err))
             goto out;
-        r->prefill_s = now() - t0;
+        r->prefill_s = tfx_now() - t0;
         r->prefill_flops = tfx_host_flops();
         if (o->logits_path && write_logits(o->logits_path, &rt, n_prompt, err))
             goto out;
         tfx_sampler sampler = {.temperature = o->temperature, .top_k = o->top_k, .seed = o->seed};
         tfx_progress bar;
         tfx_progress_start(&bar, "generating");
-        t0 = now();
+        t0 = tfx_now();
         int failed = generate > 0 &&
                      tfx_generate(&rt, generate, &sampler, r->generated, tfx_progress_callback, &bar, err);
-        r->decode_s = now() - t0;
+        r->decode_s = tfx_now() - t0;
         tfx_progress_end(&bar);
         if (failed)
             goto out;
@@ -477,7 +470,7 @@ static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *
 static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
                         tfx_error *err)
 {
-    double t0 = now();
+    double t0 = tfx_now();
     if (tfx_weights_alloc(w, l->model, err))
         return -1;
     bool from_recipe = !o->checkpoint && !o->random_weights && l->spec->checkpoint &&
@@ -509,7 +502,7 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
             return -1;
         r->weights_from = "random (seeded)";
     }
-    r->load_s = now() - t0;
+    r->load_s = tfx_now() - t0;
     return 0;
 }
 

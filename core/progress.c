@@ -3,21 +3,15 @@
 #include "progress.h"
 
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "clock.h"
 
 void tfx_progress_start(tfx_progress *p, const char *label)
 {
     p->label = label;
     p->enabled = isatty(STDERR_FILENO) == 1;
-    p->started = seconds();
+    p->started = tfx_now();
     p->last_shown = 0;
 }
 
@@ -25,7 +19,7 @@ void tfx_progress_update(tfx_progress *p, uint64_t done, uint64_t total)
 {
     if (!p->enabled || total == 0)
         return;
-    double now = seconds();
+    double now = tfx_now();
     if (now - p->last_shown < 0.1 && done < total)
         return;
     p->last_shown = now;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gemv.h"
 #include "host.h"
 #include "load.h"
@@ -29,13 +30,6 @@ static const char usage[] =
     "prompt, with random weights. Prints tokens/s, GFLOP/s, GB/s and peak RSS, and each as a\n"
     "ratio to its limit. --quick: prefill 128 only and a 32-token decode.\n";
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- the machine's limits ----------------------------------------------------------------- */
 
 static double sgemm_rate(int n)
@@ -45,9 +39,9 @@ static double sgemm_rate(int n)
         a[i] = b[i] = 1e-3f * (float)(i % 1000);
     double best = 0;
     for (int rep = 0; rep < 4; rep++) {
-        double t0 = now();
+        double t0 = tfx_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double rate = 2.0 * n * n * (double)n / (now() - t0) / 1e9;
+        double rate = 2.0 * n * n * (double)n / (tfx_now() - t0) / 1e9;
         if (rate > best)
             best = rate;
     }
@@ -79,14 +73,14 @@ static double triad_bandwidth(int threads)
     for (int rep = 0; rep < 4; rep++) {
         pthread_t t[64];
         triad_job jobs[64];
-        double t0 = now();
+        double t0 = tfx_now();
         for (int k = 0; k < threads; k++) {
             jobs[k] = (triad_job){a, b, c, n * (size_t)k / (size_t)threads, n * (size_t)(k + 1) / (size_t)threads};
             pthread_create(&t[k], NULL, triad_part, &jobs[k]);
         }
         for (int k = 0; k < threads; k++)
             pthread_join(t[k], NULL);
-        double gbs = 12.0 * (double)n / (now() - t0) / 1e9;
+        double gbs = 12.0 * (double)n / (tfx_now() - t0) / 1e9;
         if (gbs > best)
             best = gbs;
     }
@@ -116,7 +110,7 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
     *blas_gbs = *tfx_gbs = *bf16_gbs = 0;
     for (int kernel = 0; kernel < 3; kernel++)
         for (int rep = 0; rep < 8; rep++) {
-            double t0 = now();
+            double t0 = tfx_now();
             if (kernel == 2)
                 tfx_gemv_bf16(y, half, x, NULL, N, K, 0.0f);
             else if (kernel == 1)
@@ -124,7 +118,7 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
             else
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 0.0f, y, 1);
             double moved = (kernel == 2 ? 2.0 : 4.0) * (double)(N * K);
-            double gbs = moved / (now() - t0) / 1e9;
+            double gbs = moved / (tfx_now() - t0) / 1e9;
             double *best = kernel == 2 ? bf16_gbs : kernel ? tfx_gbs : blas_gbs;
             if (gbs > *best)
                 *best = gbs;
@@ -200,7 +194,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         if (T > s->context)
             continue;
         tfx_host_flops_reset();
-        double t0 = now();
+        double t0 = tfx_now();
         if (encoder_only || seq2seq) {
             if (tfx_runtime_encode(&rt, tokens, NULL, T, &err))
                 goto out;
@@ -209,7 +203,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
             if (tfx_runtime_decode(&rt, tokens, T, 1, &err))
                 goto out;
         }
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->prefill_tokens[k] = T;
         r->prefill_tps[k] = (double)T / dt;
         r->prefill_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
@@ -230,11 +224,11 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         rt.n_past = 0;
         if (tfx_runtime_decode(&rt, tokens, seq2seq ? 1 : prompt, 1, &err))
             goto out;
-        double t0 = now();
+        double t0 = tfx_now();
         for (int64_t i = 0; i < steps; i++)
             if (tfx_runtime_decode(&rt, &tokens[prompt + i], 1, 1, &err))
                 goto out;
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->decode_tokens = steps;
         if (bf16) {
             r->decode_bf16_tps = (double)steps / dt;
