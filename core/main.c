@@ -64,6 +64,18 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+/* Say that `name` is no command, with the nearest one; returns the exit status (2). */
+static int unknown_command(const char *name)
+{
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    char hint[160];
+    fprintf(stderr, "tfx: unknown command '%s'%s; see tfx --help\n", name,
+            tfx_did_you_mean(hint, sizeof hint, name, names, N_COMMANDS));
+    return 2;
+}
+
 /* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
  * to its Haswell kernels, about half as fast. It picks its kernels when the library loads, so
  * the only remedy is to set OPENBLAS_CORETYPE and start again. A user's own setting wins. */
@@ -122,23 +134,14 @@ static int dispatch(int argc, char **argv)
             return 0;
         }
         const command *c = find_command(argv[2]);
-        if (!c) {
-            fprintf(stderr, "tfx: unknown command '%s' (see tfx --help)\n", argv[2]);
-            return 2;
-        }
+        if (!c)
+            return unknown_command(argv[2]);
         char *sub[] = {argv[2], "--help", NULL};
         return c->run(2, sub);
     }
     const command *c = find_command(argv[1]);
-    if (!c) {
-        const char *names[N_COMMANDS];
-        for (size_t i = 0; i < N_COMMANDS; i++)
-            names[i] = commands[i].name;
-        const char *hint = tfx_suggest(argv[1], names, N_COMMANDS);
-        fprintf(stderr, "tfx: unknown command '%s'%s%s%s (see tfx --help)\n", argv[1],
-                hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
-        return 2;
-    }
+    if (!c)
+        return unknown_command(argv[1]);
     return c->run(argc - 1, argv + 1);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "text.h"
 
 #define MAX_DIM INT32_MAX      /* BLAS takes int sizes */
 #define MAX_LAYERS 100000
@@ -51,11 +52,9 @@ static int check_keys(const build_ctx *cx, const tfx_node *map, const char *cons
             known = strcmp(key, allowed[j]) == 0;
         if (known)
             continue;
-        const char *hint = tfx_suggest(key, allowed, n_allowed);
-        if (hint)
-            return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s (did you mean '%s'?)",
-                               key, where, hint);
-        return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s", key, where);
+        char hint[160];
+        return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s%s", key, where,
+                           tfx_did_you_mean(hint, sizeof hint, key, allowed, n_allowed));
     }
     return 0;
 }
@@ -111,10 +110,10 @@ static int read_model_kind(const build_ctx *cx, tfx_model_kind *out)
             *out = (tfx_model_kind)k;
             return 0;
         }
-    const char *hint = tfx_suggest(text, model_kind_names, COUNT(model_kind_names));
-    return tfx_fail_at(cx->err, n->mark,
-                       "unknown model '%s'%s%s%s; expected decoder-only, encoder-decoder or encoder-only",
-                       text, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    char hint[160], list[128];
+    return tfx_fail_at(cx->err, n->mark, "unknown model '%s'%s; expected %s", text,
+                       tfx_did_you_mean(hint, sizeof hint, text, model_kind_names, COUNT(model_kind_names)),
+                       tfx_join(list, sizeof list, model_kind_names, COUNT(model_kind_names), "or"));
 }
 
 /* ---- option values ------------------------------------------------------------------------ */
@@ -158,14 +157,11 @@ static int parse_option(const build_ctx *cx, const tfx_plugin *p, const tfx_opti
                 out->i = (int64_t)c;
                 return 0;
             }
-        char list[256] = "";
-        for (size_t c = 0; c < n_choices; c++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c ? ", " : "",
-                     o->choices[c]);
-        const char *hint = tfx_suggest(text, o->choices, n_choices);
-        return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be one of %s, got '%s'%s%s%s",
-                           o->name, tfx_kind_name(p->kind), p->name, list, text,
-                           hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        char list[256], hint[160];
+        return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be %s, got '%s'%s",
+                           o->name, tfx_kind_name(p->kind), p->name,
+                           tfx_join(list, sizeof list, o->choices, n_choices, "or"), text,
+                           tfx_did_you_mean(hint, sizeof hint, text, o->choices, n_choices));
     }
     }
     return tfx_fail(err, "option '%s': unknown type", o->name);
@@ -245,13 +241,10 @@ static int choose_plugin(const build_ctx *cx, tfx_kind kind, const char *section
         return 0;
     const char *names[64];
     size_t n = tfx_registry_names(cx->reg, kind, names, 64);
-    char list[512] = "";
-    for (size_t i = 0; i < n; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
-    const char *hint = tfx_suggest(name, names, n);
-    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s%s%s; installed: %s",
-                       tfx_kind_name(kind), name, section, hint ? " (did you mean '" : "",
-                       hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
+    char list[512], hint[160];
+    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s; installed: %s",
+                       tfx_kind_name(kind), name, section, tfx_did_you_mean(hint, sizeof hint, name, names, n),
+                       n ? tfx_join(list, sizeof list, names, n, NULL) : "none");
 }
 
 /* Resolve one slot from its layered section nodes (top level, stack section, pattern entry). */
@@ -282,13 +275,11 @@ static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *sec
         int n = 0;
         for (int o = 0; o < p->n_options && n < 64; o++)
             names[n++] = p->options[o].name;
-        const char *hint = tfx_suggest(as[a].name, names, (size_t)n);
-        char list[512] = "";
-        for (int o = 0; o < n; o++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", o ? ", " : "", names[o]);
-        return tfx_fail_at(cx->err, as[a].key_mark, "unknown option '%s' for %s plugin '%s'%s%s%s; its options: %s",
-                           as[a].name, tfx_kind_name(kind), p->name, hint ? " (did you mean '" : "",
-                           hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
+        char list[512], hint[160];
+        return tfx_fail_at(cx->err, as[a].key_mark, "unknown option '%s' for %s plugin '%s'%s; its options: %s",
+                           as[a].name, tfx_kind_name(kind), p->name,
+                           tfx_did_you_mean(hint, sizeof hint, as[a].name, names, (size_t)n),
+                           n ? tfx_join(list, sizeof list, names, (size_t)n, NULL) : "none");
     }
     for (int o = 0; o < p->n_options; o++) {
         const tfx_node *value = NULL;

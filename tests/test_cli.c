@@ -29,7 +29,7 @@ static void help_case(void **state)
     assert_non_null(strstr(out, "usage: tfx params RECIPE..."));
     free(out);
     assert_int_equal(tfx("parms recipes/gpt2.yaml", &out), 2);
-    assert_string_equal(out, "tfx: unknown command 'parms'; did you mean 'params'? (see tfx --help)\n");
+    assert_string_equal(out, "tfx: unknown command 'parms' (did you mean 'params'?); see tfx --help\n");
     free(out);
     assert_int_equal(tfx("", &out), 2);
     free(out);

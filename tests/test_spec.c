@@ -60,7 +60,7 @@ static const bad_recipe table[] = {
     {HEAD DIMS "attention: { plugin: local, window: 0 }\n",
      "%s:8:37: option 'window' of attention plugin 'local' must be between 1 and 1e+09, got 0"},
     {HEAD DIMS "ffn: { activation: gelu_tan }\n",
-     "%s:8:20: option 'activation' of ffn plugin 'mlp' must be one of relu, gelu, gelu_tanh, silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)"},
+     "%s:8:20: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)"},
     /* a wrong model kind */
     {"name: t\nmodel: decoder\n" DIMS,
      "%s:2:8: unknown model 'decoder'; expected decoder-only, encoder-decoder or encoder-only"},
