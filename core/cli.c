@@ -95,6 +95,11 @@ tfx_registry *tfx_cli_registry(tfx_error *err)
 
 int tfx_cli_error(const tfx_error *err)
 {
-    fprintf(stderr, "tfx: %s\n", err->msg);
+    const char *line = err->msg;
+    do { /* several errors (validate's) come one a line */
+        size_t len = strcspn(line, "\n");
+        fprintf(stderr, "tfx: %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    } while (*line);
     return 1;
 }

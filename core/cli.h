@@ -103,7 +103,8 @@ int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
 /* Open the registry along the default search path; prints skipped plugins as warnings. */
 tfx_registry *tfx_cli_registry(tfx_error *err);
 
-/* Print "tfx: <message>" to stderr; returns the exit status for errors (1). */
+/* Print "tfx: <message>" to stderr, a line for each line of the message; returns the exit
+ * status for errors (1). */
 int tfx_cli_error(const tfx_error *err);
 
 int tfx_cmd_params(int argc, char **argv);

@@ -177,6 +177,11 @@ static void validate_case(void **state)
     assert_int_equal(tfx("validate recipes/gpt2.yaml --set position.plugin=rop", &out), 1);
     assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal\n");
     free(out);
+    /* every error of a file, each with file:line:col */
+    assert_int_equal(tfx("validate tests/data/spec/two-mistakes.yaml", &out), 1);
+    assert_string_equal(out, "tfx: tests/data/spec/two-mistakes.yaml:8:1: unknown key 'layrs' (did you mean 'layers'?)\n"
+                             "tfx: tests/data/spec/two-mistakes.yaml:12:15: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)\n");
+    free(out);
     assert_int_equal(tfx("validate no-such-recipe.yaml", &out), 1);
     assert_non_null(strstr(out, "no-such-recipe.yaml"));
     free(out);
