@@ -74,6 +74,18 @@ int tfx_cli_options(const tfx_command_spec *cmd, int argc, char **argv, void *ds
     return rc;
 }
 
+int tfx_cli_start(const tfx_command_spec *cmd, int argc, char **argv, void *dst, tfx_registry **reg)
+{
+    tfx_error err = {{0}};
+    *reg = NULL;
+    int parsed = tfx_cli_options(cmd, argc, argv, dst);
+    if (parsed != TFX_CLI_PROCEED)
+        return parsed;
+    if (!(*reg = tfx_cli_registry(&err)))
+        return tfx_cli_error(&err);
+    return TFX_CLI_PROCEED;
+}
+
 tfx_registry *tfx_cli_registry(tfx_error *err)
 {
     char **dirs = tfx_registry_default_dirs();

@@ -35,6 +35,10 @@ typedef struct tfx_cli_common {
  * (0 after --help; 1 after printing the error). */
 int tfx_cli_options(const tfx_command_spec *cmd, int argc, char **argv, void *dst);
 
+/* tfx_cli_options, then the plugin registry into *reg (tfx_cli_registry). Returns
+ * TFX_CLI_PROCEED with *reg open (the caller frees it), or the exit status with *reg NULL. */
+int tfx_cli_start(const tfx_command_spec *cmd, int argc, char **argv, void *dst, tfx_registry **reg);
+
 /* tfx_arg_fn for dst whose first member is a tfx_cli_common: tfx_cli_take_file. */
 int tfx_cli_take_arg(void *dst, const char *arg, tfx_error *err);
 

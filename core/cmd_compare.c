@@ -141,12 +141,12 @@ static const tfx_opt options[] = {
 };
 
 static const tfx_command_spec spec = {
-    .name = "compare", .args = "RECIPE...", .min_args = 1, .max_args = TFX_MAX_FILES,
+    .name = "compare", TFX_ARGS("RECIPE...", 1, TFX_MAX_FILES),
     .about = "Put recipes side by side: dimensions, parameters per component, memory and FLOPs, with\n"
              "the difference to the first column. --sweep expands each recipe into a column per value\n"
              "(several --sweep options: every combination).\n",
     .example = "tfx compare recipes/gpt2.yaml --sweep position.plugin=learned,rope,alibi --sweep d_model=768,1024",
-    .opts = options, .n_opts = sizeof options / sizeof options[0],
+    TFX_OPTIONS_OF(options),
 };
 
 /* Parse; returns TFX_CLI_PROCEED, or the exit status (0 after help, 1 with err set).

@@ -23,13 +23,13 @@ static const tfx_opt options[] = {
 };
 
 static const tfx_command_spec spec = {
-    .name = "import", .args = "CONFIG.json", .min_args = 1, .max_args = 1,
+    .name = "import", TFX_ARGS("CONFIG.json", 1, 1),
     .usage_tail = " [--name NAME] > recipe.yaml",
     .about = "Write a self-contained recipe (no extends:) for a Hugging Face config.json: the shipped\n"
              "recipe of its family, with its checkpoint name map, and the config's sizes over it.\n"
              "Families: gpt2, gpt_neo, llama, bloom, bart, bert. A model_type or option a recipe\n"
              "cannot express yet is an error naming it.\n",
-    .opts = options, .n_opts = sizeof options / sizeof options[0],
+    TFX_OPTIONS_OF(options),
 };
 
 static int take_config(void *dst, const char *arg, tfx_error *err)

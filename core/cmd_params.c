@@ -21,12 +21,12 @@ static const tfx_opt options[] = {
 };
 
 static const tfx_command_spec spec = {
-    .name = "params", .args = "RECIPE...", .min_args = 1, .max_args = TFX_MAX_FILES,
+    .name = "params", TFX_ARGS("RECIPE...", 1, TFX_MAX_FILES),
     .about = "Count the parameters of each recipe, per component (embedding, position, attention,\n"
              "ffn, norm, pooler, head), per layer and in total; tied tensors are counted once. Then\n"
              "memory (weights by dtype, KV cache, activations, mixed-precision training) and FLOPs,\n"
              "each with its formula. No weights are allocated, so any size is counted at once.\n",
-    .opts = options, .n_opts = sizeof options / sizeof options[0],
+    TFX_OPTIONS_OF(options),
 };
 
 int tfx_cmd_params(int argc, char **argv)
@@ -34,13 +34,11 @@ int tfx_cmd_params(int argc, char **argv)
     params_opts o = {0};
     tfx_cli_common *const c = &o.common;
     tfx_error err = {{0}};
-    int parsed = tfx_cli_options(&spec, argc, argv, &o);
-    if (parsed != TFX_CLI_PROCEED)
-        return parsed;
+    tfx_registry *reg;
+    int started = tfx_cli_start(&spec, argc, argv, &o, &reg);
+    if (started != TFX_CLI_PROCEED)
+        return started;
     const bool shapes = o.shapes;
-    tfx_registry *reg = tfx_cli_registry(&err);
-    if (!reg)
-        return tfx_cli_error(&err);
     tfx_loaded *loaded[TFX_MAX_FILES] = {0};
     tfx_params_item items[TFX_MAX_FILES];
     int n = 0, status = 0;

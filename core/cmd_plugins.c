@@ -14,24 +14,21 @@ static const tfx_opt options[] = {
 };
 
 static const tfx_command_spec spec = {
-    .name = "plugins", .max_args = 0,
+    .name = "plugins", TFX_ARGS(NULL, 0, 0),
     .about = "List the installed plugins by kind: name, summary, the file each came from, and its\n"
              "options (type, default, doc). Search path: the build tree's plugins/ folder, each folder\n"
              "of $TFX_PLUGIN_PATH (colon-separated), then the install prefix.\n",
-    .opts = options, .n_opts = sizeof options / sizeof options[0],
+    TFX_OPTIONS_OF(options),
 };
 
 int tfx_cmd_plugins(int argc, char **argv)
 {
     plugins_opts o = {0};
-    tfx_error err = {{0}};
-    int parsed = tfx_cli_options(&spec, argc, argv, &o);
-    if (parsed != TFX_CLI_PROCEED)
-        return parsed;
-    tfx_registry *reg = tfx_cli_registry(&err);
-    if (!reg)
-        return tfx_cli_error(&err);
-    int status = tfx_report_plugins(stdout, o.common.format, reg) ? 1 : 0;
+    tfx_registry *reg;
+    int status = tfx_cli_start(&spec, argc, argv, &o, &reg);
+    if (status != TFX_CLI_PROCEED)
+        return status;
+    status = tfx_report_plugins(stdout, o.common.format, reg) ? 1 : 0;
     tfx_registry_free(reg);
     return status;
 }

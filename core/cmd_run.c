@@ -70,11 +70,11 @@ static const tfx_opt options[] = {
 };
 
 static const tfx_command_spec spec = {
-    .name = "run", .args = "RECIPE", .min_args = 1, .max_args = 1,
+    .name = "run", TFX_ARGS("RECIPE", 1, 1),
     .about = "Assemble the recipe's model, initialise its weights (or load a checkpoint), run a\n"
              "prefill over a prompt and generate tokens with the KV cache, then report parameters,\n"
              "timings and the generated token ids.\n",
-    .opts = options, .n_opts = sizeof options / sizeof options[0],
+    TFX_OPTIONS_OF(options),
 };
 
 typedef struct run_result {

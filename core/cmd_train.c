@@ -75,22 +75,17 @@ static const tfx_opt train_options[] = {
     TRAIN_SHARED("the report's format (json has \"losses\", the loss before each step)"),
 };
 
-static const tfx_command_spec grad_spec = {
-    .name = "grad", .args = "RECIPE", .min_args = 1, .max_args = 1,
-    .usage_tail = " --tokens IDS --out G.safetensors [options]",
-    .about = "Run the model forward over the tokens, take the mean next-token cross-entropy over the\n"
-             "first T-1 positions of each sequence, and write d loss / d tensor for every tensor: under\n"
-             "the checkpoint's names and layout when the recipe has a checkpoint map, else under tfx's.\n",
-    .opts = grad_options, .n_opts = sizeof grad_options / sizeof grad_options[0],
-};
-
-static const tfx_command_spec train_spec = {
-    .name = "train", .args = "RECIPE", .min_args = 1, .max_args = 1,
-    .usage_tail = " --tokens IDS --steps N [options]",
-    .about = "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
-             "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy\n"
-             "of the tokens, printing the loss before each step.\n",
-    .opts = train_options, .n_opts = sizeof train_options / sizeof train_options[0],
+static const tfx_command_spec specs[] = {
+    {.name = "grad", TFX_ARGS("RECIPE", 1, 1), .usage_tail = " --tokens IDS --out G.safetensors [options]",
+     .about = "Run the model forward over the tokens, take the mean next-token cross-entropy over the\n"
+              "first T-1 positions of each sequence, and write d loss / d tensor for every tensor: under\n"
+              "the checkpoint's names and layout when the recipe has a checkpoint map, else under tfx's.\n",
+     TFX_OPTIONS_OF(grad_options)},
+    {.name = "train", TFX_ARGS("RECIPE", 1, 1), .usage_tail = " --tokens IDS --steps N [options]",
+     .about = "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
+              "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy\n"
+              "of the tokens, printing the loss before each step.\n",
+     TFX_OPTIONS_OF(train_options)},
 };
 
 /* The batch as parsed: B sequences of T (and S) tokens. */
@@ -120,7 +115,7 @@ static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
 /* Returns TFX_OPTIONS_PROCEED, or the exit status (0 after --help, 1 with err set). */
 static int parse_opts(int argc, char **argv, train_opts *o, tfx_error *err)
 {
-    int rc = tfx_options_parse(o->train ? &train_spec : &grad_spec, argc, argv, o, tfx_cli_take_arg, err);
+    int rc = tfx_options_parse(&specs[o->train], argc, argv, o, tfx_cli_take_arg, err);
     if (rc != TFX_OPTIONS_PROCEED)
         return rc;
     return o->betas && parse_betas(o->betas, &o->adamw, err) ? 1 : TFX_OPTIONS_PROCEED;

@@ -52,6 +52,12 @@ typedef struct tfx_command_spec {
     size_t n_opts;
 } tfx_command_spec;
 
+/* .args, .min_args and .max_args of a command spec. */
+#define TFX_ARGS(name_, min_, max_) .args = (name_), .min_args = (min_), .max_args = (max_)
+
+/* .opts and .n_opts of a command spec: the table `opts` (an array). */
+#define TFX_OPTIONS_OF(opts_) .opts = (opts_), .n_opts = sizeof(opts_) / sizeof(opts_)[0]
+
 /* Where positional arguments go: add one (returns 0 or -1 with err set). */
 typedef int (*tfx_arg_fn)(void *dst, const char *arg, tfx_error *err);
 
