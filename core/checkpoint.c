@@ -631,6 +631,6 @@ out:
     for (size_t i = 0; i < g.n; i++)
         free(g.items[i].data);
     free(g.items);
-    free(map.entries);
+    map_free(&map);
     return rc;
 }
