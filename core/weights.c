@@ -224,6 +224,7 @@ typedef struct init_job {
     float std;
     size_t n_chunks;              /* over all tensors */
     size_t *first_chunk;          /* [n_tensors + 1] prefix sums */
+    size_t stripes;               /* one a thread */
     tfx_progress_fn progress;     /* heard from the caller's thread only */
     void *progress_ctx;
 } init_job;
@@ -248,18 +249,21 @@ static void init_chunk(const init_job *job, size_t ti, size_t chunk)
     }
 }
 
-/* Chunks [begin, end) on one of core/pool.c's threads. The part from chunk 0 is the calling
- * thread's: it alone reports progress, scaled to the whole (the parts are of one size). */
-static void init_range(void *ctx, int64_t begin, int64_t end)
+/* Stripes [begin, end) on one of core/pool.c's threads: stripe s is chunks s, s + stripes,
+ * s + 2·stripes, …, so that each thread has its share of every tensor, large and small. Stripe 0
+ * is the calling thread's: it alone reports progress. */
+static void init_stripes(void *ctx, int64_t begin, int64_t end)
 {
     const init_job *job = ctx;
-    size_t ti = 0;
-    for (size_t c = (size_t)begin; c < (size_t)end; c++) {
-        while (job->first_chunk[ti + 1] <= c)
-            ti++;
-        init_chunk(job, ti, c - job->first_chunk[ti]);
-        if (begin == 0 && job->progress)
-            job->progress(job->progress_ctx, (c + 1) * job->n_chunks / (size_t)end, job->n_chunks);
+    for (size_t s = (size_t)begin; s < (size_t)end; s++) {
+        size_t ti = 0;
+        for (size_t c = s; c < job->n_chunks; c += job->stripes) {
+            while (job->first_chunk[ti + 1] <= c)
+                ti++;
+            init_chunk(job, ti, c - job->first_chunk[ti]);
+            if (s == 0 && job->progress)
+                job->progress(job->progress_ctx, c + 1, job->n_chunks);
+        }
     }
 }
 
@@ -274,13 +278,14 @@ int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double s
         size_t chunks = m->tensors[i].tied_to >= 0 ? 0 : (size_t)((m->tensors[i].numel + CHUNK - 1) / CHUNK);
         first[i + 1] = first[i] + chunks;
     }
-    init_job job = {.m = m, .w = w, .seed = seed, .std = (float)std, .n_chunks = first[m->n_tensors],
-                    .first_chunk = first, .progress = progress, .progress_ctx = progress_ctx};
     if (n_threads < 1)
         n_threads = 1;
     if (tfx_pool_threads() != n_threads)
         tfx_pool_start(n_threads);
-    tfx_pool_run(init_range, &job, (int64_t)job.n_chunks, 1, 1);
+    init_job job = {.m = m, .w = w, .seed = seed, .std = (float)std, .n_chunks = first[m->n_tensors],
+                    .first_chunk = first, .stripes = (size_t)tfx_pool_threads(),
+                    .progress = progress, .progress_ctx = progress_ctx};
+    tfx_pool_run(init_stripes, &job, (int64_t)job.stripes, 1, 1);
     free(first);
     return 0;
 }
