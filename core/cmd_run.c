@@ -21,6 +21,7 @@
 #include "headroom.h"
 #include "host.h"
 #include "load.h"
+#include "matmul_bf16.h"
 #include "pool.h"
 #include "runtime.h"
 #include "safetensors.h"
@@ -36,6 +37,7 @@ typedef struct run_opts {
     double temperature;
     int dtype;                    /* index in tfx_cli_dtypes */
     bool force, random_weights, bf16, check;
+    tfx_bf16_prefill bf16_prefill;
 } run_opts;
 
 static const tfx_opt options[] = {
@@ -53,8 +55,12 @@ static const tfx_opt options[] = {
      .min = 0, .max = INT32_MAX, TFX_AT(run_opts, top_k)},
     TFX_OPT_SEED(run_opts, seed, "seed of the weights, the prompt and sampling"),
     TFX_OPT_THREADS(run_opts, threads, "threads of the matrix kernels"),
-    TFX_OPT_DTYPE(run_opts, dtype, "the weights decode reads; bf16 streams BF16 copies of the "
-                  "matrices, half the bytes, and prefill stays fp32"),
+    TFX_OPT_DTYPE(run_opts, dtype, "the weights' element: bf16 decode streams BF16 copies of the weight "
+                  "matrices (half the bytes); prefill goes through oneDNN's bf16 matmul where it measures "
+                  "faster than fp32 sgemm here"),
+    {"--bf16-prefill", TFX_ARG_ENUM, "P", "with --dtype bf16, prefill's path. auto: the faster, measured at "
+     "the start; onednn: oneDNN wherever it has a bf16 matmul; fp32: OpenBLAS's sgemm", .def = "auto",
+     .choices = tfx_bf16_prefill_names, TFX_AT(run_opts, bf16_prefill)},
     {"--logits", TFX_ARG_STRING, "FILE", "write the prefill's logits at every prompt position, [T, vocab] "
      "(last_hidden_state [T, d_model] of an encoder-only model), as safetensors",
      TFX_AT(run_opts, logits_path)},
@@ -87,7 +93,10 @@ typedef struct run_result {
     char checkpoint[4096];
     size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
     size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
-    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
+    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode: no copies */
+    bool prefill_chosen;          /* --dtype bf16: prefill's path was chosen, as below */
+    tfx_prefill_choice prefill;
+    uint64_t mm_products;         /* prefill products oneDNN ran */
 } run_result;
 
 /* ---- options ------------------------------------------------------------------------------ */
@@ -304,6 +313,18 @@ static double peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+/* Which path --dtype bf16 took for prefill, why, and oneDNN's kernel. */
+static void print_prefill_path(FILE *out, const run_result *r)
+{
+    const tfx_prefill_choice *c = &r->prefill;
+    fprintf(out, "  prefill path   %s\n", c->why);
+    if (c->impl[0])
+        fprintf(out, "                 oneDNN %s (ISA %s)%s", c->impl, tfx_mm_isa(),
+                c->onednn ? "" : ", unused\n");
+    if (c->onednn)
+        fprintf(out, "; %" PRIu64 " products ran on it\n", r->mm_products);
+}
+
 static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r,
                        const tfx_params_item *est, uint64_t prefill_estimate)
 {
@@ -321,11 +342,13 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
                 r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
     fputs(")\n", out);
     if (r->bf16_skipped)
-        fprintf(out, "  dtype          fp32: --dtype bf16 speeds up decoding, and an encoder-only model "
-                     "does not decode\n");
+        fprintf(out, "  dtype          bf16 for prefill only: an encoder-only model does not decode, so "
+                     "no BF16 copies for it\n");
     if (r->bf16_matrices)
-        fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (fp32 kept for "
-                     "prefill)\n", r->bf16_matrices);
+        fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (the fp32 "
+                     "ones kept)\n", r->bf16_matrices);
+    if (r->prefill_chosen)
+        print_prefill_path(out, r);
     const char *forced = getenv("OPENBLAS_CORETYPE");
     fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s "
                  "kernels for softmax, activations and one-token attention)\n", openblas_get_num_threads(),
@@ -388,7 +411,15 @@ static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_r
     json_object_set_new(doc, "memory", memory);
     json_object_set_new(doc, "flops", flops);
     json_object_set_new(doc, "weights_in_place", json_integer((json_int_t)r->mapped_tensors));
-    json_object_set_new(doc, "dtype", json_string(r->bf16_matrices ? "bf16" : "fp32"));
+    json_object_set_new(doc, "dtype", json_string(r->prefill_chosen ? "bf16" : "fp32"));
+    if (r->prefill_chosen) {
+        const tfx_prefill_choice *p = &r->prefill;
+        json_object_set_new(doc, "bf16_prefill", json_pack(
+            "{s:s, s:s, s:s, s:s, s:f, s:f, s:I}", "path", p->onednn ? "onednn" : "fp32",
+            "why", p->why, "onednn_impl", p->impl, "onednn_isa", tfx_mm_isa(), "onednn_gflops",
+            p->bf16_gflops, "fp32_gflops", p->fp32_gflops, "onednn_products",
+            (json_int_t)r->mm_products));
+    }
     json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
     json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
     return doc;
@@ -521,6 +552,23 @@ int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
     return rc ? -1 : 0;
 }
 
+/* --dtype bf16: measure oneDNN's bf16 matmul against sgemm on a GPT-2-sized product (256 rows,
+ * [768, 3072]; about 40 ms) and, where oneDNN is chosen, hand it the weights for prefill. */
+static int choose_prefill(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
+                          tfx_mm **mm, tfx_error *err)
+{
+    if (tfx_prefill_choose(o->bf16_prefill, 256, 3072, 768, mm, &r->prefill, err))
+        return -1;
+    r->prefill_chosen = true;
+    if (!*mm)
+        return 0;
+    if (tfx_weights_add_to_mm(w, l->model, *mm, err))
+        return -1;
+    r->planned_bytes += tfx_mm_weight_bytes(*mm);
+    tfx_host_use_mm(*mm);
+    return 0;
+}
+
 int tfx_cmd_run(int argc, char **argv)
 {
     run_opts o = {0};
@@ -530,11 +578,13 @@ int tfx_cmd_run(int argc, char **argv)
         return parsed ? tfx_cli_error(&err) : 0;
     if (o.threads && !getenv("TFX_BLAS_THREADS_LIMITED"))
         openblas_set_num_threads((int)o.threads);
+    tfx_mm_set_threads(openblas_get_num_threads()); /* one count for OpenBLAS, oneDNN, the pool */
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
         return tfx_cli_error(&err);
     int status = 1;
     tfx_weights w = {0};
+    tfx_mm *mm = NULL;
     run_result r = {0};
     run_inputs in = {0};
     tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
@@ -545,31 +595,36 @@ int tfx_cmd_run(int argc, char **argv)
         prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
         tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
         goto out;
-    /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */
-    if (o.bf16 && l->spec->kind == TFX_MODEL_ENCODER_ONLY) {
-        o.bf16 = false;
-        r.bf16_skipped = true;
-    }
-    /* With bf16, the fp32 weights stay for prefill beside the BF16 copies. */
-    if ((o.bf16 && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
-        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes)) {
+    /* An encoder-only model never decodes: --dtype bf16 has no copies to stream there, only its
+     * prefill to route. With copies, the fp32 weights stay for prefill beside them. oneDNN's
+     * copies, if the measurement picks it, take about as much again (counted in planned_bytes
+     * once made, at their real size). */
+    bool copies = o.bf16 && l->spec->kind != TFX_MODEL_ENCODER_ONLY;
+    r.bf16_skipped = o.bf16 && !copies;
+    uint64_t onednn_bytes = o.bf16 ? tfx_weights_bf16_bytes(l->model) : 0, with_onednn;
+    if ((copies && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
+        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes) ||
+        tfx_add_overflows_u64(r.planned_bytes, onednn_bytes, &with_onednn)) {
         tfx_fail(&err, "the run's size overflows 64 bits");
         goto out;
     }
-    if (check_fits(r.planned_bytes, o.force, &err))
+    if (check_fits(with_onednn, o.force, &err))
         goto out;
     raise_blas_threads(r.planned_bytes, o.threads);
     if (load_weights(&o, l, &w, &r, &err))
         goto out;
-    if (o.bf16) {
+    if (copies) {
         if (tfx_weights_make_bf16(&w, l->model, &err))
             goto out;
         tfx_host_use_bf16(w.bf16_views, w.n_bf16);
         tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
         r.bf16_matrices = w.n_bf16;
     }
+    if (o.bf16 && choose_prefill(&o, l, &w, &r, &mm, &err))
+        goto out;
     if (run_model(&o, l, &w, &in, &r, &err))
         goto out;
+    r.mm_products = tfx_host_mm_products();
     tfx_params_item est;
     tfx_memory prefill_memory;
     tfx_flops prefill_flops;
@@ -588,6 +643,8 @@ out:
         tfx_cli_error(&err);
     free(r.generated);
     inputs_free(&in);
+    tfx_host_use_mm(NULL);
+    tfx_mm_close(mm);
     tfx_weights_free(&w);
     tfx_loaded_free(l);
     tfx_registry_free(reg);

@@ -12,6 +12,7 @@
 
 #include "checked.h"
 #include "gemv.h"
+#include "matmul_bf16.h"
 #include "pool.h"
 #include "safetensors.h"
 
@@ -125,6 +126,16 @@ int tfx_weights_make_bf16(tfx_weights *w, const tfx_model *m, tfx_error *err)
         next += m->tensors[i].numel;
     }
     qsort(w->bf16_views, w->n_bf16, sizeof *w->bf16_views, by_address);
+    return 0;
+}
+
+int tfx_weights_add_to_mm(const tfx_weights *w, const tfx_model *m, struct tfx_mm *mm,
+                          tfx_error *err)
+{
+    for (size_t i = 0; i < m->n_tensors; i++)
+        if (is_matrix(m, i) &&
+            tfx_mm_add_weight(mm, w->data[i], m->tensors[i].shape[0], m->tensors[i].shape[1], err))
+            return tfx_error_prefix(err, "%s", m->tensors[i].name);
     return 0;
 }
 

@@ -58,6 +58,12 @@ void tfx_weights_own(tfx_weights *w, const tfx_model *m);
 int tfx_weights_make_bf16(tfx_weights *w, const tfx_model *m, tfx_error *err);
 uint64_t tfx_weights_bf16_bytes(const tfx_model *m);
 
+/* Hand every matrix (the same ones as the BF16 copies) to oneDNN, which keeps each as bf16 in
+ * its own layout, for prefill's linears. Returns 0, or -1 with err naming the tensor. */
+struct tfx_mm;
+int tfx_weights_add_to_mm(const tfx_weights *w, const tfx_model *m, struct tfx_mm *mm,
+                          tfx_error *err);
+
 void tfx_weights_free(tfx_weights *w);
 
 #endif
