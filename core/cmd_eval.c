@@ -1,7 +1,6 @@
 /* core/cmd_eval.c — `tfx eval`: the next-token loss and perplexity of trained weights on data, at
  * any context the model's positions reach (a table learned at 128 rows cannot reach 512). */
 #include <cblas.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
@@ -18,75 +17,41 @@
 #include "train_run.h"
 #include "weights.h"
 
-static const char usage[] =
-    "usage: tfx eval RECIPE --checkpoint FILE --data FILE [--context T] [options]\n"
-    "\n"
-    "The mean next-token cross-entropy (\"loss\", nats per token) and its perplexity of the\n"
-    "weights on every whole window of T tokens of the data (an llm.c token file or text read as\n"
-    "bytes, as tfx train reads them). T may exceed the context the model was trained at when its\n"
-    "positions are computed (sinusoidal, RoPE, ALiBi, ...); a learned table is refused beyond its\n"
-    "rows.\n"
-    "\n"
-    "  --checkpoint FILE  weights (default: checkpoint.file of the recipe)\n"
-    "  --data FILE        tokens to evaluate on\n"
-    "  --context T        tokens per window (default: the model's context)\n"
-    "  --batch B          windows at once (default 4)\n"
-    "  --max-batches N    evaluate at most N batches (default: all the data holds)\n"
-    "  --threads N        threads for the matrix kernels (default: all cores)\n"
-    "  --format F         text (default) or json (\"loss\", \"perplexity\", \"context\", \"tokens\")\n"
-    "  --set key=value    override a recipe key\n";
-
 typedef struct eval_opts {
-    tfx_cli_common common;
+    tfx_cli_common common;        /* first: the recipe goes here; --batch, --context in estimate */
     const char *checkpoint, *data;
     int64_t max_batches, threads;
 } eval_opts;
 
-static int parse_int(const char *opt, const char *v, int64_t lo, int64_t *out, tfx_error *err)
-{
-    char *end;
-    errno = 0;
-    long long n = strtoll(v, &end, 10);
-    if (errno || end == v || *end || n < lo || n > 1000000000)
-        return tfx_fail(err, "%s expects an integer between %" PRId64 " and 1000000000, got '%s'", opt, lo, v);
-    *out = n;
-    return 0;
-}
+/* The formats eval writes. */
+static const char *const formats[] = {"text", "json", NULL};
+static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
 
-static int parse_opts(int argc, char **argv, eval_opts *o, tfx_error *err)
-{
-    for (int i = 1; i < argc; i++) {
-        int taken = tfx_cli_take_common(&o->common, argc, argv, &i, err);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        const char *a = argv[i];
-        bool valued = !strcmp(a, "--checkpoint") || !strcmp(a, "--data") ||
-                      !strcmp(a, "--max-batches") || !strcmp(a, "--threads");
-        if (!valued) {
-            if (tfx_cli_take_file(&o->common, a, err))
-                return -1;
-            continue;
-        }
-        const char *v = tfx_cli_value(argc, argv, &i, err);
-        if (!v)
-            return -1;
-        if (!strcmp(a, "--checkpoint"))
-            o->checkpoint = v;
-        else if (!strcmp(a, "--data"))
-            o->data = v;
-        else if (parse_int(a, v, 1, !strcmp(a, "--threads") ? &o->threads : &o->max_batches, err))
-            return -1;
-    }
-    if (o->common.n_files != 1)
-        return tfx_fail(err, "tfx eval takes one recipe (see tfx eval --help)");
-    if (!o->data)
-        return tfx_fail(err, "tfx eval needs --data FILE (see tfx eval --help)");
-    if (o->common.format != TFX_FORMAT_TEXT && o->common.format != TFX_FORMAT_JSON)
-        return tfx_fail(err, "tfx eval writes --format text or json");
-    return 0;
-}
+static const tfx_opt options[] = {
+    TFX_OPT_CHECKPOINT(eval_opts, checkpoint, "the trained weights (default: checkpoint.file of the recipe)"),
+    {"--data", TFX_ARG_STRING, "FILE", "tokens to evaluate on: an llm.c token file, or text read as bytes",
+     .required = true, TFX_AT(eval_opts, data)},
+    {"--context", TFX_ARG_INT, "T", "tokens per window", .def_doc = "the model's", .min = 2,
+     .max = INT32_MAX, TFX_AT(eval_opts, common.estimate.context)},
+    {"--batch", TFX_ARG_INT, "B", "windows at once", .def = "4", .min = 1, .max = INT32_MAX,
+     TFX_AT(eval_opts, common.estimate.batch)},
+    {"--max-batches", TFX_ARG_INT, "N", "evaluate at most N batches", .def_doc = "all the data holds",
+     .min = 1, .max = INT64_MAX, TFX_AT(eval_opts, max_batches)},
+    TFX_OPT_THREADS(eval_opts, threads, "threads of the matrix kernels"),
+    {"--format", TFX_ARG_ENUM, "F", "the report's format (json has \"loss\", \"perplexity\", "
+     "\"context\", \"tokens\")", .def = "text", .choices = formats, .values = format_values,
+     TFX_AT(eval_opts, common.format)},
+    TFX_OPT_SET(eval_opts, common.sets, common.n_sets),
+};
+
+static const tfx_command_spec spec = {
+    .name = "eval", TFX_ARGS("RECIPE", 1, 1), .usage_tail = " --checkpoint FILE --data FILE [--context T] [options]",
+    .about = "The mean next-token cross-entropy (\"loss\", nats per token) and its perplexity of the\n"
+             "weights on every whole window of T tokens of the data (read as tfx train reads it). T may\n"
+             "exceed the context the model was trained at when its positions are computed (sinusoidal,\n"
+             "RoPE, ALiBi, ...); a learned table is refused beyond its rows.\n",
+    TFX_OPTIONS_OF(options),
+};
 
 static int load_weights(const eval_opts *o, const tfx_loaded *l, tfx_weights *w, tfx_error *err)
 {
@@ -144,20 +109,18 @@ static int evaluate(const eval_opts *o, const tfx_registry *reg, const tfx_loade
 int tfx_cmd_eval(int argc, char **argv)
 {
     eval_opts o = {0};
-    tfx_error err = {{0}};
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            return fputs(usage, stdout), 0;
-    if (parse_opts(argc, argv, &o, &err))
-        return tfx_cli_error(&err);
+    tfx_registry *reg = NULL;
+    int parsed = tfx_cli_start(&spec, argc, argv, &o, &reg);
+    if (parsed != TFX_CLI_PROCEED)
+        return parsed;
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
-    tfx_registry *reg = tfx_cli_registry(&err);
+    tfx_error err = {{0}};
     tfx_loaded *l = NULL;
     tfx_weights w = {0};
     int status = 1;
     tfx_cli_common *c = &o.common;
-    if (reg && (l = tfx_load_from(c->files[0], c->sets, NULL, c->n_sets, reg, 1, &err)) &&
+    if ((l = tfx_load_from(c->files[0], c->sets, NULL, c->n_sets, reg, 1, &err)) &&
         !load_weights(&o, l, &w, &err) && !evaluate(&o, reg, l, &w, &err))
         status = 0;
     tfx_weights_free(&w);

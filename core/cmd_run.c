@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "accounting.h"
 #include "checked.h"
 #include "checkpoint.h"
+#include "clock.h"
 #include "files.h"
 #include "text.h"
 #include "cli.h"
@@ -21,6 +21,7 @@
 #include "headroom.h"
 #include "host.h"
 #include "load.h"
+#include "matmul_bf16.h"
 #include "pool.h"
 #include "runtime.h"
 #include "safetensors.h"
@@ -28,45 +29,59 @@
 
 #define MAX_TOKENS TFX_MAX_TOKENS
 
-static const char usage[] =
-    "usage: tfx run RECIPE [options]\n"
-    "\n"
-    "Assemble the recipe's model, initialise its weights (or load a checkpoint), run a\n"
-    "prefill over a prompt and generate tokens with the KV cache, then report parameters,\n"
-    "timings and the generated token ids.\n"
-    "\n"
-    "  --checkpoint FILE     load weights from a safetensors file through the recipe's map\n"
-    "                        (default: checkpoint.file of the recipe, if any; else random)\n"
-    "  --tokens 5,17,3       the prompt's token ids (decoder prompt for encoder-decoder)\n"
-    "  --prompt-len N        a random prompt of N tokens from --seed (default 32)\n"
-    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (default: random)\n"
-    "  --generate N          tokens to generate (default 8; 0 for none)\n"
-    "  --temperature T       sample with temperature T (default 0: greedy)\n"
-    "  --top-k K             sample among the K most likely tokens (default 0: all)\n"
-    "  --seed S              seed for weights, prompt and sampling (default 1)\n"
-    "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --dtype T             fp32 (default), or bf16: decode streams BF16 copies of the\n"
-    "                        weight matrices (half the bytes; prefill stays fp32)\n"
-    "  --logits FILE         write the last forward's logits (or last_hidden_state for\n"
-    "                        encoder-only models) as safetensors\n"
-    "  --random              ignore the recipe's checkpoint.file and use random weights\n"
-    "  --force               run even when the model does not fit in available memory\n"
-    "  --check               for plugin authors: guard words after every workspace and KV\n"
-    "                        cache, checked after each plugin call; an overrun is an error\n"
-    "                        naming the plugin (always on in the sanitizer build)\n"
-    "  --format F            text (default), markdown, csv or json\n"
-    "  --set key=value       override a recipe key\n"
-    TFX_CLI_ESTIMATE_HELP;
-
 typedef struct run_opts {
-    tfx_cli_common common;
+    tfx_cli_common common;        /* first: the recipe goes here */
     const char *checkpoint;
     const char *tokens, *encoder_tokens, *logits_path;
-    int64_t prompt_len, generate, top_k, threads;
+    int64_t prompt_len, generate, top_k, threads, seed;
     double temperature;
-    uint64_t seed;
+    int dtype;                    /* index in tfx_cli_dtypes */
     bool force, random_weights, bf16, check;
+    tfx_bf16_prefill bf16_prefill;
 } run_opts;
+
+static const tfx_opt options[] = {
+    TFX_OPT_CHECKPOINT(run_opts, checkpoint, "load weights from a safetensors file through the recipe's "
+                       "map (default: checkpoint.file of the recipe, if any; else random)"),
+    {"--tokens", TFX_ARG_STRING, "IDS", "the prompt's token ids, e.g. 5,17,3 (the decoder's prompt of "
+     "an encoder-decoder model)", TFX_AT(run_opts, tokens)},
+    TFX_OPT_PROMPT_LEN(run_opts, prompt_len, "a random prompt of N tokens from --seed", "32"),
+    {"--encoder-tokens", TFX_ARG_STRING, "IDS", "the encoder's input of an encoder-decoder model",
+     .def_doc = "random", TFX_AT(run_opts, encoder_tokens)},
+    TFX_OPT_GENERATE(run_opts, generate, "tokens to generate, 0 for none", "8"),
+    {"--temperature", TFX_ARG_FLOAT, "T", "sample with temperature T, 0 for greedy", .def = "0",
+     .fmin = 0, .fmax = 100, TFX_AT(run_opts, temperature)},
+    {"--top-k", TFX_ARG_INT, "K", "sample among the K most likely tokens, 0 for all", .def = "0",
+     .min = 0, .max = INT32_MAX, TFX_AT(run_opts, top_k)},
+    TFX_OPT_SEED(run_opts, seed, "seed of the weights, the prompt and sampling"),
+    TFX_OPT_THREADS(run_opts, threads, "threads of the matrix kernels"),
+    TFX_OPT_DTYPE(run_opts, dtype, "the weights' element: bf16 decode streams BF16 copies of the weight "
+                  "matrices (half the bytes); prefill goes through oneDNN's bf16 matmul where it measures "
+                  "faster than fp32 sgemm here"),
+    {"--bf16-prefill", TFX_ARG_ENUM, "P", "with --dtype bf16, prefill's path. auto: the faster, measured at "
+     "the start; onednn: oneDNN wherever it has a bf16 matmul; fp32: OpenBLAS's sgemm", .def = "auto",
+     .choices = tfx_bf16_prefill_names, TFX_AT(run_opts, bf16_prefill)},
+    {"--logits", TFX_ARG_STRING, "FILE", "write the prefill's logits at every prompt position, [T, vocab] "
+     "(last_hidden_state [T, d_model] of an encoder-only model), as safetensors",
+     TFX_AT(run_opts, logits_path)},
+    {"--random", TFX_ARG_FLAG, NULL, "ignore the recipe's checkpoint.file and use random weights",
+     TFX_AT(run_opts, random_weights)},
+    {"--force", TFX_ARG_FLAG, NULL, "run even when the model does not fit in available memory",
+     TFX_AT(run_opts, force)},
+    {"--check", TFX_ARG_FLAG, NULL, "for plugin authors: guard words after every workspace and KV cache, "
+     "checked after each plugin call; an overrun is an error naming the plugin (always on in the "
+     "sanitizer build)", TFX_AT(run_opts, check)},
+    TFX_OPTS_COMMON(run_opts),
+    TFX_OPTS_ESTIMATE(run_opts),
+};
+
+static const tfx_command_spec spec = {
+    .name = "run", TFX_ARGS("RECIPE", 1, 1),
+    .about = "Assemble the recipe's model, initialise its weights (or load a checkpoint), run a\n"
+             "prefill over a prompt and generate tokens with the KV cache, then report parameters,\n"
+             "timings and the generated token ids.\n",
+    TFX_OPTIONS_OF(options),
+};
 
 typedef struct run_result {
     double load_s, encode_s, prefill_s, decode_s;
@@ -78,97 +93,19 @@ typedef struct run_result {
     char checkpoint[4096];
     size_t mapped_tensors, loaded_tensors; /* of a checkpoint: used in place / all */
     size_t bf16_matrices;         /* --dtype bf16: matrices decode reads as BF16 */
-    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode */
+    bool bf16_skipped;            /* --dtype bf16 on a model that does not decode: no copies */
+    bool prefill_chosen;          /* --dtype bf16: prefill's path was chosen, as below */
+    tfx_prefill_choice prefill;
+    uint64_t mm_products;         /* prefill products oneDNN ran */
 } run_result;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- options ------------------------------------------------------------------------------ */
 
-static int parse_i64(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
-                     tfx_error *err)
-{
-    return tfx_cli_int(opt, text, lo, hi, out, err);
-}
-
 static int parse_opts(int argc, char **argv, run_opts *o, tfx_error *err)
 {
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int taken = tfx_cli_take_common(&o->common, argc, argv, &i, err);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        if (strcmp(a, "--force") == 0) {
-            o->force = true;
-            continue;
-        }
-        if (strcmp(a, "--random") == 0) {
-            o->random_weights = true;
-            continue;
-        }
-        if (strcmp(a, "--check") == 0) {
-            o->check = true;
-            continue;
-        }
-        static const char *const valued[] = {"--checkpoint", "--tokens", "--prompt-len",
-            "--encoder-tokens", "--generate", "--seed", "--threads", "--logits",
-            "--temperature", "--top-k", "--dtype"};
-        bool needs = false;
-        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++)
-            needs |= strcmp(a, valued[k]) == 0;
-        if (!needs) {
-            if (tfx_cli_take_file(&o->common, a, err))
-                return -1;
-            continue;
-        }
-        if (!(v = tfx_cli_value(argc, argv, &i, err)))
-            return -1;
-        int64_t n;
-        if (strcmp(a, "--checkpoint") == 0)
-            o->checkpoint = v;
-        else if (strcmp(a, "--tokens") == 0)
-            o->tokens = v;
-        else if (strcmp(a, "--encoder-tokens") == 0)
-            o->encoder_tokens = v;
-        else if (strcmp(a, "--logits") == 0)
-            o->logits_path = v;
-        else if (strcmp(a, "--dtype") == 0) {
-            if (tfx_cli_dtype(v, &o->bf16, err))
-                return -1;
-        }
-        else if (strcmp(a, "--prompt-len") == 0) {
-            if (parse_i64(a, v, 1, MAX_TOKENS, &o->prompt_len, err))
-                return -1;
-        } else if (strcmp(a, "--generate") == 0) {
-            if (parse_i64(a, v, 0, MAX_TOKENS, &o->generate, err))
-                return -1;
-        } else if (strcmp(a, "--threads") == 0) {
-            if (parse_i64(a, v, 1, TFX_MAX_THREADS, &o->threads, err))
-                return -1;
-        } else if (strcmp(a, "--top-k") == 0) {
-            if (parse_i64(a, v, 0, INT32_MAX, &o->top_k, err))
-                return -1;
-        } else if (strcmp(a, "--seed") == 0) {
-            if (parse_i64(a, v, 0, INT64_MAX, &n, err))
-                return -1;
-            o->seed = (uint64_t)n;
-        } else if (strcmp(a, "--temperature") == 0) {
-            char *end;
-            o->temperature = strtod(v, &end);
-            if (end == v || *end || !(o->temperature >= 0 && o->temperature <= 100))
-                return tfx_fail(err, "--temperature expects a number between 0 and 100, got '%s'", v);
-        }
-    }
-    if (o->common.n_files != 1)
-        return tfx_fail(err, "tfx run takes one recipe (see tfx run --help)");
-    return 0;
+    int rc = tfx_options_parse(&spec, argc, argv, o, tfx_cli_take_arg, err);
+    o->bf16 = o->dtype == 1;
+    return rc;
 }
 
 /* "5,17,3" → tokens; returns the count or -1. */
@@ -286,7 +223,7 @@ static int prepare_inputs(const run_opts *o, const tfx_spec *s, run_inputs *in, 
         if (in->n_enc < 0)
             return -1;
         if (!o->encoder_tokens)
-            random_tokens(in->enc, in->n_enc, s->vocab, o->seed + 1);
+            random_tokens(in->enc, in->n_enc, s->vocab, (uint64_t)o->seed + 1);
     }
     in->generate = s->kind == TFX_MODEL_ENCODER_ONLY ? 0 : o->generate;
     int64_t positions = in->n_prompt + (in->generate > 0 ? in->generate - 1 : 0);
@@ -318,40 +255,40 @@ static int run_model(const run_opts *o, const tfx_loaded *l, tfx_weights *w, con
     r->n_prompt = n_prompt;
     r->n_encoder = n_enc;
     if (s->kind == TFX_MODEL_ENCODER_ONLY) {
-        double t0 = now();
+        double t0 = tfx_now();
         tfx_host_flops_reset();
         if (tfx_runtime_encode(&rt, prompt, NULL, n_prompt, err))
             goto out;
-        r->prefill_s = now() - t0;
+        r->prefill_s = tfx_now() - t0;
         r->prefill_flops = tfx_host_flops();
     } else {
         if (n_enc) {
-            double t0 = now();
+            double t0 = tfx_now();
             if (tfx_runtime_encode(&rt, enc, NULL, n_enc, err))
                 goto out;
-            r->encode_s = now() - t0;
+            r->encode_s = tfx_now() - t0;
         }
         r->generated = calloc((size_t)(generate ? generate : 1), sizeof *r->generated);
         if (!r->generated) {
             tfx_fail(err, "out of memory");
             goto out;
         }
-        double t0 = now();
+        double t0 = tfx_now();
         tfx_host_flops_reset();
         rt.n_past = 0;
         if (tfx_runtime_decode(&rt, prompt, n_prompt, o->logits_path ? n_prompt : 1, err))
             goto out;
-        r->prefill_s = now() - t0;
+        r->prefill_s = tfx_now() - t0;
         r->prefill_flops = tfx_host_flops();
         if (o->logits_path && write_logits(o->logits_path, &rt, n_prompt, err))
             goto out;
         tfx_sampler sampler = {.temperature = o->temperature, .top_k = o->top_k, .seed = o->seed};
         tfx_progress bar;
         tfx_progress_start(&bar, "generating");
-        t0 = now();
+        t0 = tfx_now();
         int failed = generate > 0 &&
                      tfx_generate(&rt, generate, &sampler, r->generated, tfx_progress_callback, &bar, err);
-        r->decode_s = now() - t0;
+        r->decode_s = tfx_now() - t0;
         tfx_progress_end(&bar);
         if (failed)
             goto out;
@@ -376,6 +313,18 @@ static double peak_rss_mib(void)
     return (double)ru.ru_maxrss / 1024.0;
 }
 
+/* Which path --dtype bf16 took for prefill, why, and oneDNN's kernel. */
+static void print_prefill_path(FILE *out, const run_result *r)
+{
+    const tfx_prefill_choice *c = &r->prefill;
+    fprintf(out, "  prefill path   %s\n", c->why);
+    if (c->impl[0])
+        fprintf(out, "                 oneDNN %s (ISA %s)%s", c->impl, tfx_mm_isa(),
+                c->onednn ? "" : ", unused\n");
+    if (c->onednn)
+        fprintf(out, "; %" PRIu64 " products ran on it\n", r->mm_products);
+}
+
 static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, const run_result *r,
                        const tfx_params_item *est, uint64_t prefill_estimate)
 {
@@ -393,11 +342,13 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
                 r->mapped_tensors, r->loaded_tensors, r->loaded_tensors - r->mapped_tensors);
     fputs(")\n", out);
     if (r->bf16_skipped)
-        fprintf(out, "  dtype          fp32: --dtype bf16 speeds up decoding, and an encoder-only model "
-                     "does not decode\n");
+        fprintf(out, "  dtype          bf16 for prefill only: an encoder-only model does not decode, so "
+                     "no BF16 copies for it\n");
     if (r->bf16_matrices)
-        fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (fp32 kept for "
-                     "prefill)\n", r->bf16_matrices);
+        fprintf(out, "  dtype          bf16 for decode: %zu matrices streamed as BF16 copies (the fp32 "
+                     "ones kept)\n", r->bf16_matrices);
+    if (r->prefill_chosen)
+        print_prefill_path(out, r);
     const char *forced = getenv("OPENBLAS_CORETYPE");
     fprintf(out, "  threads        %d (OpenBLAS %s kernels%s%s%s for matrix products; tfx's %s "
                  "kernels for softmax, activations and one-token attention)\n", openblas_get_num_threads(),
@@ -460,7 +411,15 @@ static json_t *report_json(const tfx_loaded *l, const tfx_counts *c, const run_r
     json_object_set_new(doc, "memory", memory);
     json_object_set_new(doc, "flops", flops);
     json_object_set_new(doc, "weights_in_place", json_integer((json_int_t)r->mapped_tensors));
-    json_object_set_new(doc, "dtype", json_string(r->bf16_matrices ? "bf16" : "fp32"));
+    json_object_set_new(doc, "dtype", json_string(r->prefill_chosen ? "bf16" : "fp32"));
+    if (r->prefill_chosen) {
+        const tfx_prefill_choice *p = &r->prefill;
+        json_object_set_new(doc, "bf16_prefill", json_pack(
+            "{s:s, s:s, s:s, s:s, s:f, s:f, s:I}", "path", p->onednn ? "onednn" : "fp32",
+            "why", p->why, "onednn_impl", p->impl, "onednn_isa", tfx_mm_isa(), "onednn_gflops",
+            p->bf16_gflops, "fp32_gflops", p->fp32_gflops, "onednn_products",
+            (json_int_t)r->mm_products));
+    }
     json_object_set_new(doc, "prefill_flops_measured", json_integer((json_int_t)r->prefill_flops));
     json_object_set_new(doc, "prefill_flops_estimate", json_integer((json_int_t)prefill_estimate));
     return doc;
@@ -542,7 +501,7 @@ static int check_checkpoint(const run_opts *o, const tfx_loaded *l, const char *
 static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
                         tfx_error *err)
 {
-    double t0 = now();
+    double t0 = tfx_now();
     if (tfx_weights_alloc(w, l->model, err))
         return -1;
     bool from_recipe = !o->checkpoint && !o->random_weights && l->spec->checkpoint &&
@@ -574,17 +533,16 @@ static int load_weights(const run_opts *o, const tfx_loaded *l, tfx_weights *w, 
             return -1;
         r->weights_from = "random (seeded)";
     }
-    r->load_s = now() - t0;
+    r->load_s = tfx_now() - t0;
     return 0;
 }
 
-#define RUN_OPTS_DEFAULT {.prompt_len = 32, .generate = 8, .seed = 1, .common.estimate.fp32_grads = true}
-
 int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
 {
-    run_opts o = RUN_OPTS_DEFAULT;
-    if (parse_opts(argc, argv, &o, err))
-        return -1;
+    run_opts o = {0};
+    int parsed = parse_opts(argc, argv, &o, err);
+    if (parsed != TFX_OPTIONS_PROCEED)
+        return parsed ? -1 : 0;
     int32_t *ids = calloc(MAX_TOKENS, sizeof *ids);
     if (!ids)
         return tfx_fail(err, "out of memory");
@@ -594,24 +552,39 @@ int tfx_cmd_run_parse(int argc, char **argv, tfx_error *err)
     return rc ? -1 : 0;
 }
 
+/* --dtype bf16: measure oneDNN's bf16 matmul against sgemm on a GPT-2-sized product (256 rows,
+ * [768, 3072]; about 40 ms) and, where oneDNN is chosen, hand it the weights for prefill. */
+static int choose_prefill(const run_opts *o, const tfx_loaded *l, tfx_weights *w, run_result *r,
+                          tfx_mm **mm, tfx_error *err)
+{
+    if (tfx_prefill_choose(o->bf16_prefill, 256, 3072, 768, mm, &r->prefill, err))
+        return -1;
+    r->prefill_chosen = true;
+    if (!*mm)
+        return 0;
+    if (tfx_weights_add_to_mm(w, l->model, *mm, err))
+        return -1;
+    r->planned_bytes += tfx_mm_weight_bytes(*mm);
+    tfx_host_use_mm(*mm);
+    return 0;
+}
+
 int tfx_cmd_run(int argc, char **argv)
 {
-    run_opts o = RUN_OPTS_DEFAULT;
+    run_opts o = {0};
     tfx_error err = {{0}};
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-    if (parse_opts(argc, argv, &o, &err))
-        return tfx_cli_error(&err);
+    int parsed = parse_opts(argc, argv, &o, &err);
+    if (parsed != TFX_OPTIONS_PROCEED)
+        return parsed ? tfx_cli_error(&err) : 0;
     if (o.threads && !getenv("TFX_BLAS_THREADS_LIMITED"))
         openblas_set_num_threads((int)o.threads);
+    tfx_mm_set_threads(openblas_get_num_threads()); /* one count for OpenBLAS, oneDNN, the pool */
     tfx_registry *reg = tfx_cli_registry(&err);
     if (!reg)
         return tfx_cli_error(&err);
     int status = 1;
     tfx_weights w = {0};
+    tfx_mm *mm = NULL;
     run_result r = {0};
     run_inputs in = {0};
     tfx_loaded *l = tfx_load(o.common.files[0], o.common.sets, o.common.n_sets, reg, &err);
@@ -622,31 +595,36 @@ int tfx_cmd_run(int argc, char **argv)
         prepare_inputs(&o, l->spec, &in, &err) || tfx_weights_bytes(l->model, &weight_bytes, &err) ||
         tfx_runtime_bytes(l->model, &in.lim, &run_bytes, &err))
         goto out;
-    /* An encoder-only model never decodes: --dtype bf16 has nothing to stream there. */
-    if (o.bf16 && l->spec->kind == TFX_MODEL_ENCODER_ONLY) {
-        o.bf16 = false;
-        r.bf16_skipped = true;
-    }
-    /* With bf16, the fp32 weights stay for prefill beside the BF16 copies. */
-    if ((o.bf16 && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
-        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes)) {
+    /* An encoder-only model never decodes: --dtype bf16 has no copies to stream there, only its
+     * prefill to route. With copies, the fp32 weights stay for prefill beside them. oneDNN's
+     * copies, if the measurement picks it, take about as much again (counted in planned_bytes
+     * once made, at their real size). */
+    bool copies = o.bf16 && l->spec->kind != TFX_MODEL_ENCODER_ONLY;
+    r.bf16_skipped = o.bf16 && !copies;
+    uint64_t onednn_bytes = o.bf16 ? tfx_weights_bf16_bytes(l->model) : 0, with_onednn;
+    if ((copies && tfx_add_overflows_u64(weight_bytes, tfx_weights_bf16_bytes(l->model), &weight_bytes)) ||
+        tfx_add_overflows_u64(weight_bytes, run_bytes, &r.planned_bytes) ||
+        tfx_add_overflows_u64(r.planned_bytes, onednn_bytes, &with_onednn)) {
         tfx_fail(&err, "the run's size overflows 64 bits");
         goto out;
     }
-    if (check_fits(r.planned_bytes, o.force, &err))
+    if (check_fits(with_onednn, o.force, &err))
         goto out;
     raise_blas_threads(r.planned_bytes, o.threads);
     if (load_weights(&o, l, &w, &r, &err))
         goto out;
-    if (o.bf16) {
+    if (copies) {
         if (tfx_weights_make_bf16(&w, l->model, &err))
             goto out;
         tfx_host_use_bf16(w.bf16_views, w.n_bf16);
         tfx_pool_start(o.threads ? (int)o.threads : openblas_get_num_threads());
         r.bf16_matrices = w.n_bf16;
     }
+    if (o.bf16 && choose_prefill(&o, l, &w, &r, &mm, &err))
+        goto out;
     if (run_model(&o, l, &w, &in, &r, &err))
         goto out;
+    r.mm_products = tfx_host_mm_products();
     tfx_params_item est;
     tfx_memory prefill_memory;
     tfx_flops prefill_flops;
@@ -665,6 +643,8 @@ out:
         tfx_cli_error(&err);
     free(r.generated);
     inputs_free(&in);
+    tfx_host_use_mm(NULL);
+    tfx_mm_close(mm);
     tfx_weights_free(&w);
     tfx_loaded_free(l);
     tfx_registry_free(reg);

@@ -13,15 +13,19 @@
 #include "train.h"
 #include "weights.h"
 
+#define TFX_MAX_STEPS 1000000     /* --steps and the step counts of a run */
+
 typedef struct train_opts {
-    tfx_cli_common common;
+    tfx_cli_common common;        /* first: the recipe goes here; --batch, --context in estimate */
     bool train;                   /* tfx train (else tfx grad) */
     const char *checkpoint, *tokens, *encoder_tokens, *out;
-    const char *data, *val, *log, *resume, *contexts, *label, *result;
-    double val_fraction, min_lr, clip;  /* min_lr < 0: lr/10; clip < 0: the mode's default */
-    int64_t steps, threads, accum, warmup, eval_every, eval_batches, save_every;
-    uint64_t seed;
+    int64_t steps, threads, seed;
     tfx_adamw adamw;
+    const char *betas;            /* --betas as given */
+    /* a run on --data */
+    const char *data, *val, *log, *resume, *contexts, *label, *result;
+    double val_fraction, min_lr, clip; /* min_lr < 0: lr/10 */
+    int64_t accum, warmup, eval_every, eval_batches, save_every;
 } train_opts;
 
 /* Bytes as MiB; this process's peak resident memory in MiB; the plan's sum. */

@@ -1,5 +1,5 @@
-/* core/host.c — the services plugins call: matrix products through OpenBLAS, softmax, error
- * reporting; FLOPs are counted here, in one place, for the measured GFLOP/s. */
+/* core/host.c — the services plugins call: matrix products (OpenBLAS; oneDNN for a bf16 prefill),
+ * softmax, error reporting; FLOPs are counted here, in one place, for the measured GFLOP/s. */
 #include "host.h"
 
 #include <cblas.h>
@@ -11,9 +11,15 @@
 #include <tfx/vecmath.h>
 
 #include "gemv.h"
+#include "matmul_bf16.h"
 #include "model.h"
 
 static uint64_t flops_done;
+static tfx_mm *prefill_mm;        /* --dtype bf16 with oneDNN chosen for prefill, or NULL */
+static uint64_t mm_products;
+
+void tfx_host_use_mm(tfx_mm *mm) { prefill_mm = mm; }
+uint64_t tfx_host_mm_products(void) { return mm_products; }
 
 static struct {
     const tfx_bf16_view *views;   /* sorted by f32 */
@@ -59,6 +65,16 @@ static void host_linear(float *out, const float *in, const float *weight, const 
         flops_done += 2u * (uint64_t)N * (uint64_t)K;
         return;
     }
+    if (M > 1 && prefill_mm && beta == 0.0f) {
+        /* Prefill through oneDNN's bf16 matmul, where it measured faster (or was forced). A
+         * weight it does not hold or a shape it cannot do falls through to sgemm. */
+        tfx_error err;
+        if (tfx_mm_linear(prefill_mm, out, in, weight, bias, M, &err) == 0) {
+            mm_products++;
+            flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+            return;
+        }
+    }
     if (M == 1) {
         /* One row (decode): a matrix-vector product streams the weights once. OpenBLAS's
          * threaded sgemv measured as fast as or faster than a vectorised kernel of tfx's own
@@ -91,6 +107,15 @@ static void host_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
         else
             tfx_gemv_t(C, B, ldb, A, N, K, alpha, beta);
         flops_done += 2u * (uint64_t)N * (uint64_t)K;
+        return;
+    }
+    /* Attention's products in a oneDNN prefill go there too: OpenBLAS's workers spin after
+     * each call and slow oneDNN's threads several times over while they share the cores. */
+    tfx_error err;
+    if (M > 1 && prefill_mm && beta == 0.0f &&
+        tfx_mm_gemm(prefill_mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc, &err) == 0) {
+        mm_products++;
+        flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
         return;
     }
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,

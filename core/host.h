@@ -24,6 +24,13 @@ void tfx_host_use_bf16(const tfx_bf16_view *views, size_t n);
 /* Stop using `views` if they are the ones in use. */
 void tfx_host_forget_bf16(const tfx_bf16_view *views);
 
+/* Route linear() with more than one row (prefill) through oneDNN's bf16 matmul for the weights
+ * `mm` holds (owned by the caller; NULL: OpenBLAS's sgemm for all). */
+struct tfx_mm;
+void tfx_host_use_mm(struct tfx_mm *mm);
+/* Products linear() has run through oneDNN so far. */
+uint64_t tfx_host_mm_products(void);
+
 /* Floating-point operations done by linear/gemm since the last reset (2·M·N·K each). */
 uint64_t tfx_host_flops(void);
 void tfx_host_flops_reset(void);

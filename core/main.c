@@ -66,6 +66,18 @@ static const command *find_command(const char *name)
     return NULL;
 }
 
+/* Say that `name` is no command, with the nearest one; returns the exit status (2). */
+static int unknown_command(const char *name)
+{
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    char hint[160];
+    fprintf(stderr, "tfx: unknown command '%s'%s; see tfx --help\n", name,
+            tfx_did_you_mean(hint, sizeof hint, name, names, N_COMMANDS));
+    return 2;
+}
+
 /* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
  * to its Haswell kernels, about half as fast. It picks its kernels when the library loads, so
  * the only remedy is to set OPENBLAS_CORETYPE and start again. A user's own setting wins. */
@@ -95,17 +107,29 @@ static bool limit_blas_threads(void)
            setenv("TFX_BLAS_THREADS_LIMITED", "1", 1) == 0;
 }
 
-/* Both settings take effect only when the library loads: start again with them. */
+/* The same for oneDNN's OpenMP threads (--dtype bf16 prefill): libgomp reads OMP_WAIT_POLICY
+ * when it loads, and its default, spinning at every barrier, made a bf16 prefill 7-10x slower
+ * whenever other processes wanted the cores (gpt2 at 512 tokens: 59-94 tokens/s against
+ * 620-760 passive, in alternating runs on a loaded 2-core machine). A user's setting wins. */
+static bool passive_omp_threads(void)
+{
+    return !getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0;
+}
+
+/* These settings take effect only when the libraries load: start again with them. */
 static void tune_blas(char **argv)
 {
     bool kernels = prefer_fast_kernels(), threads = limit_blas_threads();
-    if (!kernels && !threads)
+    bool passive = passive_omp_threads();
+    if (!kernels && !threads && !passive)
         return;
     execv("/proc/self/exe", argv); /* returns only on failure: carry on with what we have */
     if (kernels)
         unsetenv("OPENBLAS_CORETYPE");
     if (threads)
         unsetenv("OPENBLAS_NUM_THREADS"), unsetenv("TFX_BLAS_THREADS_LIMITED");
+    if (passive)
+        unsetenv("OMP_WAIT_POLICY");
 }
 
 static int dispatch(int argc, char **argv)
@@ -124,23 +148,14 @@ static int dispatch(int argc, char **argv)
             return 0;
         }
         const command *c = find_command(argv[2]);
-        if (!c) {
-            fprintf(stderr, "tfx: unknown command '%s' (see tfx --help)\n", argv[2]);
-            return 2;
-        }
+        if (!c)
+            return unknown_command(argv[2]);
         char *sub[] = {argv[2], "--help", NULL};
         return c->run(2, sub);
     }
     const command *c = find_command(argv[1]);
-    if (!c) {
-        const char *names[N_COMMANDS];
-        for (size_t i = 0; i < N_COMMANDS; i++)
-            names[i] = commands[i].name;
-        const char *hint = tfx_suggest(argv[1], names, N_COMMANDS);
-        fprintf(stderr, "tfx: unknown command '%s'%s%s%s (see tfx --help)\n", argv[1],
-                hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
-        return 2;
-    }
+    if (!c)
+        return unknown_command(argv[1]);
     return c->run(argc - 1, argv + 1);
 }
 

@@ -4,21 +4,15 @@
 
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "clock.h"
 
 void tfx_progress_start(tfx_progress *p, const char *label)
 {
     p->label = label;
     p->enabled = isatty(STDERR_FILENO) == 1;
-    p->started = seconds();
+    p->started = tfx_now();
     p->last_shown = 0;
 }
 
@@ -26,7 +20,7 @@ void tfx_progress_update(tfx_progress *p, uint64_t done, uint64_t total)
 {
     if (!p->enabled || total == 0)
         return;
-    double now = seconds();
+    double now = tfx_now();
     if (now - p->last_shown < 0.1 && done < total)
         return;
     p->last_shown = now;
@@ -41,7 +35,7 @@ void tfx_progress_steps(tfx_progress *p, int64_t step, int64_t steps, int64_t do
 {
     if (!p->enabled)
         return;
-    double now = seconds(), spent = now - p->started;
+    double now = tfx_now(), spent = now - p->started;
     if (now - p->last_shown < 0.1 && step < steps)
         return;
     p->last_shown = now;

@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "host.h"
 #include "sizes.h"
-
-#define ALIGN_FLOATS 16
 
 /* ---- the carving of one block into buffers ------------------------------------------------ */
 
@@ -30,11 +29,10 @@ typedef struct carver {
 static float *carve(carver *c, int64_t floats)
 {
     int64_t padded;
-    if (floats < 0 || __builtin_add_overflow(floats, ALIGN_FLOATS - 1, &padded)) {
+    if (tfx_pad_floats_overflows(floats, &padded)) {
         c->overflow = 1;
         return NULL;
     }
-    padded = padded / ALIGN_FLOATS * ALIGN_FLOATS;
     float *p = c->base ? c->base + c->used : NULL;
     if (__builtin_add_overflow(c->used, padded, &c->used))
         c->overflow = 1;

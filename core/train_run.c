@@ -6,21 +6,15 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "checkpoint.h"
+#include "clock.h"
 #include "progress.h"
 #include "safetensors.h"
 #include "checked.h"
 #include "text.h"
 
 
-static double seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- files -------------------------------------------------------------------------------- */
 
@@ -241,10 +235,10 @@ int tfx_train_run(tfx_trainer *t, const tfx_tokens *train, const tfx_tokens *val
     int rc = 0;
     r->position = position;
     for (int64_t i = 0; t->step < o->steps && !rc; i++) {
-        double loss, norm, lr, *v, t0 = seconds();
+        double loss, norm, lr, *v, t0 = tfx_now();
         if ((rc = step_once(t, train, &r->position, tokens, o, &loss, &norm, &lr, err)))
             break;
-        r->train_s += seconds() - t0;
+        r->train_s += tfx_now() - t0;
         double tps = (double)(i + 1) * (double)B * (double)T * (double)o->accum / r->train_s;
         r->losses[i] = r->train_loss = loss;
         if ((rc = maybe_eval(t, val, o, t->step, loss, r, &v, err)))

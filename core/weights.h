@@ -33,7 +33,8 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
 
 /* Fill every tensor by its declared init: N(0, std) from a generator seeded by (seed, tensor
  * name, chunk), so the same seed gives the same weights on any machine and with any number
- * of threads. `progress` (may be NULL) hears of the chunks done. Returns 0, or -1 with err. */
+ * of threads: n_threads of core/pool.c's (started with that many if it runs with another
+ * count). `progress` (may be NULL) hears of the chunks done. Returns 0, or -1 with err. */
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
                      int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 
@@ -56,6 +57,12 @@ void tfx_weights_own(tfx_weights *w, const tfx_model *m);
  * registered with tfx_host_use_bf16). Bytes they take: 2 per element. Returns 0 or -1. */
 int tfx_weights_make_bf16(tfx_weights *w, const tfx_model *m, tfx_error *err);
 uint64_t tfx_weights_bf16_bytes(const tfx_model *m);
+
+/* Hand every matrix (the same ones as the BF16 copies) to oneDNN, which keeps each as bf16 in
+ * its own layout, for prefill's linears. Returns 0, or -1 with err naming the tensor. */
+struct tfx_mm;
+int tfx_weights_add_to_mm(const tfx_weights *w, const tfx_model *m, struct tfx_mm *mm,
+                          tfx_error *err);
 
 void tfx_weights_free(tfx_weights *w);
 

@@ -13,9 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gemv.h"
 #include "host.h"
 #include "load.h"
+#include "matmul_bf16.h"
 #include "pool.h"
 #include "runtime.h"
 #include "train.h"
@@ -33,13 +35,6 @@ static const char usage[] =
     "vocabulary 256, batches of 8 x 256) and gpt2 (4 x 256; not with --quick), tokens/s and\n"
     "GFLOP/s at 6N + 12 L C T per token, each as a ratio to the sgemm limit.\n";
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* ---- the machine's limits ----------------------------------------------------------------- */
 
 static double sgemm_rate(int n)
@@ -49,9 +44,9 @@ static double sgemm_rate(int n)
         a[i] = b[i] = 1e-3f * (float)(i % 1000);
     double best = 0;
     for (int rep = 0; rep < 4; rep++) {
-        double t0 = now();
+        double t0 = tfx_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double rate = 2.0 * n * n * (double)n / (now() - t0) / 1e9;
+        double rate = 2.0 * n * n * (double)n / (tfx_now() - t0) / 1e9;
         if (rate > best)
             best = rate;
     }
@@ -83,14 +78,14 @@ static double triad_bandwidth(int threads)
     for (int rep = 0; rep < 4; rep++) {
         pthread_t t[64];
         triad_job jobs[64];
-        double t0 = now();
+        double t0 = tfx_now();
         for (int k = 0; k < threads; k++) {
             jobs[k] = (triad_job){a, b, c, n * (size_t)k / (size_t)threads, n * (size_t)(k + 1) / (size_t)threads};
             pthread_create(&t[k], NULL, triad_part, &jobs[k]);
         }
         for (int k = 0; k < threads; k++)
             pthread_join(t[k], NULL);
-        double gbs = 12.0 * (double)n / (now() - t0) / 1e9;
+        double gbs = 12.0 * (double)n / (tfx_now() - t0) / 1e9;
         if (gbs > best)
             best = gbs;
     }
@@ -120,7 +115,7 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
     *blas_gbs = *tfx_gbs = *bf16_gbs = 0;
     for (int kernel = 0; kernel < 3; kernel++)
         for (int rep = 0; rep < 8; rep++) {
-            double t0 = now();
+            double t0 = tfx_now();
             if (kernel == 2)
                 tfx_gemv_bf16(y, half, x, NULL, N, K, 0.0f);
             else if (kernel == 1)
@@ -128,12 +123,79 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
             else
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 0.0f, y, 1);
             double moved = (kernel == 2 ? 2.0 : 4.0) * (double)(N * K);
-            double gbs = moved / (now() - t0) / 1e9;
+            double gbs = moved / (tfx_now() - t0) / 1e9;
             double *best = kernel == 2 ? bf16_gbs : kernel ? tfx_gbs : blas_gbs;
             if (gbs > *best)
                 *best = gbs;
         }
     free(W), free(x), free(y), free(half);
+}
+
+/* oneDNN's bf16 matmul out[M, N] = in[M, K]·W[N, K]ᵀ (weights reordered once, activations
+ * rounded per call, as prefill runs it): best GFLOP/s of 4 after a first call, and with
+ * `gbs` the GB/s of bf16 weights that rate streams (for M = 1). 0 where oneDNN has none. */
+static double onednn_rate(int64_t M, int64_t N, int64_t K, char *impl, size_t impl_size, double *gbs)
+{
+    tfx_error err = {{0}};
+    tfx_mm *mm = tfx_mm_open(M, N, K, &err);
+    snprintf(impl, impl_size, "%s", mm ? tfx_mm_impl(mm) : "none");
+    float *W = malloc((size_t)(N * K) * 4), *in = malloc((size_t)(M * K) * 4), *out = malloc((size_t)(M * N) * 4);
+    for (int64_t i = 0; i < N * K; i++)
+        W[i] = 1e-3f * (float)(i % 1000);
+    for (int64_t i = 0; i < M * K; i++)
+        in[i] = 1e-3f * (float)(i % 997);
+    double best = 0;
+    if (mm && tfx_mm_add_weight(mm, W, N, K, &err) == 0)
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = tfx_now();
+            if (tfx_mm_linear(mm, out, in, W, NULL, M, &err))
+                break;
+            double rate = 2.0 * (double)M * (double)N * (double)K / (tfx_now() - t0) / 1e9;
+            if (rep && rate > best)
+                best = rate;
+        }
+    if (gbs)
+        *gbs = best * 1e9 / (2.0 * (double)M) * 2.0 / 1e9; /* bytes = 2·N·K per 2·M·N·K FLOP */
+    tfx_mm_close(mm);
+    free(W), free(in), free(out);
+    return best;
+}
+
+/* oneDNN's limits, measured in a child process: OpenMP's thread pool does not survive a fork, so
+ * the parent, which forks a process per recipe, must never start it. */
+typedef struct bf16_limits {
+    double gemm, small, row_gbs;  /* 2048^3, 512x3072x768 GFLOP/s; M = 1 GB/s */
+    char impl[96], impl_small[96], impl_row[96];
+    char choice[256];             /* what --dtype bf16's auto would choose here, and why */
+} bf16_limits;
+
+static void bf16_limits_apart(bf16_limits *b)
+{
+    int fds[2];
+    memset(b, 0, sizeof *b);
+    if (pipe(fds) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        b->gemm = onednn_rate(2048, 2048, 2048, b->impl, sizeof b->impl, NULL);
+        b->small = onednn_rate(512, 3072, 768, b->impl_small, sizeof b->impl_small, NULL);
+        onednn_rate(1, 50257, 768, b->impl_row, sizeof b->impl_row, &b->row_gbs);
+        tfx_mm *mm = NULL;
+        tfx_prefill_choice c;
+        tfx_error err = {{0}};
+        if (tfx_prefill_choose(TFX_BF16_PREFILL_AUTO, 256, 3072, 768, &mm, &c, &err) == 0)
+            snprintf(b->choice, sizeof b->choice, "%s", c.why);
+        tfx_mm_close(mm);
+        ssize_t wrote = write(fds[1], b, sizeof *b);
+        _exit(wrote == (ssize_t)sizeof *b ? 0 : 1);
+    }
+    close(fds[1]);
+    if (pid < 0 || read(fds[0], b, sizeof *b) != (ssize_t)sizeof *b)
+        memset(b, 0, sizeof *b);
+    close(fds[0]);
+    if (pid > 0)
+        waitpid(pid, NULL, 0);
 }
 
 /* ---- one recipe --------------------------------------------------------------------------- */
@@ -145,6 +207,8 @@ typedef struct result {
     int64_t prefill_tokens[3];
     double decode_tps, decode_gbs, peak_rss_mib;
     double decode_bf16_tps;       /* the same decode streaming BF16 copies of the matrices */
+    double bf16_tps[3], bf16_gflops[3]; /* prefill through oneDNN's bf16 matmul (forced) */
+    char bf16_impl[96];
     int64_t decode_tokens;
     char error[512];
 } result;
@@ -171,6 +235,47 @@ static double decode_bytes(const tfx_model *m)
             bytes += 4.0 * (double)t->numel;
     }
     return bytes;
+}
+
+/* One prefill of T tokens (encoder-only and encoder-decoder models: the encoder's). */
+static int prefill(tfx_runtime *rt, const int32_t *tokens, int64_t T, bool encoder, tfx_error *err)
+{
+    if (encoder)
+        return tfx_runtime_encode(rt, tokens, NULL, T, err);
+    rt->n_past = 0;
+    return tfx_runtime_decode(rt, tokens, T, 1, err);
+}
+
+/* The prefills again with oneDNN's bf16 matmul forced (the weights reordered for it first). */
+static int measure_bf16_prefill(const tfx_loaded *l, tfx_weights *w, tfx_runtime *rt,
+                                const int32_t *tokens, const int64_t *lengths, int n_len,
+                                result *r, tfx_error *err)
+{
+    tfx_mm *mm;
+    tfx_prefill_choice c;
+    if (tfx_prefill_choose(TFX_BF16_PREFILL_ONEDNN, 256, 3072, 768, &mm, &c, err))
+        return -1;
+    snprintf(r->bf16_impl, sizeof r->bf16_impl, "%s", mm ? c.impl : "none");
+    if (!mm)
+        return 0;
+    int rc = tfx_weights_add_to_mm(w, l->model, mm, err);
+    tfx_host_use_mm(mm);
+    bool encoder = l->spec->kind != TFX_MODEL_DECODER_ONLY;
+    for (int k = 0; rc == 0 && k < n_len; k++) {
+        int64_t T = lengths[k];
+        if (T > l->spec->context)
+            continue;
+        tfx_host_flops_reset();
+        double t0 = tfx_now();
+        if ((rc = prefill(rt, tokens, T, encoder, err)))
+            break;
+        double dt = tfx_now() - t0;
+        r->bf16_tps[k] = (double)T / dt;
+        r->bf16_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
+    }
+    tfx_host_use_mm(NULL);
+    tfx_mm_close(mm);
+    return rc;
 }
 
 static int measure(const char *recipe, char **sets, int n_sets, const tfx_registry *reg, int quick,
@@ -204,7 +309,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         if (T > s->context)
             continue;
         tfx_host_flops_reset();
-        double t0 = now();
+        double t0 = tfx_now();
         if (encoder_only || seq2seq) {
             if (tfx_runtime_encode(&rt, tokens, NULL, T, &err))
                 goto out;
@@ -213,7 +318,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
             if (tfx_runtime_decode(&rt, tokens, T, 1, &err))
                 goto out;
         }
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->prefill_tokens[k] = T;
         r->prefill_tps[k] = (double)T / dt;
         r->prefill_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
@@ -234,11 +339,11 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         rt.n_past = 0;
         if (tfx_runtime_decode(&rt, tokens, seq2seq ? 1 : prompt, 1, &err))
             goto out;
-        double t0 = now();
+        double t0 = tfx_now();
         for (int64_t i = 0; i < steps; i++)
             if (tfx_runtime_decode(&rt, &tokens[prompt + i], 1, 1, &err))
                 goto out;
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->decode_tokens = steps;
         if (bf16) {
             r->decode_bf16_tps = (double)steps / dt;
@@ -247,6 +352,8 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
             r->decode_gbs = decode_bytes(l->model) * (double)steps / dt / 1e9;
         }
     }
+    if (measure_bf16_prefill(l, &w, &rt, tokens, lengths, n_len, r, &err))
+        goto out;
     rc = 0;
 out:
     if (rc)
@@ -290,7 +397,7 @@ static void measure_apart(const char *recipe, char **sets, int n_sets, const tfx
 
 /* ---- report ------------------------------------------------------------------------------- */
 
-static void print_result(const result *r, double gemm, double triad, double gemv)
+static void print_result(const result *r, double gemm, double bf16_limit, double triad, double gemv)
 {
     if (r->error[0]) {
         printf("%-22s error: %s\n", r->name[0] ? r->name : "?", r->error);
@@ -299,9 +406,12 @@ static void print_result(const result *r, double gemm, double triad, double gemv
     printf("%-22s %13" PRId64 " params, peak RSS %.0f MiB\n", r->name, r->params, r->peak_rss_mib);
     for (int k = 0; k < 3; k++)
         if (r->prefill_tokens[k])
-            printf("  prefill %5" PRId64 "   %9.1f tokens/s  %7.1f GFLOP/s  (%.0f%% of sgemm)\n",
+            printf("  prefill %5" PRId64 "   %9.1f tokens/s  %7.1f GFLOP/s  (%.0f%% of sgemm)   "
+                   "bf16 %7.1f tokens/s  %6.1f GFLOP/s  (%.0f%% of bf16 matmul; %.2fx fp32)\n",
                    r->prefill_tokens[k], r->prefill_tps[k], r->prefill_gflops[k],
-                   100 * r->prefill_gflops[k] / gemm);
+                   100 * r->prefill_gflops[k] / gemm, r->bf16_tps[k], r->bf16_gflops[k],
+                   bf16_limit > 0 ? 100 * r->bf16_gflops[k] / bf16_limit : 0,
+                   r->bf16_tps[k] / r->prefill_tps[k]);
     if (r->decode_tokens)
         printf("  decode  %5" PRId64 "   %9.1f tokens/s  %7.1f GB/s     (%.0f%% of triad, %.0f%% of sgemv)\n",
                r->decode_tokens, r->decode_tps, r->decode_gbs, 100 * r->decode_gbs / triad,
@@ -311,14 +421,17 @@ static void print_result(const result *r, double gemm, double triad, double gemv
                r->decode_tokens, r->decode_bf16_tps, r->decode_bf16_tps / r->decode_tps);
 }
 
-static json_t *result_json(const result *r, double gemm, double triad, double gemv)
+static json_t *result_json(const result *r, double gemm, double bf16_limit, double triad, double gemv)
 {
     json_t *prefill = json_array();
     for (int k = 0; k < 3; k++)
         if (r->prefill_tokens[k])
-            json_array_append_new(prefill, json_pack("{s:I, s:f, s:f, s:f}", "tokens",
+            json_array_append_new(prefill, json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:s}", "tokens",
                 (json_int_t)r->prefill_tokens[k], "tokens_per_s", r->prefill_tps[k], "gflops",
-                r->prefill_gflops[k], "ratio_to_sgemm", r->prefill_gflops[k] / gemm));
+                r->prefill_gflops[k], "ratio_to_sgemm", r->prefill_gflops[k] / gemm,
+                "bf16_tokens_per_s", r->bf16_tps[k], "bf16_gflops", r->bf16_gflops[k],
+                "bf16_ratio_to_bf16_matmul", bf16_limit > 0 ? r->bf16_gflops[k] / bf16_limit : 0,
+                "bf16_kernel", r->bf16_impl));
     return json_pack("{s:s, s:I, s:o, s:{s:I, s:f, s:f, s:f, s:f, s:f}, s:f, s:s}", "name", r->name,
                      "params", (json_int_t)r->params, "prefill", prefill, "decode", "tokens",
                      (json_int_t)r->decode_tokens, "tokens_per_s", r->decode_tps, "gbs",
@@ -364,12 +477,12 @@ static double time_steps(const tfx_loaded *l, const train_case *c)
         goto out;
     fill_tokens(tokens, c->B * c->T, l->spec->vocab);
     for (int64_t i = 0; i <= c->steps; i++) {
-        double t0 = now();
+        double t0 = tfx_now();
         if (tfx_trainer_grad(&t, tokens, NULL, &loss, &err))
             goto out;
         tfx_trainer_adamw(&t, &h);
         if (i > 0)
-            spent += now() - t0;
+            spent += tfx_now() - t0;
     }
 out:
     if (err.msg[0])
@@ -422,6 +535,12 @@ static json_t *train_benches(const tfx_registry *reg, int quick, double gemm)
 
 int main(int argc, char **argv)
 {
+    /* As tfx does (core/main.c): oneDNN's OpenMP threads wait passively, or they spin against
+     * every other process that wants the cores. libgomp reads this when it loads. */
+    if (!getenv("OMP_WAIT_POLICY")) {
+        setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+        execv("/proc/self/exe", argv);
+    }
     const char *json_path = NULL;
     int quick = 0, threads = 0, train = 0;
     char *recipes[64];
@@ -444,20 +563,31 @@ int main(int argc, char **argv)
     if (threads > 0)
         openblas_set_num_threads(threads);
     threads = openblas_get_num_threads();
+    tfx_mm_set_threads(threads); /* oneDNN's OpenMP threads: the same count (inherited by forks) */
     char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
     tfx_error err;
     tfx_registry *reg = tfx_registry_open(dirs, &err);
-    printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s\n", threads, openblas_get_corename(),
-           getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
-           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "");
+    printf("tfx-bench: %d threads, OpenBLAS %s kernels%s%s, OMP_WAIT_POLICY=%s\n", threads,
+           openblas_get_corename(), getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
+           getenv("OPENBLAS_CORETYPE") ? getenv("OPENBLAS_CORETYPE") : "", getenv("OMP_WAIT_POLICY"));
+    /* oneDNN first: OpenBLAS's workers spin for a while after each call (see core/matmul_bf16.c). */
+    bf16_limits b;
+    bf16_limits_apart(&b);
+    double bf16_gemm = b.gemm, bf16_small = b.small, row_gbs = b.row_gbs;
+    const char *impl = b.impl, *impl_small = b.impl_small, *impl_row = b.impl_row;
     double gemm = sgemm_rate(2048), triad = triad_bandwidth(threads), blas_gemv, tfx_gemv_gbs, bf16_gbs;
     tfx_pool_start(threads);
     gemv_rates(&blas_gemv, &tfx_gemv_gbs, &bf16_gbs);
     tfx_pool_stop(); /* each recipe's process starts its own (fork copies no threads) */
     printf("limits: sgemm 2048^3 %.1f GFLOP/s, triad %.1f GB/s\n", gemm, triad);
+    printf("oneDNN bf16 matmul (ISA %s): 2048^3 %.1f GFLOP/s (%s), 512x3072x768 %.1f GFLOP/s (%s); "
+           "%.2fx sgemm\n", tfx_mm_isa(), bf16_gemm, impl, bf16_small, impl_small,
+           gemm > 0 ? bf16_gemm / gemm : 0);
+    printf("--dtype bf16 prefill, as tfx run's auto chooses here: %s\n", b.choice);
     printf("gemv [50257, 768]: OpenBLAS sgemv %.1f GB/s (%.0f%% of triad; what decode uses), "
-           "tfx's one-thread kernel %.1f GB/s; BF16 weights on %d threads %.1f GB/s\n\n", blas_gemv,
-           100 * blas_gemv / triad, tfx_gemv_gbs, threads, bf16_gbs);
+           "tfx's one-thread kernel %.1f GB/s; BF16 weights on %d threads %.1f GB/s (tfx's gemv, "
+           "what bf16 decode uses), %.1f GB/s (oneDNN matmul at M = 1, %s)\n\n", blas_gemv,
+           100 * blas_gemv / triad, tfx_gemv_gbs, threads, bf16_gbs, row_gbs, impl_row);
     if (train) {
         printf("training: FLOPs per token = 6N + 12·L·C·T (N without the position table)\n");
         json_t *all = train_benches(reg, quick, gemm);
@@ -482,12 +612,15 @@ int main(int argc, char **argv)
         measure_apart(path, n_recipes ? NULL : defaults[i].sets, n_recipes ? 0 : defaults[i].n, reg, quick, &r);
         if (!r.name[0])
             snprintf(r.name, sizeof r.name, "%s", path);
-        print_result(&r, gemm, triad, blas_gemv);
-        json_array_append_new(all, result_json(&r, gemm, triad, blas_gemv));
+        print_result(&r, gemm, bf16_gemm, triad, blas_gemv);
+        json_array_append_new(all, result_json(&r, gemm, bf16_gemm, triad, blas_gemv));
     }
     if (json_path) {
-        json_t *doc = json_pack("{s:i, s:s, s:f, s:f, s:f, s:f, s:o}", "threads", threads,
-                                "kernels", openblas_get_corename(), "sgemm_gflops", gemm,
+        json_t *doc = json_pack("{s:i, s:s, s:f, s:f, s:s, s:f, s:f, s:f, s:f, s:f, s:o}", "threads",
+                                threads, "kernels", openblas_get_corename(), "sgemm_gflops", gemm,
+                                "bf16_matmul_gflops", bf16_gemm, "bf16_matmul_kernel", impl,
+                                "bf16_matmul_512x3072x768_gflops", bf16_small,
+                                "onednn_m1_gbs", row_gbs,
                                 "triad_gbs", triad, "sgemv_gbs", blas_gemv, "tfx_gemv_gbs",
                                 tfx_gemv_gbs, "recipes", all);
         json_dump_file(doc, json_path, JSON_INDENT(2));
