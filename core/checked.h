@@ -37,4 +37,20 @@ static inline bool tfx_round_up_overflows(int64_t n, int64_t align, int64_t *r)
     return false;
 }
 
+/* Every buffer tfx carves out of a block starts on 64 bytes: sizes in floats are padded to a
+ * multiple of TFX_ALIGN_FLOATS. */
+#define TFX_ALIGN_FLOATS 16
+
+/* *r = floats padded to TFX_ALIGN_FLOATS; true when floats < 0 or the result does not fit. */
+static inline bool tfx_pad_floats_overflows(int64_t floats, int64_t *r)
+{
+    return tfx_round_up_overflows(floats, TFX_ALIGN_FLOATS, r);
+}
+
+/* floats padded to TFX_ALIGN_FLOATS, for a size whose padding was checked already. */
+static inline int64_t tfx_pad_floats(int64_t floats)
+{
+    return (floats + TFX_ALIGN_FLOATS - 1) / TFX_ALIGN_FLOATS * TFX_ALIGN_FLOATS;
+}
+
 #endif

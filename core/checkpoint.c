@@ -165,10 +165,9 @@ static int parse_entry(const tfx_node *tensors, size_t i, const tfx_spec *spec, 
         while (j < 5 && strcmp(v->keys[k], keys[j]) != 0)
             j++;
         if (j == 5) {
-            const char *hint = tfx_suggest(v->keys[k], keys, 5);
-            return tfx_fail_at(err, v->key_marks[k], "unknown key '%s' in a checkpoint source%s%s%s",
-                               v->keys[k], hint ? " (did you mean '" : "", hint ? hint : "",
-                               hint ? "'?)" : "");
+            char hint[160];
+            return tfx_fail_at(err, v->key_marks[k], "unknown key '%s' in a checkpoint source%s",
+                               v->keys[k], tfx_did_you_mean(hint, sizeof hint, v->keys[k], keys, 5));
         }
     }
     const tfx_node *from = tfx_node_get(v, "from");

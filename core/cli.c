@@ -1,5 +1,5 @@
-/* core/cli.c — option handling shared by the tfx commands, and the one place errors and
- * plugin warnings are printed. */
+/* core/cli.c — what the tfx commands share: the choices of their shared options, recipes as
+ * positional arguments, and the one place errors and plugin warnings are printed. */
 #include "cli.h"
 
 #include <errno.h>
@@ -10,92 +10,10 @@
 #include <unistd.h>
 #include <string.h>
 
-const char *tfx_cli_value(int argc, char **argv, int *i, tfx_error *err)
-{
-    if (*i + 1 >= argc) {
-        tfx_fail(err, "option '%s' needs a value", argv[*i]);
-        return NULL;
-    }
-    return argv[++*i];
-}
-
-int tfx_cli_int(const char *opt, const char *text, int64_t lo, int64_t hi, int64_t *out,
-                tfx_error *err)
-{
-    char *end;
-    errno = 0;
-    long long v = strtoll(text, &end, 10);
-    if (errno || end == text || *end || v < lo || v > hi)
-        return tfx_fail(err, "%s expects an integer between %" PRId64 " and %" PRId64 ", got '%s'",
-                        opt, lo, hi, text);
-    *out = v;
-    return 0;
-}
-
-int tfx_cli_dtype(const char *value, bool *bf16, tfx_error *err)
-{
-    if (strcmp(value, "fp32") != 0 && strcmp(value, "bf16") != 0)
-        return tfx_fail(err, "--dtype '%s': expected fp32 or bf16", value);
-    *bf16 = strcmp(value, "bf16") == 0;
-    return 0;
-}
-
-int tfx_cli_take_common(tfx_cli_common *c, int argc, char **argv, int *i, tfx_error *err)
-{
-    const char *arg = argv[*i];
-    if (strcmp(arg, "--set") == 0) {
-        const char *v = tfx_cli_value(argc, argv, i, err);
-        if (!v)
-            return -1;
-        if (c->n_sets == TFX_MAX_SETS)
-            return tfx_fail(err, "too many --set options (at most %d)", TFX_MAX_SETS);
-        c->sets[c->n_sets++] = (char *)v;
-        return 1;
-    }
-    if (strcmp(arg, "--format") == 0) {
-        const char *v = tfx_cli_value(argc, argv, i, err);
-        if (!v)
-            return -1;
-        int f = tfx_format_from_name(v);
-        if (f < 0)
-            return tfx_fail(err, "unknown format '%s' (text, markdown, csv or json)", v);
-        c->format = (tfx_format)f;
-        return 1;
-    }
-    static const char *const sized[] = {"--batch", "--context"};
-    for (int k = 0; k < 2; k++) {
-        if (strcmp(arg, sized[k]) != 0)
-            continue;
-        const char *v = tfx_cli_value(argc, argv, i, err);
-        char *end;
-        if (!v)
-            return -1;
-        errno = 0;
-        long long n = strtoll(v, &end, 10);
-        if (errno || *end || end == v || n < 1 || n > INT32_MAX)
-            return tfx_fail(err, "%s expects an integer between 1 and %d, got '%s'", arg, INT32_MAX, v);
-        *(k ? &c->estimate.context : &c->estimate.batch) = n;
-        return 1;
-    }
-    if (strcmp(arg, "--kv-dtype") == 0) {
-        static const char *const names[] = {"fp32", "fp16", "bf16", "int8"};
-        static const int bytes[] = {4, 2, 2, 1};
-        const char *v = tfx_cli_value(argc, argv, i, err);
-        if (!v)
-            return -1;
-        for (int k = 0; k < 4; k++)
-            if (strcmp(v, names[k]) == 0) {
-                c->estimate.kv_bytes = bytes[k];
-                return 1;
-            }
-        return tfx_fail(err, "unknown --kv-dtype '%s' (fp32, fp16, bf16 or int8)", v);
-    }
-    if (strcmp(arg, "--no-fp32-grads") == 0) {
-        c->estimate.fp32_grads = false;
-        return 1;
-    }
-    return 0;
-}
+const char *const tfx_cli_formats[] = {"text", "markdown", "csv", "json", NULL};
+const char *const tfx_cli_kv_dtypes[] = {"fp16", "bf16", "fp32", "int8", NULL};
+const int tfx_cli_kv_bytes[] = {2, 2, 4, 1};
+const char *const tfx_cli_dtypes[] = {"fp32", "bf16", NULL};
 
 int tfx_cli_item(const tfx_cli_common *c, const char *path, const tfx_loaded *l,
                  tfx_params_item *item, tfx_error *err)
@@ -134,8 +52,6 @@ int tfx_cli_shipped_recipe(const char *name, char *out, size_t cap)
 
 int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err)
 {
-    if (arg[0] == '-' && arg[1] != '\0')
-        return tfx_fail(err, "unknown option '%s' (see --help)", arg);
     if (c->n_files == TFX_MAX_FILES)
         return tfx_fail(err, "too many files (at most %d)", TFX_MAX_FILES);
     char *slot = c->resolved[c->n_files];
@@ -144,27 +60,29 @@ int tfx_cli_take_file(tfx_cli_common *c, const char *arg, tfx_error *err)
     return 0;
 }
 
-int tfx_cli_parse(tfx_cli_common *c, int argc, char **argv, const char *usage, const char *flag,
-                  bool *flag_set, int min_files, int max_files)
+int tfx_cli_take_arg(void *dst, const char *arg, tfx_error *err)
+{
+    return tfx_cli_take_file(dst, arg, err);
+}
+
+int tfx_cli_options(const tfx_command_spec *cmd, int argc, char **argv, void *dst)
 {
     tfx_error err = {{0}};
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (flag && strcmp(argv[i], flag) == 0) {
-            *flag_set = true;
-            continue;
-        }
-        int taken = tfx_cli_take_common(c, argc, argv, &i, &err);
-        if (taken < 0 || (!taken && tfx_cli_take_file(c, argv[i], &err)))
-            return tfx_cli_error(&err);
-    }
-    if (c->n_files < min_files || c->n_files > max_files) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    int rc = tfx_options_parse(cmd, argc, argv, dst, tfx_cli_take_arg, &err);
+    if (rc == 1 && err.msg[0])
+        return tfx_cli_error(&err);
+    return rc;
+}
+
+int tfx_cli_start(const tfx_command_spec *cmd, int argc, char **argv, void *dst, tfx_registry **reg)
+{
+    tfx_error err = {{0}};
+    *reg = NULL;
+    int parsed = tfx_cli_options(cmd, argc, argv, dst);
+    if (parsed != TFX_CLI_PROCEED)
+        return parsed;
+    if (!(*reg = tfx_cli_registry(&err)))
+        return tfx_cli_error(&err);
     return TFX_CLI_PROCEED;
 }
 
@@ -189,6 +107,11 @@ tfx_registry *tfx_cli_registry(tfx_error *err)
 
 int tfx_cli_error(const tfx_error *err)
 {
-    fprintf(stderr, "tfx: %s\n", err->msg);
+    const char *line = err->msg;
+    do { /* several errors (validate's) come one a line */
+        size_t len = strcspn(line, "\n");
+        fprintf(stderr, "tfx: %.*s\n", (int)len, line);
+        line += len + (line[len] == '\n');
+    } while (*line);
     return 1;
 }

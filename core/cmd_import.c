@@ -13,13 +13,31 @@
 #include "recipe.h"
 #include "recipe_emit.h"
 
-static const char usage[] =
-    "usage: tfx import CONFIG.json [--name NAME] > recipe.yaml\n"
-    "\n"
-    "Write a self-contained recipe (no extends:) for a Hugging Face config.json: the shipped\n"
-    "recipe of its family, with its checkpoint name map, and the config's sizes over it.\n"
-    "Families: gpt2, gpt_neo, llama, bloom, bart, bert. A model_type or option a recipe\n"
-    "cannot express yet is an error naming it.\n";
+typedef struct import_opts {
+    const char *path, *name;
+} import_opts;
+
+static const tfx_opt options[] = {
+    {"--name", TFX_ARG_STRING, "NAME", "the recipe's name", .def_doc = "the config's model_type",
+     TFX_AT(import_opts, name)},
+};
+
+static const tfx_command_spec spec = {
+    .name = "import", TFX_ARGS("CONFIG.json", 1, 1),
+    .usage_tail = " [--name NAME] > recipe.yaml",
+    .about = "Write a self-contained recipe (no extends:) for a Hugging Face config.json: the shipped\n"
+             "recipe of its family, with its checkpoint name map, and the config's sizes over it.\n"
+             "Families: gpt2, gpt_neo, llama, bloom, bart, bert. A model_type or option a recipe\n"
+             "cannot express yet is an error naming it.\n",
+    TFX_OPTIONS_OF(options),
+};
+
+static int take_config(void *dst, const char *arg, tfx_error *err)
+{
+    (void)err;
+    ((import_opts *)dst)->path = arg;
+    return 0;
+}
 
 /* What a config value may be: its JSON type and range, the recipe's own: sizes stop at
  * INT32_MAX (BLAS takes int sizes), layers at the spec's 100,000, the rest at the bounds of the
@@ -603,26 +621,11 @@ int tfx_import_recipe(const char *path, const json_t *config, const char *name,
 int tfx_cmd_import(int argc, char **argv)
 {
     tfx_error err = {{0}};
-    const char *path = NULL, *name = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(usage, stdout);
-            return 0;
-        }
-        if (strcmp(argv[i], "--name") == 0) {
-            if (!(name = tfx_cli_value(argc, argv, &i, &err)))
-                return tfx_cli_error(&err);
-        } else if (!path && argv[i][0] != '-') {
-            path = argv[i];
-        } else {
-            fputs(usage, stderr);
-            return 2;
-        }
-    }
-    if (!path) {
-        fputs(usage, stderr);
-        return 2;
-    }
+    import_opts o = {0};
+    int parsed = tfx_options_parse(&spec, argc, argv, &o, take_config, &err);
+    if (parsed != TFX_OPTIONS_PROCEED)
+        return parsed ? tfx_cli_error(&err) : 0;
+    const char *path = o.path, *name = o.name;
     /* the rules a recipe's name is loaded by (core/spec.c), said of --name at once */
     if (name && (strpbrk(name, "\n\r") || strlen(name) > TFX_MAX_NAME)) {
         tfx_fail(&err, "--name: a recipe name is one line of at most %d bytes", TFX_MAX_NAME);

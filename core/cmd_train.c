@@ -1,8 +1,9 @@
-/* core/cmd_train.c — `tfx grad` (the loss and every gradient, written in the checkpoint's layout)
- * and `tfx train` (AdamW steps on one batch), each printing its memory plan beside peak RSS. */
+/* core/cmd_train.c — `tfx grad` (every gradient, in the checkpoint's layout) and `tfx train`'s
+ * options and steps on one batch (--data runs: core/cmd_train_data.c), with the memory plan. */
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,61 +14,116 @@
 #include "checkpoint.h"
 #include "files.h"
 #include "cli.h"
+#include "cmd_train.h"
 #include "load.h"
 #include "report_doc.h"
 #include "train.h"
 #include "weights.h"
 
 #define MAX_TOKENS 65536
-#define MAX_STEPS 1000000
 
-static const char grad_usage[] =
-    "usage: tfx grad RECIPE --tokens IDS --out G.safetensors [options]\n"
-    "\n"
-    "Run the model forward over the tokens, take the mean next-token cross-entropy over the\n"
-    "first T-1 positions of each sequence, and write d loss / d tensor for every tensor: under\n"
-    "the checkpoint's names and layout when the recipe has a checkpoint map, else under tfx's.\n"
-    "\n"
-    "  --checkpoint FILE     weights (default: checkpoint.file of the recipe, else random)\n"
-    "  --tokens IDS          token ids, e.g. 5,17,3; several sequences of one length: 5,17;3,9\n"
-    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (as many sequences)\n"
-    "  --out FILE            where the gradients go (safetensors; never over an input)\n"
-    "  --seed S              seed of the random weights (default 1)\n"
-    "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default), markdown, csv or json (has \"loss\")\n"
-    "  --set key=value       override a recipe key\n";
 
-static const char train_usage[] =
-    "usage: tfx train RECIPE --tokens IDS --steps N [options]\n"
-    "\n"
-    "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
-    "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy\n"
-    "of the tokens, printing the loss before each step.\n"
-    "\n"
-    "  --checkpoint FILE     weights to start from (default: checkpoint.file of the recipe,\n"
-    "                        else the seeded random initialisation)\n"
-    "  --tokens IDS          token ids, e.g. 5,17,3; several sequences of one length: 5,17;3,9\n"
-    "  --encoder-tokens IDS  encoder input of an encoder-decoder model (as many sequences)\n"
-    "  --steps N             optimizer steps (default 1)\n"
-    "  --lr X                learning rate (default 0.001)\n"
-    "  --betas B1,B2         moment decay rates (default 0.9,0.999)\n"
-    "  --eps E               added to the root of the second moment (default 1e-8)\n"
-    "  --weight-decay W      decoupled weight decay (default 0.01)\n"
-    "  --save FILE           write the trained tensors (the checkpoint's layout; never over an input)\n"
-    "  --seed S              seed of the random weights (default 1)\n"
-    "  --threads N           threads for the matrix kernels (default: all cores)\n"
-    "  --format F            text (default), markdown, csv or json (has \"losses\", the loss\n"
-    "                        before each step)\n"
-    "  --set key=value       override a recipe key\n";
+/* The formats grad and train write. */
+static const char *const formats[] = {"text", "json", NULL};
+static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
 
-typedef struct train_opts {
-    tfx_cli_common common;
-    bool train;                   /* tfx train (else tfx grad) */
-    const char *checkpoint, *tokens, *encoder_tokens, *out;
-    int64_t steps, threads;
-    uint64_t seed;
-    tfx_adamw adamw;
-} train_opts;
+#define TRAIN_TOKENS(req)                                                                         \
+    {"--tokens", TFX_ARG_STRING, "IDS", "token ids, e.g. 5,17,3; several sequences of one length: "   \
+     "5,17;3,9", .required = req, TFX_AT(train_opts, tokens)},                                    \
+    {"--encoder-tokens", TFX_ARG_STRING, "IDS", "the encoder's input of an encoder-decoder model "  \
+     "(as many sequences)", TFX_AT(train_opts, encoder_tokens)}
+#define TRAIN_SHARED(fmt_doc)                                                                     \
+    TFX_OPT_SEED(train_opts, seed, "seed of the random weights"),                                 \
+    TFX_OPT_THREADS(train_opts, threads, "threads of the matrix kernels"),                        \
+    {"--format", TFX_ARG_ENUM, "F", fmt_doc, .def = "text", .choices = formats,                   \
+     .values = format_values, TFX_AT(train_opts, common.format)},                                 \
+    TFX_OPT_SET(train_opts, common.sets, common.n_sets)
+
+static const tfx_opt grad_options[] = {
+    TFX_OPT_CHECKPOINT(train_opts, checkpoint, "weights (default: checkpoint.file of the recipe, else "
+                       "random)"),
+    TRAIN_TOKENS(true),
+    {"--out", TFX_ARG_STRING, "FILE", "where the gradients go (safetensors; never over an input)",
+     .required = true, TFX_AT(train_opts, out)},
+    TRAIN_SHARED("the report's format (json has \"loss\")"),
+};
+
+static const tfx_opt train_options[] = {
+    TFX_OPT_CHECKPOINT(train_opts, checkpoint, "weights to start from (default: checkpoint.file of the "
+                       "recipe, else the seeded initialisation: each tensor's declared rule, GPT-2's "
+                       "residual projections scaled by 1/sqrt(2 layers))"),
+    {"--data", TFX_ARG_STRING, "FILE", "train on an llm.c token file (magic 20240520, uint16 tokens) or "
+     "any other file read as bytes (text; vocabulary of at least 256), in order as llm.c's DataLoader",
+     TFX_AT(train_opts, data)},
+    {"--val", TFX_ARG_STRING, "FILE", "validation data", .def_doc = "the tail of --data",
+     TFX_AT(train_opts, val)},
+    {"--val-fraction", TFX_ARG_FLOAT, "F", "the tail of --data held out for validation", .def = "0.1",
+     .fmin = 0, .fmax = 0.9, TFX_AT(train_opts, val_fraction)},
+    {"--batch", TFX_ARG_INT, "B", "sequences per micro-batch", .def = "4",
+     .min = 1, .max = INT32_MAX, TFX_AT(train_opts, common.estimate.batch)},
+    {"--context", TFX_ARG_INT, "T", "tokens per sequence",
+     .def_doc = "the model's", .min = 2, .max = INT32_MAX, TFX_AT(train_opts, common.estimate.context)},
+    {"--accum", TFX_ARG_INT, "K", "micro-batches per step, gradients averaged", .def = "1", .min = 1, .max = TFX_MAX_STEPS, TFX_AT(train_opts, accum)},
+    TRAIN_TOKENS(false),
+    {"--steps", TFX_ARG_INT, "N", "optimizer steps",
+     .def = "1", .min = 0, .max = TFX_MAX_STEPS, TFX_AT(train_opts, steps)},
+    {"--lr", TFX_ARG_FLOAT, "X", "learning rate", .def = "0.001",
+     .fmin = 0, .fmax = 1e3, TFX_AT(train_opts, adamw.lr)},
+    {"--warmup", TFX_ARG_INT, "N", "steps of linear warmup", .def = "0",
+     .min = 0, .max = TFX_MAX_STEPS, TFX_AT(train_opts, warmup)},
+    {"--min-lr", TFX_ARG_FLOAT, "X", "floor of the cosine decay, reached at the last step", .def_doc = "lr/10", .fmin = 0, .fmax = 1e3,
+     TFX_AT(train_opts, min_lr)},
+    {"--clip", TFX_ARG_FLOAT, "C", "clip a --data run's global gradient norm to C (0: never)", .def = "1.0",
+     .fmin = 0, .fmax = 1e9, TFX_AT(train_opts, clip)},
+    {"--betas", TFX_ARG_STRING, "B1,B2", "the moments' decay rates, each in [0, 1)", .def = "0.9,0.999",
+     TFX_AT(train_opts, betas)},
+    {"--eps", TFX_ARG_FLOAT, "E", "added to the root of the second moment", .def = "1e-8", .fmin = 0,
+     .fmax = 1, TFX_AT(train_opts, adamw.eps)},
+    {"--weight-decay", TFX_ARG_FLOAT, "W", "decoupled weight decay", .def = "0.01",
+     .fmin = 0, .fmax = 1e3, TFX_AT(train_opts, adamw.weight_decay)},
+    {"--eval-every", TFX_ARG_INT, "N", "validation loss every N steps",
+     .def_doc = "at the end only", .min = 0, .max = TFX_MAX_STEPS, TFX_AT(train_opts, eval_every)},
+    {"--eval-batches", TFX_ARG_INT, "N", "batches of validation data per evaluation", .def = "8", .min = 1, .max = TFX_MAX_STEPS, TFX_AT(train_opts, eval_batches)},
+    {"--eval-contexts", TFX_ARG_STRING, "A,B", "after training, the validation loss at each length, over "
+     "the same tokens (beyond the context when the positions are computed; see tfx eval)",
+     TFX_AT(train_opts, contexts)},
+    {"--log", TFX_ARG_STRING, "FILE", "JSON lines: step, train_loss, val_loss, lr, grad_norm, "
+     "tokens_per_s", TFX_AT(train_opts, log)},
+    {"--save", TFX_ARG_STRING, "FILE", "write the trained tensors (the checkpoint's layout; never over "
+     "an input); with --data also AdamW's moments, step and data position to FILE.state",
+     TFX_AT(train_opts, out)},
+    {"--save-every", TFX_ARG_INT, "N", "also save every N steps", .def = "0", .min = 0,
+     .max = TFX_MAX_STEPS, TFX_AT(train_opts, save_every)},
+    {"--resume", TFX_ARG_STRING, "FILE", "continue a run saved with --save FILE, exactly as if unbroken",
+     TFX_AT(train_opts, resume)},
+    {"--result", TFX_ARG_STRING, "FILE", "also write the JSON report to FILE (compare --emit-jobs)",
+     TFX_AT(train_opts, result)},
+    {"--label", TFX_ARG_STRING, "TEXT", "a name for the run, kept in the JSON report",
+     TFX_AT(train_opts, label)},
+    TRAIN_SHARED("the report's format (json has \"losses\", the loss of each step; with --data also "
+                 "\"train_loss\", \"val_loss\", \"tokens_per_s\", \"curve\")"),
+};
+
+static const tfx_command_spec specs[] = {
+    {.name = "grad", TFX_ARGS("RECIPE", 1, 1), .usage_tail = " --tokens IDS --out G.safetensors [options]",
+     .about = "Run the model forward over the tokens, take the mean next-token cross-entropy over the\n"
+              "first T-1 positions of each sequence, and write d loss / d tensor for every tensor: under\n"
+              "the checkpoint's names and layout when the recipe has a checkpoint map, else under tfx's.\n",
+     TFX_OPTIONS_OF(grad_options)},
+    {.name = "train", TFX_ARGS("RECIPE", 1, 1), .usage_tail = " (--data FILE | --tokens IDS) --steps N [options]",
+     .about = "Take N AdamW steps (torch.optim.AdamW: bias-corrected, decoupled weight decay on tensors of\n"
+              "two or more dimensions, none on biases and norm gains) on the mean next-token cross-entropy,\n"
+              "over batches of a data file with the conventions of nanoGPT and llm.c (warmup then cosine\n"
+              "decay, clipping by global gradient norm, gradient accumulation, GPT-2's initialisation), or\n"
+              "over one batch of tokens given on the command line, printing the loss before each step.\n"
+              "With --data, --steps counts a resumed run's steps too and --lr is the schedule's peak.\n"
+              "nanoGPT's names: --lr learning_rate, --steps max_iters, --warmup warmup_iters, --min-lr\n"
+              "min_lr, --clip grad_clip, --accum gradient_accumulation_steps, --batch batch_size,\n"
+              "--context block_size, --eval-every eval_interval, --eval-batches eval_iters,\n"
+              "--weight-decay weight_decay; llm.c's: -l, -u, -q (the floor as a fraction of lr), -b, -t,\n"
+              "-v, -m.\n",
+     TFX_OPTIONS_OF(train_options)},
+};
 
 /* The batch as parsed: B sequences of T (and S) tokens. */
 typedef struct batch {
@@ -77,27 +133,6 @@ typedef struct batch {
 } batch;
 
 /* ---- options ------------------------------------------------------------------------------ */
-
-static int parse_number(const char *opt, const char *text, double lo, double hi, double *out,
-                        tfx_error *err)
-{
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (errno || end == text || *end || !(v >= lo && v <= hi))
-        return tfx_fail(err, "%s expects a number between %g and %g, got '%s'", opt, lo, hi, text);
-    *out = v;
-    return 0;
-}
-
-/* An integer option in [lo, hi]. */
-static int parse_count(const char *opt, const char *text, double lo, double hi, double *out,
-                       tfx_error *err)
-{
-    if (parse_number(opt, text, lo, hi, out, err) || *out != floor(*out))
-        return tfx_fail(err, "%s expects an integer between %.0f and %.0f, got '%s'", opt, lo, hi, text);
-    return 0;
-}
 
 static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
 {
@@ -114,80 +149,23 @@ static int parse_betas(const char *text, tfx_adamw *h, tfx_error *err)
     return 0;
 }
 
-static int take_value(train_opts *o, const char *a, const char *v, tfx_error *err)
-{
-    double x;
-    if (strcmp(a, "--checkpoint") == 0)
-        o->checkpoint = v;
-    else if (strcmp(a, "--tokens") == 0)
-        o->tokens = v;
-    else if (strcmp(a, "--encoder-tokens") == 0)
-        o->encoder_tokens = v;
-    else if (strcmp(a, o->train ? "--save" : "--out") == 0)
-        o->out = v;
-    else if (strcmp(a, "--seed") == 0) {
-        if (parse_count(a, v, 0, 9007199254740992.0, &x, err))
-            return -1;
-        o->seed = (uint64_t)x;
-    } else if (strcmp(a, "--threads") == 0) {
-        if (parse_count(a, v, 1, 1024, &x, err))
-            return -1;
-        o->threads = (int64_t)x;
-    } else if (strcmp(a, "--steps") == 0) {
-        if (parse_count(a, v, 0, MAX_STEPS, &x, err))
-            return -1;
-        o->steps = (int64_t)x;
-    } else if (strcmp(a, "--lr") == 0)
-        return parse_number(a, v, 0, 1e3, &o->adamw.lr, err);
-    else if (strcmp(a, "--eps") == 0)
-        return parse_number(a, v, 0, 1, &o->adamw.eps, err);
-    else if (strcmp(a, "--weight-decay") == 0)
-        return parse_number(a, v, 0, 1e3, &o->adamw.weight_decay, err);
-    else if (strcmp(a, "--betas") == 0)
-        return parse_betas(v, &o->adamw, err);
-    return 0;
-}
-
-static bool needs_value(const train_opts *o, const char *a)
-{
-    static const char *const both[] = {"--checkpoint", "--tokens", "--encoder-tokens", "--seed",
-                                       "--threads"};
-    static const char *const train_only[] = {"--steps", "--lr", "--betas", "--eps",
-                                             "--weight-decay", "--save"};
-    for (size_t k = 0; k < sizeof both / sizeof *both; k++)
-        if (strcmp(a, both[k]) == 0)
-            return true;
-    for (size_t k = 0; o->train && k < sizeof train_only / sizeof *train_only; k++)
-        if (strcmp(a, train_only[k]) == 0)
-            return true;
-    return !o->train && strcmp(a, "--out") == 0;
-}
-
+/* Returns TFX_OPTIONS_PROCEED, or the exit status (0 after --help, 1 with err set). */
 static int parse_opts(int argc, char **argv, train_opts *o, tfx_error *err)
 {
-    const char *cmd = o->train ? "train" : "grad";
-    for (int i = 1; i < argc; i++) {
-        int taken = tfx_cli_take_common(&o->common, argc, argv, &i, err);
-        if (taken < 0)
-            return -1;
-        if (taken)
-            continue;
-        if (!needs_value(o, argv[i])) {
-            if (tfx_cli_take_file(&o->common, argv[i], err))
-                return -1;
-            continue;
-        }
-        const char *a = argv[i], *v = tfx_cli_value(argc, argv, &i, err);
-        if (!v || take_value(o, a, v, err))
-            return -1;
-    }
-    if (o->common.n_files != 1)
-        return tfx_fail(err, "tfx %s takes one recipe (see tfx %s --help)", cmd, cmd);
-    if (!o->tokens)
-        return tfx_fail(err, "tfx %s needs --tokens (see tfx %s --help)", cmd, cmd);
-    if (!o->train && !o->out)
-        return tfx_fail(err, "tfx grad needs --out FILE for the gradients");
-    return 0;
+    int rc = tfx_options_parse(&specs[o->train], argc, argv, o, tfx_cli_take_arg, err);
+    if (rc != TFX_OPTIONS_PROCEED)
+        return rc;
+    if (o->betas && parse_betas(o->betas, &o->adamw, err))
+        return 1;
+    if (!o->train)
+        return TFX_OPTIONS_PROCEED;
+    if (o->data && o->tokens)
+        return tfx_fail(err, "tfx train takes --data or --tokens, not both"), 1;
+    if (!o->tokens && !o->data)
+        return tfx_fail(err, "tfx train needs --data or --tokens (see tfx train --help)"), 1;
+    if (!o->data && (o->val || o->resume || o->log || o->contexts || o->result))
+        return tfx_fail(err, "--val, --resume, --log, --eval-contexts and --result are for a run on --data"), 1;
+    return TFX_OPTIONS_PROCEED;
 }
 
 /* "5,17,3;4,9,1" → B sequences of one length into out[cap]; *len gets the length. Returns B
@@ -254,6 +232,46 @@ static int read_batch(const train_opts *o, const tfx_spec *s, batch *b, tfx_erro
 
 /* ---- the report --------------------------------------------------------------------------- */
 
+double tfx_cmd_train_mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
+
+double tfx_cmd_train_peak_rss_mib(void) { return tfx_peak_rss_mib(); }
+
+uint64_t tfx_cmd_train_plan_total(const tfx_train_plan *p)
+{
+    return p->weights + p->grads + p->moments + p->saved + p->workspace;
+}
+
+void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
+{
+    const tfx_train_plan *p = &t->plan;
+    const tfx_spec *s = l->spec;
+    long long B = t->shape.batch, T = t->shape.tokens, C = s->d_model, N = l->counts.total;
+    fprintf(out, "  memory plan    %.2f MiB\n", tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
+    fprintf(out, "    weights            %9.2f MiB  N × 4 B, N = %lld parameters (tied once; each tensor padded to 64 B)\n",
+            tfx_cmd_train_mib(p->weights), N);
+    fprintf(out, "    gradients          %9.2f MiB  N × 4 B (the weights' layout; a tied tensor's uses sum into one)\n",
+            tfx_cmd_train_mib(p->grads));
+    if (p->moments)
+        fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", tfx_cmd_train_mib(p->moments));
+    fprintf(out, "    saved activations  %9.2f MiB  per layer %lld inputs (norms, sublayers) of B·T·C = %lld·%lld·%lld "
+                 "floats, + each attention and FFN call's own workspace and cache\n",
+            tfx_cmd_train_mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
+    fprintf(out, "    workspace          %9.2f MiB  logits B·T·V = %lld·%lld·%lld floats; each stack's residual, 6 "
+                 "placement scratch and the residual's gradient, B·T·C each; the largest backward scratch\n",
+            tfx_cmd_train_mib(p->workspace), B, T, (long long)s->vocab);
+    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", tfx_cmd_train_peak_rss_mib(),
+            tfx_cmd_train_peak_rss_mib() / tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
+}
+
+json_t *tfx_cmd_train_plan_json(const tfx_trainer *t)
+{
+    const tfx_train_plan *p = &t->plan;
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)p->weights,
+                     "gradients", (json_int_t)p->grads, "moments", (json_int_t)p->moments,
+                     "saved_activations", (json_int_t)p->saved, "workspace",
+                     (json_int_t)p->workspace, "total", (json_int_t)tfx_cmd_train_plan_total(p));
+}
+
 static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
                         const double *losses, int64_t n_losses, tfx_error *err)
 {
@@ -267,17 +285,21 @@ static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trai
 
 /* ---- the commands ------------------------------------------------------------------------- */
 
-static int load_weights(const train_opts *o, const tfx_loaded *l, tfx_weights *w, char *ckpt,
-                        size_t cap, tfx_error *err)
+int tfx_cmd_train_load_weights(const train_opts *o, const tfx_loaded *l, tfx_weights *w, char *ckpt,
+                               size_t cap, tfx_error *err)
 {
     if (tfx_weights_alloc(w, l->model, err))
         return -1;
     bool from_recipe = !o->checkpoint && l->spec->checkpoint && tfx_node_get(l->spec->checkpoint, "file");
-    if (!o->checkpoint && !from_recipe)
-        return tfx_weights_init(w, l->model, o->seed, l->spec->init_std, openblas_get_num_threads(),
-                                NULL, NULL, err);
-    if (o->checkpoint)
-        snprintf(ckpt, cap, "%s", o->checkpoint);
+    if (!o->checkpoint && !o->resume && !from_recipe) {
+        if (tfx_weights_init(w, l->model, (uint64_t)o->seed, l->spec->init_std, openblas_get_num_threads(),
+                             NULL, NULL, err))
+            return -1;
+        tfx_train_scale_residual_init(l->model, w);
+        return 0;
+    }
+    if (o->resume || o->checkpoint)
+        snprintf(ckpt, cap, "%s", o->resume ? o->resume : o->checkpoint);
     else if (tfx_checkpoint_path(l->spec, ckpt, cap, err))
         return -1;
     if (tfx_checkpoint_load(w, l->model, ckpt, NULL, NULL, err))
@@ -311,7 +333,7 @@ static int run(train_opts *o, tfx_error *err)
     char ckpt[4096] = "";
     if (!reg || !(l = tfx_load_from(o->common.files[0], o->common.sets, NULL, o->common.n_sets, reg, 1, err)))
         goto out;
-    if (read_batch(o, l->spec, &b, err) || load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
+    if (read_batch(o, l->spec, &b, err) || tfx_cmd_train_load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
         (o->out && tfx_output_check(o->out, o->train ? "--save" : "--out", err)) ||
         tfx_trainer_init(&t, l->model, &w, &b.shape, o->train, err))
         goto out;
@@ -341,20 +363,14 @@ out:
 
 static int command(int argc, char **argv, bool train)
 {
-    train_opts o = {.train = train, .steps = 1, .seed = 1,
-                    .adamw = {.lr = 1e-3, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
-                              .weight_decay = 0.01}};
+    train_opts o = {.train = train, .min_lr = -1}; /* min_lr < 0: lr/10 */
     tfx_error err = {{0}};
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            fputs(train ? train_usage : grad_usage, stdout);
-            return 0;
-        }
-    if (parse_opts(argc, argv, &o, &err))
-        return tfx_cli_error(&err);
+    int parsed = parse_opts(argc, argv, &o, &err);
+    if (parsed != TFX_OPTIONS_PROCEED)
+        return parsed ? tfx_cli_error(&err) : 0;
     if (o.threads)
         openblas_set_num_threads((int)o.threads);
-    if (run(&o, &err))
+    if (o.data ? tfx_cmd_train_data(&o, &err) : run(&o, &err))
         return tfx_cli_error(&err);
     return 0;
 }

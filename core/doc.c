@@ -241,6 +241,10 @@ static void ints_text(const tfx_figure *f, char *buf, size_t cap)
 static void real_text(char *buf, size_t cap, double v, int decimals)
 {
     char raw[64];
+    if (isnan(v)) { /* a figure that has no value: a loss at a length the positions cannot reach */
+        snprintf(buf, cap, "n/a");
+        return;
+    }
     if (!isfinite(v) || fabs(v) >= 9e18) {
         snprintf(buf, cap, "%.*g", decimals + 3, v);
         return;

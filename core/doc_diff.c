@@ -2,6 +2,7 @@
  * document, a row per figure, the difference to the first column; text in blocks of columns
  * that fit the terminal. */
 #include <inttypes.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,7 @@ static void cell(char *buf, size_t cap, const tfx_doc *docs, int d, const tfx_fi
     if (unit) /* the unit is in the row's name */
         *unit = '\0';
     double v = tfx_figure_number(f), b = base ? tfx_figure_number(base) : 0;
-    if (d == 0 || !numeric(f) || !numeric(base) || v == b)
+    if (d == 0 || !numeric(f) || !numeric(base) || v == b || isnan(v) || isnan(b))
         snprintf(buf, cap, "%s", main);
     else if (b == 0)
         snprintf(buf, cap, "%.480s (new)", main);
@@ -229,7 +230,7 @@ static void csv_diff(FILE *out, const tfx_doc *docs, int n, const rows *r)
             fputc(',', out);
             if (f && f->kind == TFX_VALUE_INT)
                 fprintf(out, "%" PRId64, f->i);
-            else if (f && f->kind == TFX_VALUE_REAL)
+            else if (f && f->kind == TFX_VALUE_REAL && !isnan(f->d))
                 fprintf(out, "%.*f", f->decimals + 2, f->d);
             else if (f && f->kind == TFX_VALUE_TEXT)
                 tfx_csv_field(out, f->text, false);
@@ -249,9 +250,10 @@ static json_t *json_diff(const tfx_doc *docs, int n)
             const tfx_figure *f = &docs[d].figs[i], *b = tfx_doc_find(&docs[0], f->key);
             if (!numeric(f) || !numeric(b))
                 continue;
+            double dv = tfx_figure_number(f) - tfx_figure_number(b);
             json_object_set_new(diff, f->key, f->kind == TFX_VALUE_INT && b->kind == TFX_VALUE_INT
                                                   ? json_integer(f->i - b->i)
-                                                  : json_real(tfx_figure_number(f) - tfx_figure_number(b)));
+                                                  : isnan(dv) ? json_null() : json_real(dv));
         }
         if (!col || !diff || json_object_set_new(col, "diff_to_first", diff) ||
             json_array_append_new(all, col)) {

@@ -1,6 +1,7 @@
 /* core/doc_emit.c — the four generic emitters of a report document: aligned text, markdown
  * tables, CSV rows and nested JSON (through jansson). They format; they never compute. */
 #include <inttypes.h>
+#include <math.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +248,10 @@ static void csv_value(FILE *out, const tfx_figure *f)
 {
     switch (f->kind) {
     case TFX_VALUE_INT: fprintf(out, "%" PRId64, f->i); break;
-    case TFX_VALUE_REAL: fprintf(out, "%.15g", f->d); break;
+    case TFX_VALUE_REAL:
+        if (!isnan(f->d)) /* NaN: an empty field */
+            fprintf(out, "%.15g", f->d);
+        break;
     case TFX_VALUE_TEXT: tfx_csv_field(out, f->text, false); break;
     case TFX_VALUE_INTS:
         fputc('"', out);
@@ -287,7 +291,7 @@ static json_t *json_value(const tfx_figure *f)
 {
     switch (f->kind) {
     case TFX_VALUE_INT: return json_integer(f->i);
-    case TFX_VALUE_REAL: return json_real(f->d);
+    case TFX_VALUE_REAL: return isnan(f->d) ? json_null() : json_real(f->d); /* JSON has no NaN */
     case TFX_VALUE_TEXT: return json_string(f->text);
     case TFX_VALUE_INTS: {
         json_t *a = json_array();

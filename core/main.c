@@ -27,7 +27,8 @@ static const char help[] =
     "  validate FILE...  check recipes; prints nothing when they are good\n"
     "  import CONFIG     a recipe from a Hugging Face config.json, on stdout\n"
     "  grad RECIPE       the next-token loss and every gradient, in the checkpoint's layout\n"
-    "  train RECIPE      AdamW steps on a batch of token sequences\n"
+    "  train RECIPE      train on a data file (or one batch of tokens): AdamW, schedule, eval\n"
+    "  eval RECIPE       loss and perplexity of trained weights on data, at any context\n"
     "  plugins           list installed plugins, their options and files\n"
     "  help [COMMAND]    this text, or a command's own help\n"
     "\n"
@@ -53,6 +54,7 @@ static const command commands[] = {
     {"plugins", tfx_cmd_plugins},
     {"grad", tfx_cmd_grad},
     {"train", tfx_cmd_train},
+    {"eval", tfx_cmd_eval},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -62,6 +64,18 @@ static const command *find_command(const char *name)
         if (strcmp(commands[i].name, name) == 0)
             return &commands[i];
     return NULL;
+}
+
+/* Say that `name` is no command, with the nearest one; returns the exit status (2). */
+static int unknown_command(const char *name)
+{
+    const char *names[N_COMMANDS];
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        names[i] = commands[i].name;
+    char hint[160];
+    fprintf(stderr, "tfx: unknown command '%s'%s; see tfx --help\n", name,
+            tfx_did_you_mean(hint, sizeof hint, name, names, N_COMMANDS));
+    return 2;
 }
 
 /* Debian's OpenBLAS 0.3.21 does not recognise recent AVX-512 CPUs (AMD Zen 4/5) and falls back
@@ -134,23 +148,14 @@ static int dispatch(int argc, char **argv)
             return 0;
         }
         const command *c = find_command(argv[2]);
-        if (!c) {
-            fprintf(stderr, "tfx: unknown command '%s' (see tfx --help)\n", argv[2]);
-            return 2;
-        }
+        if (!c)
+            return unknown_command(argv[2]);
         char *sub[] = {argv[2], "--help", NULL};
         return c->run(2, sub);
     }
     const command *c = find_command(argv[1]);
-    if (!c) {
-        const char *names[N_COMMANDS];
-        for (size_t i = 0; i < N_COMMANDS; i++)
-            names[i] = commands[i].name;
-        const char *hint = tfx_suggest(argv[1], names, N_COMMANDS);
-        fprintf(stderr, "tfx: unknown command '%s'%s%s%s (see tfx --help)\n", argv[1],
-                hint ? "; did you mean '" : "", hint ? hint : "", hint ? "'?" : "");
-        return 2;
-    }
+    if (!c)
+        return unknown_command(argv[1]);
     return c->run(argc - 1, argv + 1);
 }
 

@@ -8,8 +8,8 @@
 #include <oneapi/dnnl/dnnl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "gemv.h"
 
 typedef struct mm_weight {
@@ -524,23 +524,7 @@ int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, in
 
 /* ---- the choice ----------------------------------------------------------------------------- */
 
-int tfx_bf16_prefill_parse(const char *text, tfx_bf16_prefill *mode, tfx_error *err)
-{
-    static const char *const names[] = {"auto", "onednn", "fp32"};
-    for (int i = 0; i < 3; i++)
-        if (strcmp(text, names[i]) == 0) {
-            *mode = (tfx_bf16_prefill)i;
-            return 0;
-        }
-    return tfx_fail(err, "--bf16-prefill '%s': expected auto, onednn or fp32", text);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+const char *const tfx_bf16_prefill_names[] = {"auto", "onednn", "fp32", NULL};
 
 enum { REPS = 3 };
 
@@ -551,7 +535,7 @@ static int best_rate(tfx_mm *mm, float *out, const float *in, const float *W, in
 {
     *gflops = 0;
     for (int rep = 0; rep <= REPS; rep++) {
-        double t0 = now();
+        double t0 = tfx_now();
         if (mm) {
             int rc = tfx_mm_linear(mm, out, in, W, NULL, M, err);
             if (rc)
@@ -560,7 +544,7 @@ static int best_rate(tfx_mm *mm, float *out, const float *in, const float *W, in
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, 1.0f, in,
                         (int)K, W, (int)K, 0.0f, out, (int)N);
         }
-        double rate = 2.0 * (double)M * (double)N * (double)K / (now() - t0) / 1e9;
+        double rate = 2.0 * (double)M * (double)N * (double)K / (tfx_now() - t0) / 1e9;
         if (rep && rate > *gflops)
             *gflops = rate;
     }

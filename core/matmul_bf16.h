@@ -56,8 +56,8 @@ typedef enum tfx_bf16_prefill {
     TFX_BF16_PREFILL_FP32,        /* OpenBLAS's sgemm over the fp32 weights */
 } tfx_bf16_prefill;
 
-/* "auto", "onednn", "fp32" → mode; returns 0, or -1 with err quoting the text. */
-int tfx_bf16_prefill_parse(const char *text, tfx_bf16_prefill *mode, tfx_error *err);
+/* The modes' names in tfx_bf16_prefill's order, NULL-terminated: --bf16-prefill's choices. */
+extern const char *const tfx_bf16_prefill_names[];
 
 typedef struct tfx_prefill_choice {
     bool onednn;                  /* route prefill's linears through mm */

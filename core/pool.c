@@ -5,7 +5,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
-#include <time.h>
+
+#include "clock.h"
 
 enum { MAX_THREADS = 256 };
 #define SPIN_NS 200000 /* how long an idle worker looks for the next job before sleeping */
@@ -24,13 +25,6 @@ static struct {
     void *ctx;
     int64_t n, part;
 } pool = {.n_threads = 1, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 static void cpu_relax(void)
 {
@@ -51,13 +45,13 @@ static void run_part(int id)
 /* Wait for a generation other than `seen`: spin, then sleep. Returns it. */
 static uint64_t next_generation(uint64_t seen)
 {
-    int64_t deadline = now_ns() + SPIN_NS;
+    int64_t deadline = tfx_now_ns() + SPIN_NS;
     for (int i = 1;; i++) {
         uint64_t g = atomic_load_explicit(&pool.generation, memory_order_acquire);
         if (g != seen || atomic_load(&pool.stop))
             return g;
         cpu_relax();
-        if (i % 256 == 0 && now_ns() > deadline)
+        if (i % 256 == 0 && tfx_now_ns() > deadline)
             break;
     }
     pthread_mutex_lock(&pool.lock);

@@ -16,6 +16,10 @@ typedef struct tfx_progress {
 void tfx_progress_start(tfx_progress *p, const char *label);
 /* done of total units finished; redraws at most ten times a second. */
 void tfx_progress_update(tfx_progress *p, uint64_t done, uint64_t total);
+/* A training run's line: step of steps, the loss, tokens/s, seconds elapsed and, from the
+ * `done` steps taken since start, seconds to go; redraws at most ten times a second. */
+void tfx_progress_steps(tfx_progress *p, int64_t step, int64_t steps, int64_t done, double loss,
+                        double tokens_per_s);
 /* Clear the line. */
 void tfx_progress_end(tfx_progress *p);
 

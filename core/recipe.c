@@ -246,13 +246,16 @@ static int check_depth(const char *text, size_t len, const char *file, tfx_error
     for (bool done = false; !done && rc == 0 && yaml_parser_parse(&p, &e);) {
         bool node = e.type == YAML_SCALAR_EVENT || e.type == YAML_ALIAS_EVENT ||
                     e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT;
+        bool opens = e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT;
         bool key = node && depth > 0 && open[depth - 1].map && !open[depth - 1].at_value;
-        if (node && !key && depth > MAX_DEPTH)
+        /* a scalar key is reported at its value; a collection, key or not, is never opened
+         * past the limit (open[] holds MAX_DEPTH + 2) */
+        if (node && (!key || opens) && depth > MAX_DEPTH)
             rc = tfx_fail_at(err, (tfx_mark){file, (int)e.start_mark.line + 1, (int)e.start_mark.column + 1},
                              "nesting deeper than %d levels", MAX_DEPTH);
         if (node && depth > 0 && open[depth - 1].map)
             open[depth - 1].at_value = !open[depth - 1].at_value;
-        if (rc == 0 && (e.type == YAML_SEQUENCE_START_EVENT || e.type == YAML_MAPPING_START_EVENT))
+        if (rc == 0 && opens)
             open[depth++] = (open_node){.map = e.type == YAML_MAPPING_START_EVENT};
         if (e.type == YAML_SEQUENCE_END_EVENT || e.type == YAML_MAPPING_END_EVENT)
             depth--;

@@ -95,6 +95,8 @@ void tfx_doc_compare_column(tfx_doc *d, const tfx_compare_column *c)
     doc_costs(d, &c->item);
     if (c->run.measured || c->run.error[0])
         doc_run(d, &c->run);
+    if (c->train.measured || c->train.error[0])
+        tfx_doc_compare_train(d, &c->train);
 }
 
 int tfx_report_compare(FILE *out, tfx_format fmt, const tfx_compare_column *cols, int n, int width,
@@ -183,7 +185,8 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
         return -1;
     FILE *f = out.f;
     bool run = any_run(cols, n);
-    int height = tfx_compare_svg_height(n);
+    int curves = tfx_compare_svg_curves(NULL, 0, 0, cols, n); /* the training panels' row, if any */
+    int height = tfx_compare_svg_height(n) + curves;
     double *v = calloc((size_t)(n > 0 ? n : 1), TFX_PART_COUNT * sizeof *v);
     char (*titles)[TITLE_CAP] = calloc((size_t)(n > 0 ? n : 1), sizeof *titles);
     const char **title_ptrs = calloc((size_t)(n > 0 ? n : 1), sizeof *title_ptrs);
@@ -202,7 +205,8 @@ int tfx_compare_svg(const char *path, const tfx_compare_column *cols, int n, tfx
                "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
             TFX_CHART_WIDTH, height, TFX_CHART_WIDTH, height);
     svg_panels(f, cols, n, title_ptrs, v, run);
-    svg_key(f, cols, n, title_ptrs, MARGIN + 2 * (PANEL_H + MARGIN) + 20);
+    tfx_compare_svg_curves(f, MARGIN + 2 * (PANEL_H + MARGIN), TFX_CHART_WIDTH, cols, n);
+    svg_key(f, cols, n, title_ptrs, MARGIN + 2 * (PANEL_H + MARGIN) + curves + 20);
     fputs("</svg>\n", f);
     free(v), free(titles), free(title_ptrs);
     return tfx_output_commit(&out, err);

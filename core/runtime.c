@@ -14,10 +14,6 @@
 #include "host.h"
 #include "sizes.h"
 
-#define ALIGN_FLOATS 16
-
-static int64_t pad(int64_t floats) { return (floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
-
 static float *const *weights_of(const tfx_runtime *rt, const tfx_instance *inst)
 {
     return rt->weights->data + inst->first;
@@ -112,7 +108,7 @@ typedef struct run_sizes {
 static int add_checked(int64_t *sum, int64_t n, tfx_error *err)
 {
     int64_t padded;
-    if (tfx_round_up_overflows(n, ALIGN_FLOATS, &padded) || tfx_add_overflows(*sum, padded, sum))
+    if (tfx_pad_floats_overflows(n, &padded) || tfx_add_overflows(*sum, padded, sum))
         return tfx_fail(err, "the run state's size overflows 64 bits");
     return 0;
 }
@@ -192,13 +188,13 @@ static float *place_cache(const tfx_runtime *rt, float *at, int64_t n)
 {
     if (checking(&rt->limits))
         guard_set(at + n);
-    return at + pad(guarded(&rt->limits, n));
+    return at + tfx_pad_floats(guarded(&rt->limits, n));
 }
 
 static int alloc_caches(tfx_runtime *rt, const run_sizes *sz, tfx_error *err)
 {
     const tfx_model *m = rt->model;
-    rt->cache_block = aligned_alloc(64, (size_t)pad(sz->caches ? sz->caches : 1) * sizeof(float));
+    rt->cache_block = aligned_alloc(64, (size_t)tfx_pad_floats(sz->caches ? sz->caches : 1) * sizeof(float));
     if (!rt->cache_block)
         return tfx_fail(err, "cannot allocate %" PRId64 " bytes for the KV caches",
                         sz->caches * (int64_t)sizeof(float));
@@ -251,17 +247,17 @@ int tfx_runtime_init(tfx_runtime *rt, const tfx_model *m, const tfx_weights *w,
         tfx_fail(err, "cannot allocate %" PRId64 " bytes for activations", floats * 4);
         goto err_free;
     }
-    int64_t C = m->spec->d_model, rc = pad(sz.rows * C);
+    int64_t C = m->spec->d_model, rc = tfx_pad_floats(sz.rows * C);
     float *next = rt->block;
     rt->x = next, next += rc;
     for (int i = 0; i < 3; i++)
         rt->scratch[i] = next, next += rc;
-    rt->workspace = next, next += pad(guarded(limits, sz.workspace));
+    rt->workspace = next, next += tfx_pad_floats(guarded(limits, sz.workspace));
     rt->workspace_floats = sz.workspace;
-    rt->logits = next, next += pad(limits->max_tokens * m->spec->vocab);
-    rt->memory = next, next += pad(limits->encoder_tokens * C);
-    rt->pooled = next, next += pad(C);
-    rt->probs = next, next += pad(m->spec->vocab);
+    rt->logits = next, next += tfx_pad_floats(limits->max_tokens * m->spec->vocab);
+    rt->memory = next, next += tfx_pad_floats(limits->encoder_tokens * C);
+    rt->pooled = next, next += tfx_pad_floats(C);
+    rt->probs = next, next += tfx_pad_floats(m->spec->vocab);
     rt->pos = (int32_t *)next;
     if (alloc_caches(rt, &sz, err))
         goto err_free;

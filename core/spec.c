@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "text.h"
 
 #define MAX_DIM INT32_MAX      /* BLAS takes int sizes */
 #define MAX_LAYERS 100000
@@ -34,16 +35,57 @@ typedef struct build_ctx {
     const tfx_recipe *recipe;
     const tfx_registry *reg;
     tfx_spec *spec;
-    tfx_error *err;
+    tfx_error *err;               /* each check's own error: &scratch */
+    tfx_error scratch;
+    char found[TFX_ERROR_MSG];    /* the errors kept so far, one a line */
+    int n_found, n_left_out;      /* kept, and those that did not fit in `found` */
 } build_ctx;
 
-static tfx_mark root_mark(const build_ctx *cx) { return cx->recipe->root->mark; }
+static tfx_mark root_mark(build_ctx *cx) { return cx->recipe->root->mark; }
+
+/* ---- every error of a recipe -------------------------------------------------------------- */
+
+#define ROOM_FOR_COUNT 48         /* kept free in `found` for "(and N more errors)" */
+
+/* A check returned rc: when it failed, keep the error it left in cx->err (once: the message is
+ * cleared, and a line already kept, such as a top-level section's error seen again from the
+ * second stack, is not repeated) so that checking can go on. Returns rc. */
+static int keep(build_ctx *cx, int rc)
+{
+    char *msg = cx->err->msg;
+    if (!rc || !msg[0])
+        return rc;
+    size_t len = strlen(msg), used = strlen(cx->found);
+    for (const char *p = cx->found; (p = strstr(p, msg)) != NULL; p += len)
+        if ((p == cx->found || p[-1] == '\n') && (p[len] == '\n' || p[len] == '\0')) {
+            msg[0] = '\0';
+            return rc;
+        }
+    if (used + 1 + len < sizeof cx->found - ROOM_FOR_COUNT)
+        tfx_text_append(cx->found, sizeof cx->found, "%s%s", used ? "\n" : "", msg);
+    else
+        cx->n_left_out++;
+    cx->n_found++;
+    msg[0] = '\0';
+    return rc;
+}
+
+/* All the errors kept, one a line, into err; returns -1 (0 when there were none). */
+static int report_found(build_ctx *cx, tfx_error *err)
+{
+    if (cx->n_found == 0)
+        return 0;
+    if (cx->n_left_out)
+        tfx_text_append(cx->found, sizeof cx->found, "\n(and %d more errors)", cx->n_left_out);
+    return tfx_fail(err, "%s", cx->found);
+}
 
 /* ---- key checking ------------------------------------------------------------------------- */
 
-static int check_keys(const build_ctx *cx, const tfx_node *map, const char *const *allowed,
+static int check_keys(build_ctx *cx, const tfx_node *map, const char *const *allowed,
                       size_t n_allowed, const char *where)
 {
+    int rc = 0;
     for (size_t i = 0; i < map->n; i++) {
         const char *key = map->keys[i];
         int known = 0;
@@ -51,26 +93,35 @@ static int check_keys(const build_ctx *cx, const tfx_node *map, const char *cons
             known = strcmp(key, allowed[j]) == 0;
         if (known)
             continue;
-        const char *hint = tfx_suggest(key, allowed, n_allowed);
-        if (hint)
-            return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s (did you mean '%s'?)",
-                               key, where, hint);
-        return tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s", key, where);
+        char hint[160];
+        rc = keep(cx, tfx_fail_at(cx->err, map->key_marks[i], "unknown key '%s'%s%s", key, where,
+                                  tfx_did_you_mean(hint, sizeof hint, key, allowed, n_allowed)));
     }
-    return 0;
+    return rc;
 }
 
 /* ---- typed top-level values --------------------------------------------------------------- */
 
+/* Whether `map` holds a key that is `key` misspelt (check_keys has suggested `key` for it). */
+static bool misspelt(const tfx_node *map, const char *key)
+{
+    for (size_t i = 0; map && map->type == TFX_NODE_MAP && i < map->n; i++)
+        if (tfx_suggest(map->keys[i], &key, 1))
+            return true;
+    return false;
+}
+
 /* An integer key in [lo, hi]; `def` < 0 means required. `scope` is the stack section that may
  * override the top level, or NULL. */
-static int read_size(const build_ctx *cx, const tfx_node *scope, const char *key, int64_t lo,
+static int read_size(build_ctx *cx, const tfx_node *scope, const char *key, int64_t lo,
                      int64_t hi, int64_t def, int64_t *out)
 {
     const tfx_node *n = scope ? tfx_node_get(scope, key) : NULL;
     if (!n)
         n = tfx_node_get(cx->recipe->root, key);
     if (!n) {
+        if (def < 0 && (misspelt(scope, key) || misspelt(cx->recipe->root, key)))
+            return -1; /* said already: "unknown key ... (did you mean '<key>'?)" */
         if (def < 0)
             return tfx_fail_at(cx->err, root_mark(cx), "missing required key '%s'", key);
         *out = def;
@@ -84,7 +135,7 @@ static int read_size(const build_ctx *cx, const tfx_node *scope, const char *key
     return 0;
 }
 
-static int read_bool(const build_ctx *cx, const tfx_node *scope, const char *key, bool def,
+static int read_bool(build_ctx *cx, const tfx_node *scope, const char *key, bool def,
                      bool *out)
 {
     const tfx_node *n = scope ? tfx_node_get(scope, key) : NULL;
@@ -97,7 +148,7 @@ static int read_bool(const build_ctx *cx, const tfx_node *scope, const char *key
     return tfx_node_bool(n, key, out, cx->err);
 }
 
-static int read_model_kind(const build_ctx *cx, tfx_model_kind *out)
+static int read_model_kind(build_ctx *cx, tfx_model_kind *out)
 {
     const tfx_node *n = tfx_node_get(cx->recipe->root, "model");
     const char *text;
@@ -111,16 +162,16 @@ static int read_model_kind(const build_ctx *cx, tfx_model_kind *out)
             *out = (tfx_model_kind)k;
             return 0;
         }
-    const char *hint = tfx_suggest(text, model_kind_names, COUNT(model_kind_names));
-    return tfx_fail_at(cx->err, n->mark,
-                       "unknown model '%s'%s%s%s; expected decoder-only, encoder-decoder or encoder-only",
-                       text, hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+    char hint[160], list[128];
+    return tfx_fail_at(cx->err, n->mark, "unknown model '%s'%s; expected %s", text,
+                       tfx_did_you_mean(hint, sizeof hint, text, model_kind_names, COUNT(model_kind_names)),
+                       tfx_join(list, sizeof list, model_kind_names, COUNT(model_kind_names), "or"));
 }
 
 /* ---- option values ------------------------------------------------------------------------ */
 
 /* Parse one option value from `n` (a recipe node, or a default dressed as one). */
-static int parse_option(const build_ctx *cx, const tfx_plugin *p, const tfx_option *o,
+static int parse_option(build_ctx *cx, const tfx_plugin *p, const tfx_option *o,
                         const tfx_node *n, tfx_value *out)
 {
     tfx_error *err = cx->err;
@@ -158,14 +209,11 @@ static int parse_option(const build_ctx *cx, const tfx_plugin *p, const tfx_opti
                 out->i = (int64_t)c;
                 return 0;
             }
-        char list[256] = "";
-        for (size_t c = 0; c < n_choices; c++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", c ? ", " : "",
-                     o->choices[c]);
-        const char *hint = tfx_suggest(text, o->choices, n_choices);
-        return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be one of %s, got '%s'%s%s%s",
-                           o->name, tfx_kind_name(p->kind), p->name, list, text,
-                           hint ? " (did you mean '" : "", hint ? hint : "", hint ? "'?)" : "");
+        char list[256], hint[160];
+        return tfx_fail_at(err, n->mark, "option '%s' of %s plugin '%s' must be %s, got '%s'%s",
+                           o->name, tfx_kind_name(p->kind), p->name,
+                           tfx_join(list, sizeof list, o->choices, n_choices, "or"), text,
+                           tfx_did_you_mean(hint, sizeof hint, text, o->choices, n_choices));
     }
     }
     return tfx_fail(err, "option '%s': unknown type", o->name);
@@ -181,7 +229,7 @@ typedef struct assignment {
 #define MAX_ASSIGN 64
 
 /* Flatten a section map into dotted assignments; later ones replace earlier ones. */
-static int flatten(const build_ctx *cx, const tfx_node *map, const char *prefix, assignment *as,
+static int flatten(build_ctx *cx, const tfx_node *map, const char *prefix, assignment *as,
                    int *n)
 {
     for (size_t i = 0; i < map->n; i++) {
@@ -216,7 +264,7 @@ static int flatten(const build_ctx *cx, const tfx_node *map, const char *prefix,
 }
 
 /* Which plugin a list of section layers names: the last one that names one. */
-static int choose_plugin(const build_ctx *cx, tfx_kind kind, const char *section,
+static int choose_plugin(build_ctx *cx, tfx_kind kind, const char *section,
                          const tfx_node *const *layers, int n_layers, const char *def,
                          const tfx_registered **out, tfx_mark *mark)
 {
@@ -245,17 +293,14 @@ static int choose_plugin(const build_ctx *cx, tfx_kind kind, const char *section
         return 0;
     const char *names[64];
     size_t n = tfx_registry_names(cx->reg, kind, names, 64);
-    char list[512] = "";
-    for (size_t i = 0; i < n; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
-    const char *hint = tfx_suggest(name, names, n);
-    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s%s%s; installed: %s",
-                       tfx_kind_name(kind), name, section, hint ? " (did you mean '" : "",
-                       hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
+    char list[512], hint[160];
+    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s; installed: %s",
+                       tfx_kind_name(kind), name, section, tfx_did_you_mean(hint, sizeof hint, name, names, n),
+                       n ? tfx_join(list, sizeof list, names, n, NULL) : "none");
 }
 
 /* Resolve one slot from its layered section nodes (top level, stack section, pattern entry). */
-static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *section,
+static int resolve_component(build_ctx *cx, tfx_kind kind, const char *section,
                              const tfx_node *const *layers, int n_layers, const char *def,
                              tfx_component *out)
 {
@@ -272,6 +317,7 @@ static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *sec
     out->options = calloc((size_t)p->n_options + 1, sizeof *out->options);
     if (!out->options)
         return tfx_fail(cx->err, "out of memory");
+    int rc = 0;
     for (int a = 0; a < n_as; a++) {
         int found = 0;
         for (int o = 0; o < p->n_options && !found; o++)
@@ -282,13 +328,11 @@ static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *sec
         int n = 0;
         for (int o = 0; o < p->n_options && n < 64; o++)
             names[n++] = p->options[o].name;
-        const char *hint = tfx_suggest(as[a].name, names, (size_t)n);
-        char list[512] = "";
-        for (int o = 0; o < n; o++)
-            snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", o ? ", " : "", names[o]);
-        return tfx_fail_at(cx->err, as[a].key_mark, "unknown option '%s' for %s plugin '%s'%s%s%s; its options: %s",
-                           as[a].name, tfx_kind_name(kind), p->name, hint ? " (did you mean '" : "",
-                           hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
+        char list[512], hint[160];
+        rc = keep(cx, tfx_fail_at(cx->err, as[a].key_mark, "unknown option '%s' for %s plugin '%s'%s; its options: %s",
+                                  as[a].name, tfx_kind_name(kind), p->name,
+                                  tfx_did_you_mean(hint, sizeof hint, as[a].name, names, (size_t)n),
+                                  n ? tfx_join(list, sizeof list, names, (size_t)n, NULL) : "none"));
     }
     for (int o = 0; o < p->n_options; o++) {
         const tfx_node *value = NULL;
@@ -296,8 +340,7 @@ static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *sec
             if (strcmp(as[a].name, p->options[o].name) == 0)
                 value = as[a].value;
         if (value) {
-            if (parse_option(cx, p, &p->options[o], value, &out->options[o]))
-                return -1;
+            rc |= keep(cx, parse_option(cx, p, &p->options[o], value, &out->options[o]));
             continue;
         }
         /* The schema's default, parsed exactly as a recipe value would be. */
@@ -306,11 +349,11 @@ static int resolve_component(const build_ctx *cx, tfx_kind kind, const char *sec
         if (parse_option(cx, p, &p->options[o], &def_node, &out->options[o]))
             return tfx_error_prefix(cx->err, "bad default in plugin '%s'", p->name);
     }
-    return 0;
+    return rc;
 }
 
 /* The section node named `key` of the top level and of the stack section. */
-static void section_layers(const build_ctx *cx, const tfx_node *stack_section, const char *key,
+static void section_layers(build_ctx *cx, const tfx_node *stack_section, const char *key,
                            const tfx_node **layers)
 {
     layers[0] = tfx_node_get(cx->recipe->root, key);
@@ -318,7 +361,7 @@ static void section_layers(const build_ctx *cx, const tfx_node *stack_section, c
 }
 
 /* A per-layer slot: resolve once per entry of the (last given) `pattern`. */
-static int resolve_variants(const build_ctx *cx, tfx_kind kind, const char *key,
+static int resolve_variants(build_ctx *cx, tfx_kind kind, const char *key,
                             const tfx_node *stack_section, const char *def, tfx_variants *out)
 {
     const tfx_node *layers[3];
@@ -339,17 +382,17 @@ static int resolve_variants(const build_ctx *cx, tfx_kind kind, const char *key,
     if (!out->v)
         return tfx_fail(cx->err, "out of memory");
     out->n = n;
+    int rc = 0;
     for (int i = 0; i < n; i++) {
         layers[2] = pattern ? pattern->values[i] : NULL;
         if (layers[2] && layers[2]->type == TFX_NODE_MAP && tfx_node_get(layers[2], "pattern"))
             return tfx_fail_at(cx->err, layers[2]->mark, "a pattern entry cannot hold its own pattern");
-        if (resolve_component(cx, kind, key, layers, 3, def, &out->v[i]))
-            return -1;
+        rc |= keep(cx, resolve_component(cx, kind, key, layers, 3, def, &out->v[i]));
     }
-    return 0;
+    return rc;
 }
 
-static int resolve_single(const build_ctx *cx, tfx_kind kind, const char *key,
+static int resolve_single(build_ctx *cx, tfx_kind kind, const char *key,
                           const tfx_node *stack_section, const char *def, tfx_component *out)
 {
     const tfx_node *layers[2];
@@ -364,7 +407,7 @@ static int resolve_single(const build_ctx *cx, tfx_kind kind, const char *key,
 
 /* ---- stacks ------------------------------------------------------------------------------- */
 
-static int build_stack(const build_ctx *cx, tfx_stack_spec *st, const char *name,
+static int build_stack(build_ctx *cx, tfx_stack_spec *st, const char *name,
                        bool is_decoder, bool has_cross)
 {
     st->name = name;
@@ -374,54 +417,54 @@ static int build_stack(const build_ctx *cx, tfx_stack_spec *st, const char *name
         section = tfx_node_get(cx->recipe->root, name);
         if (section && section->type != TFX_NODE_MAP)
             return tfx_fail_at(cx->err, section->mark, "'%s' must be a map of per-stack keys", name);
-        if (section && check_keys(cx, section, stack_keys, COUNT(stack_keys),
-                                  is_decoder ? " in 'decoder'" : " in 'encoder'"))
-            return -1;
+        if (section) /* an unknown key is kept, and the known ones checked still */
+            check_keys(cx, section, stack_keys, COUNT(stack_keys),
+                       is_decoder ? " in 'decoder'" : " in 'encoder'");
         if (section && !has_cross && tfx_node_get(section, "cross_attention"))
             return tfx_fail_at(cx->err, tfx_node_get(section, "cross_attention")->mark,
                                "the encoder has no cross attention");
     }
-    if (read_size(cx, section, "layers", 1, MAX_LAYERS, -1, &st->layers))
-        return -1;
-    if (resolve_single(cx, TFX_KIND_POSITION, "position", section, "learned", &st->position) ||
-        resolve_single(cx, TFX_KIND_NORM, "norm", section, "layernorm", &st->norm) ||
-        resolve_single(cx, TFX_KIND_PLACEMENT, "placement", section, "pre", &st->placement) ||
-        resolve_variants(cx, TFX_KIND_ATTENTION, "attention", section, is_decoder ? "causal" : "self",
-                         &st->attention) ||
-        resolve_variants(cx, TFX_KIND_FFN, "ffn", section, "mlp", &st->ffn))
-        return -1;
-    if (has_cross &&
-        resolve_variants(cx, TFX_KIND_ATTENTION, "cross_attention", section, "cross", &st->cross_attention))
-        return -1;
+    /* each part checked even when another is bad: every error of the stack is kept */
+    int rc = keep(cx, read_size(cx, section, "layers", 1, MAX_LAYERS, -1, &st->layers));
+    rc |= keep(cx, resolve_single(cx, TFX_KIND_POSITION, "position", section, "learned", &st->position));
+    rc |= keep(cx, resolve_single(cx, TFX_KIND_NORM, "norm", section, "layernorm", &st->norm));
+    rc |= keep(cx, resolve_single(cx, TFX_KIND_PLACEMENT, "placement", section, "pre", &st->placement));
+    rc |= keep(cx, resolve_variants(cx, TFX_KIND_ATTENTION, "attention", section,
+                                    is_decoder ? "causal" : "self", &st->attention));
+    rc |= keep(cx, resolve_variants(cx, TFX_KIND_FFN, "ffn", section, "mlp", &st->ffn));
+    if (has_cross)
+        rc |= keep(cx, resolve_variants(cx, TFX_KIND_ATTENTION, "cross_attention", section, "cross",
+                                        &st->cross_attention));
+    if (rc)
+        return -1; /* the checks below need every plugin resolved */
     for (int i = 0; i < st->attention.n; i++)
         if (st->attention.v[i].plugin->desc->attention->uses_memory)
-            return tfx_fail_at(cx->err, st->attention.v[i].mark,
-                               "attention plugin '%s' attends to an encoder's output; use it as cross_attention",
-                               st->attention.v[i].plugin->desc->name);
+            rc |= keep(cx, tfx_fail_at(cx->err, st->attention.v[i].mark,
+                                       "attention plugin '%s' attends to an encoder's output; use it as cross_attention",
+                                       st->attention.v[i].plugin->desc->name));
     for (int i = 0; i < st->cross_attention.n; i++)
         if (!st->cross_attention.v[i].plugin->desc->attention->uses_memory)
-            return tfx_fail_at(cx->err, st->cross_attention.v[i].mark,
-                               "cross_attention needs a plugin that attends to the encoder (such as 'cross'), not '%s'",
-                               st->cross_attention.v[i].plugin->desc->name);
+            rc |= keep(cx, tfx_fail_at(cx->err, st->cross_attention.v[i].mark,
+                                       "cross_attention needs a plugin that attends to the encoder (such as 'cross'), not '%s'",
+                                       st->cross_attention.v[i].plugin->desc->name));
     bool final_default = st->placement.plugin->desc->placement->final_norm != 0;
-    if (read_bool(cx, section, "embed_norm", false, &st->embed_norm) ||
-        read_bool(cx, section, "final_norm", final_default, &st->final_norm))
-        return -1;
-    return 0;
+    rc |= keep(cx, read_bool(cx, section, "embed_norm", false, &st->embed_norm));
+    rc |= keep(cx, read_bool(cx, section, "final_norm", final_default, &st->final_norm));
+    return rc;
 }
 
 /* ---- dimensions --------------------------------------------------------------------------- */
 
-static int read_dims(const build_ctx *cx, tfx_spec *s)
+static int read_dims(build_ctx *cx, tfx_spec *s)
 {
     const tfx_node *root = cx->recipe->root;
-    if (read_size(cx, NULL, "vocab", 1, MAX_DIM, -1, &s->vocab) ||
-        read_size(cx, NULL, "d_model", 1, MAX_DIM, -1, &s->d_model) ||
-        read_size(cx, NULL, "heads", 1, MAX_DIM, -1, &s->heads) ||
-        read_size(cx, NULL, "context", 1, MAX_DIM, -1, &s->context) ||
-        read_size(cx, NULL, "kv_heads", 1, MAX_DIM, s->heads, &s->kv_heads) ||
-        read_size(cx, NULL, "token_types", 0, MAX_DIM, 0, &s->token_types))
-        return -1;
+    int rc = keep(cx, read_size(cx, NULL, "vocab", 1, MAX_DIM, -1, &s->vocab));
+    rc |= keep(cx, read_size(cx, NULL, "d_model", 1, MAX_DIM, -1, &s->d_model));
+    rc |= keep(cx, read_size(cx, NULL, "heads", 1, MAX_DIM, -1, &s->heads));
+    rc |= keep(cx, read_size(cx, NULL, "context", 1, MAX_DIM, -1, &s->context));
+    rc |= keep(cx, read_size(cx, NULL, "token_types", 0, MAX_DIM, 0, &s->token_types));
+    if (rc || read_size(cx, NULL, "kv_heads", 1, MAX_DIM, s->heads, &s->kv_heads))
+        return -1; /* the relations below need every size */
     const tfx_node *hd = tfx_node_get(root, "head_dim");
     if (hd) {
         if (read_size(cx, NULL, "head_dim", 1, MAX_DIM, -1, &s->head_dim))
@@ -445,7 +488,7 @@ static int read_dims(const build_ctx *cx, tfx_spec *s)
     return 0;
 }
 
-static int read_strings(const build_ctx *cx, tfx_spec *s)
+static int read_strings(build_ctx *cx, tfx_spec *s)
 {
     const tfx_node *n = tfx_node_get(cx->recipe->root, "name");
     if (!n)
@@ -464,7 +507,7 @@ static int read_strings(const build_ctx *cx, tfx_spec *s)
     return 0;
 }
 
-static int read_flags(const build_ctx *cx, tfx_spec *s)
+static int read_flags(build_ctx *cx, tfx_spec *s)
 {
     const tfx_node *n = tfx_node_get(cx->recipe->root, "init_std");
     s->init_std = 0.02;
@@ -497,46 +540,60 @@ static int read_flags(const build_ctx *cx, tfx_spec *s)
 
 /* ---- public ------------------------------------------------------------------------------- */
 
+/* The stacks of s->kind, each checked even when the other is bad. */
+static int build_stacks(build_ctx *cx, tfx_spec *s)
+{
+    switch (s->kind) {
+    case TFX_MODEL_DECODER_ONLY:
+        s->n_stacks = 1;
+        return keep(cx, build_stack(cx, &s->stacks[0], "decoder", true, false));
+    case TFX_MODEL_ENCODER_ONLY:
+        s->n_stacks = 1;
+        return keep(cx, build_stack(cx, &s->stacks[0], "encoder", false, false));
+    case TFX_MODEL_ENCODER_DECODER:
+        s->n_stacks = 2;
+        return keep(cx, build_stack(cx, &s->stacks[0], "encoder", false, false)) |
+               keep(cx, build_stack(cx, &s->stacks[1], "decoder", true, true));
+    }
+    return 0;
+}
+
+/* Every check whose inputs are good runs, so that a recipe's errors come all at once. */
+static void build(build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *root = cx->recipe->root;
+    check_keys(cx, root, top_keys, COUNT(top_keys), "");
+    keep(cx, read_strings(cx, s));
+    keep(cx, read_dims(cx, s));
+    if (keep(cx, read_model_kind(cx, &s->kind)))
+        return; /* what else is allowed, and which stacks there are, follow from the kind */
+    if (keep(cx, read_flags(cx, s)) | build_stacks(cx, s))
+        return;
+    if (s->pooler && s->kind == TFX_MODEL_DECODER_ONLY)
+        keep(cx, tfx_fail_at(cx->err, tfx_node_get(root, "pooler")->mark,
+                             "'pooler' applies to models with an encoder"));
+}
+
 tfx_spec *tfx_spec_build(const tfx_recipe *recipe, const tfx_registry *reg, tfx_error *err)
 {
     tfx_spec *s = calloc(1, sizeof *s);
-    if (!s) {
+    build_ctx *cx = calloc(1, sizeof *cx);
+    if (!s || !cx) {
+        free(s);
+        free(cx);
         tfx_fail(err, "out of memory");
         return NULL;
     }
     s->recipe = recipe;
-    build_ctx cx = {.recipe = recipe, .reg = reg, .spec = s, .err = err};
-    if (check_keys(&cx, recipe->root, top_keys, COUNT(top_keys), "") ||
-        read_strings(&cx, s) || read_model_kind(&cx, &s->kind) || read_dims(&cx, s) ||
-        read_flags(&cx, s))
-        goto err_free;
-    switch (s->kind) {
-    case TFX_MODEL_DECODER_ONLY:
-        s->n_stacks = 1;
-        if (build_stack(&cx, &s->stacks[0], "decoder", true, false))
-            goto err_free;
-        break;
-    case TFX_MODEL_ENCODER_ONLY:
-        s->n_stacks = 1;
-        if (build_stack(&cx, &s->stacks[0], "encoder", false, false))
-            goto err_free;
-        break;
-    case TFX_MODEL_ENCODER_DECODER:
-        s->n_stacks = 2;
-        if (build_stack(&cx, &s->stacks[0], "encoder", false, false) ||
-            build_stack(&cx, &s->stacks[1], "decoder", true, true))
-            goto err_free;
-        break;
+    *cx = (build_ctx){.recipe = recipe, .reg = reg, .spec = s};
+    cx->err = &cx->scratch;
+    build(cx, s);
+    if (report_found(cx, err)) {
+        tfx_spec_free(s);
+        s = NULL;
     }
-    if (s->pooler && s->kind == TFX_MODEL_DECODER_ONLY) {
-        tfx_fail_at(err, tfx_node_get(recipe->root, "pooler")->mark,
-                    "'pooler' applies to models with an encoder");
-        goto err_free;
-    }
+    free(cx);
     return s;
-err_free:
-    tfx_spec_free(s);
-    return NULL;
 }
 
 static void free_variants(tfx_variants *v)

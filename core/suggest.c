@@ -1,9 +1,11 @@
 /* core/suggest.c — "did you mean": the candidate nearest a misspelt word by edit distance
- * (optimal string alignment: insertions, deletions, substitutions, adjacent swaps). */
+ * (optimal string alignment: insertions, deletions, substitutions, adjacent swaps), and the
+ * one wording of the suggestion. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "recipe.h"
+#include "text.h"
 
 #define MAX_WORD 64
 
@@ -51,4 +53,13 @@ const char *tfx_suggest(const char *word, const char *const *candidates, size_t 
         }
     }
     return best;
+}
+
+const char *tfx_did_you_mean(char *buf, size_t cap, const char *word, const char *const *candidates,
+                             size_t n)
+{
+    const char *hint = tfx_suggest(word, candidates, n);
+    if (!hint || tfx_text(buf, cap, " (did you mean '%s'?)", hint) < 0)
+        tfx_text(buf, cap, "%s", "");
+    return buf;
 }

@@ -131,3 +131,22 @@ FILE *tfx_escaping_stream(tfx_escaping *e, int fd, int mode)
     setvbuf(f, NULL, mode, BUFSIZ);
     return f;
 }
+
+const char *tfx_join(char *buf, size_t cap, const char *const *items, size_t n, const char *conj)
+{
+    if (cap == 0)
+        return buf;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        const char *sep = i == 0 ? "" : (i + 1 == n && conj) ? " " : ", ";
+        const char *word = i > 0 && i + 1 == n && conj ? conj : "";
+        size_t used = strlen(buf);
+        if (tfx_text_append(buf, cap, "%s%s%s%s", sep, word, *word ? " " : "", items[i]) < 0) {
+            buf[used] = '\0';
+            if (tfx_text_append(buf, cap, "%s", ", ...") < 0 && used >= 5)
+                memcpy(buf + used - 5, ", ...", 6);
+            break;
+        }
+    }
+    return buf;
+}

@@ -15,6 +15,16 @@ int tfx_text(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(
 int tfx_text_append(char *buf, size_t cap, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* items[0..n) joined into buf[cap]: "a, b or c" with conj "or" ("a, b and c" with "and"; with
+ * conj NULL, commas only). Items that do not fit become ", ..." (buf always holds a string).
+ * Returns buf. */
+const char *tfx_join(char *buf, size_t cap, const char *const *items, size_t n, const char *conj);
+
+/* " (did you mean 'x'?)" for the candidate nearest `word` (core/suggest.c), or "" when none is
+ * near; written into buf[cap] (64 bytes or more), which is returned. */
+const char *tfx_did_you_mean(char *buf, size_t cap, const char *word, const char *const *candidates,
+                             size_t n);
+
 /* Escape the control characters of in[0..n) into out (room for 6 * n bytes): C0 other than
  * newline and tab, DEL, and C1 (U+0080..U+009F, as UTF-8) become "\u001b"-style escapes, which
  * read the same in a terminal and decode to the same string inside JSON. *pending carries a

@@ -11,10 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "checked.h"
 #include "host.h"
 #include "sizes.h"
-
-#define ALIGN_FLOATS 16
 
 /* ---- the carving of one block into buffers ------------------------------------------------ */
 
@@ -30,11 +29,10 @@ typedef struct carver {
 static float *carve(carver *c, int64_t floats)
 {
     int64_t padded;
-    if (floats < 0 || __builtin_add_overflow(floats, ALIGN_FLOATS - 1, &padded)) {
+    if (tfx_pad_floats_overflows(floats, &padded)) {
         c->overflow = 1;
         return NULL;
     }
-    padded = padded / ALIGN_FLOATS * ALIGN_FLOATS;
     float *p = c->base ? c->base + c->used : NULL;
     if (__builtin_add_overflow(c->used, padded, &c->used))
         c->overflow = 1;
@@ -617,9 +615,15 @@ static int backward_stack(tfx_trainer *t, train_stack *st, tfx_error *err)
 int tfx_trainer_grad(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder,
                      double *loss, tfx_error *err)
 {
+    memset(t->grads.arena, 0, t->grads.floats * sizeof(float));
+    return tfx_trainer_grad_add(t, tokens, encoder, loss, err);
+}
+
+int tfx_trainer_grad_add(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder,
+                         double *loss, tfx_error *err)
+{
     const tfx_model *m = t->model;
     int64_t C = m->spec->d_model;
-    memset(t->grads.arena, 0, t->grads.floats * sizeof(float));
     if (forward(t, tokens, encoder, loss, true, err))
         return -1;
     train_stack *dec = &t->stacks[m->n_stacks - 1];
@@ -659,6 +663,74 @@ void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h)
             m1[k] = b1 * m1[k] + (1.0f - b1) * g[k];
             m2[k] = b2 * m2[k] + (1.0f - b2) * g[k] * g[k];
             p[k] -= step * m1[k] / (sqrtf(m2[k]) / root_c2 + eps);
+        }
+    }
+}
+
+/* ---- the conventions of nanoGPT and llm.c --------------------------------------------------- */
+
+double tfx_train_grad_norm(const tfx_trainer *t)
+{
+    const tfx_model *m = t->model;
+    double sum = 0;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        if (m->tensors[i].tied_to >= 0)
+            continue;
+        const float *g = t->grads.data[i]; /* [numel] */
+        for (int64_t k = 0; k < m->tensors[i].numel; k++)
+            sum += (double)g[k] * (double)g[k];
+    }
+    return sqrt(sum);
+}
+
+void tfx_train_scale_grads(tfx_trainer *t, float factor)
+{
+    const tfx_model *m = t->model;
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        if (m->tensors[i].tied_to >= 0)
+            continue;
+        float *g = t->grads.data[i];
+        for (int64_t k = 0; k < m->tensors[i].numel; k++)
+            g[k] *= factor;
+    }
+}
+
+double tfx_train_lr(const tfx_schedule *s, int64_t step)
+{
+    if (step < s->warmup)
+        return s->lr * (double)(step + 1) / (double)s->warmup;
+    if (step >= s->steps || s->steps <= s->warmup)
+        return s->min_lr;
+    double ratio = (double)(step - s->warmup) / (double)(s->steps - s->warmup);
+    return s->min_lr + 0.5 * (1.0 + cos(M_PI * ratio)) * (s->lr - s->min_lr);
+}
+
+/* The matrix through which a sublayer writes into the residual: the last rank-2 tensor it
+ * declares whose rows are d_model (mha's o, mlp's and glu's down), or -1. */
+static int64_t residual_projection(const tfx_model *m, const tfx_instance *inst)
+{
+    for (size_t k = inst->n; inst->comp && k-- > 0;) {
+        const tfx_tensor *tn = &m->tensors[inst->first + k];
+        if (tn->rank == 2 && tn->shape[0] == m->spec->d_model && tn->init == TFX_INIT_NORMAL &&
+            tn->tied_to < 0)
+            return (int64_t)(inst->first + k);
+    }
+    return -1;
+}
+
+void tfx_train_scale_residual_init(const tfx_model *m, tfx_weights *w)
+{
+    for (int si = 0; si < m->n_stacks; si++) {
+        const tfx_stack *stk = &m->stacks[si];
+        float scale = (float)(1.0 / sqrt(2.0 * (double)(stk->spec->layers ? stk->spec->layers : 1)));
+        for (int64_t l = 0; l < stk->spec->layers; l++) {
+            const tfx_instance *subs[3] = {&stk->layers[l].attn, &stk->layers[l].cross_attn,
+                                           &stk->layers[l].ffn};
+            for (int k = 0; k < 3; k++) {
+                int64_t i = residual_projection(m, subs[k]);
+                for (int64_t e = 0; i >= 0 && e < m->tensors[i].numel; e++)
+                    w->data[i][e] *= scale;
+            }
         }
     }
 }

@@ -76,9 +76,36 @@ int tfx_trainer_loss(tfx_trainer *t, const int32_t *tokens, const int32_t *encod
 int tfx_trainer_grad(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder,
                      double *loss, tfx_error *err);
 
+/* The same, adding every gradient into t->grads without zeroing it first (accumulation). */
+int tfx_trainer_grad_add(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder,
+                         double *loss, tfx_error *err);
+
 /* One AdamW step of every stored tensor from t->grads, exactly as torch.optim.AdamW:
  * p ← p·(1 − lr·wd) (tensors of rank ≥ 2 only), m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
  * p ← p − lr/(1−β1^t) · m / (√v / √(1−β2^t) + eps). */
 void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h);
+
+/* nanoGPT's and llm.c's learning-rate schedule: linear warmup over `warmup` steps to lr, then
+ * cosine decay to min_lr at step `steps`. */
+typedef struct tfx_schedule {
+    double lr, min_lr;
+    int64_t warmup, steps;
+} tfx_schedule;
+
+/* The learning rate of step `step` (0-based): lr·(step+1)/warmup while step < warmup, then
+ * min_lr + ½(1 + cos(π·(step − warmup)/(steps − warmup)))·(lr − min_lr). */
+double tfx_train_lr(const tfx_schedule *s, int64_t step);
+
+/* The global L2 norm of every gradient (tied tensors once), for clipping. */
+double tfx_train_grad_norm(const tfx_trainer *t);
+
+/* Multiply every gradient by factor (accumulation's 1/steps, clipping's clip/norm). */
+void tfx_train_scale_grads(tfx_trainer *t, float factor);
+
+/* GPT-2's scaled residual projections, the core's rule until plugins declare their own: the
+ * matrix through which each attention and FFN sublayer writes into the residual (the last
+ * rank-2 N(0, std) tensor it declares with d_model rows: mha's o, mlp's and glu's down) is
+ * multiplied by 1/√(2·layers) of its stack after tfx_weights_init. */
+void tfx_train_scale_residual_init(const tfx_model *m, tfx_weights *w);
 
 #endif

@@ -3,7 +3,6 @@
 #include "weights.h"
 
 #include <math.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +13,8 @@
 #include "checked.h"
 #include "gemv.h"
 #include "matmul_bf16.h"
+#include "pool.h"
 #include "safetensors.h"
-#define ALIGN_FLOATS 16 /* 64 bytes */
 
 int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err)
 {
@@ -25,7 +24,7 @@ int tfx_weights_bytes(const tfx_model *m, uint64_t *bytes, tfx_error *err)
         if (t->tied_to >= 0)
             continue;
         int64_t padded;
-        if (tfx_round_up_overflows(t->numel, ALIGN_FLOATS, &padded) ||
+        if (tfx_pad_floats_overflows(t->numel, &padded) ||
             tfx_add_overflows_u64(floats, (uint64_t)padded, &floats))
             return tfx_fail(err, "the weights' size overflows 64 bits");
     }
@@ -152,7 +151,7 @@ void tfx_weights_use_arena(tfx_weights *w, const tfx_model *m)
         if (t->tied_to >= 0)
             continue;
         w->data[i] = w->arena + offset;
-        offset += ((size_t)t->numel + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        offset += (size_t)tfx_pad_floats(t->numel);
     }
     tfx_weights_tie(w, m);
 }
@@ -171,7 +170,7 @@ void tfx_weights_own(tfx_weights *w, const tfx_model *m)
         if (w->data[i] != slot)
             memcpy(slot, w->data[i], (size_t)t->numel * sizeof *slot);
         w->data[i] = slot;
-        offset += ((size_t)t->numel + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        offset += (size_t)tfx_pad_floats(t->numel);
     }
     tfx_st_close(w->checkpoint);
     w->checkpoint = NULL;
@@ -236,8 +235,8 @@ typedef struct init_job {
     float std;
     size_t n_chunks;              /* over all tensors */
     size_t *first_chunk;          /* [n_tensors + 1] prefix sums */
-    int n_threads, thread;
-    tfx_progress_fn progress;     /* thread 0 only */
+    size_t stripes;               /* one a thread */
+    tfx_progress_fn progress;     /* heard from the caller's thread only */
     void *progress_ctx;
 } init_job;
 
@@ -261,18 +260,22 @@ static void init_chunk(const init_job *job, size_t ti, size_t chunk)
     }
 }
 
-static void *init_thread(void *arg)
+/* Stripes [begin, end) on one of core/pool.c's threads: stripe s is chunks s, s + stripes,
+ * s + 2·stripes, …, so that each thread has its share of every tensor, large and small. Stripe 0
+ * is the calling thread's: it alone reports progress. */
+static void init_stripes(void *ctx, int64_t begin, int64_t end)
 {
-    const init_job *job = arg;
-    size_t ti = 0;
-    for (size_t c = (size_t)job->thread; c < job->n_chunks; c += (size_t)job->n_threads) {
-        while (job->first_chunk[ti + 1] <= c)
-            ti++;
-        init_chunk(job, ti, c - job->first_chunk[ti]);
-        if (job->progress)
-            job->progress(job->progress_ctx, c + 1, job->n_chunks);
+    const init_job *job = ctx;
+    for (size_t s = (size_t)begin; s < (size_t)end; s++) {
+        size_t ti = 0;
+        for (size_t c = s; c < job->n_chunks; c += job->stripes) {
+            while (job->first_chunk[ti + 1] <= c)
+                ti++;
+            init_chunk(job, ti, c - job->first_chunk[ti]);
+            if (s == 0 && job->progress)
+                job->progress(job->progress_ctx, c + 1, job->n_chunks);
+        }
     }
-    return NULL;
 }
 
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
@@ -288,25 +291,12 @@ int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double s
     }
     if (n_threads < 1)
         n_threads = 1;
-    if (n_threads > 64)
-        n_threads = 64;
-    init_job jobs[64];
-    pthread_t threads[64];
-    bool started[64] = {false};
-    for (int t = 0; t < n_threads; t++) {
-        jobs[t] = (init_job){.m = m, .w = w, .seed = seed, .std = (float)std,
-                             .n_chunks = first[m->n_tensors], .first_chunk = first,
-                             .n_threads = n_threads, .thread = t,
-                             .progress = t == 0 ? progress : NULL, .progress_ctx = progress_ctx};
-        if (t > 0)
-            started[t] = pthread_create(&threads[t], NULL, init_thread, &jobs[t]) == 0;
-        if (t > 0 && !started[t]) /* no thread: do its share here */
-            init_thread(&jobs[t]);
-    }
-    init_thread(&jobs[0]);
-    for (int t = 1; t < n_threads; t++)
-        if (started[t])
-            pthread_join(threads[t], NULL);
+    if (tfx_pool_threads() != n_threads)
+        tfx_pool_start(n_threads);
+    init_job job = {.m = m, .w = w, .seed = seed, .std = (float)std, .n_chunks = first[m->n_tensors],
+                    .first_chunk = first, .stripes = (size_t)tfx_pool_threads(),
+                    .progress = progress, .progress_ctx = progress_ctx};
+    tfx_pool_run(init_stripes, &job, (int64_t)job.stripes, 1, 1);
     free(first);
     return 0;
 }

@@ -33,7 +33,8 @@ int tfx_weights_alloc(tfx_weights *w, const tfx_model *m, tfx_error *err);
 
 /* Fill every tensor by its declared init: N(0, std) from a generator seeded by (seed, tensor
  * name, chunk), so the same seed gives the same weights on any machine and with any number
- * of threads. `progress` (may be NULL) hears of the chunks done. Returns 0, or -1 with err. */
+ * of threads: n_threads of core/pool.c's (started with that many if it runs with another
+ * count). `progress` (may be NULL) hears of the chunks done. Returns 0, or -1 with err. */
 int tfx_weights_init(tfx_weights *w, const tfx_model *m, uint64_t seed, double std,
                      int n_threads, tfx_progress_fn progress, void *progress_ctx, tfx_error *err);
 

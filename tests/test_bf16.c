@@ -291,7 +291,7 @@ static void bad_mode_case(void **state)
 {
     char *out;
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --dtype bf16 --bf16-prefill amx", &out), 1);
-    assert_string_equal(out, "tfx: --bf16-prefill 'amx': expected auto, onednn or fp32\n");
+    assert_string_equal(out, "tfx: --bf16-prefill expects auto, onednn or fp32, got 'amx'\n");
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2 --generate 2 --dtype bf16 "
                          "--bf16-prefill fp32", &out), 0);

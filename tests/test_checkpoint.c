@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "checkpoint.h"
+#include "pool.h"
 #include "load.h"
 #include "safetensors.h"
 #include "weights.h"
@@ -62,6 +63,11 @@ static void seeded_init_case(void **state)
     assert_int_equal(tfx_weights_init(&c, l->model, 8, 0.02, 1, NULL, NULL, &err), 0);
     assert_memory_equal(a.arena, b.arena, a.floats * sizeof(float));
     assert_true(memcmp(a.arena, c.arena, a.floats * sizeof(float)) != 0);
+    /* on core/pool.c's threads, as many as asked for, in stripes: the same bits again */
+    assert_int_equal(tfx_weights_init(&c, l->model, 7, 0.02, 5, NULL, NULL, &err), 0);
+    assert_int_equal(tfx_pool_threads(), 5);
+    assert_memory_equal(a.arena, c.arena, a.floats * sizeof(float));
+    tfx_pool_stop();
     /* Declared inits: norm gains are ones, biases zeros, weights N(0, 0.02). */
     int64_t gain = tfx_model_find_tensor(l->model, "decoder.layers.0.attn_norm.weight");
     int64_t bias = tfx_model_find_tensor(l->model, "decoder.layers.0.attn.q.bias");

@@ -33,7 +33,7 @@ static void help_case(void **state)
     assert_non_null(strstr(out, "usage: tfx params RECIPE..."));
     free(out);
     assert_int_equal(tfx("parms recipes/gpt2.yaml", &out), 2);
-    assert_string_equal(out, "tfx: unknown command 'parms'; did you mean 'params'? (see tfx --help)\n");
+    assert_string_equal(out, "tfx: unknown command 'parms' (did you mean 'params'?); see tfx --help\n");
     free(out);
     assert_int_equal(tfx("", &out), 2);
     free(out);
@@ -76,8 +76,106 @@ static void params_case(void **state)
     assert_string_equal(out, "tfx: recipes/gpt2.yaml:13:11: --context 4096 is past the model's context of 1024: position plugin 'learned' declares 'decoder.position.weight' as [1024, 768], a tensor that grows with the context: its weights cover 1024 positions\n");
     free(out);
     assert_int_equal(tfx("params recipes/gpt2.yaml --format yaml", &out), 1);
-    assert_string_equal(out, "tfx: unknown format 'yaml' (text, markdown, csv or json)\n");
+    assert_string_equal(out, "tfx: --format expects text, markdown, csv or json, got 'yaml'\n");
     free(out);
+}
+
+/* `tfx ARGS` exits with `status` and prints exactly `expected`. */
+static void expect(const char *args, int status, const char *expected)
+{
+    char *out;
+    int got = tfx(args, &out);
+    if (strcmp(out, expected) != 0)
+        fprintf(stderr, "tfx %s\n", args);
+    assert_string_equal(out, expected);
+    assert_int_equal(got, status);
+    free(out);
+}
+
+/* `tfx ARGS` exits 0 and prints a line that holds `line` whole. */
+static void expect_line(const char *args, const char *line)
+{
+    char *out, wanted[512];
+    assert_int_equal(tfx(args, &out), 0);
+    snprintf(wanted, sizeof wanted, "\n%s\n", line);
+    if (!strstr(out, wanted))
+        fprintf(stderr, "tfx %s lacks the line '%s' in:\n%s", args, line, out);
+    assert_non_null(strstr(out, wanted));
+    free(out);
+}
+
+/* Every command's --help is made from its table: one aligned line per option, the doc with
+ * its choices and default. */
+static void help_tables_case(void **state)
+{
+    expect_line("run --help", "  --threads N           threads of the matrix kernels (default: all cores)");
+    expect_line("run --help", "  --logits FILE         write the prefill's logits at every prompt position, [T, vocab]");
+    expect_line("run --help", "  --kv-dtype T          the KV cache's element (fp16, bf16, fp32 or int8; default fp16)");
+    expect_line("params --help", "  --shapes         list every tensor's shape, and each component's output shape for --batch and");
+    expect_line("compare --help", "  --prompt-len N   prompt tokens of a --run (default 128)");
+    expect_line("validate --help", "  --set key=value  override a recipe key (a dotted path); repeatable");
+    expect_line("plugins --help", "  --format F  the report's format (text, markdown, csv or json; default text)");
+    expect_line("import --help", "  --name NAME  the recipe's name (default: the config's model_type)");
+    expect_line("grad --help", "  --out FILE            where the gradients go (safetensors; never over an input)");
+    expect_line("train --help", "  --lr X                learning rate (default 0.001)");
+    expect_line("help train", "  --steps N             optimizer steps (default 1)");
+}
+
+/* Each command refuses an option it does not take, naming the command, with a suggestion
+ * where one is near. */
+static void unused_options_case(void **state)
+{
+    expect("validate recipes/gpt2.yaml --batch 4", 1,
+           "tfx: unknown option '--batch' for tfx validate; see tfx validate --help\n");
+    expect("plugins --set x=1", 1, "tfx: unknown option '--set' for tfx plugins; see tfx plugins --help\n");
+    expect("params recipes/gpt2.yaml --generate 4", 1,
+           "tfx: unknown option '--generate' for tfx params; see tfx params --help\n");
+    expect("run recipes/gpt2.yaml --svg chart.svg", 1,
+           "tfx: unknown option '--svg' for tfx run; see tfx run --help\n");
+    expect("compare recipes/gpt2.yaml --logits x.st", 1,
+           "tfx: unknown option '--logits' for tfx compare; see tfx compare --help\n");
+    expect("import tests/data/hf/gpt2/config.json --set x=1", 1,
+           "tfx: unknown option '--set' for tfx import; see tfx import --help\n");
+    expect("grad recipes/gpt2.yaml --tokens 1,2 --out g.st --steps 2", 1,
+           "tfx: unknown option '--steps' for tfx grad; see tfx grad --help\n");
+    expect("train recipes/gpt2.yaml --tokens 1,2 --out g.st", 1,
+           "tfx: unknown option '--out' for tfx train; see tfx train --help\n");
+    expect("run recipes/gpt2.yaml --thread 2", 1,
+           "tfx: unknown option '--thread' for tfx run (did you mean '--threads'?); see tfx run --help\n");
+}
+
+/* One message per kind of mistake, the same in every command. */
+static void option_values_case(void **state)
+{
+    expect("run recipes/gpt2.yaml --threads 2000", 1,
+           "tfx: --threads expects an integer between 1 and 1024, got '2000'\n");
+    expect("compare recipes/gpt2.yaml --threads 2000", 1,
+           "tfx: --threads expects an integer between 1 and 1024, got '2000'\n");
+    expect("train recipes/gpt2.yaml --tokens 1,2 --threads 2000", 1,
+           "tfx: --threads expects an integer between 1 and 1024, got '2000'\n");
+    expect("params recipes/gpt2.yaml --batch 4x", 1,
+           "tfx: --batch expects an integer between 1 and 2147483647, got '4x'\n");
+    expect("run recipes/gpt2.yaml --temperature 200", 1,
+           "tfx: --temperature expects a number between 0 and 100, got '200'\n");
+    expect("run recipes/gpt2.yaml --seed", 1, "tfx: --seed needs a value (S)\n");
+    expect("params recipes/gpt2.yaml --kv-dtype in8", 1,
+           "tfx: --kv-dtype expects fp16, bf16, fp32 or int8, got 'in8' (did you mean 'int8'?)\n");
+    expect("grad recipes/gpt2.yaml --tokens 1,2 --out g.st --format csv", 1,
+           "tfx: --format expects text or json, got 'csv'\n");
+    expect("run recipes/gpt2.yaml --force=yes", 1, "tfx: --force takes no value\n");
+    expect("run recipes/gpt2.yaml recipes/gpt2.yaml", 1,
+           "tfx: tfx run takes one RECIPE; 'recipes/gpt2.yaml' is a second; see tfx run --help\n");
+    expect("params", 1, "tfx: tfx params needs RECIPE...; see tfx params --help\n");
+    expect("plugins extra", 1, "tfx: tfx plugins takes no arguments, got 'extra'; see tfx plugins --help\n");
+    expect("grad recipes/gpt2.yaml --tokens 1,2", 1, "tfx: tfx grad needs --out FILE; see tfx grad --help\n");
+    /* --name=value is the same as --name value */
+    char *a, *b;
+    assert_int_equal(tfx("params recipes/gpt2.yaml --context=64 --format=json", &a), 0);
+    assert_int_equal(tfx("params recipes/gpt2.yaml --context 64 --format json", &b), 0);
+    assert_non_null(strstr(a, "\"context\": 64"));
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
 }
 
 static void validate_case(void **state)
@@ -88,6 +186,11 @@ static void validate_case(void **state)
     free(out);
     assert_int_equal(tfx("validate recipes/gpt2.yaml --set position.plugin=rop", &out), 1);
     assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal\n");
+    free(out);
+    /* every error of a file, each with file:line:col */
+    assert_int_equal(tfx("validate tests/data/spec/two-mistakes.yaml", &out), 1);
+    assert_string_equal(out, "tfx: tests/data/spec/two-mistakes.yaml:8:1: unknown key 'layrs' (did you mean 'layers'?)\n"
+                             "tfx: tests/data/spec/two-mistakes.yaml:12:15: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)\n");
     free(out);
     assert_int_equal(tfx("validate no-such-recipe.yaml", &out), 1);
     assert_non_null(strstr(out, "no-such-recipe.yaml"));
@@ -131,7 +234,7 @@ static void run_case(void **state)
     assert_non_null(strstr(out, "  dtype            bf16  for decode: 13 matrices streamed as BF16 copies (the fp32 ones kept)\n"));
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --dtype fp16", &out), 1);
-    assert_string_equal(out, "tfx: --dtype 'fp16': expected fp32 or bf16\n");
+    assert_string_equal(out, "tfx: --dtype expects fp32 or bf16, got 'fp16'\n");
     free(out);
     assert_int_equal(tfx("run tests/data/hf/gpt2/recipe.yaml --tokens 1,999 --generate 1", &out), 1);
     assert_string_equal(out, "tfx: token id 999 (token 1) is outside the vocabulary of 256\n");
@@ -411,7 +514,7 @@ static void compare_run_case(void **state)
                                 "generation (8) need 71 positions; the context of 'gpt2' is 16\n"));
     free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml --run --dtype int4", &out), 1);
-    assert_string_equal(out, "tfx: --dtype 'int4': expected fp32 or bf16\n");
+    assert_string_equal(out, "tfx: --dtype expects fp32 or bf16, got 'int4'\n");
     free(out);
     assert_int_equal(tfx("compare recipes/gpt2.yaml --run --prompt-len 0", &out), 1);
     assert_string_equal(out, "tfx: --prompt-len expects an integer between 1 and 65536, got '0'\n");
@@ -570,6 +673,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_case),     cmocka_unit_test(params_case),
+        cmocka_unit_test(help_tables_case), cmocka_unit_test(unused_options_case),
+        cmocka_unit_test(option_values_case),
         cmocka_unit_test(validate_case), cmocka_unit_test(plugins_case),
         cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),

@@ -94,6 +94,22 @@ static void text_case(void **state)
     assert_string_equal(buf, "abcde");
 }
 
+/* The one joined list and the one suggestion every message uses. */
+static void join_case(void **state)
+{
+    (void)state;
+    static const char *const items[] = {"fp16", "bf16", "fp32", "int8"};
+    char buf[64], small[16];
+    assert_string_equal(tfx_join(buf, sizeof buf, items, 4, "or"), "fp16, bf16, fp32 or int8");
+    assert_string_equal(tfx_join(buf, sizeof buf, items, 2, "and"), "fp16 and bf16");
+    assert_string_equal(tfx_join(buf, sizeof buf, items, 1, "or"), "fp16");
+    assert_string_equal(tfx_join(buf, sizeof buf, items, 0, "or"), "");
+    assert_string_equal(tfx_join(buf, sizeof buf, items, 3, NULL), "fp16, bf16, fp32");
+    assert_string_equal(tfx_join(small, sizeof small, items, 4, "or"), "fp16, bf16, ..."); /* never cut mid-word */
+    assert_string_equal(tfx_did_you_mean(buf, sizeof buf, "in8", items, 4), " (did you mean 'int8'?)");
+    assert_string_equal(tfx_did_you_mean(buf, sizeof buf, "yaml", items, 4), "");
+}
+
 static void escape_case(void **state)
 {
     (void)state;
@@ -274,6 +290,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(text_case),
+        cmocka_unit_test(join_case),
         cmocka_unit_test(escape_case),
         cmocka_unit_test(input_case),
         cmocka_unit_test(output_refuses_inputs_case),

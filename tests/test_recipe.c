@@ -158,6 +158,22 @@ static void deep_nesting_case(void **state)
     assert_string_equal(err.msg, want);
 }
 
+/* Found by fuzz_recipe: mappings opened as the keys of mappings ("{{{{…") were not counted
+ * against the limit, and the depth pre-scan wrote past its stack of open collections. */
+static void deep_keys_case(void **state)
+{
+    enum { DEPTH = 80 };
+    tfx_error err;
+    char text[DEPTH + 64];
+    memset(text, '{', DEPTH);
+    strcpy(text + DEPTH, "x\nname: t\n");
+    const char *path = write_file("deep-keys.yaml", text);
+    char want[512];
+    snprintf(want, sizeof want, "%s:1:66: nesting deeper than 64 levels", path);
+    assert_null(tfx_recipe_load(path, &err));
+    assert_string_equal(err.msg, want);
+}
+
 static void set_case(void **state)
 {
     tfx_error err;
@@ -257,6 +273,7 @@ int main(void)
         cmocka_unit_test(marks_case),     cmocka_unit_test(extends_case),
         cmocka_unit_test(extends_errors_case), cmocka_unit_test(bad_yaml_case),
         cmocka_unit_test(alias_bomb_case), cmocka_unit_test(deep_nesting_case),
+        cmocka_unit_test(deep_keys_case),
         cmocka_unit_test(set_case),
         cmocka_unit_test(set_through_empty_value_case),
         cmocka_unit_test(typed_case),     cmocka_unit_test(suggest_case),

@@ -371,8 +371,6 @@ static void every_json_figure_case(void **state)
     every_figure("params recipes/gpt2.yaml", 0, false);
     every_figure("params recipes/bart-base.yaml", 0, false); /* two stacks, cross-attention */
     every_figure("run tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3 --generate 3", 0, false);
-    every_figure("train tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3,4 --steps 2", 0, false);
-    every_figure("grad tests/data/hf/gpt2/recipe.yaml --tokens 1,2,3,4 --out /dev/null", 0, false);
     every_figure("compare recipes/gpt2.yaml recipes/variants/gpt2-gqa.yaml", 0, true);
     /* one column runs, one cannot (a context of 4): its error is a figure too */
     every_figure("compare tests/data/hf/gpt2/recipe.yaml --sweep context=64,4 --run --prompt-len 8 --generate 2"

@@ -60,7 +60,7 @@ static const bad_recipe table[] = {
     {HEAD DIMS "attention: { plugin: local, window: 0 }\n",
      "%s:8:37: option 'window' of attention plugin 'local' must be between 1 and 1e+09, got 0"},
     {HEAD DIMS "ffn: { activation: gelu_tan }\n",
-     "%s:8:20: option 'activation' of ffn plugin 'mlp' must be one of relu, gelu, gelu_tanh, silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)"},
+     "%s:8:20: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)"},
     /* a wrong model kind */
     {"name: t\nmodel: decoder\n" DIMS,
      "%s:2:8: unknown model 'decoder'; expected decoder-only, encoder-decoder or encoder-only"},
@@ -131,6 +131,29 @@ static void table_case(void **state)
         if (strcmp(err.msg, want) != 0)
             fail_msg("row %zu:\n  got:  %s\n  want: %s", i, err.msg, want);
     }
+}
+
+/* Every error of a recipe at once, one a line, in the order they are checked; an error
+ * seen from both stacks of an encoder-decoder model is said once. */
+static void every_error_case(void **state)
+{
+    char path[128], want[2048];
+    tfx_error err;
+    snprintf(path, sizeof path, "%s/every.yaml", dir);
+    load_error(path, HEAD "vocab: 100\nd_model: 66\nheads: 4\nlayrs: 2\ncontext: 32\nname2: x\n"
+                     "position: rop\nffn: { activation: gelu_tan }\n", &err);
+    snprintf(want, sizeof want,
+             "%1$s:6:1: unknown key 'layrs' (did you mean 'layers'?)\n"
+             "%1$s:8:1: unknown key 'name2' (did you mean 'name'?)\n"
+             "%1$s:5:8: heads (4) must divide d_model (66), or set head_dim\n"
+             "%1$s:9:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old\n"
+             "%1$s:10:20: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)", path);
+    assert_string_equal(err.msg, want);
+    load_error(path, "name: t\nmodel: encoder-decoder\nvocab: 100\nd_model: 64\nheads: 4\ncontext: 32\n"
+                     "encoder: { layers: 2 }\ndecoder: { layers: 2 }\nffn: { activation: gelu_tan }\n", &err);
+    snprintf(want, sizeof want,
+             "%s:9:20: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)", path);
+    assert_string_equal(err.msg, want);
 }
 
 static void good_recipe_case(void **state)
@@ -229,6 +252,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(good_recipe_case), cmocka_unit_test(table_case),
+        cmocka_unit_test(every_error_case),
         cmocka_unit_test(extends_cycle_case), cmocka_unit_test(failing_plugin_case),
         cmocka_unit_test(bad_yaml_case), cmocka_unit_test(plugin_sizes_case),
     };

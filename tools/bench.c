@@ -13,29 +13,27 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "gemv.h"
 #include "host.h"
 #include "load.h"
 #include "matmul_bf16.h"
 #include "pool.h"
 #include "runtime.h"
+#include "train.h"
 #include "weights.h"
 
 static const char usage[] =
-    "usage: build/tfx-bench [--threads N] [--json FILE] [--quick] [RECIPE...]\n"
+    "usage: build/tfx-bench [--threads N] [--json FILE] [--quick] [--train] [RECIPE...]\n"
     "\n"
     "Measures the machine's limits (best sgemm GFLOP/s, triad GB/s), then for each recipe\n"
     "(default: gpt2, gpt-neo-125M, bloom-560m, llama-2-7b cut to 2 layers, bert-base-uncased,\n"
     "bart-base) prefill at 128, 512 and 1024 tokens and a 128-token decode after a 128-token\n"
     "prompt, with random weights. Prints tokens/s, GFLOP/s, GB/s and peak RSS, and each as a\n"
-    "ratio to its limit. --quick: prefill 128 only and a 32-token decode.\n";
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+    "ratio to its limit. --quick: prefill 128 only and a 32-token decode.\n"
+    "--train: training instead: AdamW steps of a small model (d_model 256, 6 layers, 8 heads,\n"
+    "vocabulary 256, batches of 8 x 256) and gpt2 (4 x 256; not with --quick), tokens/s and\n"
+    "GFLOP/s at 6N + 12 L C T per token, each as a ratio to the sgemm limit.\n";
 
 /* ---- the machine's limits ----------------------------------------------------------------- */
 
@@ -46,9 +44,9 @@ static double sgemm_rate(int n)
         a[i] = b[i] = 1e-3f * (float)(i % 1000);
     double best = 0;
     for (int rep = 0; rep < 4; rep++) {
-        double t0 = now();
+        double t0 = tfx_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double rate = 2.0 * n * n * (double)n / (now() - t0) / 1e9;
+        double rate = 2.0 * n * n * (double)n / (tfx_now() - t0) / 1e9;
         if (rate > best)
             best = rate;
     }
@@ -80,14 +78,14 @@ static double triad_bandwidth(int threads)
     for (int rep = 0; rep < 4; rep++) {
         pthread_t t[64];
         triad_job jobs[64];
-        double t0 = now();
+        double t0 = tfx_now();
         for (int k = 0; k < threads; k++) {
             jobs[k] = (triad_job){a, b, c, n * (size_t)k / (size_t)threads, n * (size_t)(k + 1) / (size_t)threads};
             pthread_create(&t[k], NULL, triad_part, &jobs[k]);
         }
         for (int k = 0; k < threads; k++)
             pthread_join(t[k], NULL);
-        double gbs = 12.0 * (double)n / (now() - t0) / 1e9;
+        double gbs = 12.0 * (double)n / (tfx_now() - t0) / 1e9;
         if (gbs > best)
             best = gbs;
     }
@@ -117,7 +115,7 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
     *blas_gbs = *tfx_gbs = *bf16_gbs = 0;
     for (int kernel = 0; kernel < 3; kernel++)
         for (int rep = 0; rep < 8; rep++) {
-            double t0 = now();
+            double t0 = tfx_now();
             if (kernel == 2)
                 tfx_gemv_bf16(y, half, x, NULL, N, K, 0.0f);
             else if (kernel == 1)
@@ -125,7 +123,7 @@ static void gemv_rates(double *blas_gbs, double *tfx_gbs, double *bf16_gbs)
             else
                 cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)N, (int)K, 1.0f, W, (int)K, x, 1, 0.0f, y, 1);
             double moved = (kernel == 2 ? 2.0 : 4.0) * (double)(N * K);
-            double gbs = moved / (now() - t0) / 1e9;
+            double gbs = moved / (tfx_now() - t0) / 1e9;
             double *best = kernel == 2 ? bf16_gbs : kernel ? tfx_gbs : blas_gbs;
             if (gbs > *best)
                 *best = gbs;
@@ -149,10 +147,10 @@ static double onednn_rate(int64_t M, int64_t N, int64_t K, char *impl, size_t im
     double best = 0;
     if (mm && tfx_mm_add_weight(mm, W, N, K, &err) == 0)
         for (int rep = 0; rep < 5; rep++) {
-            double t0 = now();
+            double t0 = tfx_now();
             if (tfx_mm_linear(mm, out, in, W, NULL, M, &err))
                 break;
-            double rate = 2.0 * (double)M * (double)N * (double)K / (now() - t0) / 1e9;
+            double rate = 2.0 * (double)M * (double)N * (double)K / (tfx_now() - t0) / 1e9;
             if (rep && rate > best)
                 best = rate;
         }
@@ -268,10 +266,10 @@ static int measure_bf16_prefill(const tfx_loaded *l, tfx_weights *w, tfx_runtime
         if (T > l->spec->context)
             continue;
         tfx_host_flops_reset();
-        double t0 = now();
+        double t0 = tfx_now();
         if ((rc = prefill(rt, tokens, T, encoder, err)))
             break;
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->bf16_tps[k] = (double)T / dt;
         r->bf16_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
     }
@@ -311,7 +309,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         if (T > s->context)
             continue;
         tfx_host_flops_reset();
-        double t0 = now();
+        double t0 = tfx_now();
         if (encoder_only || seq2seq) {
             if (tfx_runtime_encode(&rt, tokens, NULL, T, &err))
                 goto out;
@@ -320,7 +318,7 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
             if (tfx_runtime_decode(&rt, tokens, T, 1, &err))
                 goto out;
         }
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->prefill_tokens[k] = T;
         r->prefill_tps[k] = (double)T / dt;
         r->prefill_gflops[k] = (double)tfx_host_flops() / dt / 1e9;
@@ -341,11 +339,11 @@ static int measure(const char *recipe, char **sets, int n_sets, const tfx_regist
         rt.n_past = 0;
         if (tfx_runtime_decode(&rt, tokens, seq2seq ? 1 : prompt, 1, &err))
             goto out;
-        double t0 = now();
+        double t0 = tfx_now();
         for (int64_t i = 0; i < steps; i++)
             if (tfx_runtime_decode(&rt, &tokens[prompt + i], 1, 1, &err))
                 goto out;
-        double dt = now() - t0;
+        double dt = tfx_now() - t0;
         r->decode_tokens = steps;
         if (bf16) {
             r->decode_bf16_tps = (double)steps / dt;
@@ -442,6 +440,99 @@ static json_t *result_json(const result *r, double gemm, double bf16_limit, doub
                      "peak_rss_mib", r->peak_rss_mib, "error", r->error);
 }
 
+/* ---- training ----------------------------------------------------------------------------- */
+
+/* One training benchmark: a recipe with --set values, batches of B × T. */
+typedef struct train_case {
+    const char *name, *path;
+    char **sets;
+    int n_sets;
+    int64_t B, T, steps;
+} train_case;
+
+/* FLOPs a training step spends per token, nanoGPT's and PaLM's convention: 6N (forward 2N,
+ * backward 4N; N the parameters without the position table) + 12·L·C·T for attention's
+ * scores and weighted sums over the whole context (causal masking not discounted). */
+static double train_flops_per_token(const tfx_loaded *l, int64_t T)
+{
+    const tfx_spec *s = l->spec;
+    double N = (double)(l->counts.total - l->counts.part[TFX_PART_POSITION]);
+    double L = (double)l->model->stacks[l->model->n_stacks - 1].spec->layers;
+    return 6.0 * N + 12.0 * L * (double)(s->heads * s->head_dim) * (double)T;
+}
+
+/* Seconds of `steps` AdamW steps after one to warm up; 0 on failure (printed). */
+static double time_steps(const tfx_loaded *l, const train_case *c)
+{
+    tfx_error err = {{0}};
+    tfx_weights w = {0};
+    tfx_trainer t = {0};
+    tfx_train_shape shape = {.batch = c->B, .tokens = c->T};
+    tfx_adamw h = {.lr = 1e-4, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.1};
+    int32_t *tokens = malloc((size_t)(c->B * c->T) * sizeof *tokens);
+    double loss, spent = 0;
+    if (!tokens || tfx_weights_alloc(&w, l->model, &err) ||
+        tfx_weights_init(&w, l->model, 1, l->spec->init_std, openblas_get_num_threads(), NULL, NULL, &err) ||
+        tfx_trainer_init(&t, l->model, &w, &shape, true, &err))
+        goto out;
+    fill_tokens(tokens, c->B * c->T, l->spec->vocab);
+    for (int64_t i = 0; i <= c->steps; i++) {
+        double t0 = tfx_now();
+        if (tfx_trainer_grad(&t, tokens, NULL, &loss, &err))
+            goto out;
+        tfx_trainer_adamw(&t, &h);
+        if (i > 0)
+            spent += tfx_now() - t0;
+    }
+out:
+    if (err.msg[0])
+        fprintf(stderr, "tfx-bench: %s: %s\n", c->name, err.msg);
+    tfx_trainer_free(&t);
+    tfx_weights_free(&w);
+    free(tokens);
+    return err.msg[0] ? 0 : spent;
+}
+
+static json_t *train_bench(const train_case *c, const tfx_registry *reg, double gemm)
+{
+    tfx_error err = {{0}};
+    tfx_loaded *l = tfx_load_from(c->path, c->sets, NULL, c->n_sets, reg, 1, &err);
+    if (!l)
+        return fprintf(stderr, "tfx-bench: %s: %s\n", c->name, err.msg), NULL;
+    double spent = time_steps(l, c);
+    double after = sgemm_rate(2048); /* a shared machine: the limit is the best seen around it */
+    gemm = after > gemm ? after : gemm;
+    double tps = spent > 0 ? (double)(c->steps * c->B * c->T) / spent : 0;
+    double gflops = tps * train_flops_per_token(l, c->T) / 1e9;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("train %-22s B %-3" PRId64 " T %-5" PRId64 " %9.0f tokens/s  %7.1f GFLOP/s  %.2f of sgemm %.1f\n",
+           c->name, c->B, c->T, tps, gflops, gflops / gemm, gemm);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:f, s:f, s:f, s:f, s:f}", "name", c->name, "batch",
+                          (json_int_t)c->B, "tokens", (json_int_t)c->T, "tokens_per_s", tps,
+                          "gflops", gflops, "sgemm_gflops", gemm, "of_sgemm", gflops / gemm,
+                          "flops_per_token", train_flops_per_token(l, c->T));
+    tfx_loaded_free(l);
+    return j;
+}
+
+/* The training benchmark: the small model (d_model 256, 6 layers, 8 heads, vocabulary 256,
+ * 8 × 256) and gpt2 (4 × 256; not with --quick), each against the best sgemm rate measured
+ * before and right after it. */
+static json_t *train_benches(const tfx_registry *reg, int quick, double gemm)
+{
+    static char *small[] = {"vocab=256", "d_model=256", "layers=6", "heads=8", "head_dim=32", "context=256"};
+    train_case cases[] = {{"small (d256 L6 H8 V256)", "recipes/gpt2.yaml", small, 6, 8, 256, 5},
+                          {"gpt2", "recipes/gpt2.yaml", NULL, 0, 4, 256, 2}};
+    json_t *all = json_array();
+    for (int i = 0; i < (quick ? 1 : 2); i++) {
+        json_t *j = train_bench(&cases[i], reg, gemm);
+        if (j)
+            json_array_append_new(all, j);
+    }
+    return all;
+}
+
 int main(int argc, char **argv)
 {
     /* As tfx does (core/main.c): oneDNN's OpenMP threads wait passively, or they spin against
@@ -451,7 +542,7 @@ int main(int argc, char **argv)
         execv("/proc/self/exe", argv);
     }
     const char *json_path = NULL;
-    int quick = 0, threads = 0;
+    int quick = 0, threads = 0, train = 0;
     char *recipes[64];
     int n_recipes = 0;
     for (int i = 1; i < argc; i++) {
@@ -461,6 +552,8 @@ int main(int argc, char **argv)
             threads = atoi(argv[++i]);
         else if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--train") == 0)
+            train = 1;
         else if (argv[i][0] == '-') {
             fputs(usage, strcmp(argv[i], "--help") == 0 ? stdout : stderr);
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
@@ -495,6 +588,16 @@ int main(int argc, char **argv)
            "tfx's one-thread kernel %.1f GB/s; BF16 weights on %d threads %.1f GB/s (tfx's gemv, "
            "what bf16 decode uses), %.1f GB/s (oneDNN matmul at M = 1, %s)\n\n", blas_gemv,
            100 * blas_gemv / triad, tfx_gemv_gbs, threads, bf16_gbs, row_gbs, impl_row);
+    if (train) {
+        printf("training: FLOPs per token = 6N + 12·L·C·T (N without the position table)\n");
+        json_t *all = train_benches(reg, quick, gemm);
+        json_t *doc = json_pack("{s:i, s:f, s:o}", "threads", threads, "sgemm_gflops", gemm, "train", all);
+        if (json_path)
+            json_dump_file(doc, json_path, JSON_INDENT(2));
+        json_decref(doc);
+        tfx_registry_free(reg);
+        return 0;
+    }
     static char *llama_sets[] = {"layers=2"};
     struct { const char *path; char **sets; int n; } defaults[] = {
         {"recipes/gpt2.yaml", NULL, 0}, {"recipes/gpt-neo-125M.yaml", NULL, 0},

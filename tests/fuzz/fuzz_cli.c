@@ -27,19 +27,32 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-/* params, validate and plugins share tfx_cli_parse; params' --set go through a recipe. */
+/* params, validate and plugins: the table parser over the options they share (a table like
+ * params'); --set go through a recipe. */
+typedef struct common_opts {
+    tfx_cli_common common;
+    bool shapes;
+} common_opts;
+
+static const tfx_opt common_table[] = {
+    TFX_OPTS_COMMON(common_opts),
+    TFX_OPTS_ESTIMATE(common_opts),
+    {"--shapes", TFX_ARG_FLAG, NULL, "shapes", TFX_AT(common_opts, shapes)},
+};
+
 static void common_parsers(int pick, int argc, char **argv)
 {
-    static tfx_cli_common c;
-    memset(&c, 0, sizeof c);
-    bool shapes = false;
-    int parsed = pick == 0   ? tfx_cli_parse(&c, argc, argv, "", "--shapes", &shapes, 1, TFX_MAX_FILES)
-                 : pick == 1 ? tfx_cli_parse(&c, argc, argv, "", NULL, NULL, 1, TFX_MAX_FILES)
-                             : tfx_cli_parse(&c, argc, argv, "", NULL, NULL, 0, 0);
-    if (parsed != TFX_CLI_PROCEED || c.n_sets == 0)
-        return;
+    static common_opts o;
+    memset(&o, 0, sizeof o);
+    tfx_command_spec spec = {.name = "params", .args = "RECIPE", .min_args = pick < 2,
+                             .max_args = pick < 2 ? TFX_MAX_FILES : 0, .about = "",
+                             .opts = common_table, .n_opts = sizeof common_table / sizeof common_table[0]};
     tfx_error err;
-    tfx_loaded *l = tfx_load(TFX_SOURCE_DIR "/tests/data/hf/gpt2/recipe.yaml", c.sets, c.n_sets, reg, &err);
+    int parsed = tfx_options_parse(&spec, argc, argv, &o, tfx_cli_take_arg, &err);
+    if (parsed != TFX_OPTIONS_PROCEED || o.common.n_sets == 0)
+        return;
+    tfx_loaded *l = tfx_load(TFX_SOURCE_DIR "/tests/data/hf/gpt2/recipe.yaml", o.common.sets,
+                             o.common.n_sets, reg, &err);
     tfx_loaded_free(l);
 }
 
