@@ -68,15 +68,25 @@ void tfx_axis_make(tfx_axis *a, const double *values, int n, int max_ticks, bool
     }
     if (max <= 0)
         max = 1;
-    double step = tfx_nice_step(max, max_ticks);
+    tfx_axis_range(a, 0, max, max_ticks);
+}
+
+void tfx_axis_range(tfx_axis *a, double lo, double hi, int max_ticks)
+{
+    if (max_ticks > TFX_CHART_MAX_TICKS)
+        max_ticks = TFX_CHART_MAX_TICKS;
+    if (!(hi > lo))
+        hi = lo + (lo != 0 ? fabs(lo) * 0.1 : 1);
+    double step = tfx_nice_step(hi - lo, max_ticks - 1); /* a step spare: room above the top bar */
+    double first = floor(lo / step + 1e-9) * step;
     a->log = false;
-    a->lo = 0;
     a->n_ticks = 0;
     for (int t = 0; t <= max_ticks; t++) {
-        a->ticks[a->n_ticks++] = t * step;
-        if (t * step >= max * (1 - 1e-9))
+        a->ticks[a->n_ticks++] = first + t * step;
+        if (first + t * step >= hi * (1 - 1e-9) && first + t * step > lo)
             break;
     }
+    a->lo = first;
     a->hi = a->ticks[a->n_ticks - 1];
 }
 
@@ -157,6 +167,16 @@ static double y_of(const tfx_axis *a, tfx_panel_box p, double v)
     return p.y + p.h - tfx_axis_frac(a, v) * p.h;
 }
 
+/* A tick's label: as many decimals as the step needs (4.985 and 4.995 apart), else as a number. */
+static char *tick_text(char *buf, size_t cap, const tfx_axis *a, int t)
+{
+    double step = a->n_ticks > 1 ? a->ticks[1] - a->ticks[0] : 0;
+    if (a->log || step <= 0 || step >= 1 || step < 1e-6)
+        return tfx_chart_number(buf, cap, a->ticks[t]);
+    snprintf(buf, cap, "%.*f", (int)ceil(-log10(step) - 1e-9), a->ticks[t]);
+    return buf;
+}
+
 static void y_axis(FILE *f, const tfx_axis *a, tfx_panel_box p)
 {
     char num[48];
@@ -165,7 +185,24 @@ static void y_axis(FILE *f, const tfx_axis *a, tfx_panel_box p)
         fprintf(f, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"%s\"/>\n", p.x, y, p.x + p.w, y,
                 t ? "#e5e5e5" : "#999");
         fprintf(f, "<text x=\"%d\" y=\"%.1f\" class=\"axis\" text-anchor=\"end\">%s</text>\n", p.x - 6, y + 4,
-                tfx_chart_number(num, sizeof num, a->ticks[t]));
+                tick_text(num, sizeof num, a, t));
+    }
+}
+
+/* A legend's name: what fits its column (about 18 characters, cut at a UTF-8 boundary, "…"
+ * after), the whole name on hover. */
+static void short_name(FILE *f, const char *name)
+{
+    char cut[64];
+    size_t len = strlen(name), n = len < 18 ? len : 18;
+    while (n < len && n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+        n--;
+    snprintf(cut, sizeof cut, "%.*s%s", (int)n, name, n < len ? "\u2026" : "");
+    tfx_svg_text(f, cut);
+    if (n < len) {
+        fputs("<title>", f);
+        tfx_svg_text(f, name);
+        fputs("</title>", f);
     }
 }
 
@@ -176,7 +213,7 @@ static void legend(FILE *f, tfx_panel_box b, int n, const char *const *names, co
         fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\"/>", lx, b.y + TITLE_H + 18 * k,
                 colours[k]);
         fprintf(f, "<text x=\"%d\" y=\"%d\" class=\"axis\">", lx + 18, b.y + TITLE_H + 11 + 18 * k);
-        tfx_svg_text(f, names[k]);
+        short_name(f, names[k]);
         fputs("</text>\n", f);
     }
 }
@@ -188,7 +225,7 @@ static void value_label(FILE *f, double cx, double top, double w, double v)
 {
     char num[48];
     tfx_chart_number(num, sizeof num, v);
-    if (w >= 6.0 * (double)strlen(num))
+    if (w >= 5.0 * (double)strlen(num)) /* 10-pixel digits are about 5.5 wide, a point less */
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\" text-anchor=\"middle\">%s</text>\n", cx, top - 3, num);
     else
         fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" class=\"value\" transform=\"rotate(-90 %.1f %.1f)\">%s</text>\n",
@@ -262,9 +299,15 @@ void tfx_chart_lines(FILE *f, tfx_panel_box box, const tfx_line_panel *p)
         for (int i = 0; i < p->n_points[k]; i++)
             xmax = p->xs[k][i] > xmax ? p->xs[k][i] : xmax;
     }
-    double span[2] = {ymin_pos, ymax};
+    double span[2] = {ymin_pos, ymax}, ymin = INFINITY;
+    for (int k = 0; k < p->n_lines; k++)
+        for (int i = 0; i < p->n_points[k]; i++)
+            ymin = p->ys[k][i] < ymin ? p->ys[k][i] : ymin;
     tfx_axis ya, xa;
-    tfx_axis_make(&ya, span, 2, 5, true);
+    if (tfx_axis_wants_log(span, 2)) /* a line's axis spans its values, not from 0: a loss moves little */
+        tfx_axis_make(&ya, span, 2, 5, true);
+    else
+        tfx_axis_range(&ya, isinf(ymin) ? 0 : ymin, ymax, 5);
     tfx_axis_make(&xa, &xmax, 1, 8, false);
     tfx_panel_box pa = plot_area(box);
     title(f, box, p->title, p->unit, &ya);

@@ -32,6 +32,10 @@ typedef struct tfx_axis {
  * allow_log). */
 void tfx_axis_make(tfx_axis *a, const double *values, int n, int max_ticks, bool allow_log);
 
+/* A linear axis over [lo, hi] with nice ticks (steps of 1, 2 or 5 × 10^n, at most max_ticks + 1
+ * ticks), from the nice value at or below lo to the first at or above hi. */
+void tfx_axis_range(tfx_axis *a, double lo, double hi, int max_ticks);
+
 /* Where v sits on the axis, 0 (lo) to 1 (hi); values at or below 0 sit at 0 on a log axis. */
 double tfx_axis_frac(const tfx_axis *a, double v);
 

@@ -110,8 +110,10 @@ static void cell(char *buf, size_t cap, const tfx_doc *docs, int d, const tfx_fi
 /* The row's name: the key past its section, with the unit ("kv_cache (B)"). */
 static void row_name(char *buf, size_t cap, const tfx_figure *f)
 {
-    const char *dot = strchr(f->key, '.');
+    const char *dot = strchr(f->key, '.'), *last = strrchr(f->key, '.');
     const char *name = !dot ? f->key : dot + 1;
+    if (strcmp(f->label, last ? last + 1 : f->key) != 0) /* a label of its own reads better */
+        name = f->label;
     const char *unit = tfx_unit_name(f->unit);
     if (numeric(f) && unit[0] && f->unit != TFX_UNIT_PARAMS)
         snprintf(buf, cap, "%s (%s)", name, unit);
@@ -155,6 +157,8 @@ static void text_block(FILE *out, const tfx_doc *docs, int n, const rows *r, int
     char section[64] = "\x01", sec[64], name[256], buf[512];
     text_header(out, docs, from, to);
     for (int i = 0; i < r->n; i++) {
+        if (r->figs[i]->detail) /* text is a summary; the other formats carry it */
+            continue;
         section_of(r->figs[i]->key, sec, sizeof sec);
         if (strcmp(sec, section) != 0 && sec[0])
             fprintf(out, "%s\n", section_title(docs, n, r->figs[i]));

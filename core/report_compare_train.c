@@ -86,10 +86,19 @@ void tfx_doc_compare_train(tfx_doc *d, const tfx_train_figures *f)
         snprintf(key, sizeof key, "context_losses.%d.context", i);
         tfx_doc_int(d, key, NULL, f->context[i], TFX_UNIT_TOKENS, NULL);
         snprintf(key, sizeof key, "context_losses.%d.loss", i);
-        tfx_doc_real(d, key, NULL, f->context_loss[i], 4, TFX_UNIT_NONE, "NaN (null): the positions cannot reach it");
+        char label[48];
+        snprintf(label, sizeof label, "loss_at_%" PRId64, f->context[i]);
+        tfx_doc_real(d, key, label, f->context_loss[i], 4, TFX_UNIT_NONE, "NaN (null): the positions cannot reach it");
     }
-    static const char *const curve[] = {"train.curve.*"}; /* text: the final losses; the curve is the chart's */
-    tfx_doc_detail(d, curve, 1);
+    /* text: the final losses and one row per length; the curve is the chart's */
+    static const char *const details[] = {"train.curve.*"};
+    tfx_doc_detail(d, details, 1);
+    for (size_t i = 0; i < d->n_figs; i++) { /* the lengths themselves are in the rows' names */
+        const char *k = d->figs[i].key;
+        size_t len = strlen(k);
+        if (strncmp(k, "train.context_losses.", 21) == 0 && len > 8 && strcmp(k + len - 8, ".context") == 0)
+            d->figs[i].detail = true;
+    }
 }
 
 /* ---- SVG line panels ---------------------------------------------------------------------- */

@@ -154,10 +154,10 @@ static void column_blocks_case(void **state)
     char *text = emit(d, 3, TFX_FORMAT_TEXT, 100), want[256];
     const char *second = strstr(text, "\n\n");
     assert_non_null(second); /* two blocks: a and b, then c */
-    snprintf(want, sizeof want, "\n  %-34s%30s%30s\n", "kv_cache (B)", "100", "50 (-50.0%)");
+    snprintf(want, sizeof want, "\n  %-34s%30s%30s\n", "KV cache (B)", "100", "50 (-50.0%)"); /* its label */
     assert_non_null(strstr(text, want));
     assert_true(strstr(text, want) < second);
-    snprintf(want, sizeof want, "\n  %-34s%30s\n", "kv_cache (B)", "0 (-100.0%)");
+    snprintf(want, sizeof want, "\n  %-34s%30s\n", "KV cache (B)", "0 (-100.0%)");
     assert_non_null(strstr(second, want));
     free(text);
     for (int i = 0; i < 3; i++)
@@ -210,8 +210,8 @@ static void nice_ticks_case(void **state)
     double v[] = {1, 50};
     tfx_axis_make(&a, v, 2, 5, true);
     assert_false(a.log);
-    assert_int_equal(a.n_ticks, 6);
-    assert_true(a.ticks[1] == 10 && a.hi == 50);
+    assert_int_equal(a.n_ticks, 4); /* 0, 20, 40, 60: a step spare above the top bar for its label */
+    assert_true(a.ticks[1] == 20 && a.hi == 60);
     double w[] = {0.3, 3.7};
     tfx_axis_make(&a, w, 2, 5, true);
     assert_int_equal(a.n_ticks, 5); /* 0, 1, 2, 3, 4 */
@@ -221,6 +221,16 @@ static void nice_ticks_case(void **state)
     assert_string_equal(tfx_chart_number(buf, sizeof buf, 2500), "2,500");
     assert_string_equal(tfx_chart_number(buf, sizeof buf, 0.0352), "0.0352");
     assert_string_equal(tfx_chart_number(buf, sizeof buf, 12.34), "12.3");
+}
+
+static void axis_range_case(void **state)
+{
+    tfx_axis a;
+    tfx_axis_range(&a, 4.96, 5.27, 5); /* a loss curve: ticks around it, not from 0 */
+    assert_int_equal(a.n_ticks, 5);
+    assert_true(fabs(a.lo - 4.9) < 1e-9 && fabs(a.hi - 5.3) < 1e-9 && fabs(a.ticks[1] - 5.0) < 1e-9);
+    tfx_axis_range(&a, 3, 3, 5); /* one value: a span around it */
+    assert_true(a.lo <= 3 && a.hi > 3);
 }
 
 static void log_axis_case(void **state)
@@ -254,8 +264,8 @@ static void line_panel_case(void **state)
     tfx_chart_lines(f, (tfx_panel_box){0, 0, 400, 300},
                     &(tfx_line_panel){"Loss", "nats", "step", 1, names, colours, x, y, n});
     fclose(f);
-    /* plot area x 70..270, y 34..266; x axis 0..20, y axis 0..4 */
-    assert_non_null(strstr(buf, "points=\"70.0,34.0 170.0,150.0 270.0,208.0\""));
+    /* plot area x 70..270, y 34..266; x axis 0..20; a line's y axis spans its values, 1..4 */
+    assert_non_null(strstr(buf, "points=\"70.0,34.0 170.0,188.7 270.0,266.0\"")); /* y from 1 to 4 */
     assert_non_null(strstr(buf, ">Loss (nats)</text>"));
     assert_non_null(strstr(buf, ">step</text>"));
     free(buf);
@@ -384,7 +394,7 @@ int main(void)
         cmocka_unit_test(readable_units_case), cmocka_unit_test(diff_case),
         cmocka_unit_test(column_blocks_case), cmocka_unit_test(compare_progress_case),
         cmocka_unit_test(nice_ticks_case),
-        cmocka_unit_test(log_axis_case),     cmocka_unit_test(line_panel_case),
+        cmocka_unit_test(axis_range_case),   cmocka_unit_test(log_axis_case),     cmocka_unit_test(line_panel_case),
         cmocka_unit_test(every_json_figure_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
