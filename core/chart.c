@@ -189,21 +189,24 @@ static void y_axis(FILE *f, const tfx_axis *a, tfx_panel_box p)
     }
 }
 
-/* A legend's name: what fits its column (about 18 characters, cut at a UTF-8 boundary, "…"
- * after), the whole name on hover. */
+/* A legend's name in about 20 characters: its first word (the column's number) and the end, where
+ * sweeps differ ("3 …placement=sandwich"), cut at a UTF-8 boundary; the whole name on hover. */
 static void short_name(FILE *f, const char *name)
 {
-    char cut[64];
-    size_t len = strlen(name), n = len < 18 ? len : 18;
-    while (n < len && n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
-        n--;
-    snprintf(cut, sizeof cut, "%.*s%s", (int)n, name, n < len ? "\u2026" : "");
-    tfx_svg_text(f, cut);
-    if (n < len) {
-        fputs("<title>", f);
+    char cut[96];
+    size_t len = strlen(name), sp = strcspn(name, " ");
+    if (len <= 20 || sp > 8) {
         tfx_svg_text(f, name);
-        fputs("</title>", f);
+        return;
     }
+    size_t from = len - (20 - sp - 2);
+    while (from < len && ((unsigned char)name[from] & 0xC0) == 0x80)
+        from++;
+    snprintf(cut, sizeof cut, "%.*s \u2026%s", (int)sp, name, name + from);
+    tfx_svg_text(f, cut);
+    fputs("<title>", f);
+    tfx_svg_text(f, name);
+    fputs("</title>", f);
 }
 
 static void legend(FILE *f, tfx_panel_box b, int n, const char *const *names, const char *const *colours)
@@ -312,7 +315,7 @@ void tfx_chart_lines(FILE *f, tfx_panel_box box, const tfx_line_panel *p)
     tfx_panel_box pa = plot_area(box);
     title(f, box, p->title, p->unit, &ya);
     y_axis(f, &ya, pa);
-    char num[48];
+    char num[48], num2[48];
     for (int t = 0; t < xa.n_ticks; t++)
         fprintf(f, "<text x=\"%.1f\" y=\"%d\" class=\"axis\" text-anchor=\"middle\">%s</text>\n",
                 pa.x + tfx_axis_frac(&xa, xa.ticks[t]) * pa.w, pa.y + pa.h + 16,
@@ -326,6 +329,10 @@ void tfx_chart_lines(FILE *f, tfx_panel_box box, const tfx_line_panel *p)
             fprintf(f, "%s%.1f,%.1f", i ? " " : "", pa.x + tfx_axis_frac(&xa, p->xs[k][i]) * pa.w,
                     y_of(&ya, pa, p->ys[k][i]));
         fputs("\"/>\n", f);
+        for (int i = 0; i < p->n_points[k]; i++) /* each point, so that a lone one shows too */
+            fprintf(f, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"><title>%s: %s</title></circle>\n",
+                    pa.x + tfx_axis_frac(&xa, p->xs[k][i]) * pa.w, y_of(&ya, pa, p->ys[k][i]), p->colours[k],
+                    tfx_chart_number(num, sizeof num, p->xs[k][i]), tfx_chart_number(num2, sizeof num2, p->ys[k][i]));
     }
     legend(f, box, p->n_lines, p->names, p->colours);
 }
