@@ -55,7 +55,7 @@ static const bad_recipe table[] = {
      "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old"},
     /* unknown option of a plugin */
     {HEAD DIMS "attention: { plugin: local, windw: 4 }\n",
-     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, window"},
+     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, scale_dim, qk_norm, qk_norm_eps, softcap, window"},
     /* an option out of its range, and a wrong enum value */
     {HEAD DIMS "attention: { plugin: local, window: 0 }\n",
      "%s:8:37: option 'window' of attention plugin 'local' must be between 1 and 1e+09, got 0"},
