@@ -364,6 +364,25 @@ static int resolve_single(const build_ctx *cx, tfx_kind kind, const char *key,
 
 /* ---- stacks ------------------------------------------------------------------------------- */
 
+/* An attention plugin that names the positions it works with refuses any other, at the
+ * position's place in the recipe. */
+static int check_position(const build_ctx *cx, const tfx_component *attn, const tfx_component *pos)
+{
+    const char *const *ok = attn->plugin->desc->attention->positions;
+    if (!ok)
+        return 0;
+    char list[256] = "";
+    for (int i = 0; ok[i]; i++) {
+        if (strcmp(ok[i], pos->plugin->desc->name) == 0)
+            return 0;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s'%s'", i ? (ok[i + 1] ? ", " : " or ") : "", ok[i]);
+    }
+    return tfx_fail_at(cx->err, pos->mark,
+                       "attention plugin '%s' works with position %s, not '%s' (it rotates its rope part itself)",
+                       attn->plugin->desc->name, list, pos->plugin->desc->name);
+}
+
 static int build_stack(const build_ctx *cx, tfx_stack_spec *st, const char *name,
                        bool is_decoder, bool has_cross)
 {
@@ -403,6 +422,9 @@ static int build_stack(const build_ctx *cx, tfx_stack_spec *st, const char *name
             return tfx_fail_at(cx->err, st->cross_attention.v[i].mark,
                                "cross_attention needs a plugin that attends to the encoder (such as 'cross'), not '%s'",
                                st->cross_attention.v[i].plugin->desc->name);
+    for (int i = 0; i < st->attention.n; i++)
+        if (check_position(cx, &st->attention.v[i], &st->position))
+            return -1;
     bool final_default = st->placement.plugin->desc->placement->final_norm != 0;
     if (read_bool(cx, section, "embed_norm", false, &st->embed_norm) ||
         read_bool(cx, section, "final_norm", final_default, &st->final_norm))

@@ -323,6 +323,155 @@ static void cross_qk_norm_case(void **state)
     assert_string_equal(st.msg, "qk_norm is not supported by cross attention");
 }
 
+/* ---- MLA against a reference of DeepSeek-V2's attention ----------------------------------- */
+
+typedef struct mla_dims {
+    int64_t rq, rkv, dn, dr, dv;
+    double theta;
+} mla_dims;
+
+/* GPT-J style (interleaved) rotation of v[width] at position p, in double. */
+static void ref_rotate(double *v, int64_t width, int32_t p, double theta)
+{
+    for (int64_t i = 0; i < width / 2; i++) {
+        const double angle = (double)p * pow(theta, -(double)(2 * i) / (double)width);
+        const double a = v[2 * i], b = v[2 * i + 1];
+        v[2 * i] = a * cos(angle) - b * sin(angle);
+        v[2 * i + 1] = b * cos(angle) + a * sin(angle);
+    }
+}
+
+/* want[T, C] = MLA of x[T, C], causal, heads H, with weights w as mla.c declares them. */
+static void ref_mla(double *want, const float *x, float *const *w, const mla_dims *m, int64_t T,
+                    int64_t C, int64_t H, int rotate)
+{
+    const int64_t dqk = m->dn + m->dr, row = m->rkv + m->dr, per = m->dn + m->dv;
+    double *xd = calloc((size_t)(T * C), sizeof *xd), *qa = calloc((size_t)(T * (m->rq + 1)), sizeof *qa);
+    double *q = calloc((size_t)(T * H * dqk), sizeof *q), *lat = calloc((size_t)(T * row), sizeof *lat);
+    double *c = calloc((size_t)(T * m->rkv), sizeof *c), *kv = calloc((size_t)(T * H * per), sizeof *kv);
+    double *att = calloc((size_t)(T * H * m->dv), sizeof *att);
+    float *qf = calloc((size_t)(T * H * dqk), sizeof *qf), *kf = calloc((size_t)(T * H * dqk), sizeof *kf);
+    float *vf = calloc((size_t)(T * H * m->dv), sizeof *vf);
+    for (int64_t i = 0; i < T * C; i++)
+        xd[i] = x[i];
+    int iw = 1;
+    if (m->rq) {
+        ref_linear(qa, xd, w[0], NULL, T, C, m->rq);
+        ref_head_norm(qa, T, m->rq, w[1], 0, 1e-6);
+        ref_linear(q, qa, w[2], NULL, T, m->rq, H * dqk);
+        iw = 3;
+    } else {
+        ref_linear(q, xd, w[0], NULL, T, C, H * dqk);
+    }
+    ref_linear(lat, xd, w[iw], NULL, T, C, row);
+    for (int64_t t = 0; t < T; t++) {
+        for (int64_t h = 0; rotate && h < H; h++)
+            ref_rotate(q + (t * H + h) * dqk + m->dn, m->dr, (int32_t)t, m->theta);
+        if (rotate)
+            ref_rotate(lat + t * row + m->rkv, m->dr, (int32_t)t, m->theta);
+        memcpy(c + t * m->rkv, lat + t * row, (size_t)m->rkv * sizeof *c);
+    }
+    ref_head_norm(c, T, m->rkv, w[iw + 1], 0, 1e-6);
+    ref_linear(kv, c, w[iw + 2], NULL, T, m->rkv, H * per);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t h = 0; h < H; h++) {
+            for (int64_t i = 0; i < dqk; i++) {
+                qf[(t * H + h) * dqk + i] = (float)q[(t * H + h) * dqk + i];
+                kf[(t * H + h) * dqk + i] =
+                    (float)(i < m->dn ? kv[(t * H + h) * per + i] : lat[t * row + m->rkv + i - m->dn]);
+            }
+            for (int64_t i = 0; i < m->dv; i++)
+                vf[(t * H + h) * m->dv + i] = (float)kv[(t * H + h) * per + m->dn + i];
+        }
+    int32_t pos[16];
+    for (int64_t t = 0; t < T; t++)
+        pos[t] = (int32_t)t;
+    const tfx_attend_spec s = {.mask = TFX_MASK_CAUSAL, .scale = (float)(1 / sqrt((double)dqk)),
+                               .heads = H, .kv_heads = H, .qk_dim = dqk, .v_dim = m->dv};
+    ref_attend(&s, att, qf, kf, vf, T, T, pos, pos);
+    ref_linear(want, att, w[iw + 3], NULL, T, H * m->dv, C);
+    free(xd), free(qa), free(q), free(lat), free(c), free(kv), free(att), free(qf), free(kf), free(vf);
+}
+
+static void never_rotate(void *state, const float *const *w, float *x, int64_t T, int64_t n,
+                         const int32_t *pos)
+{
+    fail_msg("mla must rotate its rope part itself, not through the position plugin's rotate");
+}
+
+/* The plugin's prefill of `first` tokens then decode, against the reference over all T. */
+static void check_mla(const mla_dims *m, int rotate, int64_t first)
+{
+    const int64_t C = 12, H = 3, T = 6, ctx = 8;
+    const tfx_registered *r = tfx_registry_find(reg, TFX_KIND_ATTENTION, "mla");
+    assert_non_null(r);
+    const tfx_plugin *p = r->desc;
+    const int64_t values[] = {m->rq, m->rkv, m->dn, m->dr, m->dv};
+    tfx_value opt[8];
+    assert_int_equal(p->n_options, 7);
+    for (int i = 0; i < 5; i++)
+        opt[i].i = values[i];
+    opt[5].f = m->theta, opt[6].f = 1e-6;
+    tfx_config cfg = {.size = sizeof cfg, .host = &host, .options = opt,
+                      .dims = {.d_model = C, .heads = H, .kv_heads = H, .head_dim = C / H,
+                               .vocab = 5, .context = ctx, .layers = 1},
+                      .stack = "decoder"};
+    void *state;
+    tfx_status st = {{0}};
+    decl d = {0};
+    assert_int_equal(p->configure(&cfg, &state, &st), 0);
+    assert_int_equal(p->declare(state, (tfx_declarer *)&d, &st), 0);
+    static const char *const with_q[] = {"q_a_proj.weight", "q_a_layernorm.weight", "q_b_proj.weight",
+                                         "kv_a_proj_with_mqa.weight", "kv_a_layernorm.weight",
+                                         "kv_b_proj.weight", "o_proj.weight"};
+    const int skip = m->rq ? 0 : 2; /* q_proj.weight alone */
+    assert_int_equal(d.n, 7 - skip);
+    assert_string_equal(d.name[0], m->rq ? "q_a_proj.weight" : "q_proj.weight");
+    for (int i = 1; i < d.n; i++)
+        assert_string_equal(d.name[i], with_q[i + skip]);
+    assert_int_equal(d.numel[d.n - 4], (m->rkv + m->dr) * C);
+    assert_int_equal(d.numel[d.n - 2], H * (m->dn + m->dv) * m->rkv);
+    rng_state = 23 + (uint64_t)m->rq;
+    float *w[MAX_TENSORS];
+    for (int i = 0; i < d.n; i++)
+        w[i] = random_floats(d.numel[i], strstr(d.name[i], "layernorm") ? 1.0f : 0.0f, 0.5f);
+    float *x = random_floats(T * C, 0, 1), *out = zeros(T * C);
+    assert_int_equal(p->attention->cache_floats(state, ctx), ctx * (m->rkv + m->dr));
+    float *cache = zeros(p->attention->cache_floats(state, ctx));
+    float *ws = zeros(p->attention->workspace_floats(state, first, ctx));
+    int32_t pos[6] = {0, 1, 2, 3, 4, 5};
+    tfx_position_hooks hooks = {.rotate = never_rotate};
+    for (int64_t at = 0; at < T;) {
+        const int64_t n = at == 0 ? first : 1;
+        tfx_attn_io io = {.size = sizeof io, .out = out + at * C, .x = x + at * C, .T = n,
+                          .pos = pos + at, .n_past = at, .cache = cache, .cache_capacity = ctx,
+                          .workspace = ws, .position = rotate ? &hooks : NULL};
+        if (p->attention->forward(state, (const float *const *)w, &io, &st))
+            fail_msg("mla forward: %s", st.msg);
+        at += n;
+    }
+    double want[72];
+    ref_mla(want, x, w, m, T, C, H, rotate);
+    char what[64];
+    snprintf(what, sizeof what, "mla q_lora_rank %lld rope %d prefill %lld", (long long)m->rq,
+             rotate, (long long)first);
+    assert_close(out, want, T * C, 3e-5, what);
+    for (int i = 0; i < d.n; i++)
+        free(w[i]);
+    free(x), free(out), free(cache), free(ws);
+    p->destroy(state);
+}
+
+static void mla_case(void **state)
+{
+    const mla_dims compressed = {.rq = 5, .rkv = 4, .dn = 3, .dr = 4, .dv = 2, .theta = 30};
+    const mla_dims plain = {.rq = 0, .rkv = 6, .dn = 2, .dr = 2, .dv = 3, .theta = 10000};
+    check_mla(&compressed, 1, 6);
+    check_mla(&compressed, 1, 3); /* then three decode steps from the cached latents */
+    check_mla(&plain, 1, 2);
+    check_mla(&plain, 0, 6);
+}
+
 static int setup(void **state)
 {
     char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
@@ -348,6 +497,7 @@ int main(void)
         cmocka_unit_test(cache_overflow_case),
         cmocka_unit_test(plugin_case),
         cmocka_unit_test(cross_qk_norm_case),
+        cmocka_unit_test(mla_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -903,6 +903,11 @@ static void attention_case(void **state)
         {"causal", "softcap=0.5,scale_dim=3", "rope", "", 16, 4, 2, 7, 0},
         {"local", "window=3,softcap=0.7,qk_norm=rmsnorm", "rope", "", 16, 4, 2, 9, 0},
         {"cross", "softcap=0.6", NULL, NULL, 12, 3, 3, 5, 7},
+        /* MLA: compressed queries and the decoupled rope key; one q_proj; no rotation */
+        {"mla", "q_lora_rank=6,kv_lora_rank=5,qk_nope_head_dim=3,qk_rope_head_dim=4,v_head_dim=2,rope_theta=50",
+         "rope", "", 12, 3, 3, 6, 0},
+        {"mla", "kv_lora_rank=7,qk_nope_head_dim=2,qk_rope_head_dim=2,v_head_dim=3", "rope", "", 8, 2, 2, 70, 0},
+        {"mla", "q_lora_rank=4,kv_lora_rank=4,qk_nope_head_dim=3,qk_rope_head_dim=2,v_head_dim=3", NULL, NULL, 8, 2, 2, 5, 0},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         check_attention(&specs[i]);
