@@ -1,5 +1,6 @@
 /* core/attend.c — the one attention core every plugin shares through host->attend: KV cache
- * (full or a ring), GQA, masks, score bias, soft-capping and blocked softmax(q·kᵀ)·v; and back. */
+ * (full or a ring), GQA, masks, score bias, soft-capping and blocked softmax(q·kᵀ)·v; and back.
+ * Beside it, the composition services' small kernels: partial rotary, per-head norms, logit cap. */
 #include "attend.h"
 
 #include <math.h>
@@ -206,6 +207,12 @@ static void soft_cap(float *scores, int64_t count, float cap)
     const float inv = 1.0f / cap;
     for (int64_t i = 0; i < count; i++)
         scores[i] = cap * tanhf(scores[i] * inv);
+}
+
+void tfx_cap_logits(float *x, int64_t count, double cap)
+{
+    if (cap > 0)
+        soft_cap(x, count, (float)cap);
 }
 
 /* Training: probs rows [rows, L] = the block's probabilities over keys [j0, j1), zeros elsewhere. */

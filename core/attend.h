@@ -20,4 +20,7 @@ void tfx_head_norm_backward(tfx_head_norm_kind kind, float eps, float *dx, float
                             const float *dout, const float *x, const float *gain, int64_t T,
                             int64_t n_heads, int64_t head_dim);
 
+/* x[count] = cap · tanh(x / cap) when cap > 0 (Gemma 2's final logits); unchanged otherwise. */
+void tfx_cap_logits(float *x, int64_t count, double cap);
+
 #endif

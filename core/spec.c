@@ -23,6 +23,7 @@ static const char *const top_keys[] = {
     "layers", "context", "tie_embeddings", "token_types", "embed_scale", "embed_norm",
     "final_norm", "lm_head", "pooler", "init_std", "position", "norm", "placement",
     "attention", "cross_attention", "ffn", "encoder", "decoder", "checkpoint",
+    "final_logit_softcap",
 };
 static const char *const stack_keys[] = {
     "layers", "position", "norm", "placement", "attention", "cross_attention", "ffn",
@@ -495,6 +496,14 @@ static int read_flags(const build_ctx *cx, tfx_spec *s)
             return -1;
         if (!(s->init_std >= 0 && s->init_std <= 100))
             return tfx_fail_at(cx->err, n->mark, "'init_std' must be between 0 and 100");
+    }
+    n = tfx_node_get(cx->recipe->root, "final_logit_softcap");
+    s->final_logit_softcap = 0;
+    if (n) {
+        if (tfx_node_float(n, "final_logit_softcap", &s->final_logit_softcap, cx->err))
+            return -1;
+        if (!(s->final_logit_softcap >= 0 && s->final_logit_softcap <= 1e6))
+            return tfx_fail_at(cx->err, n->mark, "'final_logit_softcap' must be between 0 and 1000000");
     }
     if (read_bool(cx, NULL, "tie_embeddings", true, &s->tie_embeddings) ||
         read_bool(cx, NULL, "embed_scale", false, &s->embed_scale) ||

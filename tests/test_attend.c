@@ -472,6 +472,43 @@ static void mla_case(void **state)
     check_mla(&plain, 0, 6);
 }
 
+/* ---- RMSNorm's offset (Gemma: gains 1 + w) -------------------------------------------------- */
+
+/* rmsnorm with `offset` and weight w gives rmsnorm's plain output with weight offset + w, and
+ * both the reference x·r·(offset + w). */
+static void rmsnorm_offset_case(void **state)
+{
+    const tfx_registered *r = tfx_registry_find(reg, TFX_KIND_NORM, "rmsnorm");
+    assert_non_null(r);
+    const tfx_plugin *p = r->desc;
+    assert_int_equal(p->n_options, 2);
+    assert_string_equal(p->options[1].name, "offset");
+    const int64_t C = 6, T = 2;
+    rng_state = 5;
+    float *x = random_floats(T * C, 0, 1), *w = random_floats(C, 0, 0.3f), out[12];
+    tfx_value opt[2] = {{.f = 1e-6}, {.f = 1.0}};
+    tfx_config cfg = {.size = sizeof cfg, .host = &host, .options = opt,
+                      .dims = {.d_model = C, .heads = 1, .kv_heads = 1, .head_dim = C, .vocab = 5,
+                               .context = 4, .layers = 1},
+                      .stack = "decoder"};
+    void *state_;
+    tfx_status st = {{0}};
+    assert_int_equal(p->configure(&cfg, &state_, &st), 0);
+    const float *const wp[1] = {w};
+    p->norm->forward(state_, wp, out, x, T);
+    p->destroy(state_);
+    double want[12];
+    for (int64_t t = 0; t < T; t++) {
+        double ss = 0;
+        for (int64_t c = 0; c < C; c++)
+            ss += (double)x[t * C + c] * x[t * C + c];
+        for (int64_t c = 0; c < C; c++)
+            want[t * C + c] = x[t * C + c] / sqrt(ss / (double)C + 1e-6) * (1.0 + w[c]);
+    }
+    assert_close(out, want, T * C, 1e-6, "rmsnorm offset 1");
+    free(x), free(w);
+}
+
 static int setup(void **state)
 {
     char *dirs[] = {TFX_PLUGIN_BUILD_DIR, NULL};
@@ -498,6 +535,7 @@ int main(void)
         cmocka_unit_test(plugin_case),
         cmocka_unit_test(cross_qk_norm_case),
         cmocka_unit_test(mla_case),
+        cmocka_unit_test(rmsnorm_offset_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -531,6 +531,7 @@ static void norm_case(void **state)
         check_norm("layernorm", "bias=true", alias);
         check_norm("layernorm", "bias=false,eps=1e-3", alias);
         check_norm("rmsnorm", "", alias);
+        check_norm("rmsnorm", "offset=1", alias); /* Gemma's (1 + w) gains */
         check_norm("scaffold_norm", "eps=1e-5", alias);
     }
 }

@@ -194,6 +194,8 @@ static void attention_zoo_case(void **state)
     static const struct { const char *recipe; long long params, attention; } zoo[] = {
         /* q 1024->2048, k and v 1024->1024, o 2048->1024, q_norm and k_norm [128] */
         {"recipes/qwen3-0.6b.yaml", 596049920LL, 28 * 6291712LL},
+        /* q 2304->2048, k and v 2304->1024, o 2048->2304; four norms a layer */
+        {"recipes/gemma-2-2b.yaml", 2614341888LL, 26 * 14155776LL},
     };
     for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
         tfx_counts c = count(zoo[i].recipe, NULL, 0);
