@@ -209,7 +209,7 @@ static void every_recipe_runs_case(void **state)
         "transformer-base", "variants/gpt2-rope", "variants/gpt2-alibi", "variants/gpt2-rmsnorm",
         "variants/gpt2-post-ln", "variants/gpt2-swiglu", "variants/gpt2-gqa",
         "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local", "qwen3-0.6b",
-        "gemma-2-2b"};
+        "gemma-2-2b", "variants/llama-mla"};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         char args[512], *out;
         snprintf(args, sizeof args, "run recipes/%s.yaml --random --set vocab=300 --set d_model=64 "
