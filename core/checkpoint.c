@@ -632,6 +632,6 @@ out:
     for (size_t i = 0; i < g.n; i++)
         free(g.items[i].data);
     free(g.items);
-    free(map.entries);
+    map_free(&map); /* the entries and both template indexes */
     return rc;
 }
