@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attend.h"
 #include "checked.h"
 #include "host.h"
 #include "sizes.h"
@@ -550,6 +551,7 @@ int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_
         tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
                                  rt->weights->data[m->lm_head], NULL, n_logits, C,
                                  m->spec->vocab, 0.0f);
+        tfx_cap_logits(rt->logits, n_logits * m->spec->vocab, m->spec->final_logit_softcap);
         if (check_finite(rt->logits, n_logits, m->spec->vocab, "the logits", err))
             return -1;
     }

@@ -24,6 +24,7 @@ static const char *const top_keys[] = {
     "layers", "context", "tie_embeddings", "token_types", "embed_scale", "embed_norm",
     "final_norm", "lm_head", "pooler", "init_std", "position", "norm", "placement",
     "attention", "cross_attention", "ffn", "encoder", "decoder", "checkpoint",
+    "final_logit_softcap",
 };
 static const char *const stack_keys[] = {
     "layers", "position", "norm", "placement", "attention", "cross_attention", "ffn",
@@ -407,6 +408,25 @@ static int resolve_single(build_ctx *cx, tfx_kind kind, const char *key,
 
 /* ---- stacks ------------------------------------------------------------------------------- */
 
+/* An attention plugin that names the positions it works with refuses any other, at the
+ * position's place in the recipe. */
+static int check_position(const build_ctx *cx, const tfx_component *attn, const tfx_component *pos)
+{
+    const char *const *ok = attn->plugin->desc->attention->positions;
+    if (!ok)
+        return 0;
+    char list[256] = "";
+    for (int i = 0; ok[i]; i++) {
+        if (strcmp(ok[i], pos->plugin->desc->name) == 0)
+            return 0;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s'%s'", i ? (ok[i + 1] ? ", " : " or ") : "", ok[i]);
+    }
+    return tfx_fail_at(cx->err, pos->mark,
+                       "attention plugin '%s' works with position %s, not '%s' (it rotates its rope part itself)",
+                       attn->plugin->desc->name, list, pos->plugin->desc->name);
+}
+
 static int build_stack(build_ctx *cx, tfx_stack_spec *st, const char *name,
                        bool is_decoder, bool has_cross)
 {
@@ -447,6 +467,8 @@ static int build_stack(build_ctx *cx, tfx_stack_spec *st, const char *name,
             rc |= keep(cx, tfx_fail_at(cx->err, st->cross_attention.v[i].mark,
                                        "cross_attention needs a plugin that attends to the encoder (such as 'cross'), not '%s'",
                                        st->cross_attention.v[i].plugin->desc->name));
+    for (int i = 0; i < st->attention.n; i++)
+        rc |= keep(cx, check_position(cx, &st->attention.v[i], &st->position));
     bool final_default = st->placement.plugin->desc->placement->final_norm != 0;
     rc |= keep(cx, read_bool(cx, section, "embed_norm", false, &st->embed_norm));
     rc |= keep(cx, read_bool(cx, section, "final_norm", final_default, &st->final_norm));
@@ -516,6 +538,14 @@ static int read_flags(build_ctx *cx, tfx_spec *s)
             return -1;
         if (!(s->init_std >= 0 && s->init_std <= 100))
             return tfx_fail_at(cx->err, n->mark, "'init_std' must be between 0 and 100");
+    }
+    n = tfx_node_get(cx->recipe->root, "final_logit_softcap");
+    s->final_logit_softcap = 0;
+    if (n) {
+        if (tfx_node_float(n, "final_logit_softcap", &s->final_logit_softcap, cx->err))
+            return -1;
+        if (!(s->final_logit_softcap >= 0 && s->final_logit_softcap <= 1e6))
+            return tfx_fail_at(cx->err, n->mark, "'final_logit_softcap' must be between 0 and 1000000");
     }
     if (read_bool(cx, NULL, "tie_embeddings", true, &s->tie_embeddings) ||
         read_bool(cx, NULL, "embed_scale", false, &s->embed_scale) ||

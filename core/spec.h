@@ -50,6 +50,7 @@ typedef struct tfx_spec {
     int64_t vocab, d_model, heads, kv_heads, head_dim, context, token_types;
     bool tie_embeddings, embed_scale, lm_head, pooler;
     double init_std;
+    double final_logit_softcap;   /* > 0: logits = cap · tanh(logits / cap) (Gemma 2) */
     int n_stacks;
     tfx_stack_spec stacks[2];     /* encoder first when there are two */
     const tfx_node *checkpoint;   /* the recipe's checkpoint map, or NULL */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "checked.h"
+#include "attend.h"
 #include "host.h"
 #include "sizes.h"
 
@@ -475,6 +476,7 @@ static int forward_stack(tfx_trainer *t, train_stack *st, const int32_t *tokens,
 static double next_token_loss(tfx_trainer *t, const int32_t *tokens, bool grad)
 {
     int64_t B = t->shape.batch, T = t->shape.tokens, V = t->model->spec->vocab;
+    const double cap = t->model->spec->final_logit_softcap;
     double total = 0, n = (double)(B * (T - 1));
     for (int64_t r = 0; r < B * T; r++) {
         float *z = t->logits + r * V; /* [V] */
@@ -493,9 +495,12 @@ static double next_token_loss(tfx_trainer *t, const int32_t *tokens, bool grad)
         total += log(sum) - (double)(z[target] - max);
         if (!grad)
             continue;
-        for (int64_t v = 0; v < V; v++)
-            z[v] = (float)(exp((double)(z[v] - max)) / sum / n);
-        z[target] -= (float)(1.0 / n);
+        for (int64_t v = 0; v < V; v++) {
+            double g = exp((double)(z[v] - max)) / sum / n - (v == target ? 1.0 / n : 0.0);
+            /* soft-capped logits c = cap·tanh(z/cap): dc/dz = 1 − (c/cap)² */
+            double c = cap > 0 ? (double)z[v] / cap : 0.0;
+            z[v] = (float)(g * (1.0 - c * c));
+        }
     }
     return total / n;
 }
@@ -512,6 +517,7 @@ static int forward(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder
         return -1;
     tfx_host_table()->linear(t->logits, dec->x, t->weights->data[m->lm_head], NULL, dec->rows,
                              m->spec->d_model, m->spec->vocab, 0.0f);
+    tfx_cap_logits(t->logits, dec->rows * m->spec->vocab, m->spec->final_logit_softcap);
     *loss = next_token_loss(t, tokens, grad);
     if (!isfinite(*loss))
         return tfx_fail(err, "the loss is not finite (%g)", *loss);

@@ -531,6 +531,7 @@ static void norm_case(void **state)
         check_norm("layernorm", "bias=true", alias);
         check_norm("layernorm", "bias=false,eps=1e-3", alias);
         check_norm("rmsnorm", "", alias);
+        check_norm("rmsnorm", "offset=1", alias); /* Gemma's (1 + w) gains */
         check_norm("scaffold_norm", "eps=1e-5", alias);
     }
 }
@@ -857,7 +858,8 @@ static void check_attention(const attn_spec *s)
     add_weights(&f, &a);
     /* Unrotated, a key bias adds q·b to a whole row of scores, which the softmax cancels. */
     for (int t = 0; t < f.n; t++)
-        f.zero[t] = strcmp(f.what[t], "k.bias") == 0 && !(s->position && c.hooks.rotate);
+        f.zero[t] = strcmp(f.what[t], "k.bias") == 0 && !(s->position && c.hooks.rotate) &&
+                    !strstr(s->set, "qk_norm") && !strstr(s->set, "softcap");
     if (s->position)
         add_weights(&f, &pos);
     fd_check(&f);
@@ -894,9 +896,186 @@ static void attention_case(void **state)
         {"scaffold_attention", "", "rope", "", 16, 4, 2, 6, 0},
         {"scaffold_attention", "", "t5_bias", "buckets=6,max_distance=8", 8, 2, 2, 5, 0},
         {"causal", "", "scaffold_position", "strength=0.3", 8, 2, 2, 6, 0},
+        /* QK-norm (Qwen3: RMSNorm per head before rope, GQA), LayerNorm, and over ALiBi */
+        {"causal", "qk_norm=rmsnorm,bias.qkv=false,bias.out=false", "rope", "", 16, 4, 2, 6, 0},
+        {"causal", "qk_norm=layernorm,qk_norm_eps=1e-5", NULL, NULL, 16, 4, 4, 70, 0},
+        {"self", "qk_norm=rmsnorm", "alibi", "", 12, 3, 3, 6, 0},
+        /* soft-capped scores (Gemma 2), global and local, with a query scale of its own */
+        {"causal", "softcap=0.5,scale_dim=3", "rope", "", 16, 4, 2, 7, 0},
+        {"local", "window=3,softcap=0.7,qk_norm=rmsnorm", "rope", "", 16, 4, 2, 9, 0},
+        {"cross", "softcap=0.6", NULL, NULL, 12, 3, 3, 5, 7},
+        /* MLA: compressed queries and the decoupled rope key; one q_proj; no rotation */
+        {"mla", "q_lora_rank=6,kv_lora_rank=5,qk_nope_head_dim=3,qk_rope_head_dim=4,v_head_dim=2,rope_theta=50",
+         "rope", "", 12, 3, 3, 6, 0},
+        {"mla", "kv_lora_rank=7,qk_nope_head_dim=2,qk_rope_head_dim=2,v_head_dim=3", "rope", "", 8, 2, 2, 70, 0},
+        {"mla", "q_lora_rank=4,kv_lora_rank=4,qk_nope_head_dim=3,qk_rope_head_dim=2,v_head_dim=3", NULL, NULL, 8, 2, 2, 5, 0},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         check_attention(&specs[i]);
+}
+
+/* ---- the composition services: attend, rotate, head_norm ------------------------------------ */
+
+typedef struct attend_ctx {
+    tfx_attend_spec spec;
+    int64_t T, L;
+    float *q, *k, *v, *out, *dq, *dk, *dv;    /* [T, H*dk], [L, KVH*dk], [L, KVH*dv], [T, H*dv] */
+    float *workspace, *scratch;
+    int32_t *pos, *key_pos;                   /* [T], [L] */
+    tfx_attend_io io;
+} attend_ctx;
+
+static void attend_fwd(void *p)
+{
+    attend_ctx *c = p;
+    c->io = (tfx_attend_io){.size = sizeof c->io, .out = c->out, .q = c->q, .k = c->k, .v = c->v,
+                            .T = c->T, .pos = c->pos, .n_keys = c->L, .key_pos = c->key_pos,
+                            .workspace = c->workspace};
+    tfx_status st = {{0}};
+    if (host.attend(&c->spec, &c->io, &st))
+        fail_msg("attend: %s", st.msg);
+}
+
+static void attend_bwd(void *p, const float *r)
+{
+    attend_ctx *c = p;
+    tfx_attend_grad g = {.size = sizeof g, .dout = r, .dq = c->dq, .dk = c->dk, .dv = c->dv,
+                         .workspace = c->scratch};
+    tfx_status st = {{0}};
+    if (host.attend_backward(&c->spec, &c->io, &g, &st))
+        fail_msg("attend backward: %s", st.msg);
+}
+
+/* host->attend over given keys (no cache): q/k width 5, v width 3, GQA, key positions that
+ * start later than the queries', masks and soft-capping. */
+static void check_attend(tfx_mask mask, int64_t window, float softcap)
+{
+    char label[96];
+    snprintf(label, sizeof label, "host attend mask %d window %lld softcap %g", (int)mask,
+             (long long)window, (double)softcap);
+    seed(label);
+    attend_ctx c = {.spec = {.size = sizeof c.spec, .mask = mask, .window = window, .scale = 0.6f,
+                             .softcap = softcap, .heads = 4, .kv_heads = 2, .qk_dim = 5,
+                             .v_dim = 3, .training = 1},
+                    .T = 6, .L = 8};
+    const int64_t H = 4, KVH = 2, dk = 5, dv = 3;
+    c.q = random_floats(c.T * H * dk, 0, 1), c.k = random_floats(c.L * KVH * dk, 0, 1);
+    c.v = random_floats(c.L * KVH * dv, 0, 1), c.out = zeros(c.T * H * dv);
+    c.dq = zeros(c.T * H * dk), c.dk = zeros(c.L * KVH * dk), c.dv = zeros(c.L * KVH * dv);
+    c.workspace = zeros(host.attend_workspace_floats(&c.spec, c.T, c.L, 0));
+    c.scratch = zeros(host.attend_backward_workspace_floats(&c.spec, c.T, c.L));
+    c.pos = malloc((size_t)c.T * sizeof *c.pos), c.key_pos = malloc((size_t)c.L * sizeof *c.key_pos);
+    for (int64_t j = 0; j < c.L; j++)
+        c.key_pos[j] = (int32_t)j;
+    for (int64_t t = 0; t < c.T; t++)
+        c.pos[t] = (int32_t)(t + 2); /* queries at 2..7 over keys at 0..7 */
+    fd f = {.name = label, .out = c.out, .out_len = c.T * H * dv, .forward = attend_fwd,
+            .backward = attend_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+    add_theta(&f, "q", c.q, c.dq, c.T * H * dk, 1);
+    add_theta(&f, "k", c.k, c.dk, c.L * KVH * dk, 1);
+    add_theta(&f, "v", c.v, c.dv, c.L * KVH * dv, 1);
+    fd_check(&f);
+    free(c.q), free(c.k), free(c.v), free(c.out), free(c.dq), free(c.dk), free(c.dv);
+    free(c.workspace), free(c.scratch), free(c.pos), free(c.key_pos);
+}
+
+static void host_attend_case(void **state)
+{
+    check_attend(TFX_MASK_NONE, 0, 0.0f);
+    check_attend(TFX_MASK_CAUSAL, 0, 0.0f);
+    check_attend(TFX_MASK_LOCAL, 3, 0.0f);
+    check_attend(TFX_MASK_CAUSAL, 0, 0.8f);
+    check_attend(TFX_MASK_LOCAL, 4, 1.5f);
+}
+
+typedef struct rot_ctx {
+    tfx_rotary r;
+    int64_t T, H;
+    float *x, *out, *dx;                      /* [T, H * head_stride] */
+    int32_t *pos;
+} rot_ctx;
+
+static void host_rotate_fwd(void *p)
+{
+    rot_ctx *c = p;
+    memcpy(c->out, c->x, (size_t)(c->T * c->H * c->r.head_stride) * 4);
+    host.rotate(&c->r, c->out, c->T, c->H, c->pos, 1);
+}
+
+static void host_rotate_bwd(void *p, const float *r)
+{
+    rot_ctx *c = p;
+    memcpy(c->dx, r, (size_t)(c->T * c->H * c->r.head_stride) * 4);
+    host.rotate(&c->r, c->dx, c->T, c->H, c->pos, -1);
+}
+
+/* Partial rotary: 4 of 10 dims from offset 6 (MLA's rope part after its nope part), both styles. */
+static void host_rotate_case(void **state)
+{
+    for (int interleaved = 0; interleaved < 2; interleaved++) {
+        seed(interleaved ? "rotate interleaved" : "rotate half");
+        rot_ctx c = {.r = {.size = sizeof c.r, .head_stride = 10, .offset = 6, .width = 4,
+                           .theta = 100.0, .interleaved = interleaved},
+                     .T = 5, .H = 3};
+        const int64_t n = c.T * c.H * 10;
+        c.x = random_floats(n, 0, 1), c.out = zeros(n), c.dx = zeros(n);
+        int32_t pos[5] = {0, 3, 4, 9, 17};
+        c.pos = pos;
+        fd f = {.name = interleaved ? "host rotate interleaved" : "host rotate half", .out = c.out,
+                .out_len = n, .forward = host_rotate_fwd, .backward = host_rotate_bwd, .ctx = &c,
+                .eps = EPS, .tol = TOL};
+        add_theta(&f, "x", c.x, c.dx, n, 1);
+        fd_check(&f);
+        host_rotate_fwd(&c); /* dims outside [6, 10) stay; position 0 stays whole */
+        for (int64_t h = 0; h < c.H; h++)
+            assert_memory_equal(c.out + h * 10, c.x + h * 10, 40);
+        for (int64_t i = 0; i < n; i++)
+            if (i % 10 < 6)
+                assert_true(c.out[i] == c.x[i]);
+        /* half style at position 3, head 0 of token 1: dims 6 and 8 turn by angle 3·theta^0 */
+        const float *x = c.x + 30, *y = c.out + 30;
+        if (!interleaved)
+            assert_float_equal(y[6], x[6] * cosf(3.0f) - x[8] * sinf(3.0f), 1e-6);
+        else
+            assert_float_equal(y[6], x[6] * cosf(3.0f) - x[7] * sinf(3.0f), 1e-6);
+        free(c.x), free(c.out), free(c.dx);
+    }
+}
+
+typedef struct hn_ctx {
+    tfx_head_norm_kind kind;
+    int64_t T, H, hd;
+    float *x, *g, *out, *dx, *dg;
+} hn_ctx;
+
+static void head_norm_fwd(void *p)
+{
+    hn_ctx *c = p;
+    host.head_norm(c->kind, 1e-5f, c->out, c->x, c->g, c->T, c->H, c->hd);
+}
+
+static void head_norm_bwd(void *p, const float *r)
+{
+    hn_ctx *c = p;
+    host.head_norm_backward(c->kind, 1e-5f, c->dx, c->dg, r, c->x, c->g, c->T, c->H, c->hd);
+}
+
+static void host_head_norm_case(void **state)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        seed(kind ? "head layernorm" : "head rmsnorm");
+        hn_ctx c = {.kind = (tfx_head_norm_kind)kind, .T = 3, .H = 2, .hd = 6};
+        const int64_t n = c.T * c.H * c.hd;
+        c.x = random_floats(n, 0.3f, 1), c.g = random_floats(c.hd, 1, 0.2f);
+        c.out = zeros(n), c.dx = zeros(n), c.dg = zeros(c.hd);
+        fd f = {.name = kind ? "host head_norm layernorm" : "host head_norm rmsnorm", .out = c.out,
+                .out_len = n, .forward = head_norm_fwd, .backward = head_norm_bwd, .ctx = &c,
+                .eps = EPS, .tol = TOL};
+        add_theta(&f, "x", c.x, c.dx, n, 1);
+        add_theta(&f, "gain", c.g, c.dg, c.hd, 0);
+        fd_check(&f);
+        free(c.x), free(c.g), free(c.out), free(c.dx), free(c.dg);
+    }
 }
 
 /* An instance not configured for training refuses backward; a training forward refuses a
@@ -1142,6 +1321,9 @@ int main(void)
         cmocka_unit_test(rope_case),
         cmocka_unit_test(attention_case),
         cmocka_unit_test(attention_refusals_case),
+        cmocka_unit_test(host_attend_case),
+        cmocka_unit_test(host_rotate_case),
+        cmocka_unit_test(host_head_norm_case),
         cmocka_unit_test(placement_case),
         cmocka_unit_test(every_plugin_trainable_case),
     };

@@ -276,6 +276,44 @@ static void logits_file_case(void **state)
     remove("/tmp/tfx-cli-logits.safetensors");
 }
 
+/* final_logit_softcap: the logits become cap · tanh(logits / cap) of the uncapped run's. */
+static void logit_softcap_case(void **state)
+{
+    const char *base = "run tests/data/hf/llama/recipe.yaml --generate 0 --tokens 14,144,35,194,73 --logits ";
+    char args[512], *out;
+    snprintf(args, sizeof args, "%s/tmp/tfx-cli-plain.safetensors", base);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "%s/tmp/tfx-cli-capped.safetensors --set final_logit_softcap=0.05", base);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    tfx_error err;
+    tfx_st_file *plain = tfx_st_open("/tmp/tfx-cli-plain.safetensors", &err);
+    tfx_st_file *capped = tfx_st_open("/tmp/tfx-cli-capped.safetensors", &err);
+    assert_non_null(plain);
+    assert_non_null(capped);
+    const tfx_st_tensor *p = tfx_st_find(plain, "logits"), *c = tfx_st_find(capped, "logits");
+    assert_non_null(p);
+    assert_non_null(c);
+    const int64_t n = p->shape[0] * p->shape[1];
+    assert_int_equal(c->shape[0] * c->shape[1], n);
+    float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    assert_int_equal(tfx_st_read_f32(p, 0, n, a, &err), 0);
+    assert_int_equal(tfx_st_read_f32(c, 0, n, b, &err), 0);
+    int bent = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double want = 0.05 * tanh((double)a[i] / 0.05);
+        if (fabs(b[i] - want) > 1e-6)
+            fail_msg("logit %lld: capped %.8g, want 0.05 tanh(%.8g / 0.05) = %.8g", (long long)i,
+                     (double)b[i], (double)a[i], want);
+        bent += fabsf(a[i]) > 0.05f; /* the cap changed this one */
+    }
+    assert_true(bent > n / 4);
+    free(a), free(b);
+    tfx_st_close(plain), tfx_st_close(capped);
+    remove("/tmp/tfx-cli-plain.safetensors"), remove("/tmp/tfx-cli-capped.safetensors");
+}
+
 /* Every shipped recipe runs, shrunk to a tiny size with --set. */
 static void every_recipe_runs_case(void **state)
 {
@@ -284,7 +322,8 @@ static void every_recipe_runs_case(void **state)
         "llama-3-8b", "bert-base-uncased", "bart-base", "bart-large", "bloom-560m",
         "transformer-base", "variants/gpt2-rope", "variants/gpt2-alibi", "variants/gpt2-rmsnorm",
         "variants/gpt2-post-ln", "variants/gpt2-swiglu", "variants/gpt2-gqa",
-        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local"};
+        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local", "qwen3-0.6b",
+        "gemma-2-2b", "variants/llama-mla"};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         char args[512], *out;
         snprintf(args, sizeof args, "run recipes/%s.yaml --random --set vocab=300 --set d_model=64 "
@@ -676,7 +715,7 @@ int main(void)
         cmocka_unit_test(help_tables_case), cmocka_unit_test(unused_options_case),
         cmocka_unit_test(option_values_case),
         cmocka_unit_test(validate_case), cmocka_unit_test(plugins_case),
-        cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
+        cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case), cmocka_unit_test(logit_softcap_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
         cmocka_unit_test(compare_case), cmocka_unit_test(compare_run_case),
         cmocka_unit_test(shapes_case),    cmocka_unit_test(hostile_io_case),

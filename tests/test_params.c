@@ -187,12 +187,33 @@ static void memory_case(void **state)
     assert_int_equal(m.kv_cache, 4 * (12 * 2048 + 12 * 256) * per_token);
 }
 
+/* The attention zoo's recipes (issue 14): Hugging Face's num_parameters() as its model cards
+ * and configs give them (no transformers on this machine to make an oracle file). */
+static void attention_zoo_case(void **state)
+{
+    static const struct { const char *recipe; long long params, attention; } zoo[] = {
+        /* q 1024->2048, k and v 1024->1024, o 2048->1024, q_norm and k_norm [128] */
+        {"recipes/qwen3-0.6b.yaml", 596049920LL, 28 * 6291712LL},
+        /* q 2304->2048, k and v 2304->1024, o 2048->2304; four norms a layer */
+        {"recipes/gemma-2-2b.yaml", 2614341888LL, 26 * 14155776LL},
+    };
+    for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
+        tfx_counts c = count(zoo[i].recipe, NULL, 0);
+        if (c.total != zoo[i].params)
+            fail_msg("%s: tfx counts %lld, Hugging Face %lld", zoo[i].recipe, (long long)c.total,
+                     zoo[i].params);
+        assert_int_equal(c.part[TFX_PART_ATTENTION], zoo[i].attention);
+        tfx_counts_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
         cmocka_unit_test(huge_case), cmocka_unit_test(memory_case),
+        cmocka_unit_test(attention_zoo_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -131,7 +131,7 @@ static void tfx_runs_on_case(void **state)
     free(out);
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --set attention=nokeys", &out), 1);
     assert_non_null(strstr(out, "tfx: --set 'attention=nokeys': unknown attention plugin 'nokeys' for 'attention'; "
-                                "installed: causal, cross, local, self, huge, overrun\n"));
+                                "installed: causal, cross, local, mla, self, huge, overrun\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/spec/generic-gpt.yaml --shapes", &out), 0);
     assert_non_null(strstr(out, "decoder ffn hidden (mlp)"));

@@ -55,7 +55,12 @@ static const bad_recipe table[] = {
      "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old"},
     /* unknown option of a plugin */
     {HEAD DIMS "attention: { plugin: local, windw: 4 }\n",
-     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, window"},
+     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, scale_dim, qk_norm, qk_norm_eps, softcap, window"},
+    /* MLA rotates its own rope part: a position plugin other than rope or none is refused there */
+    {HEAD DIMS "position: alibi\nattention: { plugin: mla, kv_lora_rank: 8 }\n",
+     "%s:8:11: attention plugin 'mla' works with position 'rope' or 'none', not 'alibi' (it rotates its rope part itself)"},
+    {HEAD DIMS "position: { plugin: learned }\nattention: mla\n",
+     "%s:8:21: attention plugin 'mla' works with position 'rope' or 'none', not 'learned' (it rotates its rope part itself)"},
     /* an option out of its range, and a wrong enum value */
     {HEAD DIMS "attention: { plugin: local, window: 0 }\n",
      "%s:8:37: option 'window' of attention plugin 'local' must be between 1 and 1e+09, got 0"},

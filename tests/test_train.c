@@ -215,12 +215,14 @@ typedef struct trained {
     tfx_trainer t;
 } trained;
 
-static void open_trained(trained *tr, const char *model, const tfx_train_shape *shape)
+/* The fixture `model` with --set overrides `sets` [n_sets], its weights and a trainer. */
+static void open_trained_with(trained *tr, const char *model, const tfx_train_shape *shape,
+                              char *const *sets, int n_sets)
 {
     char path[256], ckpt[4096];
     tfx_error err = {{0}};
     snprintf(path, sizeof path, "tests/data/hf/%s/recipe.yaml", model);
-    if (!(tr->l = tfx_load_from(path, NULL, NULL, 0, reg, 1, &err)))
+    if (!(tr->l = tfx_load_from(path, sets, NULL, n_sets, reg, 1, &err)))
         fail_msg("%s", err.msg);
     if (tfx_weights_alloc(&tr->w, tr->l->model, &err) ||
         tfx_checkpoint_path(tr->l->spec, ckpt, sizeof ckpt, &err) ||
@@ -229,6 +231,11 @@ static void open_trained(trained *tr, const char *model, const tfx_train_shape *
     tfx_weights_own(&tr->w, tr->l->model);
     if (tfx_trainer_init(&tr->t, tr->l->model, &tr->w, shape, true, &err))
         fail_msg("%s", err.msg);
+}
+
+static void open_trained(trained *tr, const char *model, const tfx_train_shape *shape)
+{
+    open_trained_with(tr, model, shape, NULL, 0);
 }
 
 static void close_trained(trained *tr)
@@ -291,14 +298,15 @@ static void check_direction(trained *tr, const float *w0, const float *d, const 
 
 /* d loss / d weights along three random directions over the whole model, and one within each
  * stored tensor. */
-static void finite_differences(const char *model, const tfx_train_shape *shape,
-                               const int32_t *tok, const int32_t *enc)
+static void finite_differences_with(const char *model, const tfx_train_shape *shape,
+                                    const int32_t *tok, const int32_t *enc, char *const *sets,
+                                    int n_sets)
 {
     trained tr;
     tfx_error err;
     double loss;
     char what[512];
-    open_trained(&tr, model, shape);
+    open_trained_with(&tr, model, shape, sets, n_sets);
     const tfx_model *m = tr.l->model;
     size_t n = tr.w.floats;
     float *w0 = malloc(n * sizeof *w0), *d = malloc(n * sizeof *d);
@@ -324,6 +332,12 @@ static void finite_differences(const char *model, const tfx_train_shape *shape,
     close_trained(&tr);
 }
 
+static void finite_differences(const char *model, const tfx_train_shape *shape,
+                               const int32_t *tok, const int32_t *enc)
+{
+    finite_differences_with(model, shape, tok, enc, NULL, 0);
+}
+
 static const int32_t seq_a[] = {5, 71, 200, 13, 99, 42, 7, 180, 33, 64, 5, 250, 17, 88, 3, 120};
 static const int32_t seq_b[] = {9, 30, 141, 77, 2, 255, 61, 18, 90, 11, 47, 160};
 
@@ -344,6 +358,36 @@ static void bart_fd_case(void **state)
 {
     tfx_train_shape shape = {.batch = 2, .tokens = 6, .encoder_tokens = 5};
     finite_differences("bart", &shape, seq_b, seq_a);
+}
+
+/* Gemma 2's soft-caps, on the Llama fixture: scores capped at 0.5 and logits at 0.3 (both
+ * small enough to bend) and RMSNorm's (1 + w) gains. */
+static void softcap_fd_case(void **state)
+{
+    tfx_train_shape shape = {.batch = 2, .tokens = 6};
+    char *sets[] = {"final_logit_softcap=0.3", "attention.softcap=0.5", "norm.offset=1"};
+    finite_differences_with("llama", &shape, seq_a, NULL, sets, 3);
+}
+
+/* The training forward caps the logits as the runtime does: cap · tanh(logits / cap). */
+static void softcap_logits_case(void **state)
+{
+    tfx_train_shape shape = {.batch = 1, .tokens = 5};
+    char *sets[] = {"final_logit_softcap=0.05"};
+    trained plain, capped;
+    tfx_error err;
+    double loss_plain, loss_capped;
+    open_trained(&plain, "llama", &shape);
+    open_trained_with(&capped, "llama", &shape, sets, 1);
+    if (tfx_trainer_loss(&plain.t, seq_a, NULL, &loss_plain, &err) ||
+        tfx_trainer_loss(&capped.t, seq_a, NULL, &loss_capped, &err))
+        fail_msg("%s", err.msg);
+    const int64_t n = 5 * plain.l->model->spec->vocab;
+    for (int64_t i = 0; i < n; i++)
+        assert_float_equal(capped.t.logits[i], 0.05 * tanh((double)plain.t.logits[i] / 0.05), 1e-6);
+    assert_true(fabs(loss_plain - loss_capped) > 1e-3);
+    close_trained(&plain);
+    close_trained(&capped);
 }
 
 /* GPT-Neo, BLOOM and BART train: three AdamW steps lower the loss each time. */
@@ -485,7 +529,8 @@ int main(void)
         cmocka_unit_test(gpt2_grad_case),    cmocka_unit_test(llama_grad_case),
         cmocka_unit_test(gpt2_train_case),   cmocka_unit_test(llama_train_case),
         cmocka_unit_test(save_roundtrip_case), cmocka_unit_test(gpt_neo_fd_case),   cmocka_unit_test(bloom_fd_case),
-        cmocka_unit_test(bart_fd_case),      cmocka_unit_test(others_train_case),
+        cmocka_unit_test(bart_fd_case),      cmocka_unit_test(softcap_fd_case),
+        cmocka_unit_test(softcap_logits_case),      cmocka_unit_test(others_train_case),
         cmocka_unit_test(no_backward_case),  cmocka_unit_test(encoder_only_case),
         cmocka_unit_test(no_overwrite_case), cmocka_unit_test(bad_tokens_case),
     };

@@ -284,6 +284,12 @@ typedef struct tfx_attention_ops {
     int64_t (*backward_workspace_floats)(void *state, int64_t T, int64_t context);
     int (*backward)(void *state, const float *const *w, const tfx_attn_io *io,
                     const tfx_attn_grad *grad, tfx_status *st);
+
+    /* ---- appended: composition (issue 14) ---- */
+    /* NULL-terminated names of the position plugins this attention works with (NULL: any). The
+     * core refuses any other when it checks the recipe, at the position's file:line:col (MLA
+     * rotates its decoupled rope part itself: rope or none). */
+    const char *const *positions;
 } tfx_attention_ops;
 
 typedef struct tfx_ffn_ops {
