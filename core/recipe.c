@@ -357,6 +357,46 @@ static tfx_node *expand_shorthand(struct tfx_recipe_store *s, tfx_node *n, tfx_e
     return m;
 }
 
+/* The plugin a section map names, or NULL when it names none. */
+static const char *plugin_named(const tfx_node *section)
+{
+    const tfx_node *p = tfx_node_get(section, "plugin");
+    return p && p->type == TFX_NODE_SCALAR ? p->text : NULL;
+}
+
+/* Keys of a section that the core reads itself, not the plugin: they survive a plugin change. */
+static bool core_section_key(const char *key)
+{
+    return strcmp(key, "pattern") == 0 || strcmp(key, "plugin") == 0;
+}
+
+/* A section whose plugin changes starts afresh: the old plugin's options would mean nothing to
+ * the new one (or something else), so only the core's keys of `base` carry over. */
+static bool plugin_changes(const tfx_node *base, const tfx_node *over)
+{
+    const char *was = plugin_named(base), *now = plugin_named(over);
+    return was && now && strcmp(was, now) != 0;
+}
+
+/* A copy of `section` keeping the core's keys and, when `keep_command_line`, the entries set
+ * from the command line (mark line 0: an earlier --set or --sweep of the same layer). */
+static tfx_node *core_keys_only(struct tfx_recipe_store *s, const tfx_node *section,
+                                bool keep_command_line, tfx_error *err)
+{
+    tfx_node *m = new_node(s, TFX_NODE_MAP, section->mark, err);
+    if (!m || node_reserve(s, m, section->n + 1, err))
+        return NULL;
+    for (size_t i = 0; i < section->n; i++) {
+        if (!core_section_key(section->keys[i]) &&
+            !(keep_command_line && section->key_marks[i].line == 0))
+            continue;
+        m->keys[m->n] = section->keys[i];
+        m->key_marks[m->n] = section->key_marks[i];
+        m->values[m->n++] = section->values[i];
+    }
+    return m;
+}
+
 /* A new map node: parent's entries with child's merged over them (maps merge, others replace). */
 static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const tfx_node *child,
                        tfx_error *err)
@@ -378,6 +418,9 @@ static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const
             if (!(old = expand_shorthand(s, old, err)) || !(v = expand_shorthand(s, v, err)))
                 return NULL;
         }
+        if (old && old->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP && plugin_changes(old, v) &&
+            !(old = core_keys_only(s, old, false, err)))
+            return NULL;
         if (old && old->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP &&
             !(v = merge(s, old, v, err)))
             return NULL;
@@ -542,6 +585,22 @@ static int set_in(struct tfx_recipe_store *s, tfx_node *map, const char *key, tf
     return 0;
 }
 
+/* The last step of a --set path. Setting `plugin` to another plugin than the section named
+ * drops the section's options first (all but the core's keys and what the command line set). */
+static int set_last(struct tfx_recipe_store *s, tfx_node *map, const char *key, tfx_node *value,
+                    tfx_mark mark, tfx_error *err)
+{
+    const char *was = plugin_named(map);
+    if (strcmp(key, "plugin") == 0 && was && value->type == TFX_NODE_SCALAR &&
+        strcmp(was, value->text) != 0) {
+        tfx_node *fresh = core_keys_only(s, map, true, err);
+        if (!fresh)
+            return -1;
+        *map = *fresh; /* map is this --set's own copy (copy_map), never shared */
+    }
+    return set_in(s, map, key, value, mark, err);
+}
+
 /* Every node of a value parsed from the command line is placed at the argument itself. */
 static void place_at(tfx_node *n, tfx_mark here)
 {
@@ -590,7 +649,7 @@ int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origi
         char *next = strtok_r(NULL, ".", &save);
         long at = tfx_node_find(map, part);
         if (!next)
-            return set_in(s, map, part, value, here, err);
+            return set_last(s, map, part, value, here, err);
         tfx_node *child = at >= 0 ? map->values[at] : NULL;
         if (child && child->type == TFX_NODE_SEQ) {
             char *end;

@@ -370,6 +370,11 @@ static void compare_case(void **state)
     assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep d_model", &out), 1);
     assert_string_equal(out, "tfx: --sweep 'd_model': expected key=value1,value2,...\n");
     free(out);
+    /* A plugin switch starts from the new plugin's defaults: glu without gpt2's `mult: 4` is
+     * 8/3 x 768 = 2048 wide, unbiased: 12 x 3 x 768 x 2048 against mlp's 56,669,184. */
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep ffn.plugin=mlp,glu --format csv", &out), 0);
+    assert_non_null(strstr(out, "parameters,ffn,56669184,56623104\n"));
+    free(out);
 }
 
 /* --run measures each column in its own `tfx run`; a column that cannot run says why. */
