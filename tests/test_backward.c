@@ -58,7 +58,7 @@ static float *zeros(int64_t n)
 
 /* ---- instances: configure, declare, random weights ---------------------------------------- */
 
-enum { MAX_TENSORS = 16 };
+enum { MAX_TENSORS = 24 };
 
 /* What an instance declared; the test's tfx_declarer. */
 typedef struct decl {
@@ -189,7 +189,7 @@ static void release(inst *in)
 
 /* ---- the finite-difference check ---------------------------------------------------------- */
 
-enum { MAX_THETA = 24 };
+enum { MAX_THETA = 32 };
 
 /* One check: tensors θ, their gradients, and the function out(θ) with its backward. */
 typedef struct fd {
@@ -586,6 +586,24 @@ static double kink_margin(const inst *f, const float *x, int64_t T, int64_t C)
     return margin;
 }
 
+/* Smallest gap between two router logits of one token (moe): the distance to a change of the
+ * top-k choice, which no step of the check may cross. */
+static double router_margin(const inst *f, const float *x, int64_t T, int64_t C)
+{
+    const float *router = weight_named(f, "router.weight");
+    assert_non_null(router);
+    const int64_t E = f->d.numel[0] / C;
+    float *logits = zeros(T * E); /* [T, E] */
+    host.linear(logits, x, router, NULL, T, C, E, 0.0f);
+    double margin = INFINITY;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t a = 0; a < E; a++)
+            for (int64_t b = a + 1; b < E; b++)
+                margin = fmin(margin, fabs(logits[t * E + a] - logits[t * E + b]));
+    free(logits);
+    return margin;
+}
+
 /* keeps_more: the FFN keeps more in training than in inference, and refuses backward from an
  * instance not configured for training (the shipped ones; the scaffold's ReLU needs nothing).
  * kinked: a ReLU; inputs are drawn until every pre-activation is 1e-2 from 0, which no step
@@ -603,6 +621,11 @@ static void check_ffn(const char *name, const char *set, double eps, int keeps_m
     c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.dx = zeros(T * C);
     for (int tries = 0; kinked && kink_margin(&f, c.x, T, C) < 1e-2; tries++) {
         assert_true(tries < 100);
+        free(c.x);
+        c.x = random_floats(T * C, 0, 1);
+    }
+    for (int tries = 0; strcmp(name, "moe") == 0 && router_margin(&f, c.x, T, C) < 2e-2; tries++) {
+        assert_true(tries < 1000);
         free(c.x);
         c.x = random_floats(T * C, 0, 1);
     }
@@ -647,6 +670,80 @@ static void ffn_case(void **state)
     check_ffn("glu", "activation=gelu,bias=true", EPS, 1, 0);
     check_ffn("glu", "activation=gelu_tanh,width=13", EPS, 1, 0);
     check_ffn("scaffold_ffn", "width=12", 1e-3, 0, 1);
+    /* moe: the routing weights through softmax, top-k and (or not) their renormalisation */
+    check_ffn("moe", "experts=4,top_k=2,width=6", EPS, 1, 0);
+    check_ffn("moe", "experts=4,top_k=2,width=6,renormalize=false,shared_experts=2,shared_width=3", EPS, 1, 0);
+    check_ffn("moe", "experts=3,top_k=1,width=5,activation=gelu,renormalize=false", EPS, 1, 0);
+}
+
+/* y[C] += a · down·(silu(gate·x) ⊙ up·x) of one expert (gate, up [W, C], down [C, W]), in double. */
+static void reference_expert(const float *gate, const float *up, const float *down, const float *x,
+                             int64_t C, int64_t W, double a, double *y)
+{
+    for (int64_t i = 0; i < W; i++) {
+        double g = 0, u = 0;
+        for (int64_t c = 0; c < C; c++)
+            g += (double)gate[i * C + c] * x[c], u += (double)up[i * C + c] * x[c];
+        const double h = g / (1 + exp(-g)) * u;
+        for (int64_t c = 0; c < C; c++)
+            y[c] += a * down[c * W + i] * h;
+    }
+}
+
+/* The moe plugin's inference forward against a reference written from the definition (Mixtral's
+ * routing: softmax over all experts, the top_k largest, renormalised or not; shared experts
+ * added unweighted), in double. */
+static void check_moe_reference(const char *set, int64_t E, int64_t K, int64_t W, int renorm, int64_t S)
+{
+    const int64_t C = 8, T = 5;
+    seed(set);
+    inst f;
+    instance(&f, TFX_KIND_FFN, "moe", set, dims_of(C, 2, 2, 16), 0, "decoder");
+    assert_int_equal(f.d.n, 1 + 3 * E + (S ? 3 : 0));
+    float *x = random_floats(T * C, 0, 1), *out = zeros(T * C);
+    float *ws = zeros(f.p->ffn->workspace_floats(f.state, T));
+    tfx_status st = {{0}};
+    assert_int_equal(f.p->ffn->forward(f.state, (const float *const *)f.w, out, x, T, ws, &st), 0);
+    for (int64_t t = 0; t < T; t++) {
+        const float *xt = x + t * C;
+        double p[8], y[8] = {0}, z = 0, sum = 0;
+        int chosen[8] = {0};
+        for (int64_t e = 0; e < E; e++) {
+            p[e] = 0;
+            for (int64_t c = 0; c < C; c++)
+                p[e] += (double)f.w[0][e * C + c] * xt[c];
+        }
+        for (int64_t e = 0; e < E; e++)
+            z += exp(p[e]);
+        for (int64_t e = 0; e < E; e++)
+            p[e] = exp(p[e]) / z;
+        for (int64_t j = 0; j < K; j++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++)
+                if (!chosen[e] && (best < 0 || p[e] > p[best]))
+                    best = e;
+            chosen[best] = 1, sum += p[best];
+        }
+        for (int64_t e = 0; e < E; e++)
+            if (chosen[e])
+                reference_expert(f.w[1 + 3 * e], f.w[2 + 3 * e], f.w[3 + 3 * e], xt, C, W,
+                                 renorm ? p[e] / sum : p[e], y);
+        if (S)
+            reference_expert(f.w[1 + 3 * E], f.w[2 + 3 * E], f.w[3 + 3 * E], xt, C, S, 1.0, y);
+        for (int64_t c = 0; c < C; c++)
+            if (fabs(out[t * C + c] - y[c]) > 1e-5 * fmax(1, fabs(y[c])))
+                fail_msg("moe %s: token %lld, channel %lld: %.7g, reference %.7g", set, (long long)t,
+                         (long long)c, out[t * C + c], y[c]);
+    }
+    free(x), free(out), free(ws);
+    release(&f);
+}
+
+static void moe_reference_case(void **state)
+{
+    check_moe_reference("experts=4,top_k=2,width=6", 4, 2, 6, 1, 0);
+    check_moe_reference("experts=5,top_k=3,width=7,renormalize=false", 5, 3, 7, 0, 0);
+    check_moe_reference("experts=4,top_k=1,width=6,renormalize=false,shared_experts=2,shared_width=3", 4, 1, 6, 0, 6);
 }
 
 /* ---- positions: embed and rotate on their own --------------------------------------------- */
@@ -1137,7 +1234,7 @@ int main(void)
         cmocka_unit_test(host_softmax_case),
         cmocka_unit_test(activation_grad_case),
         cmocka_unit_test(norm_case),
-        cmocka_unit_test(ffn_case),
+        cmocka_unit_test(ffn_case), cmocka_unit_test(moe_reference_case),
         cmocka_unit_test(embed_case),
         cmocka_unit_test(rope_case),
         cmocka_unit_test(attention_case),

@@ -187,12 +187,43 @@ static void memory_case(void **state)
     assert_int_equal(m.kv_cache, 4 * (12 * 2048 + 12 * 256) * per_token);
 }
 
+/* Mixtral 8x7B through the moe plugin's own costs: HF's num_parameters() (the issue's figure,
+ * and by hand: 32 layers of 41,943,040 attention + 8 x 3 x 4096 x 14336 experts + a 8 x 4096
+ * router + 8,192 norm; 2 x 32000 x 4096 embeddings and head; 4,096 final norm); active: the
+ * router and 2 of 8 experts per layer; FLOPs: 2 x the active expert parameters, plugin-reported. */
+static void moe_case(void **state)
+{
+    tfx_counts c = count("recipes/mixtral-8x7b.yaml", NULL, 0);
+    assert_int_equal(c.total, 46702792704LL);
+    assert_int_equal(c.active, 46702792704LL - 32LL * 6 * 3 * 4096 * 14336);
+    assert_int_equal(c.active, 12879925248LL);
+    tfx_counts_free(&c);
+    tfx_memory m;
+    tfx_flops f;
+    tfx_estimate_opts o = {.batch = 1, .context = 4096, .kv_bytes = 2, .fp32_grads = true};
+    estimate_for("recipes/mixtral-8x7b.yaml", &o, &m, &f);
+    const int64_t moe_active = 8LL * 4096 + 2LL * 3 * 4096 * 14336;
+    assert_int_equal(f.forward_plugin_term, 2 * 32 * moe_active);
+    /* 2N covers the rest of the non-embedding parameters: attention, norms and the head */
+    assert_int_equal(f.forward_params_term, 2 * (46702792704LL - 32000LL * 4096 - 32 * (moe_active + 6LL * 3 * 4096 * 14336)));
+    assert_int_equal(f.forward_attention_term, 2LL * 32 * 4096 * 4096);
+    assert_int_equal(f.forward_per_token, f.forward_plugin_term + f.forward_params_term + f.forward_attention_term);
+    assert_int_equal(m.kv_per_token, 32LL * 2 * 8 * 128 * 2);
+    assert_string_equal(m.kv_formula, "2 x kv_heads x head_dim");
+    /* a dense model: active is total, no plugin term */
+    c = count("recipes/llama-2-7b.yaml", NULL, 0);
+    assert_int_equal(c.active, c.total);
+    tfx_counts_free(&c);
+    estimate_for("recipes/llama-2-7b.yaml", &o, &m, &f);
+    assert_int_equal(f.forward_plugin_term, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
-        cmocka_unit_test(huge_case), cmocka_unit_test(memory_case),
+        cmocka_unit_test(huge_case), cmocka_unit_test(memory_case), cmocka_unit_test(moe_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

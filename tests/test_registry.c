@@ -127,7 +127,7 @@ static void tfx_runs_on_case(void **state)
     free(out);
     /* Before the registry checked ops, both of these crashed tfx params. */
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --shapes --set ffn=old", &out), 1);
-    assert_non_null(strstr(out, "tfx: --set 'ffn=old': unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, overrun\n"));
+    assert_non_null(strstr(out, "tfx: --set 'ffn=old': unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, moe, overrun\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --set attention=nokeys", &out), 1);
     assert_non_null(strstr(out, "tfx: --set 'attention=nokeys': unknown attention plugin 'nokeys' for 'attention'; "

@@ -67,6 +67,21 @@ static inline int64_t ffn_floats(int64_t k, int64_t T, int64_t W)
     return n;
 }
 
+/* dg[n] = dh ⊙ up and du[n] = dh ⊙ act(pre): the gradients of the product's two factors, the
+ * first still before the activation's derivative. dg may be dh. */
+static inline void glu_split_product(float *dg, float *du, const float *dh, const float *upped,
+                                     const float *pre, activation act, int64_t n)
+{
+    memcpy(du, pre, (size_t)n * sizeof *du);
+    activate(act, du, n);
+    for (int64_t i = 0; i < n; i++) {
+        float g = dh[i];
+        du[i] *= g;
+        dg[i] = g * upped[i];
+    }
+    activate_backward(act, dg, pre, n);
+}
+
 static inline int64_t ffn_width(void *state) { return ((const ffn *)state)->W; }
 
 #endif

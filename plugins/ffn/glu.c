@@ -62,21 +62,6 @@ static int64_t backward_workspace_floats(void *state, int64_t T)
     return ffn_floats(2, T, ((const ffn *)state)->W);
 }
 
-/* dg[n] = dh ⊙ up and du[n] = dh ⊙ act(pre): the gradients of the product's two factors, the
- * first still before the activation's derivative. dg may be dh. */
-static void split_product(float *dg, float *du, const float *dh, const float *upped,
-                          const float *pre, activation act, int64_t n)
-{
-    memcpy(du, pre, (size_t)n * sizeof *du);
-    activate(act, du, n);
-    for (int64_t i = 0; i < n; i++) {
-        float g = dh[i];
-        du[i] *= g;
-        dg[i] = g * upped[i];
-    }
-    activate_backward(act, dg, pre, n);
-}
-
 /* dh = dout·down; the gate's and up's gradients from the product; dx = dg·gate + du·up. */
 static int backward(void *state, const float *const *w, float *const *dw, float *dx,
                     const float *dout, const float *x, int64_t T, float *saved, float *workspace,
@@ -92,7 +77,7 @@ static int backward(void *state, const float *const *w, float *const *dw, float 
     float *dh = workspace, *du = workspace + n;                           /* [T, W] each */
     f->host->linear_backward(dh, dw[b ? 4 : 2], b ? dw[5] : NULL, dout, hidden, down, T, f->W,
                              f->C, 0.0f);
-    split_product(dh, du, dh, upped, pre, f->act, n);
+    glu_split_product(dh, du, dh, upped, pre, f->act, n);
     f->host->linear_backward(dx, dw[0], b ? dw[1] : NULL, dh, x, gate, T, f->C, f->W, 0.0f);
     f->host->linear_backward(dx, dw[b ? 2 : 1], b ? dw[3] : NULL, du, x, up, T, f->C, f->W, 1.0f);
     return 0;
