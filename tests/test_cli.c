@@ -553,6 +553,39 @@ static void shapes_case(void **state)
     assert_non_null(strstr(out, "  decoder layer 0 cross scores (cross)             [3, 12, 96, 96]"));
     assert_null(strstr(out, "encoder layer 0 cross"));
     free(out);
+    /* a plugin's own shapes replace the generic ffn hidden row */
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --shapes --batch 2 --context 16", &out), 0);
+    assert_non_null(strstr(out, "  decoder layer 0 router logits (moe)              [2, 16, 8]               B, S, experts\n"));
+    assert_non_null(strstr(out, "  decoder layer 0 expert hidden (moe)              [2, 16, 2, 14336]        B, S, top_k, width\n"));
+    assert_null(strstr(out, "ffn hidden"));
+    free(out);
+}
+
+/* Total and active parameters in every format and in compare; the KV formula and FLOPs the
+ * plugin reports. */
+static void active_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --format json --context 4096", &out), 0);
+    assert_non_null(strstr(out, "\"active_parameters\": 12879925248"));
+    assert_non_null(strstr(out, "\"total\": 46702792704"));
+    assert_non_null(strstr(out, "\"forward_plugin_term\": 22550675456"));
+    assert_non_null(strstr(out, "\"kv_per_token\": 131072"));
+    assert_non_null(strstr(out, "\"kv_formula\": \"2 x kv_heads x head_dim\""));
+    free(out);
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --format csv", &out), 0);
+    assert_non_null(strstr(out, "mixtral-8x7b,active,,12879925248\n"));
+    free(out);
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml", &out), 0);
+    assert_non_null(strstr(out, "  active           12,879,925,248   27.58%  (per token)\n"));
+    free(out);
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --format markdown", &out), 0);
+    assert_non_null(strstr(out, "| active per token | 12,879,925,248 | 27.58% |\n"));
+    free(out);
+    assert_int_equal(tfx("compare recipes/llama-2-7b.yaml recipes/mixtral-8x7b.yaml --format csv", &out), 0);
+    assert_non_null(strstr(out, "parameters,total,6738415616,46702792704\n"));
+    assert_non_null(strstr(out, "parameters,active,6738415616,12879925248\n"));
+    free(out);
 }
 
 int main(void)
@@ -566,6 +599,7 @@ int main(void)
         cmocka_unit_test(shapes_case),    cmocka_unit_test(hostile_io_case),
         cmocka_unit_test(sampling_case), cmocka_unit_test(memory_plan_case),
         cmocka_unit_test(address_limit_case), cmocka_unit_test(huge_weights_case),
+        cmocka_unit_test(active_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
