@@ -216,6 +216,7 @@ static const tfx_host host_table = {
     .declare_norm = tfx_model_declare_norm,
     .linear_backward = host_linear_backward,
     .softmax_rows_backward = host_softmax_rows_backward,
+    .declare_tensor_init = tfx_model_declare_tensor_init,
 };
 
 const tfx_host *tfx_host_table(void) { return &host_table; }

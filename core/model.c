@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,8 +60,50 @@ static int64_t push_tensor(tfx_model *m, const tfx_tensor *t)
     return (int64_t)m->n_tensors++;
 }
 
+static int declare_with(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                        tfx_init init, double std, double gain, tfx_status *st);
+
 int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
                              tfx_init init, tfx_status *st)
+{
+    return declare_with(d, name, rank, shape, init, 0.0, 1.0, st);
+}
+
+double tfx_deepnet_beta(const tfx_spec *spec, int stack)
+{
+    if (spec->n_stacks < 2)
+        return pow(8.0 * (double)spec->stacks[0].layers, -0.25);
+    const double N = (double)spec->stacks[0].layers, M = (double)spec->stacks[1].layers;
+    return stack == 0 ? 0.87 * pow(N * N * N * N * M, -1.0 / 16) : pow(12.0 * M, -0.25);
+}
+
+/* The factor a depth rule puts on the std of a tensor of `stack`; -1 for an unknown rule. */
+static double depth_gain(const tfx_model *m, int stack, tfx_init_depth depth)
+{
+    if (depth == TFX_DEPTH_NONE || stack < 0)
+        return depth >= TFX_DEPTH_NONE && depth <= TFX_DEPTH_DEEPNET ? 1.0 : -1.0;
+    if (depth == TFX_DEPTH_RESIDUAL)
+        return 1.0 / sqrt(2.0 * (double)m->spec->stacks[stack].layers);
+    return depth == TFX_DEPTH_DEEPNET ? tfx_deepnet_beta(m->spec, stack) : -1.0;
+}
+
+int tfx_model_declare_tensor_init(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                                  const tfx_init_rule *rule, tfx_status *st)
+{
+    const tfx_host *host = tfx_host_table();
+    if (!rule || rule->size < offsetof(tfx_init_rule, depth) + sizeof rule->depth)
+        return host->fail(st, "tensor '%s': an init rule of %u bytes, this core needs %zu", name ? name : "(null)",
+                          rule ? rule->size : 0u, offsetof(tfx_init_rule, depth) + sizeof rule->depth);
+    if (!(rule->std >= 0.0 && rule->std <= 1e6))
+        return host->fail(st, "tensor '%s': init std %g is not between 0 and 10^6", name ? name : "(null)", rule->std);
+    double gain = depth_gain(d->model, d->stack, rule->depth);
+    if (gain < 0)
+        return host->fail(st, "tensor '%s': unknown depth rule %d", name ? name : "(null)", (int)rule->depth);
+    return declare_with(d, name, rank, shape, rule->init, rule->std, gain, st);
+}
+
+static int declare_with(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                        tfx_init init, double std, double gain, tfx_status *st)
 {
     const tfx_host *host = tfx_host_table();
     if (!valid_local_name(name))
@@ -71,7 +114,7 @@ int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const 
     if (init < TFX_INIT_NORMAL || init > TFX_INIT_ONES)
         return host->fail(st, "tensor '%s': unknown init %d", name, (int)init);
     tfx_tensor t = {.rank = rank, .init = init, .part = d->part, .stack = d->stack,
-                    .layer = d->layer, .tied_to = -1, .numel = 1};
+                    .layer = d->layer, .tied_to = -1, .numel = 1, .std = std, .gain = gain};
     for (int i = 0; i < rank; i++) {
         if (shape[i] < 1)
             return host->fail(st, "tensor '%s%s': dimension %d is %" PRId64 ", not positive",
@@ -205,7 +248,8 @@ static int instantiate(const build_ctx *cx, tfx_instance *inst, const tfx_compon
                            tfx_kind_name(p->kind), p->name, where);
     tfx_config cfg = {.size = sizeof cfg, .host = tfx_host_table(), .options = comp->options,
                       .dims = dims_for(s, st, layer), .stack = st->name,
-                      .training = cx->training};
+                      .training = cx->training,
+                      .other_layers = s->n_stacks == 2 ? s->stacks[1 - stack].layers : 0};
     tfx_status status = {{0}};
     inst->comp = comp;
     inst->first = cx->model->n_tensors;

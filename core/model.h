@@ -35,6 +35,8 @@ typedef struct tfx_tensor {
     int stack;                    /* index into model->stacks, or -1 */
     int64_t layer;                /* layer in its stack, or -1 */
     int64_t tied_to;              /* index of the tensor whose storage it shares, or -1 */
+    double std;                   /* NORMAL: its own standard deviation; 0: the recipe's */
+    double gain;                  /* NORMAL: the depth factor of its rule (1: none) */
 } tfx_tensor;
 
 /* One configured plugin and the run of tensors it declared. */
@@ -91,5 +93,12 @@ int64_t tfx_model_find_tensor(const tfx_model *model, const char *name);
 int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
                              tfx_init init, tfx_status *st);
 int tfx_model_declare_norm(tfx_declarer *d, const char *name, tfx_status *st);
+int tfx_model_declare_tensor_init(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                                  const tfx_init_rule *rule, tfx_status *st);
+
+/* DeepNet's β (Wang et al. 2022) for a stack of `spec`: (8N)^(-1/4) with one stack of N layers;
+ * with N encoder and M decoder layers, 0.87·(N⁴M)^(-1/16) for the encoder, (12M)^(-1/4) for
+ * the decoder. */
+double tfx_deepnet_beta(const tfx_spec *spec, int stack);
 
 #endif

@@ -143,6 +143,8 @@ static tfx_dims dims_of(int64_t C, int64_t H, int64_t KVH, int64_t context)
                       .context = context, .layer = 0, .layers = 1};
 }
 
+static int64_t other_layers; /* tfx_config.other_layers of the next instance (0: one stack) */
+
 /* Configure and declare plugin `name` of `kind`; random weights, zero gradients. */
 static void instance(inst *in, tfx_kind kind, const char *name, const char *set, tfx_dims dims,
                      int training, const char *stack)
@@ -155,7 +157,7 @@ static void instance(inst *in, tfx_kind kind, const char *name, const char *set,
     assert_true(in->p->n_options <= 16);
     options_from(in->p, set, values);
     tfx_config cfg = {.size = sizeof cfg, .host = &host, .options = values, .dims = dims,
-                      .stack = stack, .training = training};
+                      .stack = stack, .training = training, .other_layers = other_layers};
     tfx_status st = {{0}};
     if (in->p->configure(&cfg, &in->state, &st))
         fail_msg("configure %s: %s", name, st.msg);
@@ -1175,6 +1177,62 @@ static void placement_case(void **state)
     check_placement("parallel", "shared_norm=false", 2, 2);
     check_placement("parallel", "shared_norm=true", 3, 1);
     check_placement("scaffold_placement", "", 2, 2);
+    check_placement("deepnorm", "", 2, 2);
+    check_placement("deepnorm", "alpha=2.5", 3, 3);
+}
+
+/* DeepNorm's output with alpha 0 (the paper's) against the same block with alpha set to the
+ * paper's value computed here, bit for bit: (2N)^(1/4) for one stack; with N encoder and M
+ * decoder layers 0.81 (N^4 M)^(1/16) in the encoder, (3M)^(1/4) in the decoder. */
+static void deepnorm_alpha_case(void **state)
+{
+    static const struct { int64_t own, other; const char *stack; double alpha; } cases[] = {
+        {6, 0, "decoder", 1.8612097182041991}, /* 12^(1/4) */
+        {6, 3, "encoder", 0}, {6, 3, "decoder", 0},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        double want = cases[k].alpha;
+        if (k == 1)
+            want = 0.81 * pow(6.0 * 6 * 6 * 6 * 3, 1.0 / 16);
+        if (k == 2)
+            want = pow(18.0, 0.25);
+        const int64_t C = 8, T = 3;
+        float *outs[2];
+        for (int v = 0; v < 2; v++) {
+            char set[64];
+            snprintf(set, sizeof set, v ? "alpha=%.17g" : "", want);
+            seed("deepnorm alpha");
+            other_layers = cases[k].other;
+            tfx_dims dims = dims_of(C, 2, 2, 8);
+            dims.layers = cases[k].own;
+            inst pl;
+            instance(&pl, TFX_KIND_PLACEMENT, "deepnorm", set, dims, 0, cases[k].stack);
+            other_layers = 0;
+            const char *const two[2] = {"attn", "ffn"};
+            decl norms = {0};
+            tfx_status st = {{0}};
+            assert_int_equal(pl.p->placement->declare_norms(pl.state, two, 2, (tfx_declarer *)&norms, &st), 0);
+            block_ctx c = {.placement = &pl, .n_sub = 2, .n_norms = 2, .T = T, .C = C};
+            c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.tmp = zeros(T * C);
+            for (int i = 0; i < 3; i++)
+                c.scratch[i] = zeros(T * C);
+            for (int i = 0; i < 2; i++) {
+                c.M[i] = random_floats(C * C, 0, 0.5f), c.sub_in[i] = zeros(T * C), c.sub_out[i] = zeros(T * C);
+                instance(&c.norms[i], TFX_KIND_NORM, "layernorm", "", dims_of(C, 2, 2, 8), 0, "decoder");
+                c.norm_in[i] = zeros(T * C);
+            }
+            block_fwd(&c);
+            outs[v] = c.out;
+            for (int i = 0; i < 2; i++)
+                free(c.M[i]), free(c.sub_in[i]), free(c.sub_out[i]), free(c.norm_in[i]), release(&c.norms[i]);
+            for (int i = 0; i < 3; i++)
+                free(c.scratch[i]);
+            free(c.x), free(c.tmp);
+            release(&pl);
+        }
+        assert_memory_equal(outs[0], outs[1], (size_t)(T * C) * 4);
+        free(outs[0]), free(outs[1]);
+    }
 }
 
 /* ---- every shipped plugin is trainable ---------------------------------------------------- */
@@ -1235,6 +1293,7 @@ int main(void)
         cmocka_unit_test(activation_grad_case),
         cmocka_unit_test(norm_case),
         cmocka_unit_test(ffn_case), cmocka_unit_test(moe_reference_case),
+        cmocka_unit_test(deepnorm_alpha_case),
         cmocka_unit_test(embed_case),
         cmocka_unit_test(rope_case),
         cmocka_unit_test(attention_case),

@@ -1,6 +1,7 @@
 /* tests/test_params.c — exact parameter counts: every published model of param_counts.json
  * from its recipe, every fixture from its recipe, and the textbook formulas. */
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "accounting.h"
 #include "estimate.h"
 #include "load.h"
+#include "weights.h"
 
 static tfx_registry *reg;
 
@@ -218,12 +220,67 @@ static void moe_case(void **state)
     assert_int_equal(f.forward_plugin_term, 0);
 }
 
+/* The sample standard deviation of tensor `name` after the seeded initialisation. */
+static double init_std_of(const tfx_loaded *l, const char *name)
+{
+    tfx_error err = {{0}};
+    tfx_weights w = {0};
+    int64_t t = tfx_model_find_tensor(l->model, name);
+    assert_true(t >= 0);
+    if (tfx_weights_alloc(&w, l->model, &err) || tfx_weights_init(&w, l->model, 1, 0.02, 1, NULL, NULL, &err))
+        fail_msg("%s", err.msg);
+    double sum2 = 0;
+    const int64_t n = l->model->tensors[t].numel;
+    for (int64_t i = 0; i < n; i++)
+        sum2 += (double)w.data[t][i] * w.data[t][i];
+    tfx_weights_free(&w);
+    return sqrt(sum2 / (double)n);
+}
+
+/* Initialisation rules: GPT-2's residual projections at init_std / sqrt(2 x layers), DeepNet's
+ * beta on every FFN matrix, the other tensors at init_std. */
+static void init_rules_case(void **state)
+{
+    tfx_error err = {{0}};
+    char *sets[] = {"layers=8", "ffn.init=gpt2"};
+    tfx_loaded *l = tfx_load("recipes/gpt2.yaml", sets, 2, reg, &err);
+    if (!l)
+        fail_msg("%s", err.msg);
+    const tfx_tensor *down = &l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.3.ffn.down.weight")];
+    const tfx_tensor *up = &l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.3.ffn.up.weight")];
+    assert_true(down->gain == 0.25); /* 1 / sqrt(2 x 8) */
+    assert_true(up->gain == 1.0);
+    double s_down = init_std_of(l, "decoder.layers.3.ffn.down.weight");
+    double s_up = init_std_of(l, "decoder.layers.3.ffn.up.weight");
+    assert_true(fabs(s_down - 0.005) < 0.005 * 0.01); /* 2.36M samples: within 1% */
+    assert_true(fabs(s_up - 0.02) < 0.02 * 0.01);
+    tfx_loaded_free(l);
+    /* DeepNet's beta: (8N)^(-1/4) for one stack; bart (6 + 6): 0.87 (N^4 M)^(-1/16) and (12M)^(-1/4) */
+    char *deep[] = {"layers=8", "ffn.init=deepnet"};
+    l = tfx_load("recipes/gpt2.yaml", deep, 2, reg, &err);
+    assert_non_null(l);
+    assert_true(fabs(tfx_deepnet_beta(l->spec, 0) - pow(64.0, -0.25)) < 1e-15);
+    assert_true(l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.0.ffn.up.weight")].gain ==
+                tfx_deepnet_beta(l->spec, 0));
+    tfx_loaded_free(l);
+    char *bart[] = {"ffn.init=deepnet", "encoder.layers=12"};
+    l = tfx_load("recipes/bart-base.yaml", bart, 2, reg, &err);
+    if (!l)
+        fail_msg("%s", err.msg);
+    assert_true(fabs(tfx_deepnet_beta(l->spec, 0) - 0.87 * pow(12.0 * 12 * 12 * 12 * 6, -1.0 / 16)) < 1e-15);
+    assert_true(fabs(tfx_deepnet_beta(l->spec, 1) - pow(72.0, -0.25)) < 1e-15);
+    assert_true(l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.0.ffn.down.weight")].gain ==
+                tfx_deepnet_beta(l->spec, 1));
+    tfx_loaded_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
         cmocka_unit_test(huge_case), cmocka_unit_test(memory_case), cmocka_unit_test(moe_case),
+        cmocka_unit_test(init_rules_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -31,6 +31,28 @@ typedef enum tfx_init {
     TFX_INIT_ONES,
 } tfx_init;
 
+/* ---- initialisation rules (issue 14, t14-costs) ------------------------------------------ */
+
+/* How a NORMAL tensor's standard deviation scales with depth. */
+typedef enum tfx_init_depth {
+    TFX_DEPTH_NONE,       /* the std as given */
+    TFX_DEPTH_RESIDUAL,   /* std / sqrt(2 · layers of the instance's stack): GPT-2's residual
+                           * projections (attn c_proj, mlp c_proj) */
+    TFX_DEPTH_DEEPNET,    /* std · β of DeepNet (Wang et al. 2022): (8N)^(-1/4) for one stack of
+                           * N layers; encoder 0.87·(N⁴M)^(-1/16), decoder (12M)^(-1/4) for N
+                           * encoder and M decoder layers */
+} tfx_init_depth;
+
+/* One tensor's initialisation, for host->declare_tensor_init. */
+typedef struct tfx_init_rule {
+    uint32_t size;                /* sizeof(tfx_init_rule) as the plugin built it */
+    tfx_init init;                /* NORMAL, ZEROS or ONES */
+    double std;                   /* NORMAL: the standard deviation; 0: the recipe's init_std */
+    tfx_init_depth depth;         /* NORMAL: how the std scales with depth */
+} tfx_init_rule;
+
+/* ---- end of initialisation rules ---------------------------------------------------------- */
+
 typedef struct tfx_host {
     uint32_t size;                /* sizeof(tfx_host) as the core built it */
     uint32_t abi_version;
@@ -74,6 +96,13 @@ typedef struct tfx_host {
      * entries (row stride ld), where y is softmax_rows' output. dx may equal dy. */
     void (*softmax_rows_backward)(float *dx, const float *y, const float *dy, int64_t rows,
                                   int64_t cols, int64_t ld);
+
+    /* ---- appended (issue 14, t14-costs): initialisation rules ---- */
+    /* declare_tensor with a rule: a NORMAL tensor's own std (0: the recipe's) and its depth
+     * scaling. NULL in a core that predates it (check host->size). */
+    int (*declare_tensor_init)(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                               const tfx_init_rule *rule, tfx_status *st);
+    /* ---- end of initialisation rules */
 } tfx_host;
 
 #ifdef __cplusplus

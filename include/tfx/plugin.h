@@ -128,6 +128,10 @@ typedef struct tfx_config {
      * training the core gives every forward call a workspace of its own and hands the same
      * floats, as the forward left them, to the matching backward call. */
     int training;
+    /* Appended (issue 14, t14-costs): the other stack's layers in an encoder-decoder model (the
+     * decoder's for an encoder instance, the encoder's for a decoder one), 0 with one stack:
+     * DeepNorm's α and β depend on both depths. */
+    int64_t other_layers;
 } tfx_config;
 
 /* ---- tensor declarations ------------------------------------------------------------------ */
