@@ -612,6 +612,37 @@ static void place_at(tfx_node *n, tfx_mark here)
     }
 }
 
+#define MAX_PATH_PARTS 64
+
+/* Split a --set path in place at its dots; a segment in double quotes keeps its dots
+ * (`checkpoint.tensors."embed.tokens"`). Returns the count, or -1 when a quote is not closed
+ * right before a dot or the end, a segment is empty, or there are too many. */
+static int split_path(char *path, char **parts)
+{
+    int n = 0;
+    for (char *p = path;;) {
+        if (n == MAX_PATH_PARTS)
+            return -1;
+        char *end;
+        if (*p == '"') {
+            parts[n] = p + 1;
+            if (!(end = strchr(p + 1, '"')) || (end[1] != '.' && end[1] != '\0') || end == p + 1)
+                return -1;
+            *end++ = '\0';
+        } else {
+            parts[n] = p;
+            end = p + strcspn(p, ".");
+            if (end == p)
+                return -1;
+        }
+        n++;
+        if (*end == '\0')
+            return n;
+        *end = '\0';
+        p = end + 1;
+    }
+}
+
 int tfx_recipe_set(tfx_recipe *r, const char *assignment, tfx_error *err)
 {
     return tfx_recipe_set_from(r, assignment, "--set", err);
@@ -644,9 +675,15 @@ int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origi
     if (!(r->root = copy_map(s, r->root, err)))
         return -1;
     tfx_node *map = r->root;
-    char *save = NULL, *part = strtok_r(path, ".", &save);
+    char *parts[MAX_PATH_PARTS + 1];
+    int n_parts = split_path(path, parts), at_part = 0;
+    if (n_parts < 0)
+        return tfx_fail(err, "%s '%s': expected key.path=value (a key with dots in double quotes)",
+                        origin, assignment);
+    parts[n_parts] = NULL;
+    char *part = parts[at_part++];
     while (part) {
-        char *next = strtok_r(NULL, ".", &save);
+        char *next = parts[at_part++];
         long at = tfx_node_find(map, part);
         if (!next)
             return set_last(s, map, part, value, here, err);
@@ -657,7 +694,7 @@ int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origi
             if (*end || idx < 0 || (size_t)idx >= child->n)
                 return tfx_fail(err, "%s '%s': '%s' has no entry %s", origin, assignment, part, next);
             part = next;
-            next = strtok_r(NULL, ".", &save);
+            next = parts[at_part++];
             tfx_node *seq = new_node(s, TFX_NODE_SEQ, child->mark, err);
             if (!seq || node_reserve(s, seq, child->n, err))
                 return -1;

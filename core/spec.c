@@ -249,7 +249,8 @@ static int choose_plugin(const build_ctx *cx, tfx_kind kind, const char *section
     for (size_t i = 0; i < n; i++)
         snprintf(list + strlen(list), sizeof list - strlen(list), "%s%s", i ? ", " : "", names[i]);
     const char *hint = tfx_suggest(name, names, n);
-    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s%s%s; installed: %s",
+    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s%s%s; installed: %s "
+                       "(a plugin of your own: add its folder to TFX_PLUGIN_PATH)",
                        tfx_kind_name(kind), name, section, hint ? " (did you mean '" : "",
                        hint ? hint : "", hint ? "'?)" : "", n ? list : "none");
 }

@@ -77,7 +77,7 @@ static void validate_case(void **state)
     assert_string_equal(out, "");
     free(out);
     assert_int_equal(tfx("validate recipes/gpt2.yaml --set position.plugin=rop", &out), 1);
-    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal\n");
+    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n");
     free(out);
     assert_int_equal(tfx("validate no-such-recipe.yaml", &out), 1);
     assert_non_null(strstr(out, "no-such-recipe.yaml"));

@@ -184,6 +184,15 @@ static void set_case(void **state)
     const tfx_node *pos = tfx_node_get(r->root, "position");
     assert_string_equal(tfx_node_get(pos, "plugin")->text, "rope");
     assert_string_equal(tfx_node_get(pos, "theta")->text, "500000");
+    /* a map key with dots (a checkpoint map's tensor names) in double quotes */
+    assert_int_equal(tfx_recipe_set(r, "checkpoint.tensors.\"embed.tokens\"=wte", &err), 0);
+    assert_int_equal(tfx_recipe_set(r, "checkpoint.tensors.\"decoder.layers.{layer}.attn.q.weight\".part=2", &err), 0);
+    const tfx_node *tensors = tfx_node_get(tfx_node_get(r->root, "checkpoint"), "tensors");
+    assert_int_equal(tensors->n, 2);
+    assert_string_equal(tfx_node_get(tensors, "embed.tokens")->text, "wte");
+    assert_string_equal(tfx_node_get(tfx_node_get(tensors, "decoder.layers.{layer}.attn.q.weight"), "part")->text, "2");
+    assert_int_equal(tfx_recipe_set(r, "checkpoint.tensors.\"embed.tokens=wte", &err), -1);
+    assert_string_equal(err.msg, "--set 'checkpoint.tensors.\"embed.tokens=wte': expected key.path=value (a key with dots in double quotes)");
     assert_int_equal(tfx_recipe_set(r, "attention.pattern.7.window=1", &err), -1);
     assert_string_equal(err.msg, "--set 'attention.pattern.7.window=1': 'pattern' has no entry 7");
     tfx_recipe_free(r);

@@ -127,11 +127,11 @@ static void tfx_runs_on_case(void **state)
     free(out);
     /* Before the registry checked ops, both of these crashed tfx params. */
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --shapes --set ffn=old", &out), 1);
-    assert_non_null(strstr(out, "tfx: --set 'ffn=old': unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, moe, overrun\n"));
+    assert_non_null(strstr(out, "tfx: --set 'ffn=old': unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, moe, overrun (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --set attention=nokeys", &out), 1);
     assert_non_null(strstr(out, "tfx: --set 'attention=nokeys': unknown attention plugin 'nokeys' for 'attention'; "
-                                "installed: causal, cross, local, self, huge, overrun\n"));
+                                "installed: causal, cross, local, self, huge, overrun (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/spec/generic-gpt.yaml --shapes", &out), 0);
     assert_non_null(strstr(out, "decoder ffn hidden (mlp)"));
