@@ -19,7 +19,8 @@ int tfx_instance_params(const tfx_model *m, const tfx_instance *inst, int64_t *o
 {
     *out = 0;
     for (size_t i = inst->first; i < inst->first + inst->n; i++)
-        if (m->tensors[i].tied_to < 0 && add(out, m->tensors[i].numel, err))
+        if (m->tensors[i].tied_to < 0 && m->tensors[i].role != TFX_ROLE_BUFFER &&
+            add(out, m->tensors[i].numel, err))
             return -1;
     return 0;
 }
@@ -69,6 +70,10 @@ int tfx_counts_compute(const tfx_model *m, tfx_counts *c, tfx_error *err)
     }
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *t = &m->tensors[i];
+        if (t->role == TFX_ROLE_BUFFER) /* Hugging Face counts no buffer */
+            continue;
+        if (t->role == TFX_ROLE_PARAM && t->tied_to < 0 && add(&c->trainable, t->numel, err))
+            goto err_free;
         if (t->tied_to >= 0) {
             if (add(&c->tied, t->numel, err))
                 goto err_free;

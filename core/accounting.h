@@ -20,6 +20,7 @@ typedef struct tfx_counts {
     int n_stacks;
     tfx_layer_count *layers[2];          /* [stack][layer] */
     int64_t n_layers[2];
+    int64_t trainable;                   /* total less frozen parameters (HF's requires_grad) */
     int64_t active;                      /* parameters one token uses: total less the routed
                                           * experts a token skips (plugins' active_params) */
 } tfx_counts;

@@ -61,12 +61,12 @@ static int64_t push_tensor(tfx_model *m, const tfx_tensor *t)
 }
 
 static int declare_with(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
-                        tfx_init init, double std, double gain, tfx_status *st);
+                        tfx_init init, double std, double gain, tfx_role role, tfx_status *st);
 
 int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
                              tfx_init init, tfx_status *st)
 {
-    return declare_with(d, name, rank, shape, init, 0.0, 1.0, st);
+    return declare_with(d, name, rank, shape, init, 0.0, 1.0, TFX_ROLE_PARAM, st);
 }
 
 double tfx_deepnet_beta(const tfx_spec *spec, int stack)
@@ -99,11 +99,13 @@ int tfx_model_declare_tensor_init(tfx_declarer *d, const char *name, int rank, c
     double gain = depth_gain(d->model, d->stack, rule->depth);
     if (gain < 0)
         return host->fail(st, "tensor '%s': unknown depth rule %d", name ? name : "(null)", (int)rule->depth);
-    return declare_with(d, name, rank, shape, rule->init, rule->std, gain, st);
+    const int frozen = rule->size >= offsetof(tfx_init_rule, frozen) + sizeof rule->frozen && rule->frozen;
+    return declare_with(d, name, rank, shape, rule->init, rule->std, gain,
+                        frozen ? TFX_ROLE_FROZEN : TFX_ROLE_PARAM, st);
 }
 
 static int declare_with(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
-                        tfx_init init, double std, double gain, tfx_status *st)
+                        tfx_init init, double std, double gain, tfx_role role, tfx_status *st)
 {
     const tfx_host *host = tfx_host_table();
     if (!valid_local_name(name))
@@ -114,7 +116,8 @@ static int declare_with(tfx_declarer *d, const char *name, int rank, const int64
     if (init < TFX_INIT_NORMAL || init > TFX_INIT_ONES)
         return host->fail(st, "tensor '%s': unknown init %d", name, (int)init);
     tfx_tensor t = {.rank = rank, .init = init, .part = d->part, .stack = d->stack,
-                    .layer = d->layer, .tied_to = -1, .numel = 1, .std = std, .gain = gain};
+                    .layer = d->layer, .tied_to = -1, .numel = 1, .std = std, .gain = gain,
+                    .role = role};
     for (int i = 0; i < rank; i++) {
         if (shape[i] < 1)
             return host->fail(st, "tensor '%s%s': dimension %d is %" PRId64 ", not positive",
@@ -284,6 +287,18 @@ static int64_t core_tensor(const build_ctx *cx, const char *name, int64_t rows, 
     return (int64_t)cx->model->n_tensors - 1;
 }
 
+/* lm_head.bias: [vocab] as a parameter (Phi), [1, vocab] as a buffer (Marian). */
+static int64_t lm_head_bias(const build_ctx *cx)
+{
+    const tfx_spec *s = cx->model->spec;
+    const bool buffer = s->lm_head_bias == TFX_LM_BIAS_BUFFER;
+    int64_t at = core_tensor(cx, "lm_head.bias", buffer ? 1 : s->vocab, buffer ? s->vocab : 0,
+                             TFX_INIT_ZEROS, TFX_PART_HEAD);
+    if (at >= 0 && buffer)
+        cx->model->tensors[at].role = TFX_ROLE_BUFFER;
+    return cx->model->lm_head_bias = at;
+}
+
 static int build_layer(const build_ctx *cx, int si, int64_t i)
 {
     tfx_stack *stk = &cx->model->stacks[si];
@@ -381,7 +396,7 @@ tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *er
     m->spec = spec;
     m->training = training;
     m->n_stacks = spec->n_stacks;
-    m->token_types = m->pooler_weight = m->pooler_bias = m->lm_head = -1;
+    m->token_types = m->pooler_weight = m->pooler_bias = m->lm_head = m->lm_head_bias = -1;
     build_ctx cx = {.model = m, .err = err, .training = training};
     m->tok_embed = core_tensor(&cx, "embed.tokens", spec->vocab, spec->d_model, TFX_INIT_NORMAL,
                                TFX_PART_EMBEDDING);
@@ -407,6 +422,8 @@ tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *er
             goto err_free;
         if (spec->tie_embeddings)
             m->tensors[m->lm_head].tied_to = m->tok_embed;
+        if (spec->lm_head_bias != TFX_LM_BIAS_NONE && lm_head_bias(&cx) < 0)
+            goto err_free;
     }
     return m;
 err_free:

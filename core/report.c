@@ -174,6 +174,13 @@ static void text_item(FILE *out, const tfx_params_item *it, int markdown)
     tfx_group_digits(num, sizeof num, c->total);
     fprintf(out, markdown ? "| **total** | **%s** | 100.00%% |\n" : "  %-12s %18s %7.2f%%\n",
             markdown ? num : "total", markdown ? "" : num, 100.0);
+    if (c->trainable != c->total) {
+        tfx_group_digits(num, sizeof num, c->trainable);
+        if (markdown)
+            fprintf(out, "| trainable | %s | %.2f%% |\n", num, share(c->trainable, c->total));
+        else
+            fprintf(out, "  %-12s %18s %7.2f%%  (the rest frozen)\n", "trainable", num, share(c->trainable, c->total));
+    }
     tfx_group_digits(num, sizeof num, c->active);
     if (markdown)
         fprintf(out, "| active per token | %s | %.2f%% |\n", num, share(c->active, c->total));
@@ -218,6 +225,7 @@ static void csv_item(FILE *out, const tfx_params_item *it)
                     it->loaded->spec->stacks[si].name, i, i, c->layers[si][i].total);
     fprintf(out, "%s,total,,%" PRId64 "\n", name, c->total);
     fprintf(out, "%s,active,,%" PRId64 "\n", name, c->active);
+    fprintf(out, "%s,trainable,,%" PRId64 "\n", name, c->trainable);
     const tfx_memory *m = &it->memory;
     const struct { const char *k; uint64_t v; } figs[] = {
         {"memory.weights_fp32", m->weights_fp32}, {"memory.weights_fp16", m->weights_fp16},
@@ -307,6 +315,7 @@ static json_t *json_item(const tfx_params_item *it)
                      (json_int_t)c->non_embedding, "components", parts, "tied", tied, "layers",
                      stacks, "memory", memory, "flops", flops);
     json_object_set_new(doc, "active_parameters", json_integer((json_int_t)c->active));
+    json_object_set_new(doc, "trainable_parameters", json_integer((json_int_t)c->trainable));
     return doc;
 }
 

@@ -552,7 +552,8 @@ int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_
     if (m->lm_head >= 0 && n_logits > 0) {
         int64_t C = m->spec->d_model;
         tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
-                                 rt->weights->data[m->lm_head], NULL, n_logits, C,
+                                 rt->weights->data[m->lm_head],
+                                 m->lm_head_bias >= 0 ? rt->weights->data[m->lm_head_bias] : NULL, n_logits, C,
                                  m->spec->vocab, 0.0f);
         if (check_finite(rt->logits, n_logits, m->spec->vocab, "the logits", err))
             return -1;

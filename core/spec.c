@@ -21,7 +21,7 @@ const char *tfx_model_kind_name(tfx_model_kind kind) { return model_kind_names[k
 static const char *const top_keys[] = {
     "name", "description", "model", "vocab", "d_model", "heads", "kv_heads", "head_dim",
     "layers", "context", "tie_embeddings", "token_types", "embed_scale", "embed_norm",
-    "final_norm", "lm_head", "pooler", "init_std", "position", "norm", "placement",
+    "final_norm", "lm_head", "lm_head_bias", "pooler", "init_std", "position", "norm", "placement",
     "attention", "cross_attention", "ffn", "encoder", "decoder", "checkpoint",
 };
 static const char *const stack_keys[] = {
@@ -465,6 +465,28 @@ static int read_strings(const build_ctx *cx, tfx_spec *s)
     return 0;
 }
 
+/* `lm_head_bias: false | true | buffer` (see tfx_lm_head_bias). */
+static int read_lm_head_bias(const build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *n = tfx_node_get(cx->recipe->root, "lm_head_bias");
+    s->lm_head_bias = TFX_LM_BIAS_NONE;
+    if (!n)
+        return 0;
+    if (n->type == TFX_NODE_SCALAR && !n->quoted && strcmp(n->text, "buffer") == 0)
+        s->lm_head_bias = TFX_LM_BIAS_BUFFER;
+    else {
+        bool on;
+        if (tfx_node_bool(n, "lm_head_bias", &on, cx->err))
+            return tfx_fail_at(cx->err, n->mark, "expected true, false or buffer for 'lm_head_bias', got %s%s%s",
+                               n->type == TFX_NODE_SCALAR ? "'" : "a ", n->type == TFX_NODE_SCALAR ? n->text : "collection",
+                               n->type == TFX_NODE_SCALAR ? "'" : "");
+        s->lm_head_bias = on ? TFX_LM_BIAS_PARAM : TFX_LM_BIAS_NONE;
+    }
+    if (s->lm_head_bias != TFX_LM_BIAS_NONE && !s->lm_head)
+        return tfx_fail_at(cx->err, n->mark, "'lm_head_bias' needs an LM head ('lm_head: true')");
+    return 0;
+}
+
 static int read_flags(const build_ctx *cx, tfx_spec *s)
 {
     const tfx_node *n = tfx_node_get(cx->recipe->root, "init_std");
@@ -479,6 +501,8 @@ static int read_flags(const build_ctx *cx, tfx_spec *s)
         read_bool(cx, NULL, "embed_scale", false, &s->embed_scale) ||
         read_bool(cx, NULL, "lm_head", s->kind != TFX_MODEL_ENCODER_ONLY, &s->lm_head) ||
         read_bool(cx, NULL, "pooler", false, &s->pooler))
+        return -1;
+    if (read_lm_head_bias(cx, s))
         return -1;
     if (s->kind != TFX_MODEL_ENCODER_DECODER) {
         static const char *const only_seq2seq[] = {"encoder", "decoder", "cross_attention"};

@@ -512,7 +512,8 @@ static int forward(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     if (forward_stack(t, dec, tokens, err))
         return -1;
-    tfx_host_table()->linear(t->logits, dec->x, t->weights->data[m->lm_head], NULL, dec->rows,
+    tfx_host_table()->linear(t->logits, dec->x, t->weights->data[m->lm_head],
+                             m->lm_head_bias >= 0 ? t->weights->data[m->lm_head_bias] : NULL, dec->rows,
                              m->spec->d_model, m->spec->vocab, 0.0f);
     *loss = next_token_loss(t, tokens, grad);
     if (!isfinite(*loss))
@@ -624,7 +625,9 @@ int tfx_trainer_grad(tfx_trainer *t, const int32_t *tokens, const int32_t *encod
         return -1;
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     /* logits = x · Wᵀ: dx = dlogits · W, dW += dlogitsᵀ · x (a tied W sums into the table). */
-    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head], NULL, t->logits, dec->x,
+    const bool trained_bias = m->lm_head_bias >= 0 && m->tensors[m->lm_head_bias].role == TFX_ROLE_PARAM;
+    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head],
+                                      trained_bias ? t->grads.data[m->lm_head_bias] : NULL, t->logits, dec->x,
                                       t->weights->data[m->lm_head], dec->rows, C,
                                       m->spec->vocab, 0.0f);
     bool seq2seq = m->spec->kind == TFX_MODEL_ENCODER_DECODER;
@@ -649,7 +652,7 @@ void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h)
     float b1 = (float)h->beta1, b2 = (float)h->beta2, eps = (float)h->eps;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *tn = &m->tensors[i];
-        if (tn->tied_to >= 0)
+        if (tn->tied_to >= 0 || tn->role != TFX_ROLE_PARAM) /* frozen tensors and buffers stay */
             continue;
         float *p = t->weights->data[i], *g = t->grads.data[i];
         float *m1 = t->moment1.data[i], *m2 = t->moment2.data[i]; /* [numel] each */

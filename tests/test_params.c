@@ -274,13 +274,38 @@ static void init_rules_case(void **state)
     tfx_loaded_free(l);
 }
 
+/* Total and trainable as Hugging Face's num_parameters() and num_parameters(only_trainable):
+ * marian-opus-mt-en-de 74,410,496 and 73,886,208 (the issue's figures; by hand: 58101 x 512
+ * shared embeddings, 6 encoder layers of 3,152,384, 6 decoder layers of 4,204,032, and two
+ * frozen [512, 512] sinusoidal tables); final_logits_bias, a buffer, in neither. An LM-head bias
+ * as a parameter (Phi) counts its vocab entries. */
+static void trainable_case(void **state)
+{
+    tfx_counts c = count("recipes/marian-opus-mt-en-de.yaml", NULL, 0);
+    assert_int_equal(c.total, 74410496);
+    assert_int_equal(c.trainable, 73886208);
+    assert_int_equal(c.trainable, 58101LL * 512 + 6LL * 3152384 + 6LL * 4204032);
+    assert_int_equal(c.total - c.trainable, 2LL * 512 * 512);
+    tfx_counts_free(&c);
+    char *sets[] = {"lm_head_bias=true"};
+    c = count("recipes/gpt2.yaml", sets, 1);
+    assert_int_equal(c.total, 124439808 + 50257);
+    assert_int_equal(c.trainable, c.total);
+    assert_int_equal(c.part[TFX_PART_HEAD], 50257);
+    tfx_counts_free(&c);
+    char *buffer[] = {"lm_head_bias=buffer"};
+    c = count("recipes/gpt2.yaml", buffer, 1);
+    assert_int_equal(c.total, 124439808);
+    tfx_counts_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
         cmocka_unit_test(huge_case), cmocka_unit_test(memory_case), cmocka_unit_test(moe_case),
-        cmocka_unit_test(init_rules_case),
+        cmocka_unit_test(init_rules_case), cmocka_unit_test(trainable_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

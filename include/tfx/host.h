@@ -49,6 +49,9 @@ typedef struct tfx_init_rule {
     tfx_init init;                /* NORMAL, ZEROS or ONES */
     double std;                   /* NORMAL: the standard deviation; 0: the recipe's init_std */
     tfx_init_depth depth;         /* NORMAL: how the std scales with depth */
+    int frozen;                   /* 1: a frozen parameter (Hugging Face counts it in the total,
+                                   * never trains it: Marian's sinusoidal tables); tfx counts it
+                                   * apart and training leaves it unchanged */
 } tfx_init_rule;
 
 /* ---- end of initialisation rules ---------------------------------------------------------- */
