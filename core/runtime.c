@@ -16,6 +16,22 @@
 
 #define ALIGN_FLOATS 16
 
+
+void tfx_lm_head(const tfx_model *m, float *const *w, float *logits, const float *x, int64_t rows)
+{
+    const int64_t C = m->spec->d_model, V = m->spec->vocab;
+    const float *bias = m->lm_head_bias >= 0 ? w[m->lm_head_bias] : NULL;
+    const float s = (float)m->spec->lm_head_scale;
+    if (s == 1.0f) {
+        tfx_host_table()->linear(logits, x, w[m->lm_head], bias, rows, C, V, 0.0f);
+        return;
+    }
+    tfx_host_table()->linear(logits, x, w[m->lm_head], NULL, rows, C, V, 0.0f); /* [rows, V] */
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t v = 0; v < V; v++)
+            logits[r * V + v] = s * logits[r * V + v] + (bias ? bias[v] : 0.0f);
+}
+
 static int64_t pad(int64_t floats) { return (floats + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS; }
 
 static float *const *weights_of(const tfx_runtime *rt, const tfx_instance *inst)
@@ -551,10 +567,7 @@ int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_
     rt->n_logits = m->lm_head >= 0 ? n_logits : 0;
     if (m->lm_head >= 0 && n_logits > 0) {
         int64_t C = m->spec->d_model;
-        tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
-                                 rt->weights->data[m->lm_head],
-                                 m->lm_head_bias >= 0 ? rt->weights->data[m->lm_head_bias] : NULL, n_logits, C,
-                                 m->spec->vocab, 0.0f);
+        tfx_lm_head(m, rt->weights->data, rt->logits, rt->x + (T - n_logits) * C, n_logits);
         if (check_finite(rt->logits, n_logits, m->spec->vocab, "the logits", err))
             return -1;
     }

@@ -54,6 +54,7 @@ typedef struct tfx_spec {
     int64_t vocab, d_model, heads, kv_heads, head_dim, context, token_types;
     bool tie_embeddings, embed_scale, lm_head, pooler;
     tfx_lm_head_bias lm_head_bias;
+    double lm_head_scale;         /* the last hidden state's factor before the head (T5: d_model^-0.5) */
     double init_std;
     int n_stacks;
     tfx_stack_spec stacks[2];     /* encoder first when there are two */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "runtime.h"
 #include "sizes.h"
 
 #define ALIGN_FLOATS 16
@@ -512,9 +513,7 @@ static int forward(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     if (forward_stack(t, dec, tokens, err))
         return -1;
-    tfx_host_table()->linear(t->logits, dec->x, t->weights->data[m->lm_head],
-                             m->lm_head_bias >= 0 ? t->weights->data[m->lm_head_bias] : NULL, dec->rows,
-                             m->spec->d_model, m->spec->vocab, 0.0f);
+    tfx_lm_head(m, t->weights->data, t->logits, dec->x, dec->rows);
     *loss = next_token_loss(t, tokens, grad);
     if (!isfinite(*loss))
         return tfx_fail(err, "the loss is not finite (%g)", *loss);
@@ -626,8 +625,18 @@ int tfx_trainer_grad(tfx_trainer *t, const int32_t *tokens, const int32_t *encod
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     /* logits = x · Wᵀ: dx = dlogits · W, dW += dlogitsᵀ · x (a tied W sums into the table). */
     const bool trained_bias = m->lm_head_bias >= 0 && m->tensors[m->lm_head_bias].role == TFX_ROLE_PARAM;
-    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head],
-                                      trained_bias ? t->grads.data[m->lm_head_bias] : NULL, t->logits, dec->x,
+    const int64_t V = m->spec->vocab, n = dec->rows * V;
+    const float s = (float)m->spec->lm_head_scale;
+    float *dbias = trained_bias ? t->grads.data[m->lm_head_bias] : NULL;
+    if (s != 1.0f) { /* logits = s·(x·Wᵀ) + b: the bias sees dlogits, x and W see s·dlogits */
+        for (int64_t r = 0; dbias && r < dec->rows; r++)
+            for (int64_t v = 0; v < V; v++)
+                dbias[v] += t->logits[r * V + v];
+        for (int64_t i = 0; i < n; i++)
+            t->logits[i] *= s;
+        dbias = NULL;
+    }
+    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head], dbias, t->logits, dec->x,
                                       t->weights->data[m->lm_head], dec->rows, C,
                                       m->spec->vocab, 0.0f);
     bool seq2seq = m->spec->kind == TFX_MODEL_ENCODER_DECODER;

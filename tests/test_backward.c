@@ -15,7 +15,7 @@
 #include "host.h"
 #include "registry.h"
 
-/* The plugins under test: those of the build tree, and the T5 example built beside the tests. */
+/* The plugins under test: those of the build tree, and the relu2 example built beside the tests. */
 static tfx_registry *reg;
 /* The core's host table with declarers of the test's own (no model behind them). */
 static tfx_host host;
@@ -672,6 +672,7 @@ static void ffn_case(void **state)
     check_ffn("glu", "activation=gelu,bias=true", EPS, 1, 0);
     check_ffn("glu", "activation=gelu_tanh,width=13", EPS, 1, 0);
     check_ffn("scaffold_ffn", "width=12", 1e-3, 0, 1);
+    check_ffn("relu2", "width=12", 1e-3, 1, 1); /* the out-of-tree example: a kink at 0 too */
     /* moe: the routing weights through softmax, top-k and (or not) their renormalisation */
     check_ffn("moe", "experts=4,top_k=2,width=6", EPS, 1, 0);
     check_ffn("moe", "experts=4,top_k=2,width=6,renormalize=false,shared_experts=2,shared_width=3", EPS, 1, 0);
@@ -1263,7 +1264,7 @@ static void every_plugin_trainable_case(void **state)
                      reg->plugins[i].path);
         checked++;
     }
-    assert_true(checked >= 23); /* the 17 shipped, the T5 example and the 5 scaffolds */
+    assert_true(checked >= 26); /* the 20 shipped, the relu2 example and the 5 scaffolds */
 }
 
 static int setup(void **state)

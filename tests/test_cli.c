@@ -77,7 +77,7 @@ static void validate_case(void **state)
     assert_string_equal(out, "");
     free(out);
     assert_int_equal(tfx("validate recipes/gpt2.yaml --set position.plugin=rop", &out), 1);
-    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n");
+    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, t5_bias (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n");
     free(out);
     assert_int_equal(tfx("validate no-such-recipe.yaml", &out), 1);
     assert_non_null(strstr(out, "no-such-recipe.yaml"));
@@ -155,6 +155,18 @@ static void logits_file_case(void **state)
     assert_int_equal(tfx_st_read_f32(want, 0, 12 * 256, b, &err), 0);
     for (int i = 0; i < 12 * 256; i++)
         assert_true(fabsf(a[i] - b[i]) < 1e-4f);
+    tfx_st_close(got);
+    /* lm_head_scale (T5's d_model^-0.5) scales the hidden state before the head: at 0.5 every
+     * logit halves, exactly */
+    snprintf(args, sizeof args, "run tests/data/hf/gpt2/recipe.yaml --generate 0 --tokens %s --set lm_head_scale=0.5 "
+             "--logits /tmp/tfx-cli-logits.safetensors", tokens);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    got = tfx_st_open("/tmp/tfx-cli-logits.safetensors", &err);
+    assert_non_null(got);
+    assert_int_equal(tfx_st_read_f32(tfx_st_find(got, "logits"), 0, 12 * 256, b, &err), 0);
+    for (int i = 0; i < 12 * 256; i++)
+        assert_true(b[i] == 0.5f * a[i]);
     free(a);
     free(b);
     tfx_st_close(got);
@@ -170,7 +182,8 @@ static void every_recipe_runs_case(void **state)
         "llama-3-8b", "bert-base-uncased", "bart-base", "bart-large", "bloom-560m",
         "transformer-base", "variants/gpt2-rope", "variants/gpt2-alibi", "variants/gpt2-rmsnorm",
         "variants/gpt2-post-ln", "variants/gpt2-swiglu", "variants/gpt2-gqa",
-        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local"};
+        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local",
+        "mixtral-8x7b", "marian-opus-mt-en-de", "t5-small", "variants/gpt2-deepnorm"};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         char args[512], *out;
         snprintf(args, sizeof args, "run recipes/%s.yaml --random --set vocab=300 --set d_model=64 "

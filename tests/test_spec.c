@@ -52,7 +52,7 @@ static const bad_recipe table[] = {
      "%s:6:9: 'layers' = 99999999999999999999 does not fit in 64 bits"},
     /* unknown plugin, with a suggestion and the installed ones */
     {HEAD DIMS "position: rop\n",
-     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old (a plugin of your own: add its folder to TFX_PLUGIN_PATH)"},
+     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, t5_bias, old (a plugin of your own: add its folder to TFX_PLUGIN_PATH)"},
     /* unknown option of a plugin */
     {HEAD DIMS "attention: { plugin: local, windw: 4 }\n",
      "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, window"},

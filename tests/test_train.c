@@ -362,8 +362,8 @@ static void bart_fd_case(void **state)
 static void lm_head_bias_fd_case(void **state)
 {
     tfx_train_shape shape = {.batch = 2, .tokens = 6};
-    char *sets[] = {"lm_head_bias=true"};
-    finite_differences_with("gpt2", sets, 1, &shape, seq_a, NULL);
+    char *sets[] = {"lm_head_bias=true", "lm_head_scale=0.7"};
+    finite_differences_with("gpt2", sets, 2, &shape, seq_a, NULL);
     char *moe[] = {"ffn={plugin: moe, experts: 4, top_k: 2, width: 16, shared_experts: 1}", "placement=deepnorm"};
     finite_differences_with("llama", moe, 2, &shape, seq_a, NULL);
 }
