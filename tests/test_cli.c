@@ -183,7 +183,8 @@ static void every_recipe_runs_case(void **state)
         "transformer-base", "variants/gpt2-rope", "variants/gpt2-alibi", "variants/gpt2-rmsnorm",
         "variants/gpt2-post-ln", "variants/gpt2-swiglu", "variants/gpt2-gqa",
         "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local",
-        "mixtral-8x7b", "marian-opus-mt-en-de", "t5-small", "variants/gpt2-deepnorm"};
+        "mixtral-8x7b", "marian-opus-mt-en-de", "t5-small", "variants/gpt2-deepnorm",
+        "opt-125m", "pythia-160m"};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         char args[512], *out;
         snprintf(args, sizeof args, "run recipes/%s.yaml --random --set vocab=300 --set d_model=64 "

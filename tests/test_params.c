@@ -299,6 +299,23 @@ static void trainable_case(void **state)
     tfx_counts_free(&c);
 }
 
+/* The recipes issue 14 added, counted exactly (Hugging Face's num_parameters(), worked out by
+ * hand as in tests/test_import.c): OPT-125m, Pythia-160M, t5-small; GPT-2 with DeepNorm is
+ * gpt2 less ln_f (post-LN has no final norm). */
+static void new_recipes_case(void **state)
+{
+    static const struct { const char *recipe; int64_t total; } rows[] = {
+        {"recipes/opt-125m.yaml", 125239296}, {"recipes/pythia-160m.yaml", 162322944},
+        {"recipes/t5-small.yaml", 60506624}, {"recipes/variants/gpt2-deepnorm.yaml", 124439808 - 2 * 768},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        tfx_counts c = count(rows[i].recipe, NULL, 0);
+        if (c.total != rows[i].total)
+            fail_msg("%s: %lld, want %lld", rows[i].recipe, (long long)c.total, (long long)rows[i].total);
+        tfx_counts_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -306,6 +323,7 @@ int main(void)
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
         cmocka_unit_test(huge_case), cmocka_unit_test(memory_case), cmocka_unit_test(moe_case),
         cmocka_unit_test(init_rules_case), cmocka_unit_test(trainable_case),
+        cmocka_unit_test(new_recipes_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
