@@ -35,20 +35,14 @@ static int plugin_rows(const tfx_instance *inst, const char *stack, int64_t laye
                        int64_t S, shape_row *rows, int n, int cap, tfx_error *err)
 {
     const tfx_plugin *p = inst->comp->plugin->desc;
-    tfx_out_shape got[8] = {{0}};
-    int k = p->kind == TFX_KIND_ATTENTION ? p->attention->shapes(inst->state, B, S, got, 8)
-                                          : p->ffn->shapes(inst->state, B, S, got, 8);
-    if (k < 0 || k > 8 || n + k > cap)
-        return tfx_fail_at(err, inst->comp->mark, "%s plugin '%s' reports %d output shapes; it may report 0 to 8",
-                           tfx_kind_name(p->kind), p->name, k);
+    tfx_out_shape got[8];
+    int k = 0;
+    if (tfx_size_out_shapes(inst, B, S, got, 8, &k, err) < 0)
+        return -1;
+    if (n + k > cap)
+        return tfx_fail(err, "too many output shapes to show");
     for (int i = 0; i < k; i++) {
         const tfx_out_shape *o = &got[i];
-        int bad = !o->what || !o->axes || o->rank < 1 || o->rank > 4;
-        for (int d = 0; !bad && d < o->rank; d++)
-            bad = o->dims[d] < 0;
-        if (bad)
-            return tfx_fail_at(err, inst->comp->mark, "%s plugin '%s' reports a malformed output shape (entry %d)",
-                               tfx_kind_name(p->kind), p->name, i);
         char what[96];
         snprintf(what, sizeof what, "%s layer %" PRId64 " %.40s (%s)", stack, layer, o->what, p->name);
         n = push(rows, n, what, o->axes, o->rank, o->dims[0], o->dims[1], o->dims[2], o->dims[3]);

@@ -133,3 +133,28 @@ int tfx_size_kv_per_token(const tfx_instance *inst, int64_t *out, const char **f
                            p->name);
     return 1;
 }
+
+int tfx_size_out_shapes(const tfx_instance *inst, int64_t batch, int64_t context, tfx_out_shape *out,
+                        int cap, int *n, tfx_error *err)
+{
+    const tfx_plugin *p = inst->comp->plugin->desc;
+    int (*shapes)(void *, int64_t, int64_t, tfx_out_shape *, int) =
+        p->kind == TFX_KIND_ATTENTION ? p->attention->shapes : p->kind == TFX_KIND_FFN ? p->ffn->shapes : NULL;
+    if (!shapes)
+        return 0;
+    memset(out, 0, (size_t)cap * sizeof *out);
+    *n = shapes(inst->state, batch, context, out, cap);
+    if (*n < 0 || *n > cap)
+        return tfx_fail_at(err, inst->comp->mark, "%s plugin '%s' reports %d output shapes; it may report 0 to %d",
+                           tfx_kind_name(p->kind), p->name, *n, cap);
+    for (int i = 0; i < *n; i++) {
+        const tfx_out_shape *o = &out[i];
+        int bad = !o->what || !o->axes || o->rank < 1 || o->rank > 4;
+        for (int d = 0; !bad && d < o->rank; d++)
+            bad = o->dims[d] < 0;
+        if (bad)
+            return tfx_fail_at(err, inst->comp->mark, "%s plugin '%s' reports a malformed output shape (entry %d: names, a rank of 1 to 4, no negative dimension)",
+                               tfx_kind_name(p->kind), p->name, i);
+    }
+    return 1;
+}
