@@ -250,6 +250,7 @@ static const tfx_host host_table = {
     .rotate = tfx_rotate,
     .head_norm = tfx_head_norm,
     .head_norm_backward = tfx_head_norm_backward,
+    .declare_tensor_init = tfx_model_declare_tensor_init,
 };
 
 const tfx_host *tfx_host_table(void) { return &host_table; }

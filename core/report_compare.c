@@ -52,6 +52,8 @@ static void doc_costs(tfx_doc *d, const tfx_params_item *it)
     for (int p = 0; p < TFX_PART_COUNT; p++)
         tfx_doc_int(d, tfx_part_name((tfx_part)p), NULL, it->counts->part[p], TFX_UNIT_PARAMS, NULL);
     tfx_doc_int(d, "total", NULL, it->counts->total, TFX_UNIT_PARAMS, NULL);
+    tfx_doc_int(d, "active", NULL, it->counts->active, TFX_UNIT_PARAMS, "per token");
+    tfx_doc_int(d, "trainable", NULL, it->counts->trainable, TFX_UNIT_PARAMS, "less frozen");
     const tfx_memory *m = &it->memory;
     tfx_doc_group_start(d, "memory", "memory", false);
     tfx_doc_int(d, "weights_fp32", NULL, (int64_t)m->weights_fp32, TFX_UNIT_BYTES, NULL);

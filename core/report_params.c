@@ -13,11 +13,16 @@ void tfx_doc_counts(tfx_doc *d, const tfx_loaded *l)
 {
     const tfx_model *m = l->model;
     const tfx_counts *c = &l->counts;
-    char formula[64];
+    char formula[128];
     tfx_doc_group_start(d, "", "parameters", false);
     tfx_doc_int(d, "total", "total", c->total, TFX_UNIT_PARAMS, "tied tensors counted once");
     tfx_doc_int(d, "non_embedding", "non-embedding (N)", c->non_embedding, TFX_UNIT_PARAMS,
                 "total less token and position embeddings");
+    snprintf(formula, sizeof formula, "%.2f%% of the total: less the routed experts a token skips", share(c->active, c->total));
+    tfx_doc_int(d, "active_parameters", "active per token", c->active, TFX_UNIT_PARAMS, formula);
+    snprintf(formula, sizeof formula, "%.2f%% of the total: less frozen parameters (HF's requires_grad)",
+             share(c->trainable, c->total));
+    tfx_doc_int(d, "trainable_parameters", "trainable", c->trainable, TFX_UNIT_PARAMS, formula);
     for (int p = 0; p < TFX_PART_COUNT; p++) {
         char key[64];
         snprintf(key, sizeof key, "components.%s", tfx_part_name((tfx_part)p));
@@ -113,9 +118,13 @@ void tfx_doc_estimates(tfx_doc *d, const tfx_params_item *it)
     tfx_doc_int(d, "weights_fp16", "weights fp16", (int64_t)m->weights_fp16, TFX_UNIT_BYTES, "2 B × parameters");
     tfx_doc_int(d, "weights_bf16", "weights bf16", (int64_t)m->weights_bf16, TFX_UNIT_BYTES, "2 B × parameters");
     tfx_doc_int(d, "weights_int8", "weights int8", (int64_t)m->weights_int8, TFX_UNIT_BYTES, "1 B × parameters");
-    snprintf(formula, sizeof formula, "2 × layers × kv_heads × head_dim × tokens × batch × %" PRId64
-             " B (local layers: their window)", o->kv_bytes);
+    const char *kv = m->kv_formula ? m->kv_formula : "2 x kv_heads x head_dim";
+    snprintf(formula, sizeof formula, "layers × (%s) × tokens × batch × %" PRId64 " B (local layers: their window)",
+             kv, o->kv_bytes);
     tfx_doc_int(d, "kv_cache", "KV cache", (int64_t)m->kv_cache, TFX_UNIT_BYTES, formula);
+    snprintf(formula, sizeof formula, "Σ_layers (%s) × %" PRId64 " B", kv, o->kv_bytes);
+    tfx_doc_int(d, "kv_per_token", "  per token", (int64_t)m->kv_per_token, TFX_UNIT_BYTES, formula);
+    tfx_doc_text(d, "kv_formula", "  per layer and token", kv, "the attention plugins' own, when they report one");
     snprintf(formula, sizeof formula, "2 × layers × kv_heads × head_dim × encoder tokens × batch × %" PRId64 " B",
              o->kv_bytes);
     tfx_doc_int(d, "kv_cache_cross", "KV cache (cross)", (int64_t)m->kv_cache_cross, TFX_UNIT_BYTES, formula);
@@ -124,11 +133,15 @@ void tfx_doc_estimates(tfx_doc *d, const tfx_params_item *it)
     doc_training(d, m);
     tfx_doc_group_start(d, "flops", "FLOPs", false);
     tfx_doc_int(d, "forward_per_token", "forward per token", (int64_t)f->forward_per_token, TFX_UNIT_FLOP,
-                "2N + attention (Kaplan et al. 2020; local layers see their window)");
+                f->forward_plugin_term ? "2N + attention + plugin-reported (Kaplan et al. 2020; local layers see "
+                                         "their window)"
+                                       : "2N + attention (Kaplan et al. 2020; local layers see their window)");
     tfx_doc_int(d, "forward_params_term", "  2N", (int64_t)f->forward_params_term, TFX_UNIT_FLOP,
                 "N = non-embedding parameters");
     tfx_doc_int(d, "forward_attention_term", "  attention", (int64_t)f->forward_attention_term, TFX_UNIT_FLOP,
                 "2 · Σ_layers keys_seen(context) · heads · head_dim");
+    tfx_doc_int(d, "forward_plugin_term", "  plugin-reported", (int64_t)f->forward_plugin_term, TFX_UNIT_FLOP,
+                "what plugins count themselves (e.g. only a token's routed experts); their parameters not in 2N");
     tfx_doc_int(d, "forward_per_sequence", "forward per sequence", (int64_t)f->forward_per_sequence,
                 TFX_UNIT_FLOP, "forward per token × context");
     tfx_doc_int(d, "training_per_token", "training per token", (int64_t)f->training_per_token, TFX_UNIT_FLOP,

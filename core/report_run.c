@@ -108,14 +108,15 @@ void tfx_doc_run(tfx_doc *d, const tfx_loaded *l, const tfx_run_result *r, const
     /* The text is a summary: what params details stays in the other formats. */
     static const char *const details[] = {"name", "model", "kernels", "vector_isa", "tied.*", "memory.batch",
         "memory.context", "memory.weights_bf16", "memory.weights_int8", "memory.activations",
-        "memory.training_breakdown.*", "memory.train_activations*", "flops.forward_params_term",
+        "memory.training_breakdown.*", "memory.train_activations*",
+        "memory.kv_per_token", "memory.kv_formula", "active_parameters", "trainable_parameters", "flops.forward_params_term",
         "flops.forward_attention_term", "flops.forward_per_sequence", "flops.formula",
         "prefill_flops_measured", "prefill_flops_estimate", "planned_mib"};
     tfx_doc_detail(d, details, sizeof details / sizeof details[0]);
     for (size_t i = 0; i < d->n_figs; i++) { /* and what is zero or did not happen */
         tfx_figure *f = &d->figs[i];
         bool zero = f->kind == TFX_VALUE_INT ? f->i == 0 : f->kind == TFX_VALUE_REAL && f->d == 0;
-        if (zero && (strncmp(f->key, "components.", 11) == 0 || strncmp(f->key, "memory.kv_cache_cross", 21) == 0 ||
+        if (zero && (strncmp(f->key, "components.", 11) == 0 || strcmp(f->key, "flops.forward_plugin_term") == 0 || strncmp(f->key, "memory.kv_cache_cross", 21) == 0 ||
                      strncmp(f->key, "encode", 6) == 0 || strcmp(f->key, "weights_in_place") == 0))
             f->detail = true;
     }

@@ -14,6 +14,7 @@
 #include "checked.h"
 #include "attend.h"
 #include "host.h"
+#include "runtime.h"
 #include "sizes.h"
 
 /* ---- the carving of one block into buffers ------------------------------------------------ */
@@ -515,8 +516,7 @@ static int forward(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     if (forward_stack(t, dec, tokens, err))
         return -1;
-    tfx_host_table()->linear(t->logits, dec->x, t->weights->data[m->lm_head], NULL, dec->rows,
-                             m->spec->d_model, m->spec->vocab, 0.0f);
+    tfx_lm_head(m, t->weights->data, t->logits, dec->x, dec->rows);
     tfx_cap_logits(t->logits, dec->rows * m->spec->vocab, m->spec->final_logit_softcap);
     *loss = next_token_loss(t, tokens, grad);
     if (!isfinite(*loss))
@@ -634,7 +634,19 @@ int tfx_trainer_grad_add(tfx_trainer *t, const int32_t *tokens, const int32_t *e
         return -1;
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     /* logits = x · Wᵀ: dx = dlogits · W, dW += dlogitsᵀ · x (a tied W sums into the table). */
-    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head], NULL, t->logits, dec->x,
+    const bool trained_bias = m->lm_head_bias >= 0 && m->tensors[m->lm_head_bias].role == TFX_ROLE_PARAM;
+    const int64_t V = m->spec->vocab, n = dec->rows * V;
+    const float s = (float)m->spec->lm_head_scale;
+    float *dbias = trained_bias ? t->grads.data[m->lm_head_bias] : NULL;
+    if (s != 1.0f) { /* logits = s·(x·Wᵀ) + b: the bias sees dlogits, x and W see s·dlogits */
+        for (int64_t r = 0; dbias && r < dec->rows; r++)
+            for (int64_t v = 0; v < V; v++)
+                dbias[v] += t->logits[r * V + v];
+        for (int64_t i = 0; i < n; i++)
+            t->logits[i] *= s;
+        dbias = NULL;
+    }
+    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head], dbias, t->logits, dec->x,
                                       t->weights->data[m->lm_head], dec->rows, C,
                                       m->spec->vocab, 0.0f);
     bool seq2seq = m->spec->kind == TFX_MODEL_ENCODER_DECODER;
@@ -659,7 +671,7 @@ void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h)
     float b1 = (float)h->beta1, b2 = (float)h->beta2, eps = (float)h->eps;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *tn = &m->tensors[i];
-        if (tn->tied_to >= 0)
+        if (tn->tied_to >= 0 || tn->role != TFX_ROLE_PARAM) /* frozen tensors and buffers stay */
             continue;
         float *p = t->weights->data[i], *g = t->grads.data[i];
         float *m1 = t->moment1.data[i], *m2 = t->moment2.data[i]; /* [numel] each */

@@ -15,7 +15,7 @@
 #include "host.h"
 #include "registry.h"
 
-/* The plugins under test: those of the build tree, and the T5 example built beside the tests. */
+/* The plugins under test: those of the build tree, and the relu2 example built beside the tests. */
 static tfx_registry *reg;
 /* The core's host table with declarers of the test's own (no model behind them). */
 static tfx_host host;
@@ -58,7 +58,7 @@ static float *zeros(int64_t n)
 
 /* ---- instances: configure, declare, random weights ---------------------------------------- */
 
-enum { MAX_TENSORS = 16 };
+enum { MAX_TENSORS = 24 };
 
 /* What an instance declared; the test's tfx_declarer. */
 typedef struct decl {
@@ -143,6 +143,8 @@ static tfx_dims dims_of(int64_t C, int64_t H, int64_t KVH, int64_t context)
                       .context = context, .layer = 0, .layers = 1};
 }
 
+static int64_t other_layers; /* tfx_config.other_layers of the next instance (0: one stack) */
+
 /* Configure and declare plugin `name` of `kind`; random weights, zero gradients. */
 static void instance(inst *in, tfx_kind kind, const char *name, const char *set, tfx_dims dims,
                      int training, const char *stack)
@@ -155,7 +157,7 @@ static void instance(inst *in, tfx_kind kind, const char *name, const char *set,
     assert_true(in->p->n_options <= 16);
     options_from(in->p, set, values);
     tfx_config cfg = {.size = sizeof cfg, .host = &host, .options = values, .dims = dims,
-                      .stack = stack, .training = training};
+                      .stack = stack, .training = training, .other_layers = other_layers};
     tfx_status st = {{0}};
     if (in->p->configure(&cfg, &in->state, &st))
         fail_msg("configure %s: %s", name, st.msg);
@@ -189,7 +191,7 @@ static void release(inst *in)
 
 /* ---- the finite-difference check ---------------------------------------------------------- */
 
-enum { MAX_THETA = 24 };
+enum { MAX_THETA = 32 };
 
 /* One check: tensors θ, their gradients, and the function out(θ) with its backward. */
 typedef struct fd {
@@ -587,6 +589,24 @@ static double kink_margin(const inst *f, const float *x, int64_t T, int64_t C)
     return margin;
 }
 
+/* Smallest gap between two router logits of one token (moe): the distance to a change of the
+ * top-k choice, which no step of the check may cross. */
+static double router_margin(const inst *f, const float *x, int64_t T, int64_t C)
+{
+    const float *router = weight_named(f, "router.weight");
+    assert_non_null(router);
+    const int64_t E = f->d.numel[0] / C;
+    float *logits = zeros(T * E); /* [T, E] */
+    host.linear(logits, x, router, NULL, T, C, E, 0.0f);
+    double margin = INFINITY;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t a = 0; a < E; a++)
+            for (int64_t b = a + 1; b < E; b++)
+                margin = fmin(margin, fabs(logits[t * E + a] - logits[t * E + b]));
+    free(logits);
+    return margin;
+}
+
 /* keeps_more: the FFN keeps more in training than in inference, and refuses backward from an
  * instance not configured for training (the shipped ones; the scaffold's ReLU needs nothing).
  * kinked: a ReLU; inputs are drawn until every pre-activation is 1e-2 from 0, which no step
@@ -604,6 +624,11 @@ static void check_ffn(const char *name, const char *set, double eps, int keeps_m
     c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.dx = zeros(T * C);
     for (int tries = 0; kinked && kink_margin(&f, c.x, T, C) < 1e-2; tries++) {
         assert_true(tries < 100);
+        free(c.x);
+        c.x = random_floats(T * C, 0, 1);
+    }
+    for (int tries = 0; strcmp(name, "moe") == 0 && router_margin(&f, c.x, T, C) < 2e-2; tries++) {
+        assert_true(tries < 1000);
         free(c.x);
         c.x = random_floats(T * C, 0, 1);
     }
@@ -648,6 +673,81 @@ static void ffn_case(void **state)
     check_ffn("glu", "activation=gelu,bias=true", EPS, 1, 0);
     check_ffn("glu", "activation=gelu_tanh,width=13", EPS, 1, 0);
     check_ffn("scaffold_ffn", "width=12", 1e-3, 0, 1);
+    check_ffn("relu2", "width=12", 1e-3, 1, 1); /* the out-of-tree example: a kink at 0 too */
+    /* moe: the routing weights through softmax, top-k and (or not) their renormalisation */
+    check_ffn("moe", "experts=4,top_k=2,width=6", EPS, 1, 0);
+    check_ffn("moe", "experts=4,top_k=2,width=6,renormalize=false,shared_experts=2,shared_width=3", EPS, 1, 0);
+    check_ffn("moe", "experts=3,top_k=1,width=5,activation=gelu,renormalize=false", EPS, 1, 0);
+}
+
+/* y[C] += a · down·(silu(gate·x) ⊙ up·x) of one expert (gate, up [W, C], down [C, W]), in double. */
+static void reference_expert(const float *gate, const float *up, const float *down, const float *x,
+                             int64_t C, int64_t W, double a, double *y)
+{
+    for (int64_t i = 0; i < W; i++) {
+        double g = 0, u = 0;
+        for (int64_t c = 0; c < C; c++)
+            g += (double)gate[i * C + c] * x[c], u += (double)up[i * C + c] * x[c];
+        const double h = g / (1 + exp(-g)) * u;
+        for (int64_t c = 0; c < C; c++)
+            y[c] += a * down[c * W + i] * h;
+    }
+}
+
+/* The moe plugin's inference forward against a reference written from the definition (Mixtral's
+ * routing: softmax over all experts, the top_k largest, renormalised or not; shared experts
+ * added unweighted), in double. */
+static void check_moe_reference(const char *set, int64_t E, int64_t K, int64_t W, int renorm, int64_t S)
+{
+    const int64_t C = 8, T = 5;
+    seed(set);
+    inst f;
+    instance(&f, TFX_KIND_FFN, "moe", set, dims_of(C, 2, 2, 16), 0, "decoder");
+    assert_int_equal(f.d.n, 1 + 3 * E + (S ? 3 : 0));
+    float *x = random_floats(T * C, 0, 1), *out = zeros(T * C);
+    float *ws = zeros(f.p->ffn->workspace_floats(f.state, T));
+    tfx_status st = {{0}};
+    assert_int_equal(f.p->ffn->forward(f.state, (const float *const *)f.w, out, x, T, ws, &st), 0);
+    for (int64_t t = 0; t < T; t++) {
+        const float *xt = x + t * C;
+        double p[8], y[8] = {0}, z = 0, sum = 0;
+        int chosen[8] = {0};
+        for (int64_t e = 0; e < E; e++) {
+            p[e] = 0;
+            for (int64_t c = 0; c < C; c++)
+                p[e] += (double)f.w[0][e * C + c] * xt[c];
+        }
+        for (int64_t e = 0; e < E; e++)
+            z += exp(p[e]);
+        for (int64_t e = 0; e < E; e++)
+            p[e] = exp(p[e]) / z;
+        for (int64_t j = 0; j < K; j++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++)
+                if (!chosen[e] && (best < 0 || p[e] > p[best]))
+                    best = e;
+            chosen[best] = 1, sum += p[best];
+        }
+        for (int64_t e = 0; e < E; e++)
+            if (chosen[e])
+                reference_expert(f.w[1 + 3 * e], f.w[2 + 3 * e], f.w[3 + 3 * e], xt, C, W,
+                                 renorm ? p[e] / sum : p[e], y);
+        if (S)
+            reference_expert(f.w[1 + 3 * E], f.w[2 + 3 * E], f.w[3 + 3 * E], xt, C, S, 1.0, y);
+        for (int64_t c = 0; c < C; c++)
+            if (fabs(out[t * C + c] - y[c]) > 1e-5 * fmax(1, fabs(y[c])))
+                fail_msg("moe %s: token %lld, channel %lld: %.7g, reference %.7g", set, (long long)t,
+                         (long long)c, out[t * C + c], y[c]);
+    }
+    free(x), free(out), free(ws);
+    release(&f);
+}
+
+static void moe_reference_case(void **state)
+{
+    check_moe_reference("experts=4,top_k=2,width=6", 4, 2, 6, 1, 0);
+    check_moe_reference("experts=5,top_k=3,width=7,renormalize=false", 5, 3, 7, 0, 0);
+    check_moe_reference("experts=4,top_k=1,width=6,renormalize=false,shared_experts=2,shared_width=3", 4, 1, 6, 0, 6);
 }
 
 /* ---- positions: embed and rotate on their own --------------------------------------------- */
@@ -1257,6 +1357,62 @@ static void placement_case(void **state)
     check_placement("parallel", "shared_norm=false", 2, 2);
     check_placement("parallel", "shared_norm=true", 3, 1);
     check_placement("scaffold_placement", "", 2, 2);
+    check_placement("deepnorm", "", 2, 2);
+    check_placement("deepnorm", "alpha=2.5", 3, 3);
+}
+
+/* DeepNorm's output with alpha 0 (the paper's) against the same block with alpha set to the
+ * paper's value computed here, bit for bit: (2N)^(1/4) for one stack; with N encoder and M
+ * decoder layers 0.81 (N^4 M)^(1/16) in the encoder, (3M)^(1/4) in the decoder. */
+static void deepnorm_alpha_case(void **state)
+{
+    static const struct { int64_t own, other; const char *stack; double alpha; } cases[] = {
+        {6, 0, "decoder", 1.8612097182041991}, /* 12^(1/4) */
+        {6, 3, "encoder", 0}, {6, 3, "decoder", 0},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        double want = cases[k].alpha;
+        if (k == 1)
+            want = 0.81 * pow(6.0 * 6 * 6 * 6 * 3, 1.0 / 16);
+        if (k == 2)
+            want = pow(18.0, 0.25);
+        const int64_t C = 8, T = 3;
+        float *outs[2];
+        for (int v = 0; v < 2; v++) {
+            char set[64];
+            snprintf(set, sizeof set, v ? "alpha=%.17g" : "", want);
+            seed("deepnorm alpha");
+            other_layers = cases[k].other;
+            tfx_dims dims = dims_of(C, 2, 2, 8);
+            dims.layers = cases[k].own;
+            inst pl;
+            instance(&pl, TFX_KIND_PLACEMENT, "deepnorm", set, dims, 0, cases[k].stack);
+            other_layers = 0;
+            const char *const two[2] = {"attn", "ffn"};
+            decl norms = {0};
+            tfx_status st = {{0}};
+            assert_int_equal(pl.p->placement->declare_norms(pl.state, two, 2, (tfx_declarer *)&norms, &st), 0);
+            block_ctx c = {.placement = &pl, .n_sub = 2, .n_norms = 2, .T = T, .C = C};
+            c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.tmp = zeros(T * C);
+            for (int i = 0; i < 3; i++)
+                c.scratch[i] = zeros(T * C);
+            for (int i = 0; i < 2; i++) {
+                c.M[i] = random_floats(C * C, 0, 0.5f), c.sub_in[i] = zeros(T * C), c.sub_out[i] = zeros(T * C);
+                instance(&c.norms[i], TFX_KIND_NORM, "layernorm", "", dims_of(C, 2, 2, 8), 0, "decoder");
+                c.norm_in[i] = zeros(T * C);
+            }
+            block_fwd(&c);
+            outs[v] = c.out;
+            for (int i = 0; i < 2; i++)
+                free(c.M[i]), free(c.sub_in[i]), free(c.sub_out[i]), free(c.norm_in[i]), release(&c.norms[i]);
+            for (int i = 0; i < 3; i++)
+                free(c.scratch[i]);
+            free(c.x), free(c.tmp);
+            release(&pl);
+        }
+        assert_memory_equal(outs[0], outs[1], (size_t)(T * C) * 4);
+        free(outs[0]), free(outs[1]);
+    }
 }
 
 /* ---- every shipped plugin is trainable ---------------------------------------------------- */
@@ -1287,7 +1443,7 @@ static void every_plugin_trainable_case(void **state)
                      reg->plugins[i].path);
         checked++;
     }
-    assert_true(checked >= 23); /* the 17 shipped, the T5 example and the 5 scaffolds */
+    assert_true(checked >= 26); /* the 20 shipped, the relu2 example and the 5 scaffolds */
 }
 
 static int setup(void **state)
@@ -1316,7 +1472,8 @@ int main(void)
         cmocka_unit_test(host_softmax_case),
         cmocka_unit_test(activation_grad_case),
         cmocka_unit_test(norm_case),
-        cmocka_unit_test(ffn_case),
+        cmocka_unit_test(ffn_case), cmocka_unit_test(moe_reference_case),
+        cmocka_unit_test(deepnorm_alpha_case),
         cmocka_unit_test(embed_case),
         cmocka_unit_test(rope_case),
         cmocka_unit_test(attention_case),

@@ -98,6 +98,31 @@ typedef struct tfx_rotary {
 /* Per-head norms: over each head's head_dim slice, one gain of head_dim shared by the heads. */
 typedef enum tfx_head_norm_kind { TFX_HEAD_RMSNORM, TFX_HEAD_LAYERNORM } tfx_head_norm_kind;
 
+/* ---- initialisation rules (issue 14, t14-costs) ------------------------------------------ */
+
+/* How a NORMAL tensor's standard deviation scales with depth. */
+typedef enum tfx_init_depth {
+    TFX_DEPTH_NONE,       /* the std as given */
+    TFX_DEPTH_RESIDUAL,   /* std / sqrt(2 · layers of the instance's stack): GPT-2's residual
+                           * projections (attn c_proj, mlp c_proj) */
+    TFX_DEPTH_DEEPNET,    /* std · β of DeepNet (Wang et al. 2022): (8N)^(-1/4) for one stack of
+                           * N layers; encoder 0.87·(N⁴M)^(-1/16), decoder (12M)^(-1/4) for N
+                           * encoder and M decoder layers */
+} tfx_init_depth;
+
+/* One tensor's initialisation, for host->declare_tensor_init. */
+typedef struct tfx_init_rule {
+    uint32_t size;                /* sizeof(tfx_init_rule) as the plugin built it */
+    tfx_init init;                /* NORMAL, ZEROS or ONES */
+    double std;                   /* NORMAL: the standard deviation; 0: the recipe's init_std */
+    tfx_init_depth depth;         /* NORMAL: how the std scales with depth */
+    int frozen;                   /* 1: a frozen parameter (Hugging Face counts it in the total,
+                                   * never trains it: Marian's sinusoidal tables); tfx counts it
+                                   * apart and training leaves it unchanged */
+} tfx_init_rule;
+
+/* ---- end of initialisation rules ---------------------------------------------------------- */
+
 typedef struct tfx_host {
     uint32_t size;                /* sizeof(tfx_host) as the core built it */
     uint32_t abi_version;
@@ -171,6 +196,13 @@ typedef struct tfx_host {
     void (*head_norm_backward)(tfx_head_norm_kind kind, float eps, float *dx, float *dgain,
                                const float *dout, const float *x, const float *gain, int64_t T,
                                int64_t n_heads, int64_t head_dim);
+
+    /* ---- appended (issue 14, t14-costs): initialisation rules ---- */
+    /* declare_tensor with a rule: a NORMAL tensor's own std (0: the recipe's) and its depth
+     * scaling. NULL in a core that predates it (check host->size). */
+    int (*declare_tensor_init)(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                               const tfx_init_rule *rule, tfx_status *st);
+    /* ---- end of initialisation rules */
 } tfx_host;
 
 #ifdef __cplusplus
