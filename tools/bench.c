@@ -480,7 +480,8 @@ static double time_steps(const tfx_loaded *l, const train_case *c)
         double t0 = tfx_now();
         if (tfx_trainer_grad(&t, tokens, NULL, &loss, &err))
             goto out;
-        tfx_trainer_adamw(&t, &h);
+        if (tfx_trainer_adamw(&t, &h, &err))
+            goto out;
         if (i > 0)
             spent += tfx_now() - t0;
     }
