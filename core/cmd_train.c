@@ -264,8 +264,6 @@ void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer 
             tfx_cmd_train_mib(p->grads));
     if (p->moments)
         fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", tfx_cmd_train_mib(p->moments));
-    if (t->bf16.why[0])
-        fprintf(out, "  dtype          %s\n", t->bf16.why);
     if (t->mm)
         fprintf(out, "    bf16 copies        %9.2f MiB  2 B for each element of a matrix linear() multiplies by, in "
                      "oneDNN's layout (refreshed after each step)\n", tfx_cmd_train_mib(p->bf16_copies));
@@ -277,6 +275,8 @@ void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer 
             tfx_cmd_train_mib(p->workspace), B, T, (long long)s->vocab);
     fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", tfx_cmd_train_peak_rss_mib(),
             tfx_cmd_train_peak_rss_mib() / tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
+    if (t->bf16.why[0])
+        fprintf(out, "  dtype          %s\n", t->bf16.why);
 }
 
 json_t *tfx_cmd_train_plan_json(const tfx_trainer *t)
