@@ -14,29 +14,39 @@
 #include "safetensors.h"
 #include "text.h"
 
-#define LAYER_TOKEN "{layer}"
+/* Placeholders of a template: {layer} and {expert}, each standing for a decimal number. */
+enum { PH_LAYER, PH_EXPERT, N_PH };
+static const char *const ph_token[N_PH] = {"{layer}", "{expert}"};
+#define CANON_SLOT '\x01'         /* a placeholder in a template's canonical form */
+#define MAX_PAIR_RUNS 16          /* names with more digit runs match no two-placeholder template */
+#define MAX_SPLIT_PARTS 16        /* entries of an unequal `split: [rows, ...]` */
 
 /* One `checkpoint.tensors` entry: which recipe tensors it fills and from where. */
 typedef struct map_entry {
-    const char *target;           /* recipe tensor name, may hold {layer} */
-    const char *from;             /* file tensor name, may hold {layer} */
+    const char *target;           /* recipe tensor name, may hold {layer} and {expert} */
+    const char *from;             /* file tensor name, may hold {layer} and {expert} */
     bool transpose;
     int64_t split, part, groups;
+    int n_sizes;                  /* 0: `split` equal parts; else split: [sizes...] rows per group */
+    int64_t sizes[MAX_SPLIT_PARTS];
     tfx_mark mark;
 } map_entry;
 
-/* A template split at its {layer}, sorted so that a name finds its templates by binary
- * search: matching every tensor against every entry cost tensors × entries (10^6 × 10^4 for
- * a hostile map), now tensors × digits × log entries. */
+/* A template in canonical form (each placeholder replaced by CANON_SLOT), sorted so that a
+ * name finds its templates by binary search: matching every tensor against every entry cost
+ * tensors × entries (10^6 × 10^4 for a hostile map), now tensors × probes × log entries. */
 typedef struct tmpl_key {
-    const char *prefix, *suffix;  /* suffix NULL: a plain name (prefix is all of it) */
-    size_t prefix_len;
+    const char *canon;            /* into tmpl_index.text */
+    int slots;                    /* placeholders, 0 to 2 */
+    int kind[2];                  /* PH_LAYER or PH_EXPERT of each slot, left to right */
     size_t order;                 /* the template's place in the recipe's list */
 } tmpl_key;
 
 typedef struct tmpl_index {
-    tmpl_key *keys;               /* [n], sorted by key_cmp */
+    tmpl_key *keys;               /* [n], sorted by canon */
     size_t n;
+    char *text;                   /* every canonical form, NUL-separated; owned */
+    bool pairs;                   /* some template has two placeholders */
 } tmpl_index;
 
 typedef struct ckpt_map {
@@ -50,70 +60,170 @@ typedef struct ckpt_map {
 
 static int key_cmp(const void *pa, const void *pb)
 {
-    const tmpl_key *a = pa, *b = pb;
-    size_t n = a->prefix_len < b->prefix_len ? a->prefix_len : b->prefix_len;
-    int c = memcmp(a->prefix, b->prefix, n);
-    if (c || a->prefix_len != b->prefix_len)
-        return c ? c : a->prefix_len < b->prefix_len ? -1 : 1;
-    if (!a->suffix || !b->suffix)
-        return (a->suffix != NULL) - (b->suffix != NULL);
-    return strcmp(a->suffix, b->suffix);
+    return strcmp(((const tmpl_key *)pa)->canon, ((const tmpl_key *)pb)->canon);
+}
+
+/* The next placeholder at or after `at` in tmpl: its position, and *kind; NULL when none. */
+static const char *next_placeholder(const char *at, int *kind)
+{
+    const char *best = NULL;
+    for (int k = 0; k < N_PH; k++) {
+        const char *p = strstr(at, ph_token[k]);
+        if (p && (!best || p < best))
+            best = p, *kind = k;
+    }
+    return best;
+}
+
+/* Write tmpl's canonical form at out (room for strlen(tmpl) + 1); fills the key's slots. The
+ * first two placeholders count, one of each kind; any others stay literal text. */
+static void canonical(const char *tmpl, char *out, tmpl_key *key)
+{
+    key->slots = 0;
+    const char *at = tmpl;
+    int kind;
+    for (const char *p; key->slots < 2 && (p = next_placeholder(at, &kind));) {
+        if (key->slots == 1 && key->kind[0] == kind)
+            break;
+        memcpy(out, at, (size_t)(p - at));
+        out += p - at;
+        *out++ = CANON_SLOT;
+        key->kind[key->slots++] = kind;
+        at = p + strlen(ph_token[kind]);
+    }
+    strcpy(out, at);
 }
 
 /* Index n templates (texts[i], in recipe order). Returns 0, or -1 when out of memory. */
 static int index_build(tmpl_index *ix, const char *const *texts, size_t n)
 {
+    size_t bytes = 1;
     ix->n = 0;
-    if (!(ix->keys = calloc(n + 1, sizeof *ix->keys)))
+    ix->pairs = false;
+    for (size_t i = 0; i < n; i++)
+        bytes += texts[i] ? strlen(texts[i]) + 1 : 0;
+    if (!(ix->keys = calloc(n + 1, sizeof *ix->keys)) || !(ix->text = malloc(bytes)))
         return -1;
+    char *out = ix->text;
     for (size_t i = 0; i < n; i++) {
         if (!texts[i])
             continue;
-        const char *tok = strstr(texts[i], LAYER_TOKEN);
-        ix->keys[ix->n++] = (tmpl_key){.prefix = texts[i], .order = i,
-                                       .prefix_len = tok ? (size_t)(tok - texts[i]) : strlen(texts[i]),
-                                       .suffix = tok ? tok + strlen(LAYER_TOKEN) : NULL};
+        tmpl_key *k = &ix->keys[ix->n++];
+        k->order = i;
+        k->canon = out;
+        canonical(texts[i], out, k);
+        ix->pairs |= k->slots == 2;
+        out += strlen(out) + 1;
     }
     qsort(ix->keys, ix->n, sizeof *ix->keys, key_cmp);
     return 0;
 }
 
-/* The first template (in recipe order) that `name` matches as template_match() would, or -1;
- * *layer is its {layer} value (-1 for a plain name). Looks up the plain name, then each digit
- * of the name as where {layer} could stand. */
-static int64_t index_find(const tmpl_index *ix, const char *name, int64_t *layer)
+static void index_free(tmpl_index *ix)
 {
-    int64_t best = -1;
-    *layer = -1;
-    tmpl_key probe = {.prefix = name, .prefix_len = strlen(name)};
-    const tmpl_key *k = ix->n ? bsearch(&probe, ix->keys, ix->n, sizeof probe, key_cmp) : NULL;
-    if (k)
-        best = (int64_t)k->order;
-    for (const char *d = name; *d && ix->n; d++) {
+    free(ix->keys);
+    free(ix->text);
+}
+
+/* A run of decimal digits in a name that a placeholder could stand for (at most 9 digits, no
+ * leading zero). */
+typedef struct digit_run {
+    size_t start, end;
+    int64_t value;
+} digit_run;
+
+static size_t digit_runs(const char *name, digit_run *runs, size_t cap)
+{
+    size_t n = 0;
+    for (const char *d = name; *d && n < cap; d++) {
         const char *end = d;
         int64_t value = 0;
         while (*end >= '0' && *end <= '9' && end - d < 9)
             value = value * 10 + (*end++ - '0');
         if (end == d || (end - d > 1 && *d == '0'))
             continue;
-        probe = (tmpl_key){.prefix = name, .prefix_len = (size_t)(d - name), .suffix = end};
-        k = bsearch(&probe, ix->keys, ix->n, sizeof probe, key_cmp);
-        if (k && (best < 0 || (int64_t)k->order < best))
-            best = (int64_t)k->order, *layer = value;
+        runs[n++] = (digit_run){(size_t)(d - name), (size_t)(end - name), value};
     }
-    return best;
+    return n;
 }
 
-/* The template with its layer token replaced; -1 when it does not fit in out[cap]. */
-static int template_fill(char *out, size_t cap, const char *tmpl, int64_t layer)
+typedef struct probe_ctx {
+    const tmpl_index *ix;
+    const char *name;
+    char *buf;                    /* room for strlen(name) + 1 */
+    int64_t best;                 /* the lowest recipe order found, or -1 */
+    int64_t *vals;                /* [N_PH] of the best */
+} probe_ctx;
+
+/* Look up the name with runs a (and b, when not NULL) replaced by placeholders. */
+static void probe(probe_ctx *p, const digit_run *a, const digit_run *b)
 {
-    const char *tok = strstr(tmpl, LAYER_TOKEN);
-    if (!tok || layer < 0)
-        return tfx_text(out, cap, "%s", tmpl);
-    if (tok - tmpl > INT_MAX)
+    const char *name = p->name;
+    char *o = p->buf;
+    size_t from = 0;
+    const digit_run *rs[2] = {a, b};
+    int slots = 0;
+    for (int r = 0; r < 2; r++) {
+        if (!rs[r])
+            continue;
+        memcpy(o, name + from, rs[r]->start - from);
+        o += rs[r]->start - from;
+        *o++ = CANON_SLOT;
+        from = rs[r]->end;
+        slots++;
+    }
+    strcpy(o, name + from);
+    tmpl_key want = {.canon = p->buf};
+    const tmpl_key *k = p->ix->n ? bsearch(&want, p->ix->keys, p->ix->n, sizeof want, key_cmp) : NULL;
+    if (!k || k->slots != slots || (p->best >= 0 && (int64_t)k->order >= p->best))
+        return;
+    p->best = (int64_t)k->order;
+    p->vals[PH_LAYER] = p->vals[PH_EXPERT] = -1;
+    for (int s = 0; s < slots; s++)
+        p->vals[k->kind[s]] = rs[s]->value;
+}
+
+/* The first template (in recipe order) that `name` matches, or -1; vals[PH_LAYER] and
+ * vals[PH_EXPERT] are its placeholders' values (-1 where it has none). Looks up the plain
+ * name, then each digit run, then (when some template has two placeholders) each pair. */
+static int64_t index_find(const tmpl_index *ix, const char *name, int64_t vals[N_PH])
+{
+    vals[PH_LAYER] = vals[PH_EXPERT] = -1;
+    char *buf = malloc(strlen(name) + 1);
+    if (!buf)
         return -1;
-    return tfx_text(out, cap, "%.*s%" PRId64 "%s", (int)(tok - tmpl), tmpl, layer,
-                    tok + strlen(LAYER_TOKEN));
+    digit_run runs[256];
+    size_t n = digit_runs(name, runs, 256);
+    probe_ctx p = {ix, name, buf, -1, vals};
+    probe(&p, NULL, NULL);
+    for (size_t i = 0; i < n; i++)
+        probe(&p, &runs[i], NULL);
+    for (size_t i = 0; ix->pairs && n <= MAX_PAIR_RUNS && i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            probe(&p, &runs[i], &runs[j]);
+    free(buf);
+    return p.best;
+}
+
+/* The template with its placeholders replaced by vals; -1 when it does not fit in out[cap]. */
+static int template_fill(char *out, size_t cap, const char *tmpl, const int64_t vals[N_PH])
+{
+    const char *at = tmpl;
+    int kind;
+    bool done[N_PH] = {false, false};
+    out[0] = '\0';
+    for (const char *p; (p = next_placeholder(at, &kind));) {
+        if (vals[kind] < 0 || done[kind]) { /* not a placeholder of this match: literal */
+            if (tfx_text_append(out, cap, "%.*s", (int)(p - at) + (int)strlen(ph_token[kind]), at) < 0)
+                return -1;
+        } else if (p - at > INT_MAX ||
+                   tfx_text_append(out, cap, "%.*s%" PRId64, (int)(p - at), at, vals[kind]) < 0) {
+            return -1;
+        }
+        at = p + strlen(ph_token[kind]);
+        done[kind] = true;
+    }
+    return tfx_text_append(out, cap, "%s", at);
 }
 
 /* ---- reading the map from the recipe ------------------------------------------------------ */
@@ -147,6 +257,41 @@ static int read_groups(const tfx_node *map, const tfx_spec *spec, int64_t *out, 
     return read_int_key(map, "groups", 1, 1, out, err);
 }
 
+/* One size of an unequal split: a row count, or q_rows (heads × head_dim) or k_rows, v_rows
+ * (kv_heads × head_dim). */
+static int read_split_size(const tfx_node *n, const tfx_spec *spec, int64_t *out, tfx_error *err)
+{
+    if (n->type == TFX_NODE_SCALAR && !n->quoted) {
+        const bool q = strcmp(n->text, "q_rows") == 0;
+        if (q || strcmp(n->text, "k_rows") == 0 || strcmp(n->text, "v_rows") == 0) {
+            if (tfx_mul_overflows(q ? spec->heads : spec->kv_heads, spec->head_dim, out))
+                return tfx_fail_at(err, n->mark, "'%s' overflows 64 bits", n->text);
+            return 0;
+        }
+    }
+    if (tfx_node_int(n, "split", out, err))
+        return tfx_error_prefix(err, "an entry of 'split' is a row count or q_rows, k_rows, v_rows");
+    if (*out < 1)
+        return tfx_fail_at(err, n->mark, "an entry of 'split' must be at least 1 row");
+    return 0;
+}
+
+/* `split: [rows, rows, ...]`: parts of unequal sizes (a fused q/k/v of MQA or GQA). */
+static int read_split_list(const tfx_node *list, const tfx_spec *spec, map_entry *e, tfx_error *err)
+{
+    if (list->n < 1 || list->n > MAX_SPLIT_PARTS)
+        return tfx_fail_at(err, list->mark, "'split' lists 1 to %d part sizes", MAX_SPLIT_PARTS);
+    int64_t total = 0;
+    e->n_sizes = (int)list->n;
+    for (size_t i = 0; i < list->n; i++)
+        if (read_split_size(list->values[i], spec, &e->sizes[i], err))
+            return -1;
+        else if (tfx_add_overflows(total, e->sizes[i], &total))
+            return tfx_fail_at(err, list->mark, "the sizes of 'split' overflow 64 bits");
+    e->split = (int64_t)list->n;
+    return 0;
+}
+
 static int parse_entry(const tfx_node *tensors, size_t i, const tfx_spec *spec, map_entry *e,
                        tfx_error *err)
 {
@@ -178,8 +323,11 @@ static int parse_entry(const tfx_node *tensors, size_t i, const tfx_spec *spec, 
     const tfx_node *tr = tfx_node_get(v, "transpose");
     if (tr && tfx_node_bool(tr, "transpose", &e->transpose, err))
         return -1;
-    if (read_int_key(v, "split", 1, 1, &e->split, err) ||
-        read_int_key(v, "part", 0, 0, &e->part, err) || read_groups(v, spec, &e->groups, err))
+    const tfx_node *split = tfx_node_get(v, "split");
+    if (split && split->type == TFX_NODE_SEQ ? read_split_list(split, spec, e, err)
+                                              : read_int_key(v, "split", 1, 1, &e->split, err))
+        return -1;
+    if (read_int_key(v, "part", 0, 0, &e->part, err) || read_groups(v, spec, &e->groups, err))
         return -1;
     if (e->part >= e->split)
         return tfx_fail_at(err, tfx_node_get(v, "part")->mark, "'part' must be below 'split' (%" PRId64 ")",
@@ -236,11 +384,28 @@ static int read_map(const tfx_node *ckpt, const tfx_spec *spec, ckpt_map *map, t
 static void map_free(ckpt_map *map)
 {
     free(map->entries);
-    free(map->targets.keys);
-    free(map->ignore.keys);
+    index_free(&map->targets);
+    index_free(&map->ignore);
 }
 
 /* ---- copying one tensor ------------------------------------------------------------------- */
+
+/* Where part e->part lies in one group of the file tensor's first dimension: *count rows from
+ * *offset, of *group_rows in the group; `rows` is the recipe tensor's first dimension. */
+static void part_rows(const map_entry *e, int64_t rows, int64_t *count, int64_t *offset,
+                      int64_t *group_rows)
+{
+    const int64_t per_group = rows / e->groups;
+    *count = per_group, *offset = e->part * per_group, *group_rows = e->split * per_group;
+    if (!e->n_sizes)
+        return;
+    *count = e->sizes[e->part];
+    *offset = *group_rows = 0;
+    for (int i = 0; i < e->n_sizes; i++) { /* the sum was checked when the map was read */
+        *offset += i < e->part ? e->sizes[i] : 0;
+        *group_rows += e->sizes[i];
+    }
+}
 
 /* The shape the entry makes of the file tensor: transposed, then dimension 0 split. */
 static int source_shape(const map_entry *e, const tfx_st_tensor *src, int64_t *shape, int *rank,
@@ -259,7 +424,14 @@ static int source_shape(const map_entry *e, const tfx_st_tensor *src, int64_t *s
     if (tfx_mul_overflows(e->split, e->groups, &parts))
         return tfx_fail(err, "%s: tensor '%s': %" PRId64 " x %" PRId64 " parts overflow 64 bits", file,
                         src->name, e->groups, e->split);
-    if (parts > 1) {
+    if (e->n_sizes) {
+        int64_t count, offset, group_rows, whole;
+        part_rows(e, 0, &count, &offset, &group_rows);
+        if (*rank < 1 || tfx_mul_overflows(group_rows, e->groups, &whole) || shape[0] != whole)
+            return tfx_fail(err, "%s: tensor '%s' has %" PRId64 " rows along its first dimension; its 'split' takes %" PRId64 " x %" PRId64,
+                            file, src->name, *rank < 1 ? 0 : shape[0], e->groups, group_rows);
+        shape[0] = count * e->groups;
+    } else if (parts > 1) {
         if (*rank < 1 || shape[0] < parts || shape[0] % parts != 0)
             return tfx_fail(err, "%s: tensor '%s' cannot be split into %" PRId64 " x %" PRId64 " parts along its first dimension",
                             file, src->name, e->groups, e->split);
@@ -276,7 +448,8 @@ static int copy_rows(const map_entry *e, const tfx_st_tensor *src, const int64_t
         if (tfx_mul_overflows(row_len, shape[i], &row_len))
             return tfx_fail(err, "tensor '%s': its row length overflows 64 bits", src->name);
     int64_t rows = rank ? shape[0] : 1;
-    int64_t per_group = rows / e->groups;   /* rows of one group's part */
+    int64_t per_group, offset, group_rows;  /* rows of one group's part, where, of how many */
+    part_rows(e, rows, &per_group, &offset, &group_rows);
     int64_t src_row_len = e->transpose ? src->shape[1] : row_len;
     const float *whole = NULL;
     if (e->transpose) {
@@ -294,7 +467,7 @@ static int copy_rows(const map_entry *e, const tfx_st_tensor *src, const int64_t
     }
     for (int64_t g = 0; g < e->groups; g++) {
         for (int64_t k = 0; k < per_group; k++) {
-            int64_t s = g * e->split * per_group + e->part * per_group + k;
+            int64_t s = g * group_rows + offset + k;
             float *out = dst + (g * per_group + k) * row_len;
             if (!whole) {
                 if (tfx_st_read_f32(src, s * src_row_len, row_len, out, err))
@@ -323,8 +496,8 @@ static int check_finite(const float *x, int64_t n, const char *file, const char 
 
 static bool ignored(const ckpt_map *map, const char *name)
 {
-    int64_t layer;
-    return index_find(&map->ignore, name, &layer) >= 0;
+    int64_t vals[N_PH];
+    return index_find(&map->ignore, name, vals) >= 0;
 }
 
 /* A tensor stored as the recipe wants it (F32, little-endian, no transpose or split, aligned):
@@ -347,12 +520,12 @@ static int load_tensor(const tfx_model *m, size_t ti, const ckpt_map *map, const
 {
     *in_place = NULL;
     const tfx_tensor *t = &m->tensors[ti];
-    int64_t layer, found = index_find(&map->targets, t->name, &layer);
+    int64_t vals[N_PH], found = index_find(&map->targets, t->name, vals);
     const map_entry *e = found >= 0 ? &map->entries[found] : NULL;
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
     char src_name[512];
-    if (template_fill(src_name, sizeof src_name, e->from, layer) < 0)
+    if (template_fill(src_name, sizeof src_name, e->from, vals) < 0)
         return tfx_fail(err, "checkpoint.tensors: the name for recipe tensor '%s' is longer than %zu bytes",
                         t->name, sizeof src_name - 1);
     const tfx_st_tensor *src = tfx_st_find(f, src_name);
@@ -490,7 +663,9 @@ typedef struct gather_set {
 static void file_shape(const map_entry *e, const tfx_tensor *t, int64_t *shape)
 {
     memcpy(shape, t->shape, sizeof t->shape);
-    shape[0] *= e->split;
+    int64_t count, offset, group_rows;
+    part_rows(e, t->shape[0], &count, &offset, &group_rows);
+    shape[0] = group_rows * e->groups;
     if (e->transpose) {
         int64_t rows = shape[0];
         shape[0] = shape[1];
@@ -540,11 +715,12 @@ static gathered *gather_slot(gather_set *g, const char *name, const int64_t *sha
 /* Put recipe tensor t's rows (data [numel]) where copy_rows took them from in `dst`. */
 static void scatter_rows(const map_entry *e, const tfx_tensor *t, const float *data, gathered *dst)
 {
-    int64_t rows = t->shape[0], row_len = t->numel / rows, per_group = rows / e->groups;
+    int64_t rows = t->shape[0], row_len = t->numel / rows, per_group, offset, group_rows;
+    part_rows(e, rows, &per_group, &offset, &group_rows);
     int64_t file_cols = dst->rank == 2 ? dst->shape[1] : 0;
     for (int64_t g = 0; g < e->groups; g++)
         for (int64_t k = 0; k < per_group; k++) {
-            int64_t s = g * e->split * per_group + e->part * per_group + k;
+            int64_t s = g * group_rows + offset + k;
             const float *row = data + (g * per_group + k) * row_len;
             if (!e->transpose) {
                 memcpy(dst->data + s * row_len, row, (size_t)row_len * sizeof *row);
@@ -559,15 +735,19 @@ static int gather_tensor(const tfx_model *m, size_t i, float *const *data, const
                          gather_set *g, tfx_error *err)
 {
     const tfx_tensor *t = &m->tensors[i];
-    int64_t layer, k = index_find(&map->targets, t->name, &layer);
+    int64_t vals[N_PH], k = index_find(&map->targets, t->name, vals);
     const map_entry *e = k >= 0 ? &map->entries[k] : NULL;
     if (!e)
         return tfx_fail(err, "recipe tensor '%s' has no entry in checkpoint.tensors", t->name);
-    if ((e->transpose && t->rank != 2) || t->shape[0] % e->groups != 0)
-        return tfx_fail(err, "recipe tensor '%s' does not fit its checkpoint entry's transpose or groups", t->name);
+    int64_t part_total = 0, whole = 0;
+    if ((e->transpose && t->rank != 2) || t->shape[0] % e->groups != 0 ||
+        (e->n_sizes && (tfx_mul_overflows(e->groups, e->sizes[e->part], &part_total) ||
+                        t->shape[0] != part_total)) ||
+        tfx_mul_overflows(t->shape[0] / e->groups * e->split, e->groups, &whole))
+        return tfx_fail(err, "recipe tensor '%s' does not fit its checkpoint entry's transpose, split or groups", t->name);
     char name[512];
     int64_t shape[TFX_MAX_RANK];
-    if (template_fill(name, sizeof name, e->from, layer) < 0)
+    if (template_fill(name, sizeof name, e->from, vals) < 0)
         return tfx_fail(err, "checkpoint tensor name for '%s' is too long", t->name);
     file_shape(e, t, shape);
     gathered *dst = gather_slot(g, name, shape, t->rank, err);

@@ -1,6 +1,7 @@
 /* core/cmd_import.c — `tfx import config.json`: a Hugging Face config, every value checked,
  * becomes a self-contained recipe: the family's shipped recipe and the config's values over it. */
 #include <jansson.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -27,7 +28,8 @@ static const tfx_command_spec spec = {
     .usage_tail = " [--name NAME] > recipe.yaml",
     .about = "Write a self-contained recipe (no extends:) for a Hugging Face config.json: the shipped\n"
              "recipe of its family, with its checkpoint name map, and the config's sizes over it.\n"
-             "Families: gpt2, gpt_neo, llama, bloom, bart, bert. A model_type or option a recipe\n"
+             "Families: gpt2, gpt_neo, llama, bloom, bart, bert, mistral, mixtral, qwen2, opt,\n"
+             "gpt_neox, t5, marian. A model_type or option a recipe\n"
              "cannot express yet is an error naming it.\n",
     TFX_OPTIONS_OF(options),
 };
@@ -42,7 +44,8 @@ static int take_config(void *dst, const char *arg, tfx_error *err)
 /* What a config value may be: its JSON type and range, the recipe's own: sizes stop at
  * INT32_MAX (BLAS takes int sizes), layers at the spec's 100,000, the rest at the bounds of the
  * plugin options they set. */
-typedef enum value_kind { V_SIZE, V_LAYERS, V_WIDTH, V_WINDOW, V_EPS, V_THETA, V_BOOL, V_ACT } value_kind;
+typedef enum value_kind { V_SIZE, V_LAYERS, V_WIDTH, V_WINDOW, V_EPS, V_THETA, V_BOOL, V_ACT,
+                          V_EXPERTS, V_FRACTION, V_BUCKETS } value_kind;
 
 static const struct {
     const char *what;
@@ -56,6 +59,9 @@ static const struct {
     [V_THETA] = {"a number", 1e-9, 1e12},
     [V_BOOL] = {"true or false", 0, 0},
     [V_ACT] = {"an activation name", 0, 0},
+    [V_EXPERTS] = {"an integer", 1, 4096},       /* moe's experts and top_k */
+    [V_FRACTION] = {"a number", 1e-9, 1},        /* rope's fraction (rotary_pct) */
+    [V_BUCKETS] = {"an integer", 2, 4096},       /* t5_bias's buckets */
 };
 
 /* How one config key sets one recipe key. */
@@ -71,6 +77,17 @@ typedef struct family {
     key_map keys[16];
     const char *required[10][2];
 } family;
+
+/* The keys Llama's relatives share with it (Mistral, Qwen2, Mixtral). */
+#define LLAMA_KEYS                                                                                  \
+    {"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},                            \
+        {"num_attention_heads", "heads", V_SIZE}, {"num_key_value_heads", "kv_heads", V_SIZE},      \
+        {"head_dim", "head_dim", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},                \
+        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_WIDTH}, \
+        {"rms_norm_eps", "norm.eps", V_EPS}, {"rope_theta", "position.theta", V_THETA}
+#define LLAMA_REQUIRED                                                                              \
+    {"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},                \
+        {"max_position_embeddings"}
 
 static const family families[] = {
     {"gpt2", "gpt2.yaml", {{"vocab_size", "vocab", V_SIZE}, {"n_embd", "d_model", V_SIZE},
@@ -114,12 +131,57 @@ static const family families[] = {
         {"hidden_act", "ffn.activation", V_ACT}},
      {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
       {"max_position_embeddings"}}},
+    /* Llama's relatives: the Llama recipe (Mistral, Qwen2) or Mixtral's, and their own keys */
+    {"mistral", "llama-2-7b.yaml", {LLAMA_KEYS, {"hidden_act", "ffn.activation", V_ACT},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {LLAMA_REQUIRED}},
+    {"qwen2", "llama-2-7b.yaml", {LLAMA_KEYS, {"hidden_act", "ffn.activation", V_ACT},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {LLAMA_REQUIRED}},
+    {"mixtral", "mixtral-8x7b.yaml", {LLAMA_KEYS, {"hidden_act", "ffn.activation", V_ACT},
+        {"num_local_experts", "ffn.experts", V_EXPERTS}, {"num_experts_per_tok", "ffn.top_k", V_EXPERTS},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {LLAMA_REQUIRED, {"num_local_experts"}, {"num_experts_per_tok"}}},
+    {"opt", "opt-125m.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
+        {"num_attention_heads", "heads", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"ffn_dim", "ffn.width", V_WIDTH},
+        {"activation_function", "ffn.activation", V_ACT}, {"enable_bias", "attention.bias.qkv", V_BOOL},
+        {"enable_bias", "attention.bias.out", V_BOOL}, {"enable_bias", "ffn.bias", V_BOOL},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
+      {"max_position_embeddings"}, {"ffn_dim"}}},
+    {"gpt_neox", "pythia-160m.yaml", {{"vocab_size", "vocab", V_SIZE}, {"hidden_size", "d_model", V_SIZE},
+        {"num_attention_heads", "heads", V_SIZE}, {"num_hidden_layers", "layers", V_LAYERS},
+        {"max_position_embeddings", "context", V_SIZE}, {"intermediate_size", "ffn.width", V_WIDTH},
+        {"layer_norm_eps", "norm.eps", V_EPS}, {"rotary_pct", "position.fraction", V_FRACTION},
+        {"rotary_emb_base", "position.theta", V_THETA}, {"hidden_act", "ffn.activation", V_ACT},
+        {"attention_bias", "attention.bias.qkv", V_BOOL}, {"attention_bias", "attention.bias.out", V_BOOL},
+        {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"hidden_size"}, {"num_attention_heads"}, {"num_hidden_layers"},
+      {"max_position_embeddings"}, {"intermediate_size"}}},
+    {"t5", "t5-small.yaml", {{"vocab_size", "vocab", V_SIZE}, {"d_model", "d_model", V_SIZE},
+        {"num_heads", "heads", V_SIZE}, {"d_kv", "head_dim", V_SIZE}, {"num_layers", "encoder.layers", V_LAYERS},
+        {"num_layers", "decoder.layers", V_LAYERS}, {"num_decoder_layers", "decoder.layers", V_LAYERS},
+        {"d_ff", "ffn.width", V_WIDTH}, {"relative_attention_num_buckets", "position.buckets", V_BUCKETS},
+        {"relative_attention_max_distance", "position.max_distance", V_WINDOW},
+        {"layer_norm_epsilon", "norm.eps", V_EPS}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"d_model"}, {"num_heads"}, {"d_kv"}, {"num_layers"}, {"d_ff"}}},
+    {"marian", "marian-opus-mt-en-de.yaml", {{"vocab_size", "vocab", V_SIZE}, {"d_model", "d_model", V_SIZE},
+        {"encoder_attention_heads", "heads", V_SIZE}, {"encoder_layers", "encoder.layers", V_LAYERS},
+        {"decoder_layers", "decoder.layers", V_LAYERS}, {"max_position_embeddings", "context", V_SIZE},
+        {"encoder_ffn_dim", "ffn.width", V_WIDTH}, {"activation_function", "ffn.activation", V_ACT},
+        {"scale_embedding", "embed_scale", V_BOOL}, {"tie_word_embeddings", "tie_embeddings", V_BOOL}},
+     {{"vocab_size"}, {"d_model"}, {"encoder_attention_heads"}, {"decoder_attention_heads"},
+      {"encoder_layers"}, {"decoder_layers"}, {"max_position_embeddings"}, {"encoder_ffn_dim"},
+      {"decoder_ffn_dim"}}},
 };
 
 /* Keys that must agree with another because tfx has one value for both. */
 static const struct { const char *model_type, *a, *b; } must_equal[] = {
     {"bart", "encoder_attention_heads", "decoder_attention_heads"},
     {"bart", "encoder_ffn_dim", "decoder_ffn_dim"},
+    {"marian", "encoder_attention_heads", "decoder_attention_heads"},
+    {"marian", "encoder_ffn_dim", "decoder_ffn_dim"},
 };
 
 /* Recipe sizes Hugging Face requires to divide (its attention raises otherwise), unless the
@@ -129,6 +191,20 @@ static const struct { const char *model_type, *num, *den, *unless; } must_divide
     {"llama", "d_model", "heads", "head_dim"}, {"llama", "heads", "kv_heads", NULL},
     {"bloom", "d_model", "heads", NULL}, {"bart", "d_model", "heads", NULL},
     {"bert", "d_model", "heads", NULL},
+    {"mistral", "d_model", "heads", "head_dim"}, {"mistral", "heads", "kv_heads", NULL},
+    {"qwen2", "d_model", "heads", "head_dim"}, {"qwen2", "heads", "kv_heads", NULL},
+    {"mixtral", "d_model", "heads", "head_dim"}, {"mixtral", "heads", "kv_heads", NULL},
+    {"opt", "d_model", "heads", NULL}, {"gpt_neox", "d_model", "heads", NULL},
+    {"marian", "d_model", "heads", NULL},
+};
+
+/* Config values whose meaning a recipe cannot carry yet: (model_type, key, the value tfx
+ * expresses; NULL: only absence or null). Another value is an error naming the key. */
+static const struct { const char *model_type, *key; int want; } must_be[] = {
+    {"qwen2", "use_sliding_window", 0}, {"opt", "do_layer_norm_before", 1},
+    {"marian", "share_encoder_decoder_embeddings", 1}, {"marian", "normalize_before", 0},
+    {"marian", "static_position_embeddings", 1}, {"marian", "normalize_embedding", 0},
+    {"marian", "add_final_layer_norm", 0},
 };
 
 #define MAX_NOTES 64
@@ -197,6 +273,8 @@ static int read_value(const importer *im, const json_t *obj, const char *key, co
     case V_LAYERS:
     case V_WIDTH:
     case V_WINDOW:
+    case V_EXPERTS:
+    case V_BUCKETS:
         if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max)
             return tfx_fail(im->err, "%s: '%s' must be an integer from %.0f to %.0f, got %s",
                             im->path, label, min, max, got);
@@ -204,6 +282,7 @@ static int read_value(const importer *im, const json_t *obj, const char *key, co
         return 1;
     case V_EPS:
     case V_THETA:
+    case V_FRACTION:
         if (!json_is_number(v) || !(json_number_value(v) >= min && json_number_value(v) <= max))
             return tfx_fail(im->err, "%s: '%s' must be a number from %g to %g, got %s", im->path,
                             label, min, max, got);
@@ -229,9 +308,10 @@ static int read_value(const importer *im, const json_t *obj, const char *key, co
 /* A checked value as recipe text. */
 static void value_text(value_kind kind, const config_value *v, char *buf, size_t cap)
 {
-    if (kind == V_SIZE || kind == V_LAYERS || kind == V_WIDTH || kind == V_WINDOW)
+    if (kind == V_SIZE || kind == V_LAYERS || kind == V_WIDTH || kind == V_WINDOW || kind == V_EXPERTS ||
+        kind == V_BUCKETS)
         snprintf(buf, cap, "%lld", (long long)v->i);
-    else if (kind == V_EPS || kind == V_THETA)
+    else if (kind == V_EPS || kind == V_THETA || kind == V_FRACTION)
         snprintf(buf, cap, "%.9g", v->f);
     else if (kind == V_BOOL)
         snprintf(buf, cap, "%s", v->b ? "true" : "false");
@@ -354,6 +434,12 @@ static int check_llama_heads(importer *im)
     return 0;
 }
 
+static bool llama_like(const char *type)
+{
+    return strcmp(type, "llama") == 0 || strcmp(type, "mistral") == 0 || strcmp(type, "qwen2") == 0 ||
+           strcmp(type, "mixtral") == 0;
+}
+
 /* GPT-2 and Llama: sizes derived from others where the config leaves them out. */
 static int derive_sizes(importer *im, const char *type)
 {
@@ -365,7 +451,7 @@ static int derive_sizes(importer *im, const char *type)
         if (set(im, "head_dim", text, "n_embd / n_head"))
             return -1;
     }
-    if (strcmp(type, "llama") == 0 && h && !size_of(im, "kv_heads", NULL)) {
+    if (llama_like(type) && h && !size_of(im, "kv_heads", NULL)) {
         /* No num_key_value_heads: Hugging Face's default is one per query head. */
         snprintf(text, sizeof text, "%lld", (long long)*h);
         if (set(im, "kv_heads", text, "num_attention_heads: no num_key_value_heads"))
@@ -482,15 +568,132 @@ static int llama_rope(importer *im)
     return set(im, "position.theta", text, "rope_parameters.rope_theta");
 }
 
+/* Every must_be entry of the family holds. */
+static int check_must_be(importer *im, const char *type)
+{
+    for (size_t i = 0; i < sizeof must_be / sizeof must_be[0]; i++) {
+        config_value v;
+        if (strcmp(type, must_be[i].model_type) != 0)
+            continue;
+        int has = read_value(im, im->config, must_be[i].key, must_be[i].key, V_BOOL, &v);
+        if (has < 0)
+            return -1;
+        if (has && v.b != (must_be[i].want != 0))
+            return tfx_fail(im->err, "%s: '%s' %s is not expressible in a tfx recipe yet", im->path,
+                            must_be[i].key, v.b ? "true" : "false");
+    }
+    return 0;
+}
+
+/* Mistral, Mixtral: sliding_window (null: none) makes every layer a local one. */
+static int sliding_window(importer *im)
+{
+    config_value w;
+    char text[96];
+    int has = read_value(im, im->config, "sliding_window", "sliding_window", V_WINDOW, &w);
+    if (has <= 0)
+        return has;
+    snprintf(text, sizeof text, "[{plugin: local, window: %lld}]", (long long)w.i);
+    return set(im, "attention.pattern", text, "sliding_window");
+}
+
+/* Mixtral: a token's experts are among the experts. */
+static int check_experts(importer *im)
+{
+    const json_t *e = json_object_get(im->config, "num_local_experts"), *k = json_object_get(im->config, "num_experts_per_tok");
+    if (json_integer_value(k) > json_integer_value(e))
+        return tfx_fail(im->err, "%s: 'num_experts_per_tok' (%lld) is more than 'num_local_experts' (%lld)",
+                        im->path, (long long)json_integer_value(k), (long long)json_integer_value(e));
+    return 0;
+}
+
+/* GPT-NeoX: rotary_pct of a head must be a whole, even number of dimensions (RoPE rotates
+ * pairs), and use_parallel_residual false is a pre-LN block. */
+static int gpt_neox_special(importer *im)
+{
+    config_value pct = {.f = 0.25}, par;
+    const int64_t *d = size_of(im, "d_model", NULL), *h = size_of(im, "heads", NULL);
+    if (read_value(im, im->config, "rotary_pct", "rotary_pct", V_FRACTION, &pct) < 0)
+        return -1;
+    if (d && h) {
+        double dims = pct.f * (double)(*d / *h);
+        if (dims != floor(dims) || (int64_t)dims % 2 != 0 || dims < 2)
+            return tfx_fail(im->err, "%s: 'rotary_pct' (%g) of a head of %lld gives %g dimensions; RoPE rotates a whole, even number",
+                            im->path, pct.f, (long long)(*d / *h), dims);
+    }
+    int has = read_value(im, im->config, "use_parallel_residual", "use_parallel_residual", V_BOOL, &par);
+    if (has < 0)
+        return -1;
+    return has && !par.b ? set(im, "placement", "pre", "use_parallel_residual: false") : 0;
+}
+
+/* T5: feed_forward_proj (relu, or gated-gelu: a GeGLU of the same width), and the head's
+ * d_model^-0.5 rescale only with a tied head, as Hugging Face does it. */
+static int t5_special(importer *im)
+{
+    const json_t *ff = json_object_get(im->config, "feed_forward_proj");
+    if (ff && !json_is_null(ff)) {
+        const char *f = json_string_value(ff);
+        if (!f)
+            return tfx_fail(im->err, "%s: 'feed_forward_proj' must be a string", im->path);
+        if (strcmp(f, "gated-gelu") == 0) {
+            if (set(im, "ffn.plugin", "glu", "feed_forward_proj: gated-gelu") ||
+                set(im, "ffn.activation", "gelu_tanh", "feed_forward_proj: gated-gelu") ||
+                set(im, "ffn.bias", "false", "feed_forward_proj: gated-gelu"))
+                return -1;
+            config_value w; /* d_ff again: the plugin switch started the section afresh */
+            char text[32];
+            int has = read_value(im, im->config, "d_ff", "d_ff", V_WIDTH, &w);
+            snprintf(text, sizeof text, "%lld", (long long)w.i);
+            if (has < 0 || (has && set(im, "ffn.width", text, "d_ff")))
+                return -1;
+        } else if (strcmp(f, "relu") != 0) {
+            return tfx_fail(im->err, "%s: feed_forward_proj '%s' is not expressible in a tfx recipe yet", im->path, f);
+        }
+    }
+    config_value tie;
+    int has = read_value(im, im->config, "tie_word_embeddings", "tie_word_embeddings", V_BOOL, &tie);
+    if (has < 0)
+        return -1;
+    if (has && !tie.b)
+        return set(im, "lm_head_scale", "1", "tie_word_embeddings: false (no rescale)") ||
+                       set(im, "checkpoint.tensors.\"lm_head.weight\"", "lm_head.weight", "tie_word_embeddings: false")
+                   ? -1 : 0;
+    return 0;
+}
+
 /* What each family needs beyond one key to one key. */
 static int apply_special(importer *im, const char *type)
 {
-    if (derive_sizes(im, type))
+    if (derive_sizes(im, type) || check_must_be(im, type))
         return -1;
     if (strcmp(type, "gpt_neo") == 0)
         return gpt_neo_pattern(im);
-    if (strcmp(type, "llama") == 0)
+    if (strcmp(type, "qwen2") == 0 &&
+        (set(im, "attention.bias.qkv", "true", "Qwen2: biased q, k, v") ||
+         set(im, "attention.bias.out", "false", "Qwen2: unbiased o_proj")))
+        return -1;
+    if (strcmp(type, "mixtral") == 0 && check_experts(im))
+        return -1;
+    if ((strcmp(type, "mistral") == 0 || strcmp(type, "mixtral") == 0) && sliding_window(im))
+        return -1;
+    if (llama_like(type))
         return check_llama_heads(im) || llama_rope(im) ? -1 : 0;
+    if (strcmp(type, "gpt_neox") == 0)
+        return gpt_neox_special(im);
+    if (strcmp(type, "t5") == 0)
+        return t5_special(im);
+    if (strcmp(type, "opt") == 0) {
+        const int64_t *d = size_of(im, "d_model", NULL);
+        config_value proj;
+        int has = read_value(im, im->config, "word_embed_proj_dim", "word_embed_proj_dim", V_SIZE, &proj);
+        if (has < 0)
+            return -1;
+        if (has && d && proj.i != *d)
+            return tfx_fail(im->err, "%s: 'word_embed_proj_dim' (%lld) differs from 'hidden_size' (%lld): "
+                            "OPT's embedding projections are not expressible in a tfx recipe yet",
+                            im->path, (long long)proj.i, (long long)*d);
+    }
     if (strcmp(type, "bloom") == 0)
         return set(im, "context", "2048", "ALiBi has no position limit; a default");
     return 0;
@@ -506,7 +709,8 @@ static const family *find_family(importer *im)
     for (size_t i = 0; i < sizeof families / sizeof families[0]; i++)
         if (strcmp(families[i].model_type, type) == 0)
             return &families[i];
-    tfx_fail(im->err, "%s: model_type '%s' is not one tfx can import yet (gpt2, gpt_neo, llama, bloom, bart, bert)",
+    tfx_fail(im->err, "%s: model_type '%s' is not one tfx can import yet (gpt2, gpt_neo, llama, "
+             "bloom, bart, bert, mistral, mixtral, qwen2, opt, gpt_neox, t5, marian)",
              im->path, type);
     return NULL;
 }

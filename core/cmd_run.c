@@ -363,9 +363,10 @@ static void print_text(FILE *out, const tfx_loaded *l, const tfx_counts *c, cons
             gib(m->weights_fp32), gib(m->weights_fp16), gib(m->kv_cache), (long long)est->opts.batch,
             (long long)est->opts.context, (long long)est->opts.kv_bytes, gib(m->training),
             m->bytes_per_param);
-    fprintf(out, "  FLOPs          %.3g GFLOP forward per token at context %lld (2N + attention), "
+    fprintf(out, "  FLOPs          %.3g GFLOP forward per token at context %lld (2N + attention%s), "
                  "%.3g training\n",
             (double)est->flops.forward_per_token / 1e9, (long long)est->opts.context,
+            est->flops.forward_plugin_term ? " + plugin-reported" : "",
             (double)est->flops.training_per_token / 1e9);
     double gflops = (double)r->prefill_flops / 1e9 / r->prefill_s;
     fprintf(out, "  prefill        %" PRId64 " tokens in %.3f s: %.1f tokens/s, %.1f GFLOP/s "

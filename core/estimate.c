@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "accounting.h"
 #include "checked.h"
 #include "runtime.h"
 #include "sizes.h"
@@ -64,6 +65,57 @@ static int kv_elements(calc *c, const tfx_model *m, int64_t context, uint64_t *s
     return 0;
 }
 
+/* KV bytes per token over the decoder's self-attention layers, and the per-layer formula. */
+static int kv_per_token(calc *c, const tfx_model *m, uint64_t kv_bytes, tfx_memory *mem,
+                        tfx_error *err)
+{
+    const uint64_t generic = mul(c, 2, mul(c, (uint64_t)m->spec->kv_heads, (uint64_t)m->spec->head_dim));
+    mem->kv_per_token = 0;
+    mem->kv_formula = "2 x kv_heads x head_dim";
+    for (int si = 0; si < m->n_stacks; si++) {
+        if (!m->stacks[si].spec->is_decoder)
+            continue;
+        for (int64_t i = 0; i < m->stacks[si].spec->layers; i++) {
+            int64_t n;
+            const char *formula;
+            int rc = tfx_size_kv_per_token(&m->stacks[si].layers[i].attn, &n, &formula, err);
+            if (rc < 0)
+                return -1;
+            if (rc)
+                mem->kv_formula = formula;
+            mem->kv_per_token = add(c, mem->kv_per_token, mul(c, rc ? (uint64_t)n : generic, kv_bytes));
+        }
+    }
+    return 0;
+}
+
+/* FLOPs the plugins report themselves, and the parameters those instances hold. */
+typedef struct reported {
+    calc *c;
+    int64_t context;
+    uint64_t flops, params;
+    tfx_error *err;
+} reported;
+
+static int add_reported(const tfx_model *m, const tfx_instance *inst, void *ctx)
+{
+    reported *r = ctx;
+    int64_t f, declared;
+    int rc = tfx_size_flops_per_token(inst, r->context, &f, r->err);
+    if (rc <= 0)
+        return rc;
+    if (tfx_instance_params(m, inst, &declared, r->err))
+        return -1;
+    r->flops = add(r->c, r->flops, (uint64_t)f);
+    r->params = add(r->c, r->params, (uint64_t)declared);
+    return 0;
+}
+
+static int reports_flops(const tfx_instance *inst)
+{
+    return inst->comp->plugin->desc->attention->flops_per_token != NULL;
+}
+
 /* Σ over attention layers of keys_seen(context) · d_attn: the attention term of one token. */
 static int attention_term(calc *c, const tfx_model *m, int64_t context, uint64_t *term,
                           tfx_error *err)
@@ -76,7 +128,7 @@ static int attention_term(calc *c, const tfx_model *m, int64_t context, uint64_t
             const tfx_instance *attn[2] = {&l->attn, &l->cross_attn};
             for (int a = 0; a < 2; a++) {
                 int64_t keys;
-                if (!attn[a]->comp)
+                if (!attn[a]->comp || reports_flops(attn[a]))
                     continue;
                 if (tfx_size_attn_keys_seen(attn[a], context, &keys, err))
                     return -1;
@@ -135,10 +187,17 @@ int tfx_estimate(const tfx_model *m, int64_t params, int64_t non_embedding,
     uint64_t kv_fp32 = mul(&c, add(&c, self, cross), 4);
     mem->activations = mul(&c, run_bytes > kv_fp32 ? run_bytes - kv_fp32 : 0, b);
     training(&c, m, &o, n, mem);
-    flops->forward_params_term = mul(&c, 2, (uint64_t)non_embedding);
+    if (kv_per_token(&c, m, (uint64_t)o.kv_bytes, mem, err))
+        return -1;
+    reported r = {&c, o.context, 0, 0, err};
+    if (tfx_each_sublayer(m, add_reported, &r))
+        return -1;
+    flops->forward_plugin_term = r.flops;
+    flops->forward_params_term = mul(&c, 2, (uint64_t)non_embedding - r.params);
     if (attention_term(&c, m, o.context, &flops->forward_attention_term, err))
         return -1;
-    flops->forward_per_token = add(&c, flops->forward_params_term, flops->forward_attention_term);
+    flops->forward_per_token = add(&c, add(&c, flops->forward_params_term, flops->forward_attention_term),
+                                   flops->forward_plugin_term);
     flops->forward_per_sequence = mul(&c, flops->forward_per_token, (uint64_t)o.context);
     flops->training_per_token = mul(&c, 3, flops->forward_per_token);
     if (c.overflow)

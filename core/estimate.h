@@ -31,6 +31,11 @@ typedef struct tfx_memory {
     uint64_t train_activations;   /* Korthikanti et al. 2022: s·b·h·(34 + 5·a·s/h) per layer */
     uint64_t train_activations_recompute; /* full recomputation: 2·s·b·h per layer */
     int bytes_per_param;          /* 20 or 16 */
+    /* KV-cache bytes one more token adds (decoder self-attention, all layers, at kv_bytes),
+     * and the per-layer formula: the plugins' own when they report one, else
+     * "2 x kv_heads x head_dim". */
+    uint64_t kv_per_token;
+    const char *kv_formula;
 } tfx_memory;
 
 typedef struct tfx_flops {
@@ -39,6 +44,10 @@ typedef struct tfx_flops {
     uint64_t forward_attention_term;
     uint64_t forward_per_sequence;/* forward_per_token · context */
     uint64_t training_per_token;  /* 3 · forward_per_token */
+    /* What plugins that report their own FLOPs (a mixture of experts: only the routed experts)
+     * count; their parameters are then left out of forward_params_term and, for attention,
+     * their layers out of forward_attention_term. */
+    uint64_t forward_plugin_term;
 } tfx_flops;
 
 /* Fill memory and FLOPs for `m` under `opts` (0 fields take their defaults). Returns 0, or

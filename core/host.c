@@ -11,6 +11,7 @@
 
 #include <tfx/vecmath.h>
 
+#include "attend.h"
 #include "gemv.h"
 #include "matmul_bf16.h"
 #include "model.h"
@@ -276,6 +277,15 @@ static const tfx_host host_table = {
     .declare_norm = tfx_model_declare_norm,
     .linear_backward = host_linear_backward,
     .softmax_rows_backward = host_softmax_rows_backward,
+    .attend_cache_floats = tfx_attend_cache_floats,
+    .attend_workspace_floats = tfx_attend_workspace_floats,
+    .attend = tfx_attend,
+    .attend_backward_workspace_floats = tfx_attend_backward_workspace_floats,
+    .attend_backward = tfx_attend_backward,
+    .rotate = tfx_rotate,
+    .head_norm = tfx_head_norm,
+    .head_norm_backward = tfx_head_norm_backward,
+    .declare_tensor_init = tfx_model_declare_tensor_init,
 };
 
 const tfx_host *tfx_host_table(void) { return &host_table; }

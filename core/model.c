@@ -3,6 +3,7 @@
 #include "model.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -59,8 +60,52 @@ static int64_t push_tensor(tfx_model *m, const tfx_tensor *t)
     return (int64_t)m->n_tensors++;
 }
 
+static int declare_with(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                        tfx_init init, double std, double gain, tfx_role role, tfx_status *st);
+
 int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
                              tfx_init init, tfx_status *st)
+{
+    return declare_with(d, name, rank, shape, init, 0.0, 1.0, TFX_ROLE_PARAM, st);
+}
+
+double tfx_deepnet_beta(const tfx_spec *spec, int stack)
+{
+    if (spec->n_stacks < 2)
+        return pow(8.0 * (double)spec->stacks[0].layers, -0.25);
+    const double N = (double)spec->stacks[0].layers, M = (double)spec->stacks[1].layers;
+    return stack == 0 ? 0.87 * pow(N * N * N * N * M, -1.0 / 16) : pow(12.0 * M, -0.25);
+}
+
+/* The factor a depth rule puts on the std of a tensor of `stack`; -1 for an unknown rule. */
+static double depth_gain(const tfx_model *m, int stack, tfx_init_depth depth)
+{
+    if (depth == TFX_DEPTH_NONE || stack < 0)
+        return depth >= TFX_DEPTH_NONE && depth <= TFX_DEPTH_DEEPNET ? 1.0 : -1.0;
+    if (depth == TFX_DEPTH_RESIDUAL)
+        return 1.0 / sqrt(2.0 * (double)m->spec->stacks[stack].layers);
+    return depth == TFX_DEPTH_DEEPNET ? tfx_deepnet_beta(m->spec, stack) : -1.0;
+}
+
+int tfx_model_declare_tensor_init(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                                  const tfx_init_rule *rule, tfx_status *st)
+{
+    const tfx_host *host = tfx_host_table();
+    if (!rule || rule->size < offsetof(tfx_init_rule, depth) + sizeof rule->depth)
+        return host->fail(st, "tensor '%s': an init rule of %u bytes, this core needs %zu", name ? name : "(null)",
+                          rule ? rule->size : 0u, offsetof(tfx_init_rule, depth) + sizeof rule->depth);
+    if (!(rule->std >= 0.0 && rule->std <= 1e6))
+        return host->fail(st, "tensor '%s': init std %g is not between 0 and 10^6", name ? name : "(null)", rule->std);
+    double gain = depth_gain(d->model, d->stack, rule->depth);
+    if (gain < 0)
+        return host->fail(st, "tensor '%s': unknown depth rule %d", name ? name : "(null)", (int)rule->depth);
+    const int frozen = rule->size >= offsetof(tfx_init_rule, frozen) + sizeof rule->frozen && rule->frozen;
+    return declare_with(d, name, rank, shape, rule->init, rule->std, gain,
+                        frozen ? TFX_ROLE_FROZEN : TFX_ROLE_PARAM, st);
+}
+
+static int declare_with(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                        tfx_init init, double std, double gain, tfx_role role, tfx_status *st)
 {
     const tfx_host *host = tfx_host_table();
     if (!valid_local_name(name))
@@ -71,7 +116,8 @@ int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const 
     if (init < TFX_INIT_NORMAL || init > TFX_INIT_ONES)
         return host->fail(st, "tensor '%s': unknown init %d", name, (int)init);
     tfx_tensor t = {.rank = rank, .init = init, .part = d->part, .stack = d->stack,
-                    .layer = d->layer, .tied_to = -1, .numel = 1};
+                    .layer = d->layer, .tied_to = -1, .numel = 1, .std = std, .gain = gain,
+                    .role = role};
     for (int i = 0; i < rank; i++) {
         if (shape[i] < 1)
             return host->fail(st, "tensor '%s%s': dimension %d is %" PRId64 ", not positive",
@@ -205,7 +251,8 @@ static int instantiate(const build_ctx *cx, tfx_instance *inst, const tfx_compon
                            tfx_kind_name(p->kind), p->name, where);
     tfx_config cfg = {.size = sizeof cfg, .host = tfx_host_table(), .options = comp->options,
                       .dims = dims_for(s, st, layer), .stack = st->name,
-                      .training = cx->training};
+                      .training = cx->training,
+                      .other_layers = s->n_stacks == 2 ? s->stacks[1 - stack].layers : 0};
     tfx_status status = {{0}};
     inst->comp = comp;
     inst->first = cx->model->n_tensors;
@@ -238,6 +285,18 @@ static int64_t core_tensor(const build_ctx *cx, const char *name, int64_t rows, 
         return -1;
     }
     return (int64_t)cx->model->n_tensors - 1;
+}
+
+/* lm_head.bias: [vocab] as a parameter (Phi), [1, vocab] as a buffer (Marian). */
+static int64_t lm_head_bias(const build_ctx *cx)
+{
+    const tfx_spec *s = cx->model->spec;
+    const bool buffer = s->lm_head_bias == TFX_LM_BIAS_BUFFER;
+    int64_t at = core_tensor(cx, "lm_head.bias", buffer ? 1 : s->vocab, buffer ? s->vocab : 0,
+                             TFX_INIT_ZEROS, TFX_PART_HEAD);
+    if (at >= 0 && buffer)
+        cx->model->tensors[at].role = TFX_ROLE_BUFFER;
+    return cx->model->lm_head_bias = at;
 }
 
 static int build_layer(const build_ctx *cx, int si, int64_t i)
@@ -337,7 +396,7 @@ tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *er
     m->spec = spec;
     m->training = training;
     m->n_stacks = spec->n_stacks;
-    m->token_types = m->pooler_weight = m->pooler_bias = m->lm_head = -1;
+    m->token_types = m->pooler_weight = m->pooler_bias = m->lm_head = m->lm_head_bias = -1;
     build_ctx cx = {.model = m, .err = err, .training = training};
     m->tok_embed = core_tensor(&cx, "embed.tokens", spec->vocab, spec->d_model, TFX_INIT_NORMAL,
                                TFX_PART_EMBEDDING);
@@ -363,6 +422,8 @@ tfx_model *tfx_model_build_for(const tfx_spec *spec, int training, tfx_error *er
             goto err_free;
         if (spec->tie_embeddings)
             m->tensors[m->lm_head].tied_to = m->tok_embed;
+        if (spec->lm_head_bias != TFX_LM_BIAS_NONE && lm_head_bias(&cx) < 0)
+            goto err_free;
     }
     return m;
 err_free:

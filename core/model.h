@@ -25,6 +25,13 @@ typedef enum tfx_part {
 
 const char *tfx_part_name(tfx_part part);
 
+/* What a tensor is to Hugging Face's num_parameters() and to training. */
+typedef enum tfx_role {
+    TFX_ROLE_PARAM,               /* a parameter: counted and trained */
+    TFX_ROLE_FROZEN,              /* a frozen parameter: counted in the total, not trained */
+    TFX_ROLE_BUFFER,              /* a buffer (Marian's final_logits_bias): neither */
+} tfx_role;
+
 typedef struct tfx_tensor {
     char *name;                   /* "decoder.layers.3.attn.q.weight" */
     int rank;
@@ -35,6 +42,9 @@ typedef struct tfx_tensor {
     int stack;                    /* index into model->stacks, or -1 */
     int64_t layer;                /* layer in its stack, or -1 */
     int64_t tied_to;              /* index of the tensor whose storage it shares, or -1 */
+    double std;                   /* NORMAL: its own standard deviation; 0: the recipe's */
+    double gain;                  /* NORMAL: the depth factor of its rule (1: none) */
+    tfx_role role;                /* what it counts as, and whether training changes it */
 } tfx_tensor;
 
 /* One configured plugin and the run of tensors it declared. */
@@ -62,6 +72,7 @@ typedef struct tfx_model {
     tfx_tensor *tensors;          /* [n_tensors] in declaration order */
     size_t n_tensors, cap_tensors;
     int64_t tok_embed, token_types, pooler_weight, pooler_bias, lm_head; /* indices or -1 */
+    int64_t lm_head_bias;         /* [vocab] (a buffer: [1, vocab]) or -1 */
     int n_stacks;
     tfx_stack stacks[2];
     int training;                 /* 1: instances configured for training (core/train.c) */
@@ -91,5 +102,12 @@ int64_t tfx_model_find_tensor(const tfx_model *model, const char *name);
 int tfx_model_declare_tensor(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
                              tfx_init init, tfx_status *st);
 int tfx_model_declare_norm(tfx_declarer *d, const char *name, tfx_status *st);
+int tfx_model_declare_tensor_init(tfx_declarer *d, const char *name, int rank, const int64_t *shape,
+                                  const tfx_init_rule *rule, tfx_status *st);
+
+/* DeepNet's β (Wang et al. 2022) for a stack of `spec`: (8N)^(-1/4) with one stack of N layers;
+ * with N encoder and M decoder layers, 0.87·(N⁴M)^(-1/16) for the encoder, (12M)^(-1/4) for
+ * the decoder. */
+double tfx_deepnet_beta(const tfx_spec *spec, int stack);
 
 #endif

@@ -360,6 +360,46 @@ static tfx_node *expand_shorthand(struct tfx_recipe_store *s, tfx_node *n, tfx_e
     return m;
 }
 
+/* The plugin a section map names, or NULL when it names none. */
+static const char *plugin_named(const tfx_node *section)
+{
+    const tfx_node *p = tfx_node_get(section, "plugin");
+    return p && p->type == TFX_NODE_SCALAR ? p->text : NULL;
+}
+
+/* Keys of a section that the core reads itself, not the plugin: they survive a plugin change. */
+static bool core_section_key(const char *key)
+{
+    return strcmp(key, "pattern") == 0 || strcmp(key, "plugin") == 0;
+}
+
+/* A section whose plugin changes starts afresh: the old plugin's options would mean nothing to
+ * the new one (or something else), so only the core's keys of `base` carry over. */
+static bool plugin_changes(const tfx_node *base, const tfx_node *over)
+{
+    const char *was = plugin_named(base), *now = plugin_named(over);
+    return was && now && strcmp(was, now) != 0;
+}
+
+/* A copy of `section` keeping the core's keys and, when `keep_command_line`, the entries set
+ * from the command line (mark line 0: an earlier --set or --sweep of the same layer). */
+static tfx_node *core_keys_only(struct tfx_recipe_store *s, const tfx_node *section,
+                                bool keep_command_line, tfx_error *err)
+{
+    tfx_node *m = new_node(s, TFX_NODE_MAP, section->mark, err);
+    if (!m || node_reserve(s, m, section->n + 1, err))
+        return NULL;
+    for (size_t i = 0; i < section->n; i++) {
+        if (!core_section_key(section->keys[i]) &&
+            !(keep_command_line && section->key_marks[i].line == 0))
+            continue;
+        m->keys[m->n] = section->keys[i];
+        m->key_marks[m->n] = section->key_marks[i];
+        m->values[m->n++] = section->values[i];
+    }
+    return m;
+}
+
 /* A new map node: parent's entries with child's merged over them (maps merge, others replace). */
 static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const tfx_node *child,
                        tfx_error *err)
@@ -381,6 +421,9 @@ static tfx_node *merge(struct tfx_recipe_store *s, const tfx_node *parent, const
             if (!(old = expand_shorthand(s, old, err)) || !(v = expand_shorthand(s, v, err)))
                 return NULL;
         }
+        if (old && old->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP && plugin_changes(old, v) &&
+            !(old = core_keys_only(s, old, false, err)))
+            return NULL;
         if (old && old->type == TFX_NODE_MAP && v->type == TFX_NODE_MAP &&
             !(v = merge(s, old, v, err)))
             return NULL;
@@ -545,6 +588,22 @@ static int set_in(struct tfx_recipe_store *s, tfx_node *map, const char *key, tf
     return 0;
 }
 
+/* The last step of a --set path. Setting `plugin` to another plugin than the section named
+ * drops the section's options first (all but the core's keys and what the command line set). */
+static int set_last(struct tfx_recipe_store *s, tfx_node *map, const char *key, tfx_node *value,
+                    tfx_mark mark, tfx_error *err)
+{
+    const char *was = plugin_named(map);
+    if (strcmp(key, "plugin") == 0 && was && value->type == TFX_NODE_SCALAR &&
+        strcmp(was, value->text) != 0) {
+        tfx_node *fresh = core_keys_only(s, map, true, err);
+        if (!fresh)
+            return -1;
+        *map = *fresh; /* map is this --set's own copy (copy_map), never shared */
+    }
+    return set_in(s, map, key, value, mark, err);
+}
+
 /* Every node of a value parsed from the command line is placed at the argument itself. */
 static void place_at(tfx_node *n, tfx_mark here)
 {
@@ -553,6 +612,37 @@ static void place_at(tfx_node *n, tfx_mark here)
         if (n->key_marks)
             n->key_marks[i] = here;
         place_at(n->values[i], here);
+    }
+}
+
+#define MAX_PATH_PARTS 64
+
+/* Split a --set path in place at its dots; a segment in double quotes keeps its dots
+ * (`checkpoint.tensors."embed.tokens"`). Returns the count, or -1 when a quote is not closed
+ * right before a dot or the end, a segment is empty, or there are too many. */
+static int split_path(char *path, char **parts)
+{
+    int n = 0;
+    for (char *p = path;;) {
+        if (n == MAX_PATH_PARTS)
+            return -1;
+        char *end;
+        if (*p == '"') {
+            parts[n] = p + 1;
+            if (!(end = strchr(p + 1, '"')) || (end[1] != '.' && end[1] != '\0') || end == p + 1)
+                return -1;
+            *end++ = '\0';
+        } else {
+            parts[n] = p;
+            end = p + strcspn(p, ".");
+            if (end == p)
+                return -1;
+        }
+        n++;
+        if (*end == '\0')
+            return n;
+        *end = '\0';
+        p = end + 1;
     }
 }
 
@@ -588,12 +678,18 @@ int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origi
     if (!(r->root = copy_map(s, r->root, err)))
         return -1;
     tfx_node *map = r->root;
-    char *save = NULL, *part = strtok_r(path, ".", &save);
+    char *parts[MAX_PATH_PARTS + 1];
+    int n_parts = split_path(path, parts), at_part = 0;
+    if (n_parts < 0)
+        return tfx_fail(err, "%s '%s': expected key.path=value (a key with dots in double quotes)",
+                        origin, assignment);
+    parts[n_parts] = NULL;
+    char *part = parts[at_part++];
     while (part) {
-        char *next = strtok_r(NULL, ".", &save);
+        char *next = parts[at_part++];
         long at = tfx_node_find(map, part);
         if (!next)
-            return set_in(s, map, part, value, here, err);
+            return set_last(s, map, part, value, here, err);
         tfx_node *child = at >= 0 ? map->values[at] : NULL;
         if (child && child->type == TFX_NODE_SEQ) {
             char *end;
@@ -601,7 +697,7 @@ int tfx_recipe_set_from(tfx_recipe *r, const char *assignment, const char *origi
             if (*end || idx < 0 || (size_t)idx >= child->n)
                 return tfx_fail(err, "%s '%s': '%s' has no entry %s", origin, assignment, part, next);
             part = next;
-            next = strtok_r(NULL, ".", &save);
+            next = parts[at_part++];
             tfx_node *seq = new_node(s, TFX_NODE_SEQ, child->mark, err);
             if (!seq || node_reserve(s, seq, child->n, err))
                 return -1;

@@ -119,11 +119,14 @@ static void estimates(FILE *out, const tfx_params_item *it, int markdown)
     figure(out, markdown, "weights fp32", m->weights_fp32, "4 B x parameters");
     figure(out, markdown, "weights fp16/bf16", m->weights_fp16, "2 B x parameters");
     figure(out, markdown, "weights int8", m->weights_int8, "1 B x parameters");
-    snprintf(formula, sizeof formula, "2 x layers x kv_heads x head_dim x tokens x batch x %lld B (local layers: their window)",
-             (long long)o->kv_bytes);
+    snprintf(formula, sizeof formula, "layers x (%s) x tokens x batch x %lld B (local layers: their window)",
+             m->kv_formula ? m->kv_formula : "2 x kv_heads x head_dim", (long long)o->kv_bytes);
     figure(out, markdown, "KV cache", m->kv_cache, formula);
     if (m->kv_cache_cross)
         figure(out, markdown, "KV cache (cross)", m->kv_cache_cross, "2 x layers x kv_heads x head_dim x encoder tokens x batch x B");
+    snprintf(formula, sizeof formula, "Σ_layers (%s) x %lld B", m->kv_formula ? m->kv_formula : "2 x kv_heads x head_dim",
+             (long long)o->kv_bytes);
+    figure(out, markdown, "  per token", m->kv_per_token, formula);
     figure(out, markdown, "activations (1 fwd)", m->activations, "fp32 run state of one forward over batch x context");
     snprintf(formula, sizeof formula, "%d B/param: fp16 weights 2 + grads 2 + fp32 master 4%s + Adam m, v 8%s",
              m->bytes_per_param, m->train_grads_fp32 ? " + fp32 grads 4" : "",
@@ -136,6 +139,9 @@ static void estimates(FILE *out, const tfx_params_item *it, int markdown)
                 "2N + 2·Σ_layers keys·d_attn (Kaplan et al. 2020; N non-embedding; local layers see their window)");
     flop_figure(out, markdown, "  2N", f->forward_params_term, "N = non-embedding parameters");
     flop_figure(out, markdown, "  attention", f->forward_attention_term, "2 · Σ_layers keys_seen(context) · heads · head_dim");
+    if (f->forward_plugin_term)
+        flop_figure(out, markdown, "  plugin-reported", f->forward_plugin_term,
+                    "what plugins count themselves (e.g. only a token's routed experts); their parameters not in 2N");
     flop_figure(out, markdown, "forward per sequence", f->forward_per_sequence, "forward per token x context");
     flop_figure(out, markdown, "training per token", f->training_per_token, "3 x forward (≈ 6N + attention)");
 }
@@ -168,6 +174,18 @@ static void text_item(FILE *out, const tfx_params_item *it, int markdown)
     tfx_group_digits(num, sizeof num, c->total);
     fprintf(out, markdown ? "| **total** | **%s** | 100.00%% |\n" : "  %-12s %18s %7.2f%%\n",
             markdown ? num : "total", markdown ? "" : num, 100.0);
+    if (c->trainable != c->total) {
+        tfx_group_digits(num, sizeof num, c->trainable);
+        if (markdown)
+            fprintf(out, "| trainable | %s | %.2f%% |\n", num, share(c->trainable, c->total));
+        else
+            fprintf(out, "  %-12s %18s %7.2f%%  (the rest frozen)\n", "trainable", num, share(c->trainable, c->total));
+    }
+    tfx_group_digits(num, sizeof num, c->active);
+    if (markdown)
+        fprintf(out, "| active per token | %s | %.2f%% |\n", num, share(c->active, c->total));
+    else
+        fprintf(out, "  %-12s %18s %7.2f%%  (per token)\n", "active", num, share(c->active, c->total));
     for (int si = 0; si < c->n_stacks; si++) {
         const tfx_layer_count *ls = c->layers[si];
         int64_t n = c->n_layers[si];
@@ -206,12 +224,15 @@ static void csv_item(FILE *out, const tfx_params_item *it)
             fprintf(out, "%s,%s.layers.%" PRId64 ",%" PRId64 ",%" PRId64 "\n", name,
                     it->loaded->spec->stacks[si].name, i, i, c->layers[si][i].total);
     fprintf(out, "%s,total,,%" PRId64 "\n", name, c->total);
+    fprintf(out, "%s,active,,%" PRId64 "\n", name, c->active);
+    fprintf(out, "%s,trainable,,%" PRId64 "\n", name, c->trainable);
     const tfx_memory *m = &it->memory;
     const struct { const char *k; uint64_t v; } figs[] = {
         {"memory.weights_fp32", m->weights_fp32}, {"memory.weights_fp16", m->weights_fp16},
         {"memory.weights_int8", m->weights_int8}, {"memory.kv_cache", m->kv_cache},
         {"memory.activations", m->activations}, {"memory.training", m->training},
         {"memory.train_activations", m->train_activations},
+        {"memory.kv_per_token", m->kv_per_token},
         {"flops.forward_per_token", it->flops.forward_per_token},
         {"flops.forward_per_sequence", it->flops.forward_per_sequence},
         {"flops.training_per_token", it->flops.training_per_token},
@@ -251,6 +272,9 @@ json_t *tfx_json_estimates(const tfx_params_item *it, json_t **flops_out)
         "kv_cache", (json_int_t)m->kv_cache, "kv_cache_cross", (json_int_t)m->kv_cache_cross,
         "activations", (json_int_t)m->activations);
     json_object_set_new(mem, "training", json_integer((json_int_t)m->training));
+    json_object_set_new(mem, "kv_per_token", json_integer((json_int_t)m->kv_per_token));
+    json_object_set_new(mem, "kv_formula", json_string(m->kv_formula ? m->kv_formula : "2 x kv_heads x head_dim"));
+    json_object_set_new(*flops_out, "forward_plugin_term", json_integer((json_int_t)f->forward_plugin_term));
     json_object_set_new(mem, "training_breakdown", json_pack("{s:I, s:I, s:I, s:I, s:I, s:i}",
         "weights", (json_int_t)m->train_weights, "gradients", (json_int_t)m->train_grads,
         "master_weights", (json_int_t)m->train_master, "gradients_fp32", (json_int_t)m->train_grads_fp32,
@@ -285,11 +309,14 @@ static json_t *json_item(const tfx_params_item *it)
         json_object_set_new(stacks, s->stacks[si].name, layers);
     }
     json_t *flops, *memory = tfx_json_estimates(it, &flops);
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "name", s->name,
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:I, s:I, s:o, s:o, s:o, s:o, s:o}", "name", s->name,
                      "recipe", it->path, "model", tfx_model_kind_name(s->kind), "dims",
                      json_dims(s), "total", (json_int_t)c->total, "non_embedding",
                      (json_int_t)c->non_embedding, "components", parts, "tied", tied, "layers",
                      stacks, "memory", memory, "flops", flops);
+    json_object_set_new(doc, "active_parameters", json_integer((json_int_t)c->active));
+    json_object_set_new(doc, "trainable_parameters", json_integer((json_int_t)c->trainable));
+    return doc;
 }
 
 static int json_print(FILE *out, json_t *doc)

@@ -27,7 +27,11 @@ static int64_t dim(const tfx_params_item *it, int which)
     return dims[which];
 }
 static int64_t part(const tfx_params_item *it, int p) { return it->counts->part[p]; }
-static int64_t total(const tfx_params_item *it, int unused) { return it->counts->total; }
+static int64_t total(const tfx_params_item *it, int which)
+{
+    const int64_t v[] = {it->counts->total, it->counts->active, it->counts->trainable};
+    return v[which];
+}
 static int64_t memory(const tfx_params_item *it, int which)
 {
     const tfx_memory *m = &it->memory;
@@ -48,6 +52,7 @@ static const row rows[] = {
     {"parameters", "attention", part, TFX_PART_ATTENTION}, {"parameters", "ffn", part, TFX_PART_FFN},
     {"parameters", "norm", part, TFX_PART_NORM}, {"parameters", "pooler", part, TFX_PART_POOLER},
     {"parameters", "head", part, TFX_PART_HEAD}, {"parameters", "total", total, 0},
+    {"parameters", "active", total, 1}, {"parameters", "trainable", total, 2},
     {"memory", "weights_fp32", memory, 0}, {"memory", "weights_fp16", memory, 1},
     {"memory", "kv_cache", memory, 2}, {"memory", "activations", memory, 3},
     {"memory", "training", memory, 4}, {"memory", "train_activations", memory, 5},

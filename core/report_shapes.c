@@ -9,6 +9,8 @@
 #include "report.h"
 #include "sizes.h"
 
+#define MAX_ROWS 160             /* per stack: 8 distinct layers of at most 12 rows, and 6 more */
+
 typedef struct shape_row {
     char what[96];
     int rank;
@@ -25,6 +27,27 @@ static int push(shape_row *rows, int n, const char *what, const char *legend, in
     r->rank = rank;
     r->dims[0] = a, r->dims[1] = b, r->dims[2] = c, r->dims[3] = d;
     return n + 1;
+}
+
+/* Rows a plugin reports itself (its shapes operation), checked: at most `cap`, ranks 1 to 4,
+ * no negative dimension, named. Returns the new row count, or -1 with err. */
+static int plugin_rows(const tfx_instance *inst, const char *stack, int64_t layer, int64_t B,
+                       int64_t S, shape_row *rows, int n, int cap, tfx_error *err)
+{
+    const tfx_plugin *p = inst->comp->plugin->desc;
+    tfx_out_shape got[8];
+    int k = 0;
+    if (tfx_size_out_shapes(inst, B, S, got, 8, &k, err) < 0)
+        return -1;
+    if (n + k > cap)
+        return tfx_fail(err, "too many output shapes to show");
+    for (int i = 0; i < k; i++) {
+        const tfx_out_shape *o = &got[i];
+        char what[96];
+        snprintf(what, sizeof what, "%s layer %" PRId64 " %.40s (%s)", stack, layer, o->what, p->name);
+        n = push(rows, n, what, o->axes, o->rank, o->dims[0], o->dims[1], o->dims[2], o->dims[3]);
+    }
+    return n;
 }
 
 /* The activation shapes of one stack's first layer (all layers share them but the window). */
@@ -53,12 +76,18 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n,
         if (seen)
             continue;
         shown[n_shown++] = keys;
+        if (l->attn.comp->plugin->desc->attention->shapes) {
+            if ((n = plugin_rows(&l->attn, name, i, B, S, rows, n, MAX_ROWS - 12, err)) < 0)
+                return -1;
+            goto attention_done;
+        }
         snprintf(what, sizeof what, "%s layer %" PRId64 " q", name, i);
         n = push(rows, n, what, "B, heads, S, head_dim", 4, B, H, S, hd);
         snprintf(what, sizeof what, "%s layer %" PRId64 " k, v", name, i);
         n = push(rows, n, what, "B, kv_heads, keys, head_dim", 4, B, KVH, keys, hd);
         snprintf(what, sizeof what, "%s layer %" PRId64 " scores (%s)", name, i, l->attn.comp->plugin->desc->name);
         n = push(rows, n, what, "B, heads, S, keys", 4, B, H, S, keys);
+    attention_done:
         if (i == 0) {
             snprintf(what, sizeof what, "%s attention output", name);
             n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
@@ -74,8 +103,13 @@ static int stack_rows(const tfx_params_item *it, int si, shape_row *rows, int n,
                 n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
             }
             const tfx_plugin *ffn = l->ffn.comp->plugin->desc;
-            snprintf(what, sizeof what, "%s ffn hidden (%s)", name, ffn->name);
-            n = push(rows, n, what, "B, S, width", 3, B, S, W, 0);
+            if (ffn->ffn->shapes) {
+                if ((n = plugin_rows(&l->ffn, name, i, B, S, rows, n, MAX_ROWS - 4, err)) < 0)
+                    return -1;
+            } else {
+                snprintf(what, sizeof what, "%s ffn hidden (%s)", name, ffn->name);
+                n = push(rows, n, what, "B, S, width", 3, B, S, W, 0);
+            }
             snprintf(what, sizeof what, "%s block output", name);
             n = push(rows, n, what, "B, S, C", 3, B, S, C, 0);
         }
@@ -100,7 +134,7 @@ static int activation_rows(const tfx_params_item *it, shape_row *rows, tfx_error
 int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it, tfx_error *err)
 {
     const tfx_model *m = it->loaded->model;
-    shape_row rows[80];
+    shape_row rows[MAX_ROWS];
     int n = activation_rows(it, rows, err);
     if (n < 0)
         return -1;

@@ -10,9 +10,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attend.h"
 #include "checked.h"
 #include "host.h"
 #include "sizes.h"
+
+void tfx_lm_head(const tfx_model *m, float *const *w, float *logits, const float *x, int64_t rows)
+{
+    const int64_t C = m->spec->d_model, V = m->spec->vocab;
+    const float *bias = m->lm_head_bias >= 0 ? w[m->lm_head_bias] : NULL;
+    const float s = (float)m->spec->lm_head_scale;
+    if (s == 1.0f) {
+        tfx_host_table()->linear(logits, x, w[m->lm_head], bias, rows, C, V, 0.0f);
+        return;
+    }
+    tfx_host_table()->linear(logits, x, w[m->lm_head], NULL, rows, C, V, 0.0f); /* [rows, V] */
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t v = 0; v < V; v++)
+            logits[r * V + v] = s * logits[r * V + v] + (bias ? bias[v] : 0.0f);
+}
 
 static float *const *weights_of(const tfx_runtime *rt, const tfx_instance *inst)
 {
@@ -547,9 +563,8 @@ int tfx_runtime_decode(tfx_runtime *rt, const int32_t *tokens, int64_t T, int64_
     rt->n_logits = m->lm_head >= 0 ? n_logits : 0;
     if (m->lm_head >= 0 && n_logits > 0) {
         int64_t C = m->spec->d_model;
-        tfx_host_table()->linear(rt->logits, rt->x + (T - n_logits) * C,
-                                 rt->weights->data[m->lm_head], NULL, n_logits, C,
-                                 m->spec->vocab, 0.0f);
+        tfx_lm_head(m, rt->weights->data, rt->logits, rt->x + (T - n_logits) * C, n_logits);
+        tfx_cap_logits(rt->logits, n_logits * m->spec->vocab, m->spec->final_logit_softcap);
         if (check_finite(rt->logits, n_logits, m->spec->vocab, "the logits", err))
             return -1;
     }

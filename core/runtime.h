@@ -88,4 +88,8 @@ int tfx_generate(tfx_runtime *rt, int64_t n_new, const tfx_sampler *sampler, int
  * would put at index k-1; the top-k sampling cutoff. heap: scratch of n floats. */
 float tfx_kth_largest(const float *x, int64_t n, int64_t k, float *heap);
 
+/* logits[rows, V] = (lm_head_scale · x[rows, C]) · lm_headᵀ (+ lm_head.bias), with the model's
+ * weights w. */
+void tfx_lm_head(const tfx_model *m, float *const *w, float *logits, const float *x, int64_t rows);
+
 #endif

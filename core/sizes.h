@@ -29,4 +29,18 @@ int tfx_size_ffn_backward_workspace(const tfx_instance *inst, int64_t T, int64_t
 /* 0 when the plugin reports no width. */
 int tfx_size_ffn_width(const tfx_instance *inst, int64_t *out, tfx_error *err);
 
+/* Costs only the plugin knows (optional operations of attention and ffn plugins). Each
+ * returns 1 with *out set when the plugin reports the figure, 0 when it has no such operation
+ * (the caller uses its generic formula), -1 with err when the figure is out of range:
+ * active parameters 0 .. `declared` (the instance's own), FLOPs per token 0 .. 2^52,
+ * KV elements per token 0 .. 2^31 with a non-empty formula. */
+int tfx_size_active_params(const tfx_instance *inst, int64_t declared, int64_t *out, tfx_error *err);
+int tfx_size_flops_per_token(const tfx_instance *inst, int64_t context, int64_t *out, tfx_error *err);
+int tfx_size_kv_per_token(const tfx_instance *inst, int64_t *out, const char **formula, tfx_error *err);
+/* The output shapes an attention or ffn plugin reports for `params --shapes`: 1 with *n rows
+ * in out[cap] (cap <= 8), 0 without a shapes operation, -1 with err when it reports more than
+ * cap, or a row without names, of a rank outside 1 to 4, or with a negative dimension. */
+int tfx_size_out_shapes(const tfx_instance *inst, int64_t batch, int64_t context, tfx_out_shape *out,
+                        int cap, int *n, tfx_error *err);
+
 #endif

@@ -3,6 +3,7 @@
 #include "spec.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,8 +23,9 @@ const char *tfx_model_kind_name(tfx_model_kind kind) { return model_kind_names[k
 static const char *const top_keys[] = {
     "name", "description", "model", "vocab", "d_model", "heads", "kv_heads", "head_dim",
     "layers", "context", "tie_embeddings", "token_types", "embed_scale", "embed_norm",
-    "final_norm", "lm_head", "pooler", "init_std", "position", "norm", "placement",
+    "final_norm", "lm_head", "lm_head_bias", "lm_head_scale", "pooler", "init_std", "position", "norm", "placement",
     "attention", "cross_attention", "ffn", "encoder", "decoder", "checkpoint",
+    "final_logit_softcap",
 };
 static const char *const stack_keys[] = {
     "layers", "position", "norm", "placement", "attention", "cross_attention", "ffn",
@@ -294,7 +296,8 @@ static int choose_plugin(build_ctx *cx, tfx_kind kind, const char *section,
     const char *names[64];
     size_t n = tfx_registry_names(cx->reg, kind, names, 64);
     char list[512], hint[160];
-    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s; installed: %s",
+    return tfx_fail_at(cx->err, *mark, "unknown %s plugin '%s' for '%s'%s; installed: %s "
+                       "(a plugin of your own: add its folder to TFX_PLUGIN_PATH)",
                        tfx_kind_name(kind), name, section, tfx_did_you_mean(hint, sizeof hint, name, names, n),
                        n ? tfx_join(list, sizeof list, names, n, NULL) : "none");
 }
@@ -407,6 +410,25 @@ static int resolve_single(build_ctx *cx, tfx_kind kind, const char *key,
 
 /* ---- stacks ------------------------------------------------------------------------------- */
 
+/* An attention plugin that names the positions it works with refuses any other, at the
+ * position's place in the recipe. */
+static int check_position(const build_ctx *cx, const tfx_component *attn, const tfx_component *pos)
+{
+    const char *const *ok = attn->plugin->desc->attention->positions;
+    if (!ok)
+        return 0;
+    char list[256] = "";
+    for (int i = 0; ok[i]; i++) {
+        if (strcmp(ok[i], pos->plugin->desc->name) == 0)
+            return 0;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof list - used, "%s'%s'", i ? (ok[i + 1] ? ", " : " or ") : "", ok[i]);
+    }
+    return tfx_fail_at(cx->err, pos->mark,
+                       "attention plugin '%s' works with position %s, not '%s' (it rotates its rope part itself)",
+                       attn->plugin->desc->name, list, pos->plugin->desc->name);
+}
+
 static int build_stack(build_ctx *cx, tfx_stack_spec *st, const char *name,
                        bool is_decoder, bool has_cross)
 {
@@ -447,6 +469,8 @@ static int build_stack(build_ctx *cx, tfx_stack_spec *st, const char *name,
             rc |= keep(cx, tfx_fail_at(cx->err, st->cross_attention.v[i].mark,
                                        "cross_attention needs a plugin that attends to the encoder (such as 'cross'), not '%s'",
                                        st->cross_attention.v[i].plugin->desc->name));
+    for (int i = 0; i < st->attention.n; i++)
+        rc |= keep(cx, check_position(cx, &st->attention.v[i], &st->position));
     bool final_default = st->placement.plugin->desc->placement->final_norm != 0;
     rc |= keep(cx, read_bool(cx, section, "embed_norm", false, &st->embed_norm));
     rc |= keep(cx, read_bool(cx, section, "final_norm", final_default, &st->final_norm));
@@ -507,6 +531,46 @@ static int read_strings(build_ctx *cx, tfx_spec *s)
     return 0;
 }
 
+/* `lm_head_bias: false | true | buffer` (see tfx_lm_head_bias). */
+static int read_lm_head_bias(const build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *n = tfx_node_get(cx->recipe->root, "lm_head_bias");
+    s->lm_head_bias = TFX_LM_BIAS_NONE;
+    if (!n)
+        return 0;
+    if (n->type == TFX_NODE_SCALAR && !n->quoted && strcmp(n->text, "buffer") == 0)
+        s->lm_head_bias = TFX_LM_BIAS_BUFFER;
+    else {
+        bool on;
+        if (tfx_node_bool(n, "lm_head_bias", &on, cx->err))
+            return tfx_fail_at(cx->err, n->mark, "expected true, false or buffer for 'lm_head_bias', got %s%s%s",
+                               n->type == TFX_NODE_SCALAR ? "'" : "a ", n->type == TFX_NODE_SCALAR ? n->text : "collection",
+                               n->type == TFX_NODE_SCALAR ? "'" : "");
+        s->lm_head_bias = on ? TFX_LM_BIAS_PARAM : TFX_LM_BIAS_NONE;
+    }
+    if (s->lm_head_bias != TFX_LM_BIAS_NONE && !s->lm_head)
+        return tfx_fail_at(cx->err, n->mark, "'lm_head_bias' needs an LM head ('lm_head: true')");
+    return 0;
+}
+
+/* `lm_head_scale: NUMBER | rsqrt_d_model` (T5 rescales by d_model^-0.5 before its tied head). */
+static int read_lm_head_scale(const build_ctx *cx, tfx_spec *s)
+{
+    const tfx_node *n = tfx_node_get(cx->recipe->root, "lm_head_scale");
+    s->lm_head_scale = 1.0;
+    if (!n)
+        return 0;
+    if (n->type == TFX_NODE_SCALAR && !n->quoted && strcmp(n->text, "rsqrt_d_model") == 0)
+        s->lm_head_scale = 1.0 / sqrt((double)s->d_model);
+    else if (tfx_node_float(n, "lm_head_scale", &s->lm_head_scale, cx->err))
+        return tfx_fail_at(cx->err, n->mark, "expected a number or rsqrt_d_model for 'lm_head_scale'");
+    if (!(s->lm_head_scale > 0 && s->lm_head_scale <= 1e6))
+        return tfx_fail_at(cx->err, n->mark, "'lm_head_scale' must be above 0 and at most 10^6");
+    if (!s->lm_head)
+        return tfx_fail_at(cx->err, n->mark, "'lm_head_scale' needs an LM head ('lm_head: true')");
+    return 0;
+}
+
 static int read_flags(build_ctx *cx, tfx_spec *s)
 {
     const tfx_node *n = tfx_node_get(cx->recipe->root, "init_std");
@@ -517,10 +581,20 @@ static int read_flags(build_ctx *cx, tfx_spec *s)
         if (!(s->init_std >= 0 && s->init_std <= 100))
             return tfx_fail_at(cx->err, n->mark, "'init_std' must be between 0 and 100");
     }
+    n = tfx_node_get(cx->recipe->root, "final_logit_softcap");
+    s->final_logit_softcap = 0;
+    if (n) {
+        if (tfx_node_float(n, "final_logit_softcap", &s->final_logit_softcap, cx->err))
+            return -1;
+        if (!(s->final_logit_softcap >= 0 && s->final_logit_softcap <= 1e6))
+            return tfx_fail_at(cx->err, n->mark, "'final_logit_softcap' must be between 0 and 1000000");
+    }
     if (read_bool(cx, NULL, "tie_embeddings", true, &s->tie_embeddings) ||
         read_bool(cx, NULL, "embed_scale", false, &s->embed_scale) ||
         read_bool(cx, NULL, "lm_head", s->kind != TFX_MODEL_ENCODER_ONLY, &s->lm_head) ||
         read_bool(cx, NULL, "pooler", false, &s->pooler))
+        return -1;
+    if (read_lm_head_bias(cx, s) || read_lm_head_scale(cx, s))
         return -1;
     if (s->kind != TFX_MODEL_ENCODER_DECODER) {
         static const char *const only_seq2seq[] = {"encoder", "decoder", "cross_attention"};

@@ -41,6 +41,10 @@ typedef struct tfx_stack_spec {
     bool embed_norm, final_norm;
 } tfx_stack_spec;
 
+/* The LM head's bias: none; a parameter [vocab] (Phi); a buffer [1, vocab] that is loaded and
+ * added but neither counted nor trained, as Hugging Face keeps Marian's final_logits_bias. */
+typedef enum tfx_lm_head_bias { TFX_LM_BIAS_NONE, TFX_LM_BIAS_PARAM, TFX_LM_BIAS_BUFFER } tfx_lm_head_bias;
+
 #define TFX_MAX_NAME 256          /* bytes of a recipe's name: report titles are sized by it */
 
 typedef struct tfx_spec {
@@ -49,7 +53,10 @@ typedef struct tfx_spec {
     tfx_model_kind kind;
     int64_t vocab, d_model, heads, kv_heads, head_dim, context, token_types;
     bool tie_embeddings, embed_scale, lm_head, pooler;
+    tfx_lm_head_bias lm_head_bias;
+    double lm_head_scale;         /* the last hidden state's factor before the head (T5: d_model^-0.5) */
     double init_std;
+    double final_logit_softcap;   /* > 0: logits = cap · tanh(logits / cap) (Gemma 2) */
     int n_stacks;
     tfx_stack_spec stacks[2];     /* encoder first when there are two */
     const tfx_node *checkpoint;   /* the recipe's checkpoint map, or NULL */

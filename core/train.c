@@ -14,7 +14,9 @@
 #include <cblas.h>
 
 #include "checked.h"
+#include "attend.h"
 #include "host.h"
+#include "runtime.h"
 #include "sizes.h"
 
 /* ---- the carving of one block into buffers ------------------------------------------------ */
@@ -496,6 +498,7 @@ static int forward_stack(tfx_trainer *t, train_stack *st, const int32_t *tokens,
 static double next_token_loss(tfx_trainer *t, const int32_t *tokens, bool grad)
 {
     int64_t B = t->shape.batch, T = t->shape.tokens, V = t->model->spec->vocab;
+    const double cap = t->model->spec->final_logit_softcap;
     double total = 0, n = (double)(B * (T - 1));
     for (int64_t r = 0; r < B * T; r++) {
         float *z = t->logits + r * V; /* [V] */
@@ -514,9 +517,12 @@ static double next_token_loss(tfx_trainer *t, const int32_t *tokens, bool grad)
         total += log(sum) - (double)(z[target] - max);
         if (!grad)
             continue;
-        for (int64_t v = 0; v < V; v++)
-            z[v] = (float)(exp((double)(z[v] - max)) / sum / n);
-        z[target] -= (float)(1.0 / n);
+        for (int64_t v = 0; v < V; v++) {
+            double g = exp((double)(z[v] - max)) / sum / n - (v == target ? 1.0 / n : 0.0);
+            /* soft-capped logits c = cap·tanh(z/cap): dc/dz = 1 − (c/cap)² */
+            double c = cap > 0 ? (double)z[v] / cap : 0.0;
+            z[v] = (float)(g * (1.0 - c * c));
+        }
     }
     return total / n;
 }
@@ -531,8 +537,8 @@ static int forward(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     if (forward_stack(t, dec, tokens, err))
         return -1;
-    tfx_host_table()->linear(t->logits, dec->x, t->weights->data[m->lm_head], NULL, dec->rows,
-                             m->spec->d_model, m->spec->vocab, 0.0f);
+    tfx_lm_head(m, t->weights->data, t->logits, dec->x, dec->rows);
+    tfx_cap_logits(t->logits, dec->rows * m->spec->vocab, m->spec->final_logit_softcap);
     if (t->mm)
         t->plan.bf16_copies = tfx_mm_weight_bytes(t->mm);
     *loss = next_token_loss(t, tokens, grad);
@@ -651,7 +657,19 @@ int tfx_trainer_grad_add(tfx_trainer *t, const int32_t *tokens, const int32_t *e
         return -1;
     train_stack *dec = &t->stacks[m->n_stacks - 1];
     /* logits = x · Wᵀ: dx = dlogits · W, dW += dlogitsᵀ · x (a tied W sums into the table). */
-    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head], NULL, t->logits, dec->x,
+    const bool trained_bias = m->lm_head_bias >= 0 && m->tensors[m->lm_head_bias].role == TFX_ROLE_PARAM;
+    const int64_t V = m->spec->vocab, n = dec->rows * V;
+    const float s = (float)m->spec->lm_head_scale;
+    float *dbias = trained_bias ? t->grads.data[m->lm_head_bias] : NULL;
+    if (s != 1.0f) { /* logits = s·(x·Wᵀ) + b: the bias sees dlogits, x and W see s·dlogits */
+        for (int64_t r = 0; dbias && r < dec->rows; r++)
+            for (int64_t v = 0; v < V; v++)
+                dbias[v] += t->logits[r * V + v];
+        for (int64_t i = 0; i < n; i++)
+            t->logits[i] *= s;
+        dbias = NULL;
+    }
+    tfx_host_table()->linear_backward(t->dx, t->grads.data[m->lm_head], dbias, t->logits, dec->x,
                                       t->weights->data[m->lm_head], dec->rows, C,
                                       m->spec->vocab, 0.0f);
     bool seq2seq = m->spec->kind == TFX_MODEL_ENCODER_DECODER;
@@ -676,7 +694,7 @@ int tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h, tfx_error *err)
     float b1 = (float)h->beta1, b2 = (float)h->beta2, eps = (float)h->eps;
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *tn = &m->tensors[i];
-        if (tn->tied_to >= 0)
+        if (tn->tied_to >= 0 || tn->role != TFX_ROLE_PARAM) /* frozen tensors and buffers stay */
             continue;
         float *p = t->weights->data[i], *g = t->grads.data[i];
         float *m1 = t->moment1.data[i], *m2 = t->moment2.data[i]; /* [numel] each */

@@ -255,7 +255,8 @@ static void init_chunk(const init_job *job, size_t ti, size_t chunk)
             x[k] = 1.0f;
         break;
     case TFX_INIT_NORMAL:
-        fill_normal(x, n, job->seed ^ hash_name(t->name) ^ (chunk * 0xd1b54a32d192ed03ull), job->std);
+        fill_normal(x, n, job->seed ^ hash_name(t->name) ^ (chunk * 0xd1b54a32d192ed03ull),
+                    (float)((t->std > 0 ? t->std : job->std) * (t->gain > 0 ? t->gain : 1.0)));
         break;
     }
 }

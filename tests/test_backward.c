@@ -15,7 +15,7 @@
 #include "host.h"
 #include "registry.h"
 
-/* The plugins under test: those of the build tree, and the T5 example built beside the tests. */
+/* The plugins under test: those of the build tree, and the relu2 example built beside the tests. */
 static tfx_registry *reg;
 /* The core's host table with declarers of the test's own (no model behind them). */
 static tfx_host host;
@@ -58,7 +58,7 @@ static float *zeros(int64_t n)
 
 /* ---- instances: configure, declare, random weights ---------------------------------------- */
 
-enum { MAX_TENSORS = 16 };
+enum { MAX_TENSORS = 24 };
 
 /* What an instance declared; the test's tfx_declarer. */
 typedef struct decl {
@@ -143,6 +143,8 @@ static tfx_dims dims_of(int64_t C, int64_t H, int64_t KVH, int64_t context)
                       .context = context, .layer = 0, .layers = 1};
 }
 
+static int64_t other_layers; /* tfx_config.other_layers of the next instance (0: one stack) */
+
 /* Configure and declare plugin `name` of `kind`; random weights, zero gradients. */
 static void instance(inst *in, tfx_kind kind, const char *name, const char *set, tfx_dims dims,
                      int training, const char *stack)
@@ -155,7 +157,7 @@ static void instance(inst *in, tfx_kind kind, const char *name, const char *set,
     assert_true(in->p->n_options <= 16);
     options_from(in->p, set, values);
     tfx_config cfg = {.size = sizeof cfg, .host = &host, .options = values, .dims = dims,
-                      .stack = stack, .training = training};
+                      .stack = stack, .training = training, .other_layers = other_layers};
     tfx_status st = {{0}};
     if (in->p->configure(&cfg, &in->state, &st))
         fail_msg("configure %s: %s", name, st.msg);
@@ -189,7 +191,7 @@ static void release(inst *in)
 
 /* ---- the finite-difference check ---------------------------------------------------------- */
 
-enum { MAX_THETA = 24 };
+enum { MAX_THETA = 32 };
 
 /* One check: tensors θ, their gradients, and the function out(θ) with its backward. */
 typedef struct fd {
@@ -531,6 +533,7 @@ static void norm_case(void **state)
         check_norm("layernorm", "bias=true", alias);
         check_norm("layernorm", "bias=false,eps=1e-3", alias);
         check_norm("rmsnorm", "", alias);
+        check_norm("rmsnorm", "offset=1", alias); /* Gemma's (1 + w) gains */
         check_norm("scaffold_norm", "eps=1e-5", alias);
     }
 }
@@ -586,6 +589,24 @@ static double kink_margin(const inst *f, const float *x, int64_t T, int64_t C)
     return margin;
 }
 
+/* Smallest gap between two router logits of one token (moe): the distance to a change of the
+ * top-k choice, which no step of the check may cross. */
+static double router_margin(const inst *f, const float *x, int64_t T, int64_t C)
+{
+    const float *router = weight_named(f, "router.weight");
+    assert_non_null(router);
+    const int64_t E = f->d.numel[0] / C;
+    float *logits = zeros(T * E); /* [T, E] */
+    host.linear(logits, x, router, NULL, T, C, E, 0.0f);
+    double margin = INFINITY;
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t a = 0; a < E; a++)
+            for (int64_t b = a + 1; b < E; b++)
+                margin = fmin(margin, fabs(logits[t * E + a] - logits[t * E + b]));
+    free(logits);
+    return margin;
+}
+
 /* keeps_more: the FFN keeps more in training than in inference, and refuses backward from an
  * instance not configured for training (the shipped ones; the scaffold's ReLU needs nothing).
  * kinked: a ReLU; inputs are drawn until every pre-activation is 1e-2 from 0, which no step
@@ -603,6 +624,11 @@ static void check_ffn(const char *name, const char *set, double eps, int keeps_m
     c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.dx = zeros(T * C);
     for (int tries = 0; kinked && kink_margin(&f, c.x, T, C) < 1e-2; tries++) {
         assert_true(tries < 100);
+        free(c.x);
+        c.x = random_floats(T * C, 0, 1);
+    }
+    for (int tries = 0; strcmp(name, "moe") == 0 && router_margin(&f, c.x, T, C) < 2e-2; tries++) {
+        assert_true(tries < 1000);
         free(c.x);
         c.x = random_floats(T * C, 0, 1);
     }
@@ -647,6 +673,81 @@ static void ffn_case(void **state)
     check_ffn("glu", "activation=gelu,bias=true", EPS, 1, 0);
     check_ffn("glu", "activation=gelu_tanh,width=13", EPS, 1, 0);
     check_ffn("scaffold_ffn", "width=12", 1e-3, 0, 1);
+    check_ffn("relu2", "width=12", 1e-3, 1, 1); /* the out-of-tree example: a kink at 0 too */
+    /* moe: the routing weights through softmax, top-k and (or not) their renormalisation */
+    check_ffn("moe", "experts=4,top_k=2,width=6", EPS, 1, 0);
+    check_ffn("moe", "experts=4,top_k=2,width=6,renormalize=false,shared_experts=2,shared_width=3", EPS, 1, 0);
+    check_ffn("moe", "experts=3,top_k=1,width=5,activation=gelu,renormalize=false", EPS, 1, 0);
+}
+
+/* y[C] += a · down·(silu(gate·x) ⊙ up·x) of one expert (gate, up [W, C], down [C, W]), in double. */
+static void reference_expert(const float *gate, const float *up, const float *down, const float *x,
+                             int64_t C, int64_t W, double a, double *y)
+{
+    for (int64_t i = 0; i < W; i++) {
+        double g = 0, u = 0;
+        for (int64_t c = 0; c < C; c++)
+            g += (double)gate[i * C + c] * x[c], u += (double)up[i * C + c] * x[c];
+        const double h = g / (1 + exp(-g)) * u;
+        for (int64_t c = 0; c < C; c++)
+            y[c] += a * down[c * W + i] * h;
+    }
+}
+
+/* The moe plugin's inference forward against a reference written from the definition (Mixtral's
+ * routing: softmax over all experts, the top_k largest, renormalised or not; shared experts
+ * added unweighted), in double. */
+static void check_moe_reference(const char *set, int64_t E, int64_t K, int64_t W, int renorm, int64_t S)
+{
+    const int64_t C = 8, T = 5;
+    seed(set);
+    inst f;
+    instance(&f, TFX_KIND_FFN, "moe", set, dims_of(C, 2, 2, 16), 0, "decoder");
+    assert_int_equal(f.d.n, 1 + 3 * E + (S ? 3 : 0));
+    float *x = random_floats(T * C, 0, 1), *out = zeros(T * C);
+    float *ws = zeros(f.p->ffn->workspace_floats(f.state, T));
+    tfx_status st = {{0}};
+    assert_int_equal(f.p->ffn->forward(f.state, (const float *const *)f.w, out, x, T, ws, &st), 0);
+    for (int64_t t = 0; t < T; t++) {
+        const float *xt = x + t * C;
+        double p[8], y[8] = {0}, z = 0, sum = 0;
+        int chosen[8] = {0};
+        for (int64_t e = 0; e < E; e++) {
+            p[e] = 0;
+            for (int64_t c = 0; c < C; c++)
+                p[e] += (double)f.w[0][e * C + c] * xt[c];
+        }
+        for (int64_t e = 0; e < E; e++)
+            z += exp(p[e]);
+        for (int64_t e = 0; e < E; e++)
+            p[e] = exp(p[e]) / z;
+        for (int64_t j = 0; j < K; j++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++)
+                if (!chosen[e] && (best < 0 || p[e] > p[best]))
+                    best = e;
+            chosen[best] = 1, sum += p[best];
+        }
+        for (int64_t e = 0; e < E; e++)
+            if (chosen[e])
+                reference_expert(f.w[1 + 3 * e], f.w[2 + 3 * e], f.w[3 + 3 * e], xt, C, W,
+                                 renorm ? p[e] / sum : p[e], y);
+        if (S)
+            reference_expert(f.w[1 + 3 * E], f.w[2 + 3 * E], f.w[3 + 3 * E], xt, C, S, 1.0, y);
+        for (int64_t c = 0; c < C; c++)
+            if (fabs(out[t * C + c] - y[c]) > 1e-5 * fmax(1, fabs(y[c])))
+                fail_msg("moe %s: token %lld, channel %lld: %.7g, reference %.7g", set, (long long)t,
+                         (long long)c, out[t * C + c], y[c]);
+    }
+    free(x), free(out), free(ws);
+    release(&f);
+}
+
+static void moe_reference_case(void **state)
+{
+    check_moe_reference("experts=4,top_k=2,width=6", 4, 2, 6, 1, 0);
+    check_moe_reference("experts=5,top_k=3,width=7,renormalize=false", 5, 3, 7, 0, 0);
+    check_moe_reference("experts=4,top_k=1,width=6,renormalize=false,shared_experts=2,shared_width=3", 4, 1, 6, 0, 6);
 }
 
 /* ---- positions: embed and rotate on their own --------------------------------------------- */
@@ -857,7 +958,8 @@ static void check_attention(const attn_spec *s)
     add_weights(&f, &a);
     /* Unrotated, a key bias adds q·b to a whole row of scores, which the softmax cancels. */
     for (int t = 0; t < f.n; t++)
-        f.zero[t] = strcmp(f.what[t], "k.bias") == 0 && !(s->position && c.hooks.rotate);
+        f.zero[t] = strcmp(f.what[t], "k.bias") == 0 && !(s->position && c.hooks.rotate) &&
+                    !strstr(s->set, "qk_norm") && !strstr(s->set, "softcap");
     if (s->position)
         add_weights(&f, &pos);
     fd_check(&f);
@@ -894,9 +996,186 @@ static void attention_case(void **state)
         {"scaffold_attention", "", "rope", "", 16, 4, 2, 6, 0},
         {"scaffold_attention", "", "t5_bias", "buckets=6,max_distance=8", 8, 2, 2, 5, 0},
         {"causal", "", "scaffold_position", "strength=0.3", 8, 2, 2, 6, 0},
+        /* QK-norm (Qwen3: RMSNorm per head before rope, GQA), LayerNorm, and over ALiBi */
+        {"causal", "qk_norm=rmsnorm,bias.qkv=false,bias.out=false", "rope", "", 16, 4, 2, 6, 0},
+        {"causal", "qk_norm=layernorm,qk_norm_eps=1e-5", NULL, NULL, 16, 4, 4, 70, 0},
+        {"self", "qk_norm=rmsnorm", "alibi", "", 12, 3, 3, 6, 0},
+        /* soft-capped scores (Gemma 2), global and local, with a query scale of its own */
+        {"causal", "softcap=0.5,scale_dim=3", "rope", "", 16, 4, 2, 7, 0},
+        {"local", "window=3,softcap=0.7,qk_norm=rmsnorm", "rope", "", 16, 4, 2, 9, 0},
+        {"cross", "softcap=0.6", NULL, NULL, 12, 3, 3, 5, 7},
+        /* MLA: compressed queries and the decoupled rope key; one q_proj; no rotation */
+        {"mla", "q_lora_rank=6,kv_lora_rank=5,qk_nope_head_dim=3,qk_rope_head_dim=4,v_head_dim=2,rope_theta=50",
+         "rope", "", 12, 3, 3, 6, 0},
+        {"mla", "kv_lora_rank=7,qk_nope_head_dim=2,qk_rope_head_dim=2,v_head_dim=3", "rope", "", 8, 2, 2, 70, 0},
+        {"mla", "q_lora_rank=4,kv_lora_rank=4,qk_nope_head_dim=3,qk_rope_head_dim=2,v_head_dim=3", NULL, NULL, 8, 2, 2, 5, 0},
     };
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
         check_attention(&specs[i]);
+}
+
+/* ---- the composition services: attend, rotate, head_norm ------------------------------------ */
+
+typedef struct attend_ctx {
+    tfx_attend_spec spec;
+    int64_t T, L;
+    float *q, *k, *v, *out, *dq, *dk, *dv;    /* [T, H*dk], [L, KVH*dk], [L, KVH*dv], [T, H*dv] */
+    float *workspace, *scratch;
+    int32_t *pos, *key_pos;                   /* [T], [L] */
+    tfx_attend_io io;
+} attend_ctx;
+
+static void attend_fwd(void *p)
+{
+    attend_ctx *c = p;
+    c->io = (tfx_attend_io){.size = sizeof c->io, .out = c->out, .q = c->q, .k = c->k, .v = c->v,
+                            .T = c->T, .pos = c->pos, .n_keys = c->L, .key_pos = c->key_pos,
+                            .workspace = c->workspace};
+    tfx_status st = {{0}};
+    if (host.attend(&c->spec, &c->io, &st))
+        fail_msg("attend: %s", st.msg);
+}
+
+static void attend_bwd(void *p, const float *r)
+{
+    attend_ctx *c = p;
+    tfx_attend_grad g = {.size = sizeof g, .dout = r, .dq = c->dq, .dk = c->dk, .dv = c->dv,
+                         .workspace = c->scratch};
+    tfx_status st = {{0}};
+    if (host.attend_backward(&c->spec, &c->io, &g, &st))
+        fail_msg("attend backward: %s", st.msg);
+}
+
+/* host->attend over given keys (no cache): q/k width 5, v width 3, GQA, key positions that
+ * start later than the queries', masks and soft-capping. */
+static void check_attend(tfx_mask mask, int64_t window, float softcap)
+{
+    char label[96];
+    snprintf(label, sizeof label, "host attend mask %d window %lld softcap %g", (int)mask,
+             (long long)window, (double)softcap);
+    seed(label);
+    attend_ctx c = {.spec = {.size = sizeof c.spec, .mask = mask, .window = window, .scale = 0.6f,
+                             .softcap = softcap, .heads = 4, .kv_heads = 2, .qk_dim = 5,
+                             .v_dim = 3, .training = 1},
+                    .T = 6, .L = 8};
+    const int64_t H = 4, KVH = 2, dk = 5, dv = 3;
+    c.q = random_floats(c.T * H * dk, 0, 1), c.k = random_floats(c.L * KVH * dk, 0, 1);
+    c.v = random_floats(c.L * KVH * dv, 0, 1), c.out = zeros(c.T * H * dv);
+    c.dq = zeros(c.T * H * dk), c.dk = zeros(c.L * KVH * dk), c.dv = zeros(c.L * KVH * dv);
+    c.workspace = zeros(host.attend_workspace_floats(&c.spec, c.T, c.L, 0));
+    c.scratch = zeros(host.attend_backward_workspace_floats(&c.spec, c.T, c.L));
+    c.pos = malloc((size_t)c.T * sizeof *c.pos), c.key_pos = malloc((size_t)c.L * sizeof *c.key_pos);
+    for (int64_t j = 0; j < c.L; j++)
+        c.key_pos[j] = (int32_t)j;
+    for (int64_t t = 0; t < c.T; t++)
+        c.pos[t] = (int32_t)(t + 2); /* queries at 2..7 over keys at 0..7 */
+    fd f = {.name = label, .out = c.out, .out_len = c.T * H * dv, .forward = attend_fwd,
+            .backward = attend_bwd, .ctx = &c, .eps = EPS, .tol = TOL};
+    add_theta(&f, "q", c.q, c.dq, c.T * H * dk, 1);
+    add_theta(&f, "k", c.k, c.dk, c.L * KVH * dk, 1);
+    add_theta(&f, "v", c.v, c.dv, c.L * KVH * dv, 1);
+    fd_check(&f);
+    free(c.q), free(c.k), free(c.v), free(c.out), free(c.dq), free(c.dk), free(c.dv);
+    free(c.workspace), free(c.scratch), free(c.pos), free(c.key_pos);
+}
+
+static void host_attend_case(void **state)
+{
+    check_attend(TFX_MASK_NONE, 0, 0.0f);
+    check_attend(TFX_MASK_CAUSAL, 0, 0.0f);
+    check_attend(TFX_MASK_LOCAL, 3, 0.0f);
+    check_attend(TFX_MASK_CAUSAL, 0, 0.8f);
+    check_attend(TFX_MASK_LOCAL, 4, 1.5f);
+}
+
+typedef struct rot_ctx {
+    tfx_rotary r;
+    int64_t T, H;
+    float *x, *out, *dx;                      /* [T, H * head_stride] */
+    int32_t *pos;
+} rot_ctx;
+
+static void host_rotate_fwd(void *p)
+{
+    rot_ctx *c = p;
+    memcpy(c->out, c->x, (size_t)(c->T * c->H * c->r.head_stride) * 4);
+    host.rotate(&c->r, c->out, c->T, c->H, c->pos, 1);
+}
+
+static void host_rotate_bwd(void *p, const float *r)
+{
+    rot_ctx *c = p;
+    memcpy(c->dx, r, (size_t)(c->T * c->H * c->r.head_stride) * 4);
+    host.rotate(&c->r, c->dx, c->T, c->H, c->pos, -1);
+}
+
+/* Partial rotary: 4 of 10 dims from offset 6 (MLA's rope part after its nope part), both styles. */
+static void host_rotate_case(void **state)
+{
+    for (int interleaved = 0; interleaved < 2; interleaved++) {
+        seed(interleaved ? "rotate interleaved" : "rotate half");
+        rot_ctx c = {.r = {.size = sizeof c.r, .head_stride = 10, .offset = 6, .width = 4,
+                           .theta = 100.0, .interleaved = interleaved},
+                     .T = 5, .H = 3};
+        const int64_t n = c.T * c.H * 10;
+        c.x = random_floats(n, 0, 1), c.out = zeros(n), c.dx = zeros(n);
+        int32_t pos[5] = {0, 3, 4, 9, 17};
+        c.pos = pos;
+        fd f = {.name = interleaved ? "host rotate interleaved" : "host rotate half", .out = c.out,
+                .out_len = n, .forward = host_rotate_fwd, .backward = host_rotate_bwd, .ctx = &c,
+                .eps = EPS, .tol = TOL};
+        add_theta(&f, "x", c.x, c.dx, n, 1);
+        fd_check(&f);
+        host_rotate_fwd(&c); /* dims outside [6, 10) stay; position 0 stays whole */
+        for (int64_t h = 0; h < c.H; h++)
+            assert_memory_equal(c.out + h * 10, c.x + h * 10, 40);
+        for (int64_t i = 0; i < n; i++)
+            if (i % 10 < 6)
+                assert_true(c.out[i] == c.x[i]);
+        /* half style at position 3, head 0 of token 1: dims 6 and 8 turn by angle 3·theta^0 */
+        const float *x = c.x + 30, *y = c.out + 30;
+        if (!interleaved)
+            assert_float_equal(y[6], x[6] * cosf(3.0f) - x[8] * sinf(3.0f), 1e-6);
+        else
+            assert_float_equal(y[6], x[6] * cosf(3.0f) - x[7] * sinf(3.0f), 1e-6);
+        free(c.x), free(c.out), free(c.dx);
+    }
+}
+
+typedef struct hn_ctx {
+    tfx_head_norm_kind kind;
+    int64_t T, H, hd;
+    float *x, *g, *out, *dx, *dg;
+} hn_ctx;
+
+static void head_norm_fwd(void *p)
+{
+    hn_ctx *c = p;
+    host.head_norm(c->kind, 1e-5f, c->out, c->x, c->g, c->T, c->H, c->hd);
+}
+
+static void head_norm_bwd(void *p, const float *r)
+{
+    hn_ctx *c = p;
+    host.head_norm_backward(c->kind, 1e-5f, c->dx, c->dg, r, c->x, c->g, c->T, c->H, c->hd);
+}
+
+static void host_head_norm_case(void **state)
+{
+    for (int kind = 0; kind < 2; kind++) {
+        seed(kind ? "head layernorm" : "head rmsnorm");
+        hn_ctx c = {.kind = (tfx_head_norm_kind)kind, .T = 3, .H = 2, .hd = 6};
+        const int64_t n = c.T * c.H * c.hd;
+        c.x = random_floats(n, 0.3f, 1), c.g = random_floats(c.hd, 1, 0.2f);
+        c.out = zeros(n), c.dx = zeros(n), c.dg = zeros(c.hd);
+        fd f = {.name = kind ? "host head_norm layernorm" : "host head_norm rmsnorm", .out = c.out,
+                .out_len = n, .forward = head_norm_fwd, .backward = head_norm_bwd, .ctx = &c,
+                .eps = EPS, .tol = TOL};
+        add_theta(&f, "x", c.x, c.dx, n, 1);
+        add_theta(&f, "gain", c.g, c.dg, c.hd, 0);
+        fd_check(&f);
+        free(c.x), free(c.g), free(c.out), free(c.dx), free(c.dg);
+    }
 }
 
 /* An instance not configured for training refuses backward; a training forward refuses a
@@ -1078,6 +1357,62 @@ static void placement_case(void **state)
     check_placement("parallel", "shared_norm=false", 2, 2);
     check_placement("parallel", "shared_norm=true", 3, 1);
     check_placement("scaffold_placement", "", 2, 2);
+    check_placement("deepnorm", "", 2, 2);
+    check_placement("deepnorm", "alpha=2.5", 3, 3);
+}
+
+/* DeepNorm's output with alpha 0 (the paper's) against the same block with alpha set to the
+ * paper's value computed here, bit for bit: (2N)^(1/4) for one stack; with N encoder and M
+ * decoder layers 0.81 (N^4 M)^(1/16) in the encoder, (3M)^(1/4) in the decoder. */
+static void deepnorm_alpha_case(void **state)
+{
+    static const struct { int64_t own, other; const char *stack; double alpha; } cases[] = {
+        {6, 0, "decoder", 1.8612097182041991}, /* 12^(1/4) */
+        {6, 3, "encoder", 0}, {6, 3, "decoder", 0},
+    };
+    for (size_t k = 0; k < 3; k++) {
+        double want = cases[k].alpha;
+        if (k == 1)
+            want = 0.81 * pow(6.0 * 6 * 6 * 6 * 3, 1.0 / 16);
+        if (k == 2)
+            want = pow(18.0, 0.25);
+        const int64_t C = 8, T = 3;
+        float *outs[2];
+        for (int v = 0; v < 2; v++) {
+            char set[64];
+            snprintf(set, sizeof set, v ? "alpha=%.17g" : "", want);
+            seed("deepnorm alpha");
+            other_layers = cases[k].other;
+            tfx_dims dims = dims_of(C, 2, 2, 8);
+            dims.layers = cases[k].own;
+            inst pl;
+            instance(&pl, TFX_KIND_PLACEMENT, "deepnorm", set, dims, 0, cases[k].stack);
+            other_layers = 0;
+            const char *const two[2] = {"attn", "ffn"};
+            decl norms = {0};
+            tfx_status st = {{0}};
+            assert_int_equal(pl.p->placement->declare_norms(pl.state, two, 2, (tfx_declarer *)&norms, &st), 0);
+            block_ctx c = {.placement = &pl, .n_sub = 2, .n_norms = 2, .T = T, .C = C};
+            c.x = random_floats(T * C, 0, 1), c.out = zeros(T * C), c.tmp = zeros(T * C);
+            for (int i = 0; i < 3; i++)
+                c.scratch[i] = zeros(T * C);
+            for (int i = 0; i < 2; i++) {
+                c.M[i] = random_floats(C * C, 0, 0.5f), c.sub_in[i] = zeros(T * C), c.sub_out[i] = zeros(T * C);
+                instance(&c.norms[i], TFX_KIND_NORM, "layernorm", "", dims_of(C, 2, 2, 8), 0, "decoder");
+                c.norm_in[i] = zeros(T * C);
+            }
+            block_fwd(&c);
+            outs[v] = c.out;
+            for (int i = 0; i < 2; i++)
+                free(c.M[i]), free(c.sub_in[i]), free(c.sub_out[i]), free(c.norm_in[i]), release(&c.norms[i]);
+            for (int i = 0; i < 3; i++)
+                free(c.scratch[i]);
+            free(c.x), free(c.tmp);
+            release(&pl);
+        }
+        assert_memory_equal(outs[0], outs[1], (size_t)(T * C) * 4);
+        free(outs[0]), free(outs[1]);
+    }
 }
 
 /* ---- every shipped plugin is trainable ---------------------------------------------------- */
@@ -1108,7 +1443,7 @@ static void every_plugin_trainable_case(void **state)
                      reg->plugins[i].path);
         checked++;
     }
-    assert_true(checked >= 23); /* the 17 shipped, the T5 example and the 5 scaffolds */
+    assert_true(checked >= 26); /* the 20 shipped, the relu2 example and the 5 scaffolds */
 }
 
 static int setup(void **state)
@@ -1137,11 +1472,15 @@ int main(void)
         cmocka_unit_test(host_softmax_case),
         cmocka_unit_test(activation_grad_case),
         cmocka_unit_test(norm_case),
-        cmocka_unit_test(ffn_case),
+        cmocka_unit_test(ffn_case), cmocka_unit_test(moe_reference_case),
+        cmocka_unit_test(deepnorm_alpha_case),
         cmocka_unit_test(embed_case),
         cmocka_unit_test(rope_case),
         cmocka_unit_test(attention_case),
         cmocka_unit_test(attention_refusals_case),
+        cmocka_unit_test(host_attend_case),
+        cmocka_unit_test(host_rotate_case),
+        cmocka_unit_test(host_head_norm_case),
         cmocka_unit_test(placement_case),
         cmocka_unit_test(every_plugin_trainable_case),
     };

@@ -231,6 +231,111 @@ static void ignore_templates_case(void **state)
     }
 }
 
+/* A map with {layer} and {expert} (in either order in the file's names) and an unequal fused
+ * split (an MQA c_attn: 4 query heads and 1 KV head of 8, transposed as GPT-2's Conv1D): the
+ * writer puts every tensor where the map says, the loader reads them back, element for
+ * element. */
+static const char map_recipe[] =
+    "name: map-test\nmodel: decoder-only\nvocab: 16\nd_model: 32\nheads: 4\nkv_heads: 1\n"
+    "layers: 2\ncontext: 8\nposition: rope\nnorm: rmsnorm\n"
+    "attention: { plugin: causal, bias: { qkv: false, out: false } }\n"
+    "ffn: { plugin: moe, experts: 3, top_k: 2, width: 8 }\n"
+    "checkpoint:\n  tensors:\n"
+    "    embed.tokens: wte\n"
+    "    decoder.layers.{layer}.attn_norm.weight: \"h.{layer}.ln_1\"\n"
+    "    decoder.layers.{layer}.attn.q.weight: { from: \"h.{layer}.c_attn\", transpose: true, split: [q_rows, k_rows, v_rows], part: 0 }\n"
+    "    decoder.layers.{layer}.attn.k.weight: { from: \"h.{layer}.c_attn\", transpose: true, split: [q_rows, k_rows, v_rows], part: 1 }\n"
+    "    decoder.layers.{layer}.attn.v.weight: { from: \"h.{layer}.c_attn\", transpose: true, split: [32, 8, 8], part: 2 }\n"
+    "    decoder.layers.{layer}.attn.o.weight: \"h.{layer}.c_proj\"\n"
+    "    decoder.layers.{layer}.ffn_norm.weight: \"h.{layer}.ln_2\"\n"
+    "    decoder.layers.{layer}.ffn.router.weight: \"h.{layer}.moe.gate\"\n"
+    "    decoder.layers.{layer}.ffn.experts.{expert}.gate.weight: \"h.{layer}.moe.experts.{expert}.w1\"\n"
+    "    decoder.layers.{layer}.ffn.experts.{expert}.up.weight: \"h.{layer}.moe.experts.{expert}.w3\"\n"
+    "    decoder.layers.{layer}.ffn.experts.{expert}.down.weight: \"experts.{expert}.layer.{layer}.w2\"\n"
+    "    decoder.final_norm.weight: ln_f\n";
+
+static void expert_and_split_case(void **state)
+{
+    char recipe[128], file[128];
+    tfx_error err = {{0}};
+    snprintf(recipe, sizeof recipe, "%s/map.yaml", dir);
+    snprintf(file, sizeof file, "%s/map.safetensors", dir);
+    FILE *f = fopen(recipe, "w");
+    assert_non_null(f);
+    fputs(map_recipe, f);
+    fclose(f);
+    tfx_loaded *l = tfx_load(recipe, NULL, 0, reg, &err);
+    if (!l)
+        fail_msg("%s", err.msg);
+    const tfx_model *m = l->model;
+    tfx_weights a, b;
+    assert_int_equal(tfx_weights_alloc(&a, m, &err), 0);
+    assert_int_equal(tfx_weights_alloc(&b, m, &err), 0);
+    assert_int_equal(tfx_weights_init(&a, m, 3, 0.5, 1, NULL, NULL, &err), 0);
+    if (tfx_checkpoint_write(m, a.data, file, "--out", &err))
+        fail_msg("%s", err.msg);
+    /* the file: names filled from both placeholders, c_attn fused back as [C, q + k + v] */
+    tfx_st_file *st = tfx_st_open(file, &err);
+    assert_non_null(st);
+    const tfx_st_tensor *down = tfx_st_find(st, "experts.2.layer.1.w2");
+    assert_non_null(down);
+    assert_int_equal(down->shape[0], 32);
+    assert_int_equal(down->shape[1], 8);
+    assert_non_null(tfx_st_find(st, "h.0.moe.experts.1.w3"));
+    const tfx_st_tensor *qkv = tfx_st_find(st, "h.1.c_attn");
+    assert_non_null(qkv);
+    assert_int_equal(qkv->rank, 2);
+    assert_int_equal(qkv->shape[0], 32);
+    assert_int_equal(qkv->shape[1], 48);
+    float fused[32 * 48];
+    assert_int_equal(tfx_st_read_f32(qkv, 0, 32 * 48, fused, &err), 0);
+    const float *k = a.data[tfx_model_find_tensor(m, "decoder.layers.1.attn.k.weight")]; /* [8, 32] */
+    const float *v = a.data[tfx_model_find_tensor(m, "decoder.layers.1.attn.v.weight")];
+    const float *q = a.data[tfx_model_find_tensor(m, "decoder.layers.1.attn.q.weight")]; /* [32, 32] */
+    for (int r = 0; r < 8; r++)
+        for (int c = 0; c < 32; c++) {
+            assert_true(fused[c * 48 + 32 + r] == k[r * 32 + c]);
+            assert_true(fused[c * 48 + 40 + r] == v[r * 32 + c]);
+        }
+    assert_true(fused[5 * 48 + 31] == q[31 * 32 + 5]);
+    tfx_st_close(st);
+    /* and back: every tensor as it was written */
+    if (tfx_checkpoint_load(&b, m, file, NULL, NULL, &err))
+        fail_msg("%s", err.msg);
+    for (size_t i = 0; i < m->n_tensors; i++)
+        assert_memory_equal(a.data[i], b.data[i], (size_t)m->tensors[i].numel * sizeof(float));
+    tfx_weights_free(&a);
+    tfx_weights_free(&b);
+    tfx_loaded_free(l);
+}
+
+/* An unequal split that does not add up to the file tensor is refused, naming both. */
+static void split_mismatch_case(void **state)
+{
+    char recipe[128], file[128], text[4096];
+    tfx_error err = {{0}};
+    snprintf(recipe, sizeof recipe, "%s/map-bad.yaml", dir);
+    snprintf(file, sizeof file, "%s/map.safetensors", dir);
+    snprintf(text, sizeof text, "%s", map_recipe);
+    char *at = strstr(text, "split: [32, 8, 8]");
+    assert_non_null(at);
+    memcpy(at, "split: [32, 8, 9]", 17);
+    FILE *f = fopen(recipe, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    tfx_loaded *l = tfx_load(recipe, NULL, 0, reg, &err);
+    assert_non_null(l);
+    tfx_weights w;
+    assert_int_equal(tfx_weights_alloc(&w, l->model, &err), 0);
+    assert_int_equal(tfx_checkpoint_load(&w, l->model, file, NULL, NULL, &err), -1);
+    char want[512];
+    snprintf(want, sizeof want, "%s: tensor 'h.0.c_attn' has 48 rows along its first dimension; its 'split' takes 1 x 49", file);
+    assert_string_equal(err.msg, want);
+    tfx_weights_free(&w);
+    tfx_loaded_free(l);
+}
+
 static void wrong_shape_case(void **state)
 {
     /* A recipe whose width disagrees with the file: both shapes are named. */
@@ -322,6 +427,7 @@ int main(void)
         cmocka_unit_test(seeded_init_case), cmocka_unit_test(bad_checkpoints_case),
         cmocka_unit_test(wrong_shape_case), cmocka_unit_test(bf16_case),
         cmocka_unit_test(in_place_case), cmocka_unit_test(ignore_templates_case),
+        cmocka_unit_test(expert_and_split_case), cmocka_unit_test(split_mismatch_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

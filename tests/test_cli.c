@@ -179,7 +179,7 @@ static void validate_case(void **state)
     assert_string_equal(out, "");
     free(out);
     assert_int_equal(tfx("validate recipes/gpt2.yaml --set position.plugin=rop", &out), 1);
-    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal\n");
+    assert_string_equal(out, "tfx: --set 'position.plugin=rop': unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, t5_bias (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n");
     free(out);
     /* every error of a file, each with file:line:col */
     assert_int_equal(tfx("validate tests/data/spec/two-mistakes.yaml", &out), 1);
@@ -262,11 +262,61 @@ static void logits_file_case(void **state)
     assert_int_equal(tfx_st_read_f32(want, 0, 12 * 256, b, &err), 0);
     for (int i = 0; i < 12 * 256; i++)
         assert_true(fabsf(a[i] - b[i]) < 1e-4f);
+    tfx_st_close(got);
+    /* lm_head_scale (T5's d_model^-0.5) scales the hidden state before the head: at 0.5 every
+     * logit halves, exactly */
+    snprintf(args, sizeof args, "run tests/data/hf/gpt2/recipe.yaml --generate 0 --tokens %s --set lm_head_scale=0.5 "
+             "--logits /tmp/tfx-cli-logits.safetensors", tokens);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    got = tfx_st_open("/tmp/tfx-cli-logits.safetensors", &err);
+    assert_non_null(got);
+    assert_int_equal(tfx_st_read_f32(tfx_st_find(got, "logits"), 0, 12 * 256, b, &err), 0);
+    for (int i = 0; i < 12 * 256; i++)
+        assert_true(b[i] == 0.5f * a[i]);
     free(a);
     free(b);
     tfx_st_close(got);
     tfx_st_close(io);
     remove("/tmp/tfx-cli-logits.safetensors");
+}
+
+/* final_logit_softcap: the logits become cap · tanh(logits / cap) of the uncapped run's. */
+static void logit_softcap_case(void **state)
+{
+    const char *base = "run tests/data/hf/llama/recipe.yaml --generate 0 --tokens 14,144,35,194,73 --logits ";
+    char args[512], *out;
+    snprintf(args, sizeof args, "%s/tmp/tfx-cli-plain.safetensors", base);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    snprintf(args, sizeof args, "%s/tmp/tfx-cli-capped.safetensors --set final_logit_softcap=0.05", base);
+    assert_int_equal(tfx(args, &out), 0);
+    free(out);
+    tfx_error err;
+    tfx_st_file *plain = tfx_st_open("/tmp/tfx-cli-plain.safetensors", &err);
+    tfx_st_file *capped = tfx_st_open("/tmp/tfx-cli-capped.safetensors", &err);
+    assert_non_null(plain);
+    assert_non_null(capped);
+    const tfx_st_tensor *p = tfx_st_find(plain, "logits"), *c = tfx_st_find(capped, "logits");
+    assert_non_null(p);
+    assert_non_null(c);
+    const int64_t n = p->shape[0] * p->shape[1];
+    assert_int_equal(c->shape[0] * c->shape[1], n);
+    float *a = malloc((size_t)n * sizeof *a), *b = malloc((size_t)n * sizeof *b);
+    assert_int_equal(tfx_st_read_f32(p, 0, n, a, &err), 0);
+    assert_int_equal(tfx_st_read_f32(c, 0, n, b, &err), 0);
+    int bent = 0;
+    for (int64_t i = 0; i < n; i++) {
+        const double want = 0.05 * tanh((double)a[i] / 0.05);
+        if (fabs(b[i] - want) > 1e-6)
+            fail_msg("logit %lld: capped %.8g, want 0.05 tanh(%.8g / 0.05) = %.8g", (long long)i,
+                     (double)b[i], (double)a[i], want);
+        bent += fabsf(a[i]) > 0.05f; /* the cap changed this one */
+    }
+    assert_true(bent > n / 4);
+    free(a), free(b);
+    tfx_st_close(plain), tfx_st_close(capped);
+    remove("/tmp/tfx-cli-plain.safetensors"), remove("/tmp/tfx-cli-capped.safetensors");
 }
 
 /* Every shipped recipe runs, shrunk to a tiny size with --set. */
@@ -277,7 +327,9 @@ static void every_recipe_runs_case(void **state)
         "llama-3-8b", "bert-base-uncased", "bart-base", "bart-large", "bloom-560m",
         "transformer-base", "variants/gpt2-rope", "variants/gpt2-alibi", "variants/gpt2-rmsnorm",
         "variants/gpt2-post-ln", "variants/gpt2-swiglu", "variants/gpt2-gqa",
-        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local"};
+        "variants/gpt2-parallel", "variants/gpt2-sandwich", "variants/gpt2-local", "qwen3-0.6b",
+        "gemma-2-2b", "variants/llama-mla", "mixtral-8x7b", "marian-opus-mt-en-de", "t5-small",
+        "variants/gpt2-deepnorm", "opt-125m", "pythia-160m"};
     for (size_t i = 0; i < sizeof recipes / sizeof recipes[0]; i++) {
         char args[512], *out;
         snprintf(args, sizeof args, "run recipes/%s.yaml --random --set vocab=300 --set d_model=64 "
@@ -482,6 +534,11 @@ static void compare_case(void **state)
     assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep d_model", &out), 1);
     assert_string_equal(out, "tfx: --sweep 'd_model': expected key=value1,value2,...\n");
     free(out);
+    /* A plugin switch starts from the new plugin's defaults: glu without gpt2's `mult: 4` is
+     * 8/3 x 768 = 2048 wide, unbiased: 12 x 3 x 768 x 2048 against mlp's 56,669,184. */
+    assert_int_equal(tfx("compare recipes/gpt2.yaml --sweep ffn.plugin=mlp,glu --format csv", &out), 0);
+    assert_non_null(strstr(out, "parameters,ffn,56669184,56623104\n"));
+    free(out);
 }
 
 /* --run measures each column in its own `tfx run`; a column that cannot run says why. */
@@ -660,6 +717,39 @@ static void shapes_case(void **state)
     assert_non_null(strstr(out, "  decoder layer 0 cross scores (cross)             [3, 12, 96, 96]"));
     assert_null(strstr(out, "encoder layer 0 cross"));
     free(out);
+    /* a plugin's own shapes replace the generic ffn hidden row */
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --shapes --batch 2 --context 16", &out), 0);
+    assert_non_null(strstr(out, "  decoder layer 0 router logits (moe)              [2, 16, 8]               B, S, experts\n"));
+    assert_non_null(strstr(out, "  decoder layer 0 expert hidden (moe)              [2, 16, 2, 14336]        B, S, top_k, width\n"));
+    assert_null(strstr(out, "ffn hidden"));
+    free(out);
+}
+
+/* Total and active parameters in every format and in compare; the KV formula and FLOPs the
+ * plugin reports. */
+static void active_case(void **state)
+{
+    char *out;
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --format json --context 4096", &out), 0);
+    assert_non_null(strstr(out, "\"active_parameters\": 12879925248"));
+    assert_non_null(strstr(out, "\"total\": 46702792704"));
+    assert_non_null(strstr(out, "\"forward_plugin_term\": 22550675456"));
+    assert_non_null(strstr(out, "\"kv_per_token\": 131072"));
+    assert_non_null(strstr(out, "\"kv_formula\": \"2 x kv_heads x head_dim\""));
+    free(out);
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --format csv", &out), 0);
+    assert_non_null(strstr(out, "mixtral-8x7b,active,,12879925248\n"));
+    free(out);
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml", &out), 0);
+    assert_non_null(strstr(out, "  active           12,879,925,248   27.58%  (per token)\n"));
+    free(out);
+    assert_int_equal(tfx("params recipes/mixtral-8x7b.yaml --format markdown", &out), 0);
+    assert_non_null(strstr(out, "| active per token | 12,879,925,248 | 27.58% |\n"));
+    free(out);
+    assert_int_equal(tfx("compare recipes/llama-2-7b.yaml recipes/mixtral-8x7b.yaml --format csv", &out), 0);
+    assert_non_null(strstr(out, "parameters,total,6738415616,46702792704\n"));
+    assert_non_null(strstr(out, "parameters,active,6738415616,12879925248\n"));
+    free(out);
 }
 
 int main(void)
@@ -669,12 +759,13 @@ int main(void)
         cmocka_unit_test(help_tables_case), cmocka_unit_test(unused_options_case),
         cmocka_unit_test(option_values_case),
         cmocka_unit_test(validate_case), cmocka_unit_test(plugins_case),
-        cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case),
+        cmocka_unit_test(run_case),      cmocka_unit_test(logits_file_case), cmocka_unit_test(logit_softcap_case),
         cmocka_unit_test(every_recipe_runs_case), cmocka_unit_test(run_errors_case),
         cmocka_unit_test(compare_case), cmocka_unit_test(compare_run_case),
         cmocka_unit_test(shapes_case),    cmocka_unit_test(hostile_io_case),
         cmocka_unit_test(sampling_case), cmocka_unit_test(memory_plan_case),
         cmocka_unit_test(address_limit_case), cmocka_unit_test(huge_weights_case),
+        cmocka_unit_test(active_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -152,6 +152,10 @@ static void published_case(void **state)
                   "\"max_position_embeddings\": 64"
 #define LLAMA_SIZES "\"vocab_size\": 256, \"hidden_size\": 64, \"num_attention_heads\": 4, " \
                     "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64"
+#define NEOX_SIZES "\"vocab_size\": 256, \"hidden_size\": 64, \"num_attention_heads\": 4, " \
+                   "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64, \"intermediate_size\": 128"
+#define T5_SIZES "\"vocab_size\": 256, \"d_model\": 64, \"num_heads\": 4, \"d_kv\": 16, \"num_layers\": 2, " \
+                 "\"d_ff\": 128"
 
 /* Configs Hugging Face would refuse, or that would mean something else in a recipe: each is an
  * error at import naming the config's path and the key, never a recipe that validate (or a
@@ -206,6 +210,42 @@ static const struct { const char *config, *error; } bad_configs[] = {
      "'decoder_ffn_dim' is missing; tfx takes a model's sizes from its config, not from Hugging Face's defaults"},
     {"{\"model_type\": \"bloom\", \"vocab_size\": 256, \"n_embed\": 64, \"n_head\": 5, \"n_layer\": 2}",
      "'n_embed' (64) is not a multiple of 'n_head' (5), as Hugging Face requires"},
+    /* the families issue 14 added */
+    {"{\"model_type\": \"mixtral\", " LLAMA_SIZES ", \"num_local_experts\": 4, \"num_experts_per_tok\": 5}",
+     "'num_experts_per_tok' (5) is more than 'num_local_experts' (4)"},
+    {"{\"model_type\": \"mixtral\", " LLAMA_SIZES ", \"num_local_experts\": 5000, \"num_experts_per_tok\": 2}",
+     "'num_local_experts' must be an integer from 1 to 4096, got 5000"},
+    {"{\"model_type\": \"mixtral\", " LLAMA_SIZES ", \"num_experts_per_tok\": 2}",
+     "'num_local_experts' is missing; tfx takes a model's sizes from its config, not from Hugging Face's defaults"},
+    {"{\"model_type\": \"mistral\", " LLAMA_SIZES ", \"sliding_window\": 0}",
+     "'sliding_window' must be an integer from 1 to 1000000000, got 0"},
+    {"{\"model_type\": \"qwen2\", " LLAMA_SIZES ", \"use_sliding_window\": true}",
+     "'use_sliding_window' true is not expressible in a tfx recipe yet"},
+    {"{\"model_type\": \"qwen2\", " LLAMA_SIZES ", \"num_key_value_heads\": 3}",
+     "'num_attention_heads' (4) is not a multiple of 'num_key_value_heads' (3), as Hugging Face requires"},
+    {"{\"model_type\": \"opt\", \"vocab_size\": 256, \"hidden_size\": 64, \"num_attention_heads\": 4, "
+     "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64, \"ffn_dim\": 128, \"word_embed_proj_dim\": 32}",
+     "'word_embed_proj_dim' (32) differs from 'hidden_size' (64): OPT's embedding projections are not expressible in a tfx recipe yet"},
+    {"{\"model_type\": \"opt\", \"vocab_size\": 256, \"hidden_size\": 64, \"num_attention_heads\": 4, "
+     "\"num_hidden_layers\": 2, \"max_position_embeddings\": 64, \"ffn_dim\": 128, \"do_layer_norm_before\": false}",
+     "'do_layer_norm_before' false is not expressible in a tfx recipe yet"},
+    {"{\"model_type\": \"gpt_neox\", " NEOX_SIZES ", \"rotary_pct\": 0.3}",
+     "'rotary_pct' (0.3) of a head of 16 gives 4.8 dimensions; RoPE rotates a whole, even number"},
+    {"{\"model_type\": \"gpt_neox\", " NEOX_SIZES ", \"rotary_pct\": 0}",
+     "'rotary_pct' must be a number from 1e-09 to 1, got 0"},
+    {"{\"model_type\": \"t5\", " T5_SIZES ", \"feed_forward_proj\": \"gated-silu\"}",
+     "feed_forward_proj 'gated-silu' is not expressible in a tfx recipe yet"},
+    {"{\"model_type\": \"t5\", " T5_SIZES ", \"relative_attention_num_buckets\": 1}",
+     "'relative_attention_num_buckets' must be an integer from 2 to 4096, got 1"},
+    {"{\"model_type\": \"marian\", \"vocab_size\": 256, \"d_model\": 64, \"encoder_attention_heads\": 4, "
+     "\"decoder_attention_heads\": 8, \"encoder_layers\": 2, \"decoder_layers\": 2, "
+     "\"max_position_embeddings\": 64, \"encoder_ffn_dim\": 128, \"decoder_ffn_dim\": 128}",
+     "'encoder_attention_heads' and 'decoder_attention_heads' differ; a tfx recipe has one value for both"},
+    {"{\"model_type\": \"marian\", \"vocab_size\": 256, \"d_model\": 64, \"encoder_attention_heads\": 4, "
+     "\"decoder_attention_heads\": 4, \"encoder_layers\": 2, \"decoder_layers\": 2, "
+     "\"max_position_embeddings\": 64, \"encoder_ffn_dim\": 128, \"decoder_ffn_dim\": 128, "
+     "\"share_encoder_decoder_embeddings\": false}",
+     "'share_encoder_decoder_embeddings' false is not expressible in a tfx recipe yet"},
 };
 
 static void bad_configs_case(void **state)
@@ -293,16 +333,60 @@ static void neo_pattern_case(void **state)
     free(out);
 }
 
+/* The families issue 14 added, from each one's published config.json (tests/data/import/),
+ * counting what Hugging Face's num_parameters() gives: Mixtral-8x7B 46,702,792,704 (the
+ * issue); Mistral-7B-v0.1 7,241,732,096, Qwen2-0.5B 494,032,768, OPT-125m 125,239,296 and
+ * Pythia-160M 162,322,944 (each worked out by hand from its config: embeddings, per-layer
+ * projections, biases and norms, a tied or untied head, and checked against the model cards'
+ * figures); t5-small 60,506,624 and marian-opus-mt-en-de 74,410,496 (73,886,208 trainable),
+ * the issue's; google/t5-v1_1-small 76,961,152 (gated GELU, untied head; by hand). */
+static void families_case(void **state)
+{
+    static const struct { const char *family; long long total, trainable; } rows[] = {
+        {"mixtral", 46702792704LL, 46702792704LL}, {"mistral", 7241732096LL, 7241732096LL},
+        {"qwen2", 494032768LL, 494032768LL},       {"opt", 125239296LL, 125239296LL},
+        {"gpt_neox", 162322944LL, 162322944LL},    {"t5", 60506624LL, 60506624LL},
+        {"marian", 74410496LL, 73886208LL},       {"t5_v1_1", 76961152LL, 76961152LL},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char recipe[256], args[1024], *out;
+        snprintf(recipe, sizeof recipe, "%s/%s.yaml", dir, rows[i].family);
+        snprintf(args, sizeof args, "import tests/data/import/%s.json > %s && %s params %s --format json",
+                 rows[i].family, recipe, TFX_EXE, recipe);
+        if (tfx(args, &out) != 0)
+            fail_msg("%s: %s", rows[i].family, out);
+        const char *t = strstr(out, "\"trainable_parameters\": ");
+        assert_non_null(t);
+        if (total_of(out) != rows[i].total || strtoll(t + 24, NULL, 10) != rows[i].trainable)
+            fail_msg("%s: imported recipe counts %lld (%lld trainable)", rows[i].family,
+                     (long long)total_of(out), strtoll(t + 24, NULL, 10));
+        free(out);
+    }
+    /* what the config set, beyond sizes: Mistral's window on every layer, Qwen2's q, k, v biases,
+     * T5's rescale with its tied head */
+    char *out;
+    assert_int_equal(tfx("import tests/data/import/mistral.json", &out), 0);
+    assert_non_null(strstr(out, "pattern: [{ plugin: local, window: 4096 }]"));
+    free(out);
+    assert_int_equal(tfx("import tests/data/import/qwen2.json", &out), 0);
+    assert_non_null(strstr(out, "bias: { qkv: true, out: false }"));
+    free(out);
+    assert_int_equal(tfx("import tests/data/import/t5.json", &out), 0);
+    assert_non_null(strstr(out, "\nlm_head_scale: rsqrt_d_model"));
+    free(out);
+}
+
 static void refusals_case(void **state)
 {
     char path[256], args[512], want[512], *out;
     snprintf(path, sizeof path, "%s/t5.json", dir);
     FILE *f = fopen(path, "w");
-    fputs("{\"model_type\": \"t5\", \"d_model\": 512}", f);
+    fputs("{\"model_type\": \"gemma2\", \"d_model\": 512}", f);
     fclose(f);
     snprintf(args, sizeof args, "import %s", path);
     assert_int_equal(tfx(args, &out), 1);
-    snprintf(want, sizeof want, "tfx: %s: model_type 't5' is not one tfx can import yet (gpt2, gpt_neo, llama, bloom, bart, bert)\n", path);
+    snprintf(want, sizeof want, "tfx: %s: model_type 'gemma2' is not one tfx can import yet (gpt2, gpt_neo, llama, "
+             "bloom, bart, bert, mistral, mixtral, qwen2, opt, gpt_neox, t5, marian)\n", path);
     assert_string_equal(out, want);
     free(out);
     f = fopen(path, "w");
@@ -318,6 +402,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fixtures_case), cmocka_unit_test(published_case),
+        cmocka_unit_test(families_case),
         cmocka_unit_test(refusals_case), cmocka_unit_test(bad_configs_case),
         cmocka_unit_test(quoting_case), cmocka_unit_test(neo_pattern_case),
     };

@@ -1,6 +1,7 @@
 /* tests/test_params.c — exact parameter counts: every published model of param_counts.json
  * from its recipe, every fixture from its recipe, and the textbook formulas. */
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include "accounting.h"
 #include "estimate.h"
 #include "load.h"
+#include "weights.h"
 
 static tfx_registry *reg;
 
@@ -187,12 +189,162 @@ static void memory_case(void **state)
     assert_int_equal(m.kv_cache, 4 * (12 * 2048 + 12 * 256) * per_token);
 }
 
+/* The attention zoo's recipes (issue 14): Hugging Face's num_parameters() as its model cards
+ * and configs give them (no transformers on this machine to make an oracle file). */
+static void attention_zoo_case(void **state)
+{
+    static const struct { const char *recipe; long long params, attention; } zoo[] = {
+        /* q 1024->2048, k and v 1024->1024, o 2048->1024, q_norm and k_norm [128] */
+        {"recipes/qwen3-0.6b.yaml", 596049920LL, 28 * 6291712LL},
+        /* q 2304->2048, k and v 2304->1024, o 2048->2304; four norms a layer */
+        {"recipes/gemma-2-2b.yaml", 2614341888LL, 26 * 14155776LL},
+    };
+    for (size_t i = 0; i < sizeof zoo / sizeof zoo[0]; i++) {
+        tfx_counts c = count(zoo[i].recipe, NULL, 0);
+        if (c.total != zoo[i].params)
+            fail_msg("%s: tfx counts %lld, Hugging Face %lld", zoo[i].recipe, (long long)c.total,
+                     zoo[i].params);
+        assert_int_equal(c.part[TFX_PART_ATTENTION], zoo[i].attention);
+        tfx_counts_free(&c);
+    }
+}
+
+/* Mixtral 8x7B through the moe plugin's own costs: HF's num_parameters() (the issue's figure,
+ * and by hand: 32 layers of 41,943,040 attention + 8 x 3 x 4096 x 14336 experts + a 8 x 4096
+ * router + 8,192 norm; 2 x 32000 x 4096 embeddings and head; 4,096 final norm); active: the
+ * router and 2 of 8 experts per layer; FLOPs: 2 x the active expert parameters, plugin-reported. */
+static void moe_case(void **state)
+{
+    tfx_counts c = count("recipes/mixtral-8x7b.yaml", NULL, 0);
+    assert_int_equal(c.total, 46702792704LL);
+    assert_int_equal(c.active, 46702792704LL - 32LL * 6 * 3 * 4096 * 14336);
+    assert_int_equal(c.active, 12879925248LL);
+    tfx_counts_free(&c);
+    tfx_memory m;
+    tfx_flops f;
+    tfx_estimate_opts o = {.batch = 1, .context = 4096, .kv_bytes = 2, .fp32_grads = true};
+    estimate_for("recipes/mixtral-8x7b.yaml", &o, &m, &f);
+    const int64_t moe_active = 8LL * 4096 + 2LL * 3 * 4096 * 14336;
+    assert_int_equal(f.forward_plugin_term, 2 * 32 * moe_active);
+    /* 2N covers the rest of the non-embedding parameters: attention, norms and the head */
+    assert_int_equal(f.forward_params_term, 2 * (46702792704LL - 32000LL * 4096 - 32 * (moe_active + 6LL * 3 * 4096 * 14336)));
+    assert_int_equal(f.forward_attention_term, 2LL * 32 * 4096 * 4096);
+    assert_int_equal(f.forward_per_token, f.forward_plugin_term + f.forward_params_term + f.forward_attention_term);
+    assert_int_equal(m.kv_per_token, 32LL * 2 * 8 * 128 * 2);
+    assert_string_equal(m.kv_formula, "2 x kv_heads x head_dim");
+    /* a dense model: active is total, no plugin term */
+    c = count("recipes/llama-2-7b.yaml", NULL, 0);
+    assert_int_equal(c.active, c.total);
+    tfx_counts_free(&c);
+    estimate_for("recipes/llama-2-7b.yaml", &o, &m, &f);
+    assert_int_equal(f.forward_plugin_term, 0);
+}
+
+/* The sample standard deviation of tensor `name` after the seeded initialisation. */
+static double init_std_of(const tfx_loaded *l, const char *name)
+{
+    tfx_error err = {{0}};
+    tfx_weights w = {0};
+    int64_t t = tfx_model_find_tensor(l->model, name);
+    assert_true(t >= 0);
+    if (tfx_weights_alloc(&w, l->model, &err) || tfx_weights_init(&w, l->model, 1, 0.02, 1, NULL, NULL, &err))
+        fail_msg("%s", err.msg);
+    double sum2 = 0;
+    const int64_t n = l->model->tensors[t].numel;
+    for (int64_t i = 0; i < n; i++)
+        sum2 += (double)w.data[t][i] * w.data[t][i];
+    tfx_weights_free(&w);
+    return sqrt(sum2 / (double)n);
+}
+
+/* Initialisation rules: GPT-2's residual projections at init_std / sqrt(2 x layers), DeepNet's
+ * beta on every FFN matrix, the other tensors at init_std. */
+static void init_rules_case(void **state)
+{
+    tfx_error err = {{0}};
+    char *sets[] = {"layers=8", "ffn.init=gpt2"};
+    tfx_loaded *l = tfx_load("recipes/gpt2.yaml", sets, 2, reg, &err);
+    if (!l)
+        fail_msg("%s", err.msg);
+    const tfx_tensor *down = &l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.3.ffn.down.weight")];
+    const tfx_tensor *up = &l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.3.ffn.up.weight")];
+    assert_true(down->gain == 0.25); /* 1 / sqrt(2 x 8) */
+    assert_true(up->gain == 1.0);
+    double s_down = init_std_of(l, "decoder.layers.3.ffn.down.weight");
+    double s_up = init_std_of(l, "decoder.layers.3.ffn.up.weight");
+    assert_true(fabs(s_down - 0.005) < 0.005 * 0.01); /* 2.36M samples: within 1% */
+    assert_true(fabs(s_up - 0.02) < 0.02 * 0.01);
+    tfx_loaded_free(l);
+    /* DeepNet's beta: (8N)^(-1/4) for one stack; bart (6 + 6): 0.87 (N^4 M)^(-1/16) and (12M)^(-1/4) */
+    char *deep[] = {"layers=8", "ffn.init=deepnet"};
+    l = tfx_load("recipes/gpt2.yaml", deep, 2, reg, &err);
+    assert_non_null(l);
+    assert_true(fabs(tfx_deepnet_beta(l->spec, 0) - pow(64.0, -0.25)) < 1e-15);
+    assert_true(l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.0.ffn.up.weight")].gain ==
+                tfx_deepnet_beta(l->spec, 0));
+    tfx_loaded_free(l);
+    char *bart[] = {"ffn.init=deepnet", "encoder.layers=12"};
+    l = tfx_load("recipes/bart-base.yaml", bart, 2, reg, &err);
+    if (!l)
+        fail_msg("%s", err.msg);
+    assert_true(fabs(tfx_deepnet_beta(l->spec, 0) - 0.87 * pow(12.0 * 12 * 12 * 12 * 6, -1.0 / 16)) < 1e-15);
+    assert_true(fabs(tfx_deepnet_beta(l->spec, 1) - pow(72.0, -0.25)) < 1e-15);
+    assert_true(l->model->tensors[tfx_model_find_tensor(l->model, "decoder.layers.0.ffn.down.weight")].gain ==
+                tfx_deepnet_beta(l->spec, 1));
+    tfx_loaded_free(l);
+}
+
+/* Total and trainable as Hugging Face's num_parameters() and num_parameters(only_trainable):
+ * marian-opus-mt-en-de 74,410,496 and 73,886,208 (the issue's figures; by hand: 58101 x 512
+ * shared embeddings, 6 encoder layers of 3,152,384, 6 decoder layers of 4,204,032, and two
+ * frozen [512, 512] sinusoidal tables); final_logits_bias, a buffer, in neither. An LM-head bias
+ * as a parameter (Phi) counts its vocab entries. */
+static void trainable_case(void **state)
+{
+    tfx_counts c = count("recipes/marian-opus-mt-en-de.yaml", NULL, 0);
+    assert_int_equal(c.total, 74410496);
+    assert_int_equal(c.trainable, 73886208);
+    assert_int_equal(c.trainable, 58101LL * 512 + 6LL * 3152384 + 6LL * 4204032);
+    assert_int_equal(c.total - c.trainable, 2LL * 512 * 512);
+    tfx_counts_free(&c);
+    char *sets[] = {"lm_head_bias=true"};
+    c = count("recipes/gpt2.yaml", sets, 1);
+    assert_int_equal(c.total, 124439808 + 50257);
+    assert_int_equal(c.trainable, c.total);
+    assert_int_equal(c.part[TFX_PART_HEAD], 50257);
+    tfx_counts_free(&c);
+    char *buffer[] = {"lm_head_bias=buffer"};
+    c = count("recipes/gpt2.yaml", buffer, 1);
+    assert_int_equal(c.total, 124439808);
+    tfx_counts_free(&c);
+}
+
+/* The recipes issue 14 added, counted exactly (Hugging Face's num_parameters(), worked out by
+ * hand as in tests/test_import.c): OPT-125m, Pythia-160M, t5-small; GPT-2 with DeepNorm is
+ * gpt2 less ln_f (post-LN has no final norm). */
+static void new_recipes_case(void **state)
+{
+    static const struct { const char *recipe; int64_t total; } rows[] = {
+        {"recipes/opt-125m.yaml", 125239296}, {"recipes/pythia-160m.yaml", 162322944},
+        {"recipes/t5-small.yaml", 60506624}, {"recipes/variants/gpt2-deepnorm.yaml", 124439808 - 2 * 768},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        tfx_counts c = count(rows[i].recipe, NULL, 0);
+        if (c.total != rows[i].total)
+            fail_msg("%s: %lld, want %lld", rows[i].recipe, (long long)c.total, (long long)rows[i].total);
+        tfx_counts_free(&c);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(published_case), cmocka_unit_test(fixtures_case),
         cmocka_unit_test(textbook_case),  cmocka_unit_test(gqa_glu_case),
         cmocka_unit_test(huge_case), cmocka_unit_test(memory_case),
+        cmocka_unit_test(attention_zoo_case), cmocka_unit_test(moe_case),
+        cmocka_unit_test(init_rules_case), cmocka_unit_test(trainable_case),
+        cmocka_unit_test(new_recipes_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -200,8 +200,59 @@ static void set_case(void **state)
     const tfx_node *pos = tfx_node_get(r->root, "position");
     assert_string_equal(tfx_node_get(pos, "plugin")->text, "rope");
     assert_string_equal(tfx_node_get(pos, "theta")->text, "500000");
+    /* a map key with dots (a checkpoint map's tensor names) in double quotes */
+    assert_int_equal(tfx_recipe_set(r, "checkpoint.tensors.\"embed.tokens\"=wte", &err), 0);
+    assert_int_equal(tfx_recipe_set(r, "checkpoint.tensors.\"decoder.layers.{layer}.attn.q.weight\".part=2", &err), 0);
+    const tfx_node *tensors = tfx_node_get(tfx_node_get(r->root, "checkpoint"), "tensors");
+    assert_int_equal(tensors->n, 2);
+    assert_string_equal(tfx_node_get(tensors, "embed.tokens")->text, "wte");
+    assert_string_equal(tfx_node_get(tfx_node_get(tensors, "decoder.layers.{layer}.attn.q.weight"), "part")->text, "2");
+    assert_int_equal(tfx_recipe_set(r, "checkpoint.tensors.\"embed.tokens=wte", &err), -1);
+    assert_string_equal(err.msg, "--set 'checkpoint.tensors.\"embed.tokens=wte': expected key.path=value (a key with dots in double quotes)");
     assert_int_equal(tfx_recipe_set(r, "attention.pattern.7.window=1", &err), -1);
     assert_string_equal(err.msg, "--set 'attention.pattern.7.window=1': 'pattern' has no entry 7");
+    tfx_recipe_free(r);
+}
+
+/* A section whose plugin changes keeps only the core's keys (pattern) of the layer beneath:
+ * through extends:, through --set (an earlier --set of the same section stays), and a section
+ * whose plugin stays the same still merges key by key. */
+static void plugin_change_case(void **state)
+{
+    tfx_error err;
+    write_file("pbase.yaml", "name: b\nffn: { plugin: mlp, mult: 4, activation: gelu_tanh }\n"
+                             "attention: { plugin: causal, bias: { qkv: true }, pattern: [ {}, {window: 4} ] }\n"
+                             "norm: { plugin: layernorm, eps: 1.0e-5 }\n");
+    const char *child = write_file("pchild.yaml", "extends: pbase.yaml\nname: c\n"
+                                                  "ffn: { plugin: glu, width: 64 }\nattention: { plugin: qknorm }\n"
+                                                  "norm: { plugin: layernorm, bias: false }\n");
+    tfx_recipe *r = tfx_recipe_load(child, &err);
+    if (!r)
+        fail_msg("%s", err.msg);
+    const tfx_node *ffn = tfx_node_get(r->root, "ffn");
+    assert_int_equal(ffn->n, 2);
+    assert_string_equal(tfx_node_get(ffn, "plugin")->text, "glu");
+    assert_string_equal(tfx_node_get(ffn, "width")->text, "64");
+    assert_null(tfx_node_get(ffn, "mult"));
+    const tfx_node *attn = tfx_node_get(r->root, "attention");
+    assert_null(tfx_node_get(attn, "bias"));
+    assert_int_equal(tfx_node_get(attn, "pattern")->n, 2); /* the core's key stays */
+    const tfx_node *norm = tfx_node_get(r->root, "norm");
+    assert_string_equal(tfx_node_get(norm, "eps")->text, "1.0e-5"); /* same plugin: merged */
+    assert_string_equal(tfx_node_get(norm, "bias")->text, "false");
+    tfx_recipe_free(r);
+
+    r = tfx_recipe_load(write_file("pbase2.yaml", "name: b\nffn: { plugin: mlp, mult: 4, activation: relu }\n"), &err);
+    assert_non_null(r);
+    assert_int_equal(tfx_recipe_set(r, "ffn.activation=silu", &err), 0);  /* the command line's layer */
+    assert_int_equal(tfx_recipe_set_from(r, "ffn.plugin=glu", "--sweep", &err), 0);
+    ffn = tfx_node_get(r->root, "ffn");
+    assert_int_equal(ffn->n, 2);
+    assert_null(tfx_node_get(ffn, "mult"));
+    assert_string_equal(tfx_node_get(ffn, "activation")->text, "silu");
+    assert_string_equal(tfx_node_get(ffn, "plugin")->mark.file, "--sweep 'ffn.plugin=glu'");
+    assert_int_equal(tfx_recipe_set(r, "ffn.plugin=glu", &err), 0);        /* no change: nothing dropped */
+    assert_string_equal(tfx_node_get(tfx_node_get(r->root, "ffn"), "activation")->text, "silu");
     tfx_recipe_free(r);
 }
 
@@ -275,7 +326,7 @@ int main(void)
         cmocka_unit_test(alias_bomb_case), cmocka_unit_test(deep_nesting_case),
         cmocka_unit_test(deep_keys_case),
         cmocka_unit_test(set_case),
-        cmocka_unit_test(set_through_empty_value_case),
+        cmocka_unit_test(set_through_empty_value_case), cmocka_unit_test(plugin_change_case),
         cmocka_unit_test(typed_case),     cmocka_unit_test(suggest_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -127,15 +127,32 @@ static void tfx_runs_on_case(void **state)
     free(out);
     /* Before the registry checked ops, both of these crashed tfx params. */
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --shapes --set ffn=old", &out), 1);
-    assert_non_null(strstr(out, "tfx: --set 'ffn=old': unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, overrun\n"));
+    assert_non_null(strstr(out, "tfx: --set 'ffn=old': unknown ffn plugin 'old' for 'ffn'; installed: glu, mlp, moe, overrun (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/check/overrun.yaml --set attention=nokeys", &out), 1);
     assert_non_null(strstr(out, "tfx: --set 'attention=nokeys': unknown attention plugin 'nokeys' for 'attention'; "
-                                "installed: causal, cross, local, self, huge, overrun\n"));
+                                "installed: causal, cross, local, mla, self, "));
+    /* the bad folder's plugins follow in the order that folder lists them */
+    assert_non_null(strstr(out, "costly"));
+    assert_non_null(strstr(out, "huge"));
+    assert_non_null(strstr(out, "overrun (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n") ||
+                    strstr(out, "huge (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n") ||
+                    strstr(out, "costly (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n"));
     free(out);
     assert_int_equal(tfx("params tests/data/spec/generic-gpt.yaml --shapes", &out), 0);
     assert_non_null(strstr(out, "decoder ffn hidden (mlp)"));
     free(out);
+    /* a plugin's own output shapes pass core/sizes.c's gate too */
+    FILE *f = fopen("/tmp/tfx-registry-costly.yaml", "w");
+    assert_non_null(f);
+    fputs("name: t\nmodel: decoder-only\nvocab: 100\nd_model: 64\nheads: 4\nlayers: 2\ncontext: 32\n"
+          "attention: { plugin: costly, lie: shapes }\n", f);
+    fclose(f);
+    assert_int_equal(tfx("params /tmp/tfx-registry-costly.yaml --shapes 2>&1 | grep -v warning", &out), 0);
+    assert_string_equal(out, "tfx: /tmp/tfx-registry-costly.yaml:8:22: attention plugin 'costly' reports a malformed "
+                             "output shape (entry 0: names, a rank of 1 to 4, no negative dimension)\n");
+    free(out);
+    remove("/tmp/tfx-registry-costly.yaml");
     unsetenv("TFX_PLUGIN_PATH");
 }
 

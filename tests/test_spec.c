@@ -52,10 +52,15 @@ static const bad_recipe table[] = {
      "%s:6:9: 'layers' = 99999999999999999999 does not fit in 64 bits"},
     /* unknown plugin, with a suggestion and the installed ones */
     {HEAD DIMS "position: rop\n",
-     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old"},
+     "%s:8:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, t5_bias, old (a plugin of your own: add its folder to TFX_PLUGIN_PATH)"},
     /* unknown option of a plugin */
     {HEAD DIMS "attention: { plugin: local, windw: 4 }\n",
-     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, window"},
+     "%s:8:29: unknown option 'windw' for attention plugin 'local' (did you mean 'window'?); its options: bias.qkv, bias.out, scale, scale_dim, qk_norm, qk_norm_eps, softcap, window"},
+    /* MLA rotates its own rope part: a position plugin other than rope or none is refused there */
+    {HEAD DIMS "position: alibi\nattention: { plugin: mla, kv_lora_rank: 8 }\n",
+     "%s:8:11: attention plugin 'mla' works with position 'rope' or 'none', not 'alibi' (it rotates its rope part itself)"},
+    {HEAD DIMS "position: { plugin: learned }\nattention: mla\n",
+     "%s:8:21: attention plugin 'mla' works with position 'rope' or 'none', not 'learned' (it rotates its rope part itself)"},
     /* an option out of its range, and a wrong enum value */
     {HEAD DIMS "attention: { plugin: local, window: 0 }\n",
      "%s:8:37: option 'window' of attention plugin 'local' must be between 1 and 1e+09, got 0"},
@@ -146,7 +151,7 @@ static void every_error_case(void **state)
              "%1$s:6:1: unknown key 'layrs' (did you mean 'layers'?)\n"
              "%1$s:8:1: unknown key 'name2' (did you mean 'name'?)\n"
              "%1$s:5:8: heads (4) must divide d_model (66), or set head_dim\n"
-             "%1$s:9:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, old\n"
+             "%1$s:9:11: unknown position plugin 'rop' for 'position' (did you mean 'rope'?); installed: alibi, learned, none, rope, sinusoidal, t5_bias, old (a plugin of your own: add its folder to TFX_PLUGIN_PATH)\n"
              "%1$s:10:20: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)", path);
     assert_string_equal(err.msg, want);
     load_error(path, "name: t\nmodel: encoder-decoder\nvocab: 100\nd_model: 64\nheads: 4\ncontext: 32\n"
@@ -248,6 +253,53 @@ static void plugin_sizes_case(void **state)
     tfx_loaded_free(l);
 }
 
+/* Costs only the plugin knows pass the same gate: more active parameters than the instance
+ * declared (when counting), negative FLOPs, a KV figure without its formula (when estimating),
+ * a malformed output shape (params --shapes). */
+static void plugin_costs_case(void **state)
+{
+    char path[128], want[512];
+    tfx_error err = {{0}};
+    snprintf(path, sizeof path, "%s/costly-active.yaml", dir);
+    write_file(path, HEAD DIMS "attention: { plugin: costly, lie: active }\n");
+    assert_null(tfx_load(path, NULL, 0, reg, &err));
+    snprintf(want, sizeof want, "%s: %s:8:22: attention plugin 'costly' reports active parameters of 5 (it declared 0); it must be between 0 and 0",
+             path, path); /* tfx_load names the recipe before the place */
+    assert_string_equal(err.msg, want);
+    static const char *const rows[][2] = {
+        {"flops", "attention plugin 'costly' reports FLOPs of -1 per token at context 32; it must be between 0 and 4503599627370496"},
+        {"kv", "attention plugin 'costly' reports KV-cache elements per token without a formula (1 to 96 characters)"},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        char text[256];
+        snprintf(path, sizeof path, "%s/costly-%s.yaml", dir, rows[i][0]);
+        snprintf(text, sizeof text, HEAD DIMS "attention: { plugin: costly, lie: %s }\n", rows[i][0]);
+        write_file(path, text);
+        tfx_loaded *l = tfx_load(path, NULL, 0, reg, &err);
+        assert_non_null(l);
+        tfx_memory mem;
+        tfx_flops flops;
+        assert_int_equal(tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, NULL,
+                                      &mem, &flops, &err), -1);
+        snprintf(want, sizeof want, "%s:8:22: %s", path, rows[i][1]);
+        assert_string_equal(err.msg, want);
+        tfx_loaded_free(l);
+    }
+    /* the truth: its FLOPs replace 2·params + the attention term, its KV formula labels */
+    snprintf(path, sizeof path, "%s/costly-none.yaml", dir);
+    write_file(path, HEAD DIMS "attention: { plugin: costly }\n");
+    tfx_loaded *l = tfx_load(path, NULL, 0, reg, &err);
+    assert_non_null(l);
+    tfx_memory mem;
+    tfx_flops flops;
+    assert_int_equal(tfx_estimate(l->model, l->counts.total, l->counts.non_embedding, NULL, &mem, &flops, &err), 0);
+    assert_int_equal(flops.forward_plugin_term, 2 * 2 * 32);     /* two layers of 2·context */
+    assert_int_equal(flops.forward_attention_term, 0);
+    assert_string_equal(mem.kv_formula, "1 per token");
+    assert_int_equal(mem.kv_per_token, 2 * 1 * 2);                /* two layers, fp16 */
+    tfx_loaded_free(l);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -255,6 +307,7 @@ int main(void)
         cmocka_unit_test(every_error_case),
         cmocka_unit_test(extends_cycle_case), cmocka_unit_test(failing_plugin_case),
         cmocka_unit_test(bad_yaml_case), cmocka_unit_test(plugin_sizes_case),
+        cmocka_unit_test(plugin_costs_case),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -327,16 +327,21 @@ typedef struct trained {
     tfx_trainer t;
 } trained;
 
-static void open_trained(trained *tr, const char *model, const tfx_train_shape *shape)
+/* A fixture with its checkpoint, or, with --set overrides (n_sets > 0), with seeded weights. */
+static void open_trained_with(trained *tr, const char *model, char *const *sets, int n_sets,
+                              const tfx_train_shape *shape)
 {
     char path[256], ckpt[4096];
     tfx_error err = {{0}};
+    const char *origins[4] = {"--set", "--set", "--set", "--set"};
     snprintf(path, sizeof path, "tests/data/hf/%s/recipe.yaml", model);
-    if (!(tr->l = tfx_load_from(path, NULL, NULL, 0, reg, 1, &err)))
+    if (!(tr->l = tfx_load_from(path, sets, origins, n_sets, reg, 1, &err)))
         fail_msg("%s", err.msg);
-    if (tfx_weights_alloc(&tr->w, tr->l->model, &err) ||
-        tfx_checkpoint_path(tr->l->spec, ckpt, sizeof ckpt, &err) ||
-        tfx_checkpoint_load(&tr->w, tr->l->model, ckpt, NULL, NULL, &err))
+    if (tfx_weights_alloc(&tr->w, tr->l->model, &err))
+        fail_msg("%s", err.msg);
+    if (n_sets ? tfx_weights_init(&tr->w, tr->l->model, 5, 0.2, 1, NULL, NULL, &err)
+               : tfx_checkpoint_path(tr->l->spec, ckpt, sizeof ckpt, &err) ||
+                     tfx_checkpoint_load(&tr->w, tr->l->model, ckpt, NULL, NULL, &err))
         fail_msg("%s", err.msg);
     tfx_weights_own(&tr->w, tr->l->model);
     if (tfx_trainer_init(&tr->t, tr->l->model, &tr->w, shape, true, &err))
@@ -403,14 +408,14 @@ static void check_direction(trained *tr, const float *w0, const float *d, const 
 
 /* d loss / d weights along three random directions over the whole model, and one within each
  * stored tensor. */
-static void finite_differences(const char *model, const tfx_train_shape *shape,
-                               const int32_t *tok, const int32_t *enc)
+static void finite_differences_with(const char *model, char *const *sets, int n_sets,
+                                    const tfx_train_shape *shape, const int32_t *tok, const int32_t *enc)
 {
     trained tr;
     tfx_error err;
     double loss;
     char what[512];
-    open_trained(&tr, model, shape);
+    open_trained_with(&tr, model, sets, n_sets, shape);
     const tfx_model *m = tr.l->model;
     size_t n = tr.w.floats;
     float *w0 = malloc(n * sizeof *w0), *d = malloc(n * sizeof *d);
@@ -436,6 +441,12 @@ static void finite_differences(const char *model, const tfx_train_shape *shape,
     close_trained(&tr);
 }
 
+static void finite_differences(const char *model, const tfx_train_shape *shape,
+                               const int32_t *tok, const int32_t *enc)
+{
+    finite_differences_with(model, NULL, 0, shape, tok, enc);
+}
+
 static const int32_t seq_a[] = {5, 71, 200, 13, 99, 42, 7, 180, 33, 64, 5, 250, 17, 88, 3, 120};
 static const int32_t seq_b[] = {9, 30, 141, 77, 2, 255, 61, 18, 90, 11, 47, 160};
 
@@ -456,6 +467,82 @@ static void bart_fd_case(void **state)
 {
     tfx_train_shape shape = {.batch = 2, .tokens = 6, .encoder_tokens = 5};
     finite_differences("bart", &shape, seq_b, seq_a);
+}
+
+/* Gemma 2's soft-caps, on the Llama fixture: scores capped at 0.5 and logits at 0.3 (both
+ * small enough to bend) and RMSNorm's (1 + w) gains. */
+static void softcap_fd_case(void **state)
+{
+    tfx_train_shape shape = {.batch = 2, .tokens = 6};
+    char *sets[] = {"final_logit_softcap=0.3", "attention.softcap=0.5", "norm.offset=1"};
+    finite_differences_with("llama", sets, 3, &shape, seq_a, NULL);
+}
+
+/* The training forward caps the logits as the runtime does: cap · tanh(logits / cap). */
+static void softcap_logits_case(void **state)
+{
+    tfx_train_shape shape = {.batch = 1, .tokens = 5};
+    /* both with --set, so both seeded alike (open_trained_with) */
+    char *no_cap[] = {"final_logit_softcap=0"}, *sets[] = {"final_logit_softcap=0.05"};
+    trained plain, capped;
+    tfx_error err;
+    double loss_plain, loss_capped;
+    open_trained_with(&plain, "llama", no_cap, 1, &shape);
+    open_trained_with(&capped, "llama", sets, 1, &shape);
+    if (tfx_trainer_loss(&plain.t, seq_a, NULL, &loss_plain, &err) ||
+        tfx_trainer_loss(&capped.t, seq_a, NULL, &loss_capped, &err))
+        fail_msg("%s", err.msg);
+    const int64_t n = 5 * plain.l->model->spec->vocab;
+    for (int64_t i = 0; i < n; i++)
+        assert_float_equal(capped.t.logits[i], 0.05 * tanh((double)plain.t.logits[i] / 0.05), 1e-6);
+    assert_true(fabs(loss_plain - loss_capped) > 1e-3);
+    close_trained(&plain);
+    close_trained(&capped);
+}
+
+/* An LM-head bias (Phi's lm_head.bias): the logits add it (the finite difference along it is
+ * not 0) and its gradient is Σ (softmax − one-hot). MoE and DeepNorm through a whole model. */
+static void lm_head_bias_fd_case(void **state)
+{
+    tfx_train_shape shape = {.batch = 2, .tokens = 6};
+    char *sets[] = {"lm_head_bias=true", "lm_head_scale=0.7"};
+    finite_differences_with("gpt2", sets, 2, &shape, seq_a, NULL);
+    char *moe[] = {"ffn={plugin: moe, experts: 4, top_k: 2, width: 16, shared_experts: 1}", "placement=deepnorm"};
+    finite_differences_with("llama", moe, 2, &shape, seq_a, NULL);
+}
+
+/* A frozen parameter (a stored sinusoidal table) and a buffer LM-head bias stay as they are
+ * through an AdamW step with weight decay; the trainable ones move. */
+static void frozen_stays_case(void **state)
+{
+    tfx_train_shape shape = {.batch = 1, .tokens = 6, .encoder_tokens = 5};
+    char *sets[] = {"position={plugin: sinusoidal, stored: true}", "lm_head_bias=buffer"};
+    trained tr;
+    tfx_error err;
+    double loss;
+    open_trained_with(&tr, "bart", sets, 2, &shape);
+    const tfx_model *m = tr.l->model;
+    const int64_t table = tfx_model_find_tensor(m, "decoder.position.weight");
+    const int64_t bias = tfx_model_find_tensor(m, "lm_head.bias");
+    const int64_t q = tfx_model_find_tensor(m, "decoder.layers.0.attn.q.weight");
+    assert_true(table >= 0 && bias >= 0 && q >= 0);
+    assert_int_equal(m->tensors[table].role, TFX_ROLE_FROZEN);
+    assert_int_equal(m->tensors[bias].role, TFX_ROLE_BUFFER);
+    for (int64_t k = 0; k < m->tensors[table].numel; k++)
+        tr.w.data[table][k] = 0.5f;
+    for (int64_t k = 0; k < m->tensors[bias].numel; k++)
+        tr.w.data[bias][k] = 0.25f;
+    const float q0 = tr.w.data[q][3];
+    if (tfx_trainer_grad(&tr.t, seq_b, seq_a, &loss, &err))
+        fail_msg("%s", err.msg);
+    tfx_adamw h = {.lr = 0.1, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.5};
+    assert_int_equal(tfx_trainer_adamw(&tr.t, &h, &err), 0);
+    for (int64_t k = 0; k < m->tensors[table].numel; k++)
+        assert_true(tr.w.data[table][k] == 0.5f);
+    for (int64_t k = 0; k < m->tensors[bias].numel; k++)
+        assert_true(tr.w.data[bias][k] == 0.25f);
+    assert_true(tr.w.data[q][3] != q0);
+    close_trained(&tr);
 }
 
 /* GPT-Neo, BLOOM and BART train: three AdamW steps lower the loss each time. */
@@ -599,7 +686,9 @@ int main(void)
         cmocka_unit_test(gpt2_grad_bf16_case), cmocka_unit_test(llama_grad_bf16_case),
         cmocka_unit_test(bf16_fallback_case), cmocka_unit_test(bf16_train_case),
         cmocka_unit_test(save_roundtrip_case), cmocka_unit_test(gpt_neo_fd_case),   cmocka_unit_test(bloom_fd_case),
-        cmocka_unit_test(bart_fd_case),      cmocka_unit_test(others_train_case),
+        cmocka_unit_test(bart_fd_case),      cmocka_unit_test(softcap_fd_case),
+        cmocka_unit_test(softcap_logits_case), cmocka_unit_test(lm_head_bias_fd_case),
+        cmocka_unit_test(frozen_stays_case),      cmocka_unit_test(others_train_case),
         cmocka_unit_test(no_backward_case),  cmocka_unit_test(encoder_only_case),
         cmocka_unit_test(no_overwrite_case), cmocka_unit_test(bad_tokens_case),
     };

@@ -128,6 +128,10 @@ typedef struct tfx_config {
      * training the core gives every forward call a workspace of its own and hands the same
      * floats, as the forward left them, to the matching backward call. */
     int training;
+    /* Appended (issue 14, t14-costs): the other stack's layers in an encoder-decoder model (the
+     * decoder's for an encoder instance, the encoder's for a decoder one), 0 with one stack:
+     * DeepNorm's α and β depend on both depths. */
+    int64_t other_layers;
 } tfx_config;
 
 /* ---- tensor declarations ------------------------------------------------------------------ */
@@ -216,6 +220,19 @@ typedef struct tfx_placement_ops {
     int (*backward)(void *state, const tfx_block_grad_io *io, tfx_status *st);
 } tfx_placement_ops;
 
+/* ---- costs only the plugin knows (issue 14, t14-costs) ------------------------------------ */
+
+/* One output shape for `tfx params --shapes`: what it is ("q", "router logits"), its axes as
+ * a legend ("B, heads, S, head_dim") and its dimensions. Strings are the plugin's, static. */
+typedef struct tfx_out_shape {
+    const char *what;
+    const char *axes;
+    int rank;
+    int64_t dims[TFX_MAX_RANK];
+} tfx_out_shape;
+
+/* ---- end of costs only the plugin knows --------------------------------------------------- */
+
 /* The position hooks an attention instance calls; NULL members mean "not applicable". */
 typedef struct tfx_position_hooks {
     void *state;
@@ -284,6 +301,27 @@ typedef struct tfx_attention_ops {
     int64_t (*backward_workspace_floats)(void *state, int64_t T, int64_t context);
     int (*backward)(void *state, const float *const *w, const tfx_attn_io *io,
                     const tfx_attn_grad *grad, tfx_status *st);
+
+    /* ---- appended: composition (issue 14) ---- */
+    /* NULL-terminated names of the position plugins this attention works with (NULL: any). The
+     * core refuses any other when it checks the recipe, at the position's file:line:col (MLA
+     * rotates its decoupled rope part itself: rope or none). */
+    const char *const *positions;
+
+    /* ---- Costs only the plugin knows (appended, issue 14, t14-costs). Each may be NULL: the
+     * core then uses its generic formula. Every figure passes the core's size gate. */
+    /* Parameters one token uses, of those this instance declared (0 .. its declared total). */
+    int64_t (*active_params)(void *state);
+    /* Forward FLOPs of one token at position context-1, everything this instance does
+     * (projections and scores); replaces 2·params + 2·keys_seen·heads·head_dim. */
+    int64_t (*flops_per_token)(void *state, int64_t context);
+    /* KV-cache elements this instance keeps per cached token, and the formula they follow
+     * (static text, e.g. "kv_lora_rank + rope_dim"), for the report's label. */
+    int64_t (*kv_per_token)(void *state, const char **formula);
+    /* Up to `cap` output shapes for a batch and context (`params --shapes`); returns how many
+     * (at most cap), replacing the core's q / k, v / scores rows. */
+    int (*shapes)(void *state, int64_t batch, int64_t context, tfx_out_shape *out, int cap);
+    /* ---- end of costs only the plugin knows */
 } tfx_attention_ops;
 
 typedef struct tfx_ffn_ops {
@@ -301,6 +339,15 @@ typedef struct tfx_ffn_ops {
     int (*backward)(void *state, const float *const *w, float *const *dw, float *dx,
                     const float *dout, const float *x, int64_t T, float *saved, float *workspace,
                     tfx_status *st);
+
+    /* ---- Costs only the plugin knows (appended, issue 14, t14-costs); as for attention.
+     * active_params: a mixture of experts counts the router, the shared experts and top_k of
+     * its routed experts; flops_per_token replaces 2·params. */
+    int64_t (*active_params)(void *state);
+    int64_t (*flops_per_token)(void *state, int64_t context);
+    /* Up to `cap` output shapes (replacing the core's "ffn hidden" row); returns how many. */
+    int (*shapes)(void *state, int64_t batch, int64_t context, tfx_out_shape *out, int cap);
+    /* ---- end of costs only the plugin knows */
 } tfx_ffn_ops;
 
 /* ---- the descriptor ----------------------------------------------------------------------- */

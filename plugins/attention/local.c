@@ -20,7 +20,7 @@ TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
     static const tfx_plugin plugin = {
         .abi_version = TFX_ABI_VERSION, .size = sizeof plugin, .kind = TFX_KIND_ATTENTION,
         .name = "local", .summary = "sliding-window causal attention over the last 'window' tokens",
-        .options = options, .n_options = 4,
+        .options = options, .n_options = N_MHA_OPTIONS + 1,
         .configure = configure, .destroy = mha_destroy, .declare = mha_declare, .attention = &ops,
     };
     return &plugin;

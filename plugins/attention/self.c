@@ -17,7 +17,7 @@ TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
     static const tfx_plugin plugin = {
         .abi_version = TFX_ABI_VERSION, .size = sizeof plugin, .kind = TFX_KIND_ATTENTION,
         .name = "self", .summary = "bidirectional self-attention: every token sees every token",
-        .options = options, .n_options = 3,
+        .options = options, .n_options = N_MHA_OPTIONS,
         .configure = configure, .destroy = mha_destroy, .declare = mha_declare, .attention = &ops,
     };
     return &plugin;

@@ -11,7 +11,16 @@
 
 #include "activation.h"
 
-enum { OPT_WIDTH, OPT_MULT, OPT_ACTIVATION, OPT_BIAS, N_OPTIONS };
+enum { OPT_WIDTH, OPT_MULT, OPT_ACTIVATION, OPT_BIAS, OPT_INIT, N_OPTIONS };
+
+/* The `init` option: how the random initialisation scales with depth (tfx_init_rule). */
+typedef enum ffn_init { INIT_NORMAL, INIT_GPT2, INIT_DEEPNET } ffn_init;
+static const char *const init_choices[] = {"normal", "gpt2", "deepnet", NULL};
+#define FFN_INIT_OPTION                                                                             \
+    [OPT_INIT] = {.name = "init", .type = TFX_OPT_ENUM, .default_value = "normal",                  \
+                  .doc = "normal: N(0, init_std); gpt2: the down projection's std / sqrt(2 x layers); " \
+                         "deepnet: every matrix's std x DeepNet's beta",                            \
+                  .choices = init_choices}
 
 typedef struct ffn {
     const tfx_host *host;
@@ -19,6 +28,7 @@ typedef struct ffn {
     activation act;
     int bias;
     int training;                 /* forward keeps what backward needs in its workspace */
+    ffn_init init;
 } ffn;
 
 /* cfg->training, or 0 from a core whose tfx_config predates it. */
@@ -40,7 +50,7 @@ static inline int ffn_configure(const tfx_config *cfg, const char *const *choice
     if (!f)
         return cfg->host->fail(st, "out of memory");
     *f = (ffn){.host = cfg->host, .C = C, .W = W, .bias = (int)cfg->options[OPT_BIAS].i,
-               .training = config_training(cfg),
+               .training = config_training(cfg), .init = (ffn_init)cfg->options[OPT_INIT].i,
                .act = (activation)activation_from_name(choices[cfg->options[OPT_ACTIVATION].i])};
     *state = f;
     return 0;
@@ -48,13 +58,26 @@ static inline int ffn_configure(const tfx_config *cfg, const char *const *choice
 
 static inline void ffn_destroy(void *state) { free(state); }
 
-/* Declare "<name>.weight" [rows, cols] and, with biases, "<name>.bias" [rows]. */
-static inline int declare_linear(const ffn *f, tfx_declarer *d, const char *weight,
-                                 const char *bias, int64_t rows, int64_t cols, tfx_status *st)
+/* Declare "<name>.weight" [rows, cols] and, with biases, "<name>.bias" [rows]; the weight
+ * under the `init` rule (`residual`: it writes into the residual stream, GPT-2's c_proj). */
+static inline int declare_linear_as(const ffn *f, tfx_declarer *d, const char *weight,
+                                    const char *bias, int64_t rows, int64_t cols, int residual,
+                                    tfx_status *st)
 {
     int64_t shape[2] = {rows, cols};
-    if (f->host->declare_tensor(d, weight, 2, shape, TFX_INIT_NORMAL, st))
+    tfx_init_depth depth = f->init == INIT_DEEPNET              ? TFX_DEPTH_DEEPNET
+                           : f->init == INIT_GPT2 && residual ? TFX_DEPTH_RESIDUAL
+                                                              : TFX_DEPTH_NONE;
+    if (depth != TFX_DEPTH_NONE) {
+        if (f->host->size < offsetof(tfx_host, declare_tensor_init) + sizeof(void *) ||
+            !f->host->declare_tensor_init)
+            return f->host->fail(st, "init rules need a newer tfx (declare_tensor_init)");
+        tfx_init_rule rule = {.size = sizeof rule, .init = TFX_INIT_NORMAL, .std = 0, .depth = depth};
+        if (f->host->declare_tensor_init(d, weight, 2, shape, &rule, st))
+            return -1;
+    } else if (f->host->declare_tensor(d, weight, 2, shape, TFX_INIT_NORMAL, st)) {
         return -1;
+    }
     return f->bias ? f->host->declare_tensor(d, bias, 1, shape, TFX_INIT_ZEROS, st) : 0;
 }
 
@@ -65,6 +88,27 @@ static inline int64_t ffn_floats(int64_t k, int64_t T, int64_t W)
     if (__builtin_mul_overflow(k, T, &kT) || __builtin_mul_overflow(kT, W, &n))
         return INT64_MAX;
     return n;
+}
+
+/* dg[n] = dh ⊙ up and du[n] = dh ⊙ act(pre): the gradients of the product's two factors, the
+ * first still before the activation's derivative. dg may be dh. */
+static inline void glu_split_product(float *dg, float *du, const float *dh, const float *upped,
+                                     const float *pre, activation act, int64_t n)
+{
+    memcpy(du, pre, (size_t)n * sizeof *du);
+    activate(act, du, n);
+    for (int64_t i = 0; i < n; i++) {
+        float g = dh[i];
+        du[i] *= g;
+        dg[i] = g * upped[i];
+    }
+    activate_backward(act, dg, pre, n);
+}
+
+static inline int declare_linear(const ffn *f, tfx_declarer *d, const char *weight,
+                                 const char *bias, int64_t rows, int64_t cols, tfx_status *st)
+{
+    return declare_linear_as(f, d, weight, bias, rows, cols, 0, st);
 }
 
 static inline int64_t ffn_width(void *state) { return ((const ffn *)state)->W; }

@@ -14,6 +14,7 @@ static const tfx_option options[N_OPTIONS] = {
                         .doc = "silu: SwiGLU; gelu / gelu_tanh: GeGLU", .choices = choices},
     [OPT_BIAS] = {.name = "bias", .type = TFX_OPT_BOOL, .default_value = "false",
                   .doc = "biases on the three projections", .min = 1, .max = 0},
+    FFN_INIT_OPTION,
 };
 
 static int configure(const tfx_config *cfg, void **state, tfx_status *st)
@@ -26,7 +27,7 @@ static int declare(void *state, tfx_declarer *d, tfx_status *st)
     const ffn *f = state;
     return declare_linear(f, d, "gate.weight", "gate.bias", f->W, f->C, st) ||
                    declare_linear(f, d, "up.weight", "up.bias", f->W, f->C, st) ||
-                   declare_linear(f, d, "down.weight", "down.bias", f->C, f->W, st)
+                   declare_linear_as(f, d, "down.weight", "down.bias", f->C, f->W, 1, st)
                ? -1 : 0;
 }
 
@@ -62,21 +63,6 @@ static int64_t backward_workspace_floats(void *state, int64_t T)
     return ffn_floats(2, T, ((const ffn *)state)->W);
 }
 
-/* dg[n] = dh ⊙ up and du[n] = dh ⊙ act(pre): the gradients of the product's two factors, the
- * first still before the activation's derivative. dg may be dh. */
-static void split_product(float *dg, float *du, const float *dh, const float *upped,
-                          const float *pre, activation act, int64_t n)
-{
-    memcpy(du, pre, (size_t)n * sizeof *du);
-    activate(act, du, n);
-    for (int64_t i = 0; i < n; i++) {
-        float g = dh[i];
-        du[i] *= g;
-        dg[i] = g * upped[i];
-    }
-    activate_backward(act, dg, pre, n);
-}
-
 /* dh = dout·down; the gate's and up's gradients from the product; dx = dg·gate + du·up. */
 static int backward(void *state, const float *const *w, float *const *dw, float *dx,
                     const float *dout, const float *x, int64_t T, float *saved, float *workspace,
@@ -92,7 +78,7 @@ static int backward(void *state, const float *const *w, float *const *dw, float 
     float *dh = workspace, *du = workspace + n;                           /* [T, W] each */
     f->host->linear_backward(dh, dw[b ? 4 : 2], b ? dw[5] : NULL, dout, hidden, down, T, f->W,
                              f->C, 0.0f);
-    split_product(dh, du, dh, upped, pre, f->act, n);
+    glu_split_product(dh, du, dh, upped, pre, f->act, n);
     f->host->linear_backward(dx, dw[0], b ? dw[1] : NULL, dh, x, gate, T, f->C, f->W, 0.0f);
     f->host->linear_backward(dx, dw[b ? 2 : 1], b ? dw[3] : NULL, du, x, up, T, f->C, f->W, 1.0f);
     return 0;

@@ -13,6 +13,7 @@ static const tfx_option options[N_OPTIONS] = {
                         .doc = "gelu is the exact erf form; gelu_tanh is HF's gelu_new", .choices = choices},
     [OPT_BIAS] = {.name = "bias", .type = TFX_OPT_BOOL, .default_value = "true",
                   .doc = "biases on both projections", .min = 1, .max = 0},
+    FFN_INIT_OPTION,
 };
 
 static int configure(const tfx_config *cfg, void **state, tfx_status *st)
@@ -24,7 +25,7 @@ static int declare(void *state, tfx_declarer *d, tfx_status *st)
 {
     const ffn *f = state;
     return declare_linear(f, d, "up.weight", "up.bias", f->W, f->C, st) ||
-                   declare_linear(f, d, "down.weight", "down.bias", f->C, f->W, st)
+                   declare_linear_as(f, d, "down.weight", "down.bias", f->C, f->W, 1, st)
                ? -1 : 0;
 }
 

@@ -1,5 +1,5 @@
-/* tools/examples/t5-bias/t5_bias.c — T5's relative position buckets (Raffel et al., 2020) as an
- * out-of-tree position plugin: a learned [buckets, heads] table of biases on attention scores. */
+/* plugins/position/t5_bias.c — T5's relative position buckets (Raffel et al., 2020): a learned
+ * [buckets, heads] table of biases on attention scores, one table per stack. */
 #include <math.h>
 #include <stdlib.h>
 

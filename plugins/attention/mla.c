@@ -1,0 +1,327 @@
+/* plugins/attention/mla.c — DeepSeek-V2's multi-head latent attention: keys and values come up
+ * from a cached low-rank latent, with a decoupled rotary key shared by the heads; host->attend. */
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tfx/plugin.h>
+
+enum { OPT_Q_RANK, OPT_KV_RANK, OPT_NOPE, OPT_ROPE, OPT_V, OPT_THETA, OPT_EPS, N_OPTIONS };
+
+static const tfx_option options[N_OPTIONS] = {
+    [OPT_Q_RANK] = {.name = "q_lora_rank", .type = TFX_OPT_INT, .default_value = "0",
+                    .doc = "rank of the query's compression (0: one q_proj)", .min = 0, .max = 1e6},
+    [OPT_KV_RANK] = {.name = "kv_lora_rank", .type = TFX_OPT_INT, .default_value = "512",
+                     .doc = "width of the cached key/value latent", .min = 1, .max = 1e6},
+    [OPT_NOPE] = {.name = "qk_nope_head_dim", .type = TFX_OPT_INT, .default_value = "128",
+                  .doc = "per-head query/key dimensions without rotation", .min = 1, .max = 1e6},
+    [OPT_ROPE] = {.name = "qk_rope_head_dim", .type = TFX_OPT_INT, .default_value = "64",
+                  .doc = "per-head rotary dimensions (the key's are shared by all heads)", .min = 2, .max = 1e6},
+    [OPT_V] = {.name = "v_head_dim", .type = TFX_OPT_INT, .default_value = "128",
+               .doc = "per-head value width", .min = 1, .max = 1e6},
+    [OPT_THETA] = {.name = "rope_theta", .type = TFX_OPT_FLOAT, .default_value = "10000",
+                   .doc = "base of the rotation frequencies (with position: rope)", .min = 1e-9, .max = 1e12},
+    [OPT_EPS] = {.name = "eps", .type = TFX_OPT_FLOAT, .default_value = "1e-6",
+                 .doc = "epsilon of the latents' RMSNorms", .min = 0, .max = 1},
+};
+
+typedef struct mla {
+    const tfx_host *host;
+    int64_t C, H, rq, rkv, dn, dr, dv, dqk; /* dqk = dn + dr */
+    float eps;
+    tfx_attend_spec spec;
+    tfx_rotary rot_q, rot_k;      /* the rope part of each query head; the shared rope key */
+    int training;
+} mla;
+
+/* Weights in declaration order: with q compression q_a, q_a_norm, q_b; else q. */
+enum { W_Q = 0, W_QA = 0, W_QA_NORM = 1, W_QB = 2 };
+
+static int configure(const tfx_config *cfg, void **state, tfx_status *st)
+{
+    if (cfg->host->size < offsetof(tfx_host, head_norm_backward) + sizeof cfg->host->head_norm_backward)
+        return cfg->host->fail(st, "mla needs a core with host->attend (issue 14)");
+    if (cfg->options[OPT_ROPE].i % 2)
+        return cfg->host->fail(st, "qk_rope_head_dim %lld must be even (dimensions rotate in pairs)",
+                               (long long)cfg->options[OPT_ROPE].i);
+    mla *a = malloc(sizeof *a);
+    if (!a)
+        return cfg->host->fail(st, "out of memory");
+    const tfx_value *o = cfg->options;
+    *a = (mla){.host = cfg->host, .C = cfg->dims.d_model, .H = cfg->dims.heads, .rq = o[OPT_Q_RANK].i,
+               .rkv = o[OPT_KV_RANK].i, .dn = o[OPT_NOPE].i, .dr = o[OPT_ROPE].i, .dv = o[OPT_V].i,
+               .eps = (float)o[OPT_EPS].f};
+    a->dqk = a->dn + a->dr;
+    a->training = cfg->size >= offsetof(tfx_config, training) + sizeof cfg->training && cfg->training;
+    a->spec = (tfx_attend_spec){.size = sizeof a->spec, .mask = TFX_MASK_CAUSAL,
+                                .scale = 1.0f / sqrtf((float)a->dqk), .heads = a->H,
+                                .kv_heads = a->H, .qk_dim = a->dqk, .v_dim = a->dv,
+                                .training = a->training};
+    /* DeepSeek stores the rope dims interleaved (HF permutes them to rotate_half's order, which
+     * leaves q·k as the interleaved rotation gives it). */
+    a->rot_q = (tfx_rotary){.size = sizeof a->rot_q, .head_stride = a->dqk, .offset = a->dn,
+                            .width = a->dr, .theta = o[OPT_THETA].f, .interleaved = 1};
+    a->rot_k = a->rot_q;
+    a->rot_k.head_stride = a->rkv + a->dr, a->rot_k.offset = a->rkv;
+    *state = a;
+    return 0;
+}
+
+static void destroy(void *state) { free(state); }
+
+static int declare_matrix(const mla *a, tfx_declarer *d, const char *name, int64_t rows,
+                          int64_t cols, tfx_status *st)
+{
+    const int64_t shape[2] = {rows, cols};
+    return a->host->declare_tensor(d, name, 2, shape, TFX_INIT_NORMAL, st);
+}
+
+/* Hugging Face DeepseekV2Attention's names. */
+static int declare(void *state, tfx_declarer *d, tfx_status *st)
+{
+    const mla *a = state;
+    if (a->rq ? declare_matrix(a, d, "q_a_proj.weight", a->rq, a->C, st) ||
+                    a->host->declare_tensor(d, "q_a_layernorm.weight", 1, &a->rq, TFX_INIT_ONES, st) ||
+                    declare_matrix(a, d, "q_b_proj.weight", a->H * a->dqk, a->rq, st)
+              : declare_matrix(a, d, "q_proj.weight", a->H * a->dqk, a->C, st))
+        return -1;
+    return declare_matrix(a, d, "kv_a_proj_with_mqa.weight", a->rkv + a->dr, a->C, st) ||
+                   a->host->declare_tensor(d, "kv_a_layernorm.weight", 1, &a->rkv, TFX_INIT_ONES, st) ||
+                   declare_matrix(a, d, "kv_b_proj.weight", a->H * (a->dn + a->dv), a->rkv, st) ||
+                   declare_matrix(a, d, "o_proj.weight", a->C, a->H * a->dv, st)
+               ? -1 : 0;
+}
+
+/* Index of the first weight after the query's. */
+static int kv_weights(const mla *a) { return a->rq ? 3 : 1; }
+
+static int64_t sat_mul(int64_t x, int64_t y)
+{
+    int64_t r;
+    return __builtin_mul_overflow(x, y, &r) ? INT64_MAX : r;
+}
+
+static int64_t sat_add(int64_t x, int64_t y)
+{
+    int64_t r;
+    return __builtin_add_overflow(x, y, &r) ? INT64_MAX : r;
+}
+
+/* The cache: per position the latent before its norm and the rotated rope key, [cap, rkv + dr]. */
+static int64_t cache_floats(void *state, int64_t context)
+{
+    const mla *a = state;
+    return sat_mul(context, a->rkv + a->dr);
+}
+
+/* The workspace for T new tokens over up to L = context keys:
+ * qa, qa_n [T, rq]; q [T, H*dqk]; c_n [L, rkv]; kv [L, H*(dn+dv)]; K [L, H*dqk]; V [L, H*dv];
+ * attn [T, H*dv]; then the core's attend workspace. */
+static int64_t own_floats(const mla *a, int64_t T, int64_t L)
+{
+    int64_t n = sat_add(sat_mul(2 * T, a->rq), sat_mul(T, a->H * a->dqk));
+    n = sat_add(n, sat_mul(L, a->rkv + a->H * (a->dn + a->dv)));
+    n = sat_add(n, sat_mul(L, a->H * (a->dqk + a->dv)));
+    return sat_add(n, sat_mul(T, a->H * a->dv));
+}
+
+static int64_t workspace_floats(void *state, int64_t T, int64_t context)
+{
+    const mla *a = state;
+    return sat_add(own_floats(a, T, context),
+                   a->host->attend_workspace_floats(&a->spec, T, context, 0));
+}
+
+static int64_t keys_seen(void *state, int64_t n)
+{
+    (void)state;
+    return n;
+}
+
+/* ---- forward ------------------------------------------------------------------------------ */
+
+typedef struct bufs {
+    float *qa, *qa_n, *q;         /* [T, rq] x2, [T, H*dqk] */
+    float *c_n, *kv, *K, *V;      /* [L, rkv], [L, H*(dn+dv)], [L, H*dqk], [L, H*dv] */
+    float *attn;                  /* [T, H*dv] */
+    float *rest;                  /* the core's attend workspace */
+} bufs;
+
+static bufs buffers(const mla *a, float *ws, int64_t T, int64_t L)
+{
+    bufs b = {.qa = ws};
+    b.qa_n = b.qa + T * a->rq, b.q = b.qa_n + T * a->rq, b.c_n = b.q + T * a->H * a->dqk;
+    b.kv = b.c_n + L * a->rkv, b.K = b.kv + L * a->H * (a->dn + a->dv);
+    b.V = b.K + L * a->H * a->dqk, b.attn = b.V + L * a->H * a->dv;
+    b.rest = b.attn + T * a->H * a->dv;
+    return b;
+}
+
+/* q[T, H*dqk] from x, through the compression when there is one. */
+static void queries(const mla *a, const float *const *w, const float *x, int64_t T, const bufs *b)
+{
+    const int64_t qw = a->H * a->dqk;
+    if (!a->rq) {
+        a->host->linear(b->q, x, w[W_Q], NULL, T, a->C, qw, 0.0f);
+        return;
+    }
+    a->host->linear(b->qa, x, w[W_QA], NULL, T, a->C, a->rq, 0.0f);
+    a->host->head_norm(TFX_HEAD_RMSNORM, a->eps, b->qa_n, b->qa, w[W_QA_NORM], T, 1, a->rq);
+    a->host->linear(b->q, b->qa_n, w[W_QB], NULL, T, a->rq, qw, 0.0f);
+}
+
+/* Keys K[L, H, dn | dr] and values V[L, H, dv] of all L cached positions from the latents. */
+static void expand(const mla *a, const float *const *w, const float *cache, int64_t L,
+                   const bufs *b)
+{
+    const int iw = kv_weights(a), row = a->rkv + a->dr, per = a->dn + a->dv;
+    for (int64_t j = 0; j < L; j++) /* the normed latent */
+        a->host->head_norm(TFX_HEAD_RMSNORM, a->eps, b->c_n + j * a->rkv, cache + j * row,
+                           w[iw + 1], 1, 1, a->rkv);
+    a->host->linear(b->kv, b->c_n, w[iw + 2], NULL, L, a->rkv, a->H * per, 0.0f);
+    for (int64_t j = 0; j < L; j++)
+        for (int64_t h = 0; h < a->H; h++) {
+            const float *src = b->kv + (j * a->H + h) * per;
+            float *k = b->K + (j * a->H + h) * a->dqk;
+            memcpy(k, src, (size_t)a->dn * sizeof *k);
+            memcpy(k + a->dn, cache + j * row + a->rkv, (size_t)a->dr * sizeof *k);
+            memcpy(b->V + (j * a->H + h) * a->dv, src + a->dn, (size_t)a->dv * sizeof *k);
+        }
+}
+
+static int forward(void *state, const float *const *w, const tfx_attn_io *io, tfx_status *st)
+{
+    const mla *a = state;
+    const int64_t T = io->T, L = io->n_past + T, row = a->rkv + a->dr;
+    if (io->n_past < 0 || L > io->cache_capacity)
+        return a->host->fail(st, "%lld positions do not fit the KV cache of %lld", (long long)L,
+                             (long long)io->cache_capacity);
+    if (a->training && io->n_past != 0)
+        return a->host->fail(st, "training runs each sequence afresh (n_past 0), got n_past %lld",
+                             (long long)io->n_past);
+    const bufs b = buffers(a, io->workspace, T, io->cache_capacity);
+    const int rotate = io->position && io->position->rotate; /* position: rope */
+    float *fresh = io->cache + io->n_past * row;              /* [T, rkv + dr] */
+    queries(a, w, io->x, T, &b);
+    a->host->linear(fresh, io->x, w[kv_weights(a)], NULL, T, a->C, row, 0.0f);
+    if (rotate) {
+        a->host->rotate(&a->rot_q, b.q, T, a->H, io->pos, 1);
+        a->host->rotate(&a->rot_k, fresh, T, 1, io->pos, 1);
+    }
+    expand(a, w, io->cache, L, &b);
+    const tfx_attend_io at = {.size = sizeof at, .out = b.attn, .q = b.q, .k = b.K, .v = b.V,
+                              .T = T, .pos = io->pos, .n_keys = L, .workspace = b.rest};
+    if (a->host->attend(&a->spec, &at, st))
+        return -1;
+    a->host->linear(io->out, b.attn, w[kv_weights(a) + 3], NULL, T, a->H * a->dv, a->C, 0.0f);
+    return 0;
+}
+
+/* ---- backward ----------------------------------------------------------------------------- */
+
+/* dattn [T, H*dv]; dq [T, H*dqk]; dK [L, H*dqk]; dV [L, H*dv]; dkv [L, H*(dn+dv)];
+ * dlat [L, rkv + dr]; dqa [T, rq]; then the core's attend scratch. */
+static int64_t backward_workspace_floats(void *state, int64_t T, int64_t context)
+{
+    const mla *a = state;
+    const int64_t L = T < context ? T : context;
+    int64_t n = sat_add(sat_mul(T, a->H * (a->dv + a->dqk)), sat_mul(L, a->H * (a->dqk + a->dv)));
+    n = sat_add(n, sat_mul(L, a->H * (a->dn + a->dv) + a->rkv + a->dr));
+    n = sat_add(n, sat_mul(T, a->rq));
+    return sat_add(n, a->host->attend_backward_workspace_floats(&a->spec, T, L));
+}
+
+/* dK, dV back to the latent row gradient dlat [L, rkv + dr] and kv_b_proj's, kv_a_layernorm's. */
+static void latent_backward(const mla *a, const float *const *w, float *const *dw,
+                            const float *cache, const bufs *b, const float *dK, const float *dV,
+                            float *dkv, float *dlat, int64_t L)
+{
+    const int iw = kv_weights(a), row = a->rkv + a->dr, per = a->dn + a->dv;
+    memset(dlat, 0, (size_t)(L * row) * sizeof *dlat);
+    for (int64_t j = 0; j < L; j++)
+        for (int64_t h = 0; h < a->H; h++) {
+            const float *gk = dK + (j * a->H + h) * a->dqk;
+            memcpy(dkv + (j * a->H + h) * per, gk, (size_t)a->dn * sizeof *dkv);
+            memcpy(dkv + (j * a->H + h) * per + a->dn, dV + (j * a->H + h) * a->dv,
+                   (size_t)a->dv * sizeof *dkv);
+            for (int64_t i = 0; i < a->dr; i++) /* the rope key is shared by the heads */
+                dlat[j * row + a->rkv + i] += gk[a->dn + i];
+        }
+    /* d c_n [L, rkv] = dkv · W_kvb, into each dlat row's latent part (row stride rkv + dr) */
+    a->host->gemm(0, 0, L, a->rkv, a->H * per, 1.0f, dkv, a->H * per, w[iw + 2], a->rkv, 0.0f,
+                  dlat, row);
+    for (int64_t j = 0; j < L; j++) /* back through the latent's norm, in place */
+        a->host->head_norm_backward(TFX_HEAD_RMSNORM, a->eps, dlat + j * row, dw[iw + 1],
+                                    dlat + j * row, cache + j * row, w[iw + 1], 1, 1, a->rkv);
+    a->host->linear_backward(NULL, dw[iw + 2], NULL, dkv, b->c_n, w[iw + 2], L, a->rkv,
+                             a->H * per, 0.0f);
+}
+
+/* dq back through the compression into dqa [T, rq] (q_b_proj's and q_a_layernorm's
+ * gradients accumulate). */
+static void queries_backward(const mla *a, const float *const *w, float *const *dw,
+                             const tfx_attn_io *io, const bufs *b, const float *dq, float *dqa)
+{
+    const int64_t T = io->T, qw = a->H * a->dqk;
+    a->host->linear_backward(dqa, dw[W_QB], NULL, dq, b->qa_n, w[W_QB], T, a->rq, qw, 0.0f);
+    a->host->head_norm_backward(TFX_HEAD_RMSNORM, a->eps, dqa, dw[W_QA_NORM], dqa, b->qa,
+                                w[W_QA_NORM], T, 1, a->rq);
+}
+
+static int backward(void *state, const float *const *w, const tfx_attn_io *io,
+                    const tfx_attn_grad *grad, tfx_status *st)
+{
+    const mla *a = state;
+    if (!a->training || io->n_past != 0)
+        return a->host->fail(st, "mla backward needs a training forward run afresh (n_past 0)");
+    const int64_t T = io->T, L = T, row = a->rkv + a->dr, qw = a->H * a->dqk;
+    const bufs b = buffers(a, io->workspace, T, io->cache_capacity);
+    float *dattn = grad->workspace, *dq = dattn + T * a->H * a->dv;
+    float *dK = dq + T * qw, *dV = dK + L * qw, *dkv = dV + L * a->H * a->dv;
+    float *dlat = dkv + L * a->H * (a->dn + a->dv), *dqa = dlat + L * row;
+    const int iw = kv_weights(a);
+    a->host->linear_backward(dattn, grad->dw[iw + 3], NULL, grad->dout, b.attn, w[iw + 3], T,
+                             a->H * a->dv, a->C, 0.0f);
+    const tfx_attend_io at = {.size = sizeof at, .out = b.attn, .q = b.q, .k = b.K, .v = b.V,
+                              .T = T, .pos = io->pos, .n_keys = L, .workspace = b.rest};
+    const tfx_attend_grad ag = {.size = sizeof ag, .dout = dattn, .dq = dq, .dk = dK, .dv = dV,
+                                .workspace = dqa + T * a->rq};
+    if (a->host->attend_backward(&a->spec, &at, &ag, st))
+        return -1;
+    latent_backward(a, w, grad->dw, io->cache, &b, dK, dV, dkv, dlat, L);
+    if (io->position && io->position->rotate) {
+        a->host->rotate(&a->rot_q, dq, T, a->H, io->pos, -1);
+        a->host->rotate(&a->rot_k, dlat, T, 1, io->pos, -1);
+    }
+    /* dx = dlat · W_kva + (dq back through the query path) */
+    a->host->linear_backward(grad->dx, grad->dw[iw], NULL, dlat, io->x, w[iw], T, a->C, row, 0.0f);
+    if (a->rq) {
+        queries_backward(a, w, grad->dw, io, &b, dq, dqa);
+        a->host->linear_backward(grad->dx, grad->dw[W_QA], NULL, dqa, io->x, w[W_QA], T, a->C,
+                                 a->rq, 1.0f);
+    } else {
+        a->host->linear_backward(grad->dx, grad->dw[W_Q], NULL, dq, io->x, w[W_Q], T, a->C, qw, 1.0f);
+    }
+    return 0;
+}
+
+static const char *const positions[] = {"rope", "none", NULL};
+
+static const tfx_attention_ops ops = {
+    .size = sizeof ops, .cache_floats = cache_floats, .workspace_floats = workspace_floats,
+    .keys_seen = keys_seen, .forward = forward,
+    .backward_workspace_floats = backward_workspace_floats, .backward = backward,
+    .positions = positions,
+};
+
+TFX_PLUGIN_EXPORT const tfx_plugin *tfx_plugin_entry(void)
+{
+    static const tfx_plugin plugin = {
+        .abi_version = TFX_ABI_VERSION, .size = sizeof plugin, .kind = TFX_KIND_ATTENTION,
+        .name = "mla", .summary = "DeepSeek-V2 multi-head latent attention: keys and values from a cached latent",
+        .options = options, .n_options = N_OPTIONS,
+        .configure = configure, .destroy = destroy, .declare = declare, .attention = &ops,
+    };
+    return &plugin;
+}
