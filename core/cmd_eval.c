@@ -21,6 +21,8 @@ typedef struct eval_opts {
     tfx_cli_common common;        /* first: the recipe goes here; --batch, --context in estimate */
     const char *checkpoint, *data;
     int64_t max_batches, threads;
+    int dtype;                    /* index in tfx_cli_dtypes */
+    tfx_bf16_prefill bf16_path;
 } eval_opts;
 
 /* The formats eval writes. */
@@ -38,6 +40,9 @@ static const tfx_opt options[] = {
     {"--max-batches", TFX_ARG_INT, "N", "evaluate at most N batches", .def_doc = "all the data holds",
      .min = 1, .max = INT64_MAX, TFX_AT(eval_opts, max_batches)},
     TFX_OPT_THREADS(eval_opts, threads, "threads of the matrix kernels"),
+    TFX_OPT_DTYPE(eval_opts, dtype, "the products' operands (bf16: as tfx train --dtype bf16)"),
+    {"--bf16-path", TFX_ARG_ENUM, "P", "with --dtype bf16: auto (the faster, measured), onednn or fp32",
+     .def = "auto", .choices = tfx_bf16_prefill_names, TFX_AT(eval_opts, bf16_path)},
     {"--format", TFX_ARG_ENUM, "F", "the report's format (json has \"loss\", \"perplexity\", "
      "\"context\", \"tokens\")", .def = "text", .choices = formats, .values = format_values,
      TFX_AT(eval_opts, common.format)},
@@ -93,7 +98,8 @@ static int evaluate(const eval_opts *o, const tfx_registry *reg, const tfx_loade
     int64_t T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
     int64_t B = o->common.estimate.batch ? o->common.estimate.batch : 4, windows = 0;
     tfx_eval_source src = {.path = o->common.files[0], .sets = o->common.sets,
-                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
+                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w,
+                           .bf16 = o->dtype == 1, .bf16_path = o->bf16_path};
     double loss;
     int rc = -1;
     if (tfx_tokens_read(&data, o->data, "--data", l->spec->vocab, err))

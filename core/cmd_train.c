@@ -35,6 +35,12 @@ static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
 #define TRAIN_SHARED(fmt_doc)                                                                     \
     TFX_OPT_SEED(train_opts, seed, "seed of the random weights"),                                 \
     TFX_OPT_THREADS(train_opts, threads, "threads of the matrix kernels"),                        \
+    TFX_OPT_DTYPE(train_opts, dtype, "the products' operands: bf16 is mixed precision (bf16 "        \
+                  "operands through oneDNN where it measures faster than sgemm, fp32 accumulation, "  \
+                  "fp32 weights, gradients and moments)"),                                          \
+    {"--bf16-path", TFX_ARG_ENUM, "P", "with --dtype bf16, the products' path. auto: the faster, "     \
+     "measured at the start; onednn: oneDNN wherever it has a bf16 matmul; fp32: OpenBLAS's sgemm",   \
+     .def = "auto", .choices = tfx_bf16_prefill_names, TFX_AT(train_opts, bf16_path)},              \
     {"--format", TFX_ARG_ENUM, "F", fmt_doc, .def = "text", .choices = formats,                   \
      .values = format_values, TFX_AT(train_opts, common.format)},                                 \
     TFX_OPT_SET(train_opts, common.sets, common.n_sets)
@@ -238,7 +244,7 @@ double tfx_cmd_train_peak_rss_mib(void) { return tfx_peak_rss_mib(); }
 
 uint64_t tfx_cmd_train_plan_total(const tfx_train_plan *p)
 {
-    return p->weights + p->grads + p->moments + p->saved + p->workspace;
+    return p->weights + p->grads + p->moments + p->saved + p->workspace + p->bf16_copies;
 }
 
 void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
@@ -253,6 +259,9 @@ void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer 
             tfx_cmd_train_mib(p->grads));
     if (p->moments)
         fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", tfx_cmd_train_mib(p->moments));
+    if (t->mm)
+        fprintf(out, "    bf16 copies        %9.2f MiB  2 B for each element of a matrix linear() multiplies by, in "
+                     "oneDNN's layout (refreshed after each step)\n", tfx_cmd_train_mib(p->bf16_copies));
     fprintf(out, "    saved activations  %9.2f MiB  per layer %lld inputs (norms, sublayers) of B·T·C = %lld·%lld·%lld "
                  "floats, + each attention and FFN call's own workspace and cache\n",
             tfx_cmd_train_mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
@@ -261,15 +270,28 @@ void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer 
             tfx_cmd_train_mib(p->workspace), B, T, (long long)s->vocab);
     fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", tfx_cmd_train_peak_rss_mib(),
             tfx_cmd_train_peak_rss_mib() / tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
+    if (t->bf16.why[0])
+        fprintf(out, "  dtype          %s\n", t->bf16.why);
 }
 
 json_t *tfx_cmd_train_plan_json(const tfx_trainer *t)
 {
     const tfx_train_plan *p = &t->plan;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)p->weights,
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)p->weights,
+                     "bf16_copies", (json_int_t)p->bf16_copies,
                      "gradients", (json_int_t)p->grads, "moments", (json_int_t)p->moments,
                      "saved_activations", (json_int_t)p->saved, "workspace",
                      (json_int_t)p->workspace, "total", (json_int_t)tfx_cmd_train_plan_total(p));
+}
+
+void tfx_cmd_train_dtype_json(json_t *doc, const tfx_trainer *t)
+{
+    json_object_set_new(doc, "dtype", json_string(t->mm ? "bf16" : "fp32"));
+    if (t->bf16.why[0])
+        json_object_set_new(doc, "bf16_path", json_pack("{s:s, s:s, s:f, s:f}", "why", t->bf16.why,
+                                                        "kernel", t->bf16.impl, "bf16_gflops",
+                                                        t->bf16.bf16_gflops, "fp32_gflops",
+                                                        t->bf16.fp32_gflops));
 }
 
 static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
@@ -316,7 +338,8 @@ static int run_steps(const train_opts *o, tfx_trainer *t, const batch *b, double
     for (int64_t i = 0; i < o->steps; i++) {
         if (tfx_trainer_grad(t, b->tokens, b->encoder, &losses[i], err))
             return -1;
-        tfx_trainer_adamw(t, &o->adamw);
+        if (tfx_trainer_adamw(t, &o->adamw, err))
+            return -1;
     }
     return 0;
 }
@@ -335,7 +358,8 @@ static int run(train_opts *o, tfx_error *err)
         goto out;
     if (read_batch(o, l->spec, &b, err) || tfx_cmd_train_load_weights(o, l, &w, ckpt, sizeof ckpt, err) ||
         (o->out && tfx_output_check(o->out, o->train ? "--save" : "--out", err)) ||
-        tfx_trainer_init(&t, l->model, &w, &b.shape, o->train, err))
+        tfx_trainer_init(&t, l->model, &w, &b.shape, o->train, err) ||
+        (o->dtype && tfx_trainer_use_bf16(&t, o->bf16_path, err)))
         goto out;
     int64_t n_losses = o->train ? o->steps : 1;
     if (!(losses = calloc((size_t)n_losses + 1, sizeof *losses))) {

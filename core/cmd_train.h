@@ -20,6 +20,8 @@ typedef struct train_opts {
     bool train;                   /* tfx train (else tfx grad) */
     const char *checkpoint, *tokens, *encoder_tokens, *out;
     int64_t steps, threads, seed;
+    int dtype;                    /* index in tfx_cli_dtypes: 1 bf16 (mixed precision) */
+    tfx_bf16_prefill bf16_path;   /* --bf16-path: how --dtype bf16 runs the products */
     tfx_adamw adamw;
     const char *betas;            /* --betas as given */
     /* a run on --data */
@@ -36,6 +38,9 @@ uint64_t tfx_cmd_train_plan_total(const tfx_train_plan *p);
 /* The memory plan by component beside peak RSS (text), or as a JSON object of bytes. */
 void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t);
 json_t *tfx_cmd_train_plan_json(const tfx_trainer *t);
+/* "dtype" ("bf16" where the products ran through oneDNN, else "fp32") into doc, and with
+ * --dtype bf16 "bf16_path": why that path, oneDNN's kernel and the two rates measured. */
+void tfx_cmd_train_dtype_json(json_t *doc, const tfx_trainer *t);
 
 /* Allocate w and fill it from --resume, --checkpoint or the recipe's checkpoint (its path into
  * ckpt[cap]), else by the seeded initialisation with GPT-2's scaled residual projections.

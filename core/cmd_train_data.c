@@ -79,7 +79,8 @@ static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_wei
     if (!reg)
         return -1;
     tfx_eval_source src = {.path = o->common.files[0], .sets = o->common.sets,
-                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w};
+                           .n_sets = o->common.n_sets, .reg = reg, .l = l, .w = w,
+                           .bf16 = o->dtype == 1, .bf16_path = o->bf16_path};
     /* Every length reads the same tokens: whole windows of the longest over the validation
      * data's start, at most eval-batches × B of them, one window at a time. */
     int64_t longest = 0;
@@ -170,6 +171,7 @@ static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_train
                        tfx_error *err)
 {
     json_t *doc = data_json(o, l, t, r, rss, c);
+    tfx_cmd_train_dtype_json(doc, t);
     int rc = o->result ? write_result(o->result, doc, err) : 0;
     if (!rc && o->common.format == TFX_FORMAT_JSON) {
         rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
@@ -211,6 +213,7 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, tfx
     }
     if ((o->contexts && parse_contexts(o->contexts, &contexts, err)) ||
         tfx_trainer_init(&t, l->model, w, &shape, true, err) ||
+        (o->dtype && tfx_trainer_use_bf16(&t, o->bf16_path, err)) ||
         read_data(o, l->spec, T, &train, &val, err) ||
         (o->resume && tfx_train_load_state(&t, o->resume, &position, err)) ||
         (position > train.n &&

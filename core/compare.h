@@ -67,6 +67,7 @@ typedef struct tfx_compare_train_opts {
     const char *lr;               /* as given, or NULL */
     uint64_t seed;
     int threads;                  /* 0: tfx train's default */
+    const char *dtype;            /* --dtype of tfx train, or NULL */
 } tfx_compare_train_opts;
 
 typedef struct tfx_compare_run_opts {

@@ -51,6 +51,8 @@ static void build_argv(train_argv *a, const char *path, char *const *sets, int n
         snprintf(a->threads, sizeof a->threads, "%d", o->threads), v[n++] = "--threads", v[n++] = a->threads;
     if (o->lr)
         v[n++] = "--lr", v[n++] = (char *)o->lr;
+    if (o->dtype)
+        v[n++] = "--dtype", v[n++] = (char *)o->dtype;
     if (o->contexts)
         v[n++] = "--eval-contexts", v[n++] = (char *)o->contexts;
     if (label[0])

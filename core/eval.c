@@ -38,8 +38,9 @@ static int carry_over(const tfx_model *mf, const tfx_weights *from, const tfx_mo
     return 0;
 }
 
-static int run_eval(const tfx_loaded *l, tfx_weights *w, const tfx_tokens *data, int64_t T,
-                    int64_t B, int64_t max_batches, double *loss, int64_t *windows, tfx_error *err)
+static int run_eval(const tfx_eval_source *src, const tfx_loaded *l, tfx_weights *w,
+                    const tfx_tokens *data, int64_t T, int64_t B, int64_t max_batches, double *loss,
+                    int64_t *windows, tfx_error *err)
 {
     int64_t fit = data->n / T;
     if (fit < 1)
@@ -51,6 +52,7 @@ static int run_eval(const tfx_loaded *l, tfx_weights *w, const tfx_tokens *data,
     tfx_trainer t = {0};
     tfx_train_shape shape = {.batch = B, .tokens = T};
     int rc = tfx_trainer_init(&t, l->model, w, &shape, false, err) ||
+             (src->bf16 && tfx_trainer_use_bf16(&t, src->bf16_path, err)) ||
              tfx_train_eval(&t, data, batches, loss, err);
     tfx_trainer_free(&t);
     *windows = batches * B;
@@ -63,7 +65,7 @@ int tfx_eval_at(const tfx_eval_source *src, const tfx_tokens *data, int64_t T, i
     if (check_reach(src->l, T, err))
         return -1;
     if (T <= src->l->spec->context)
-        return run_eval(src->l, (tfx_weights *)src->w, data, T, B, max_batches, loss, windows, err);
+        return run_eval(src, src->l, (tfx_weights *)src->w, data, T, B, max_batches, loss, windows, err);
     char *sets[TFX_MAX_SETS + 1], context[64];
     if (src->n_sets > TFX_MAX_SETS)
         return tfx_fail(err, "too many --set options");
@@ -76,7 +78,7 @@ int tfx_eval_at(const tfx_eval_source *src, const tfx_tokens *data, int64_t T, i
     if (l && !tfx_weights_alloc(&w, l->model, err) &&
         !carry_over(src->l->model, src->w, l->model, &w, err)) {
         tfx_weights_tie(&w, l->model);
-        rc = run_eval(l, &w, data, T, B, max_batches, loss, windows, err);
+        rc = run_eval(src, l, &w, data, T, B, max_batches, loss, windows, err);
     }
     tfx_weights_free(&w);
     tfx_loaded_free(l);

@@ -3,11 +3,13 @@
 #ifndef TFX_CORE_EVAL_H
 #define TFX_CORE_EVAL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "data.h"
 #include "error.h"
 #include "load.h"
+#include "matmul_bf16.h"
 #include "registry.h"
 #include "weights.h"
 
@@ -19,6 +21,8 @@ typedef struct tfx_eval_source {
     const tfx_registry *reg;
     const tfx_loaded *l;          /* built for training (tfx_load_for(..., 1, ...)) */
     const tfx_weights *w;
+    bool bf16;                    /* --dtype bf16: products as tfx_trainer_use_bf16 runs them */
+    tfx_bf16_prefill bf16_path;
 } tfx_eval_source;
 
 /* Mean next-token loss over batches of B whole windows of T tokens of data (at most

@@ -5,6 +5,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -17,9 +18,11 @@
 
 static uint64_t flops_done;
 static tfx_mm *prefill_mm;        /* --dtype bf16 with oneDNN chosen for prefill, or NULL */
+static bool mm_adds;              /* training: linear() adds each weight it meets to prefill_mm */
 static uint64_t mm_products;
 
-void tfx_host_use_mm(tfx_mm *mm) { prefill_mm = mm; }
+void tfx_host_use_mm(tfx_mm *mm) { prefill_mm = mm, mm_adds = false; }
+void tfx_host_use_mm_training(tfx_mm *mm) { prefill_mm = mm, mm_adds = mm != NULL; }
 uint64_t tfx_host_mm_products(void) { return mm_products; }
 
 static struct {
@@ -70,7 +73,13 @@ static void host_linear(float *out, const float *in, const float *weight, const 
         /* Prefill through oneDNN's bf16 matmul, where it measured faster (or was forced). A
          * weight it does not hold or a shape it cannot do falls through to sgemm. */
         tfx_error err;
-        if (tfx_mm_linear(prefill_mm, out, in, weight, bias, M, &err) == 0) {
+        if (mm_adds && tfx_mm_add_weight(prefill_mm, weight, N, K, &err) == 0 &&
+            tfx_mm_linear(prefill_mm, out, in, weight, bias, M, &err) == 0) {
+            mm_products++;
+            flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+            return;
+        }
+        if (!mm_adds && tfx_mm_linear(prefill_mm, out, in, weight, bias, M, &err) == 0) {
             mm_products++;
             flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
             return;
@@ -113,8 +122,8 @@ static void host_gemm(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K,
     /* Attention's products in a oneDNN prefill go there too: OpenBLAS's workers spin after
      * each call and slow oneDNN's threads several times over while they share the cores. */
     tfx_error err;
-    if (M > 1 && prefill_mm && beta == 0.0f &&
-        tfx_mm_gemm(prefill_mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc, &err) == 0) {
+    if (M > 1 && prefill_mm &&
+        tfx_mm_gemm(prefill_mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, &err) == 0) {
         mm_products++;
         flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
         return;
@@ -172,18 +181,44 @@ static void host_softmax_rows(float *x, int64_t rows, int64_t cols, int64_t ld)
 
 /* dx[M, K] = beta_dx·dx + dout[M, N]·weight[N, K]; dweight[N, K] += doutᵀ·in[M, K];
  * dbias[N] += Σ_rows dout. Two sgemms (one when dx is NULL), counted like the forward's. */
+/* The two products of linear_backward through oneDNN (bf16 operands, fp32 accumulation, dW
+ * added in fp32 by the kernel). Returns 0, or 1 where oneDNN has no primitive (fp32 then). */
+static int mm_linear_backward(float *dx, float *dweight, const float *dout, const float *in,
+                              const float *weight, int64_t M, int64_t K, int64_t N, float beta_dx)
+{
+    tfx_error err;
+    if (dx && tfx_mm_gemm(prefill_mm, false, false, M, K, N, 1.0f, dout, N, weight, K, beta_dx, dx,
+                          K, &err) != 0)
+        return 1;
+    if (dx)
+        flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K, mm_products++;
+    if (tfx_mm_gemm(prefill_mm, true, false, N, K, M, 1.0f, dout, N, in, K, 1.0f, dweight, K, &err) != 0) {
+        /* dx is done: only dW falls back to fp32. */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dout,
+                    (int)N, in, (int)K, 1.0f, dweight, (int)K);
+    } else {
+        mm_products++;
+    }
+    flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+    return 0;
+}
+
 static void host_linear_backward(float *dx, float *dweight, float *dbias, const float *dout,
                                  const float *in, const float *weight, int64_t M, int64_t K,
                                  int64_t N, float beta_dx)
 {
+    if (M > 1 && mm_adds && mm_linear_backward(dx, dweight, dout, in, weight, M, K, N, beta_dx) == 0)
+        dx = NULL, dweight = NULL;
     if (dx) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)K, (int)N, 1.0f, dout,
                     (int)N, weight, (int)K, beta_dx, dx, (int)K);
         flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
     }
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dout,
-                (int)N, in, (int)K, 1.0f, dweight, (int)K);
-    flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+    if (dweight) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)N, (int)K, (int)M, 1.0f, dout,
+                    (int)N, in, (int)K, 1.0f, dweight, (int)K);
+        flops_done += 2u * (uint64_t)M * (uint64_t)N * (uint64_t)K;
+    }
     if (dbias) {
         for (int64_t i = 0; i < M; i++) {
             const float *row = dout + i * N;

@@ -28,6 +28,10 @@ void tfx_host_forget_bf16(const tfx_bf16_view *views);
  * `mm` holds (owned by the caller; NULL: OpenBLAS's sgemm for all). */
 struct tfx_mm;
 void tfx_host_use_mm(struct tfx_mm *mm);
+/* Training in mixed precision: as tfx_host_use_mm, and linear() adds each weight it meets to
+ * `mm` (bf16 copies the trainer refreshes after each step); linear_backward's dX and dW products
+ * and gemm's with beta 0 or 1 run through oneDNN too (NULL: all fp32 again). */
+void tfx_host_use_mm_training(struct tfx_mm *mm);
 /* Products linear() has run through oneDNN so far. */
 uint64_t tfx_host_mm_products(void);
 

@@ -19,12 +19,13 @@ typedef struct mm_weight {
 } mm_weight;
 
 enum { KIND_LINEAR, KIND_GEMM };
+enum { GEMM_ACCUMULATE = 4 };     /* a gemm shape's flag: C += the product */
 
 /* M·N·K under which a product runs on one thread (about 20 µs of work at these rates). */
 #define SMALL_PRODUCT (4.0 * 1024 * 1024)
 
 typedef struct mm_shape {
-    int kind, flags;              /* KIND_*; linear: has bias; gemm: trans_a | trans_b << 1 */
+    int kind, flags;              /* KIND_*; linear: has bias; gemm: trans_a | trans_b << 1 | accumulate */
     int64_t M, N, K, ldc;
     dnnl_primitive_t prim;        /* NULL: oneDNN has none for this shape (use fp32) */
     dnnl_memory_t src, wei, bias, dst; /* handles set per call (wei: gemm only) */
@@ -103,18 +104,40 @@ static dnnl_status_t plain_md(dnnl_memory_desc_t *md, int64_t rows, int64_t cols
     return dnnl_memory_desc_init_by_strides(md, 2, dims, dt, strides);
 }
 
+/* The primitive descriptor below with `accumulate`: dst += the product (a sum post-op: the fp32
+ * dst read and added inside the kernel, as training's gradients accumulate). */
+static dnnl_primitive_desc_t matmul_pd_acc(tfx_mm *mm, const dnnl_memory_desc_t *src,
+                                           const dnnl_memory_desc_t *wei,
+                                           const dnnl_memory_desc_t *bias,
+                                           const dnnl_memory_desc_t *dst, bool accumulate,
+                                           dnnl_status_t *st)
+{
+    dnnl_matmul_desc_t desc;
+    dnnl_primitive_desc_t pd = NULL;
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t ops = NULL;
+    *st = dnnl_matmul_desc_init(&desc, src, wei, bias, dst);
+    if (*st == dnnl_success && accumulate &&
+        ((*st = dnnl_primitive_attr_create(&attr)) || (*st = dnnl_post_ops_create(&ops)) ||
+         (*st = dnnl_post_ops_append_sum(ops, 1.0f)) ||
+         (*st = dnnl_primitive_attr_set_post_ops(attr, ops))))
+        pd = NULL;
+    else if (*st == dnnl_success)
+        *st = dnnl_primitive_desc_create(&pd, &desc, attr, mm->engine, NULL);
+    if (ops)
+        dnnl_post_ops_destroy(ops);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    return *st == dnnl_success ? pd : NULL;
+}
+
 /* The primitive descriptor of [M, K]bf16 · weights[K, N] (+ bias f32 [1, N]) → dst; NULL on
  * failure (no implementation for this ISA, or out of memory), with its status in *st. */
 static dnnl_primitive_desc_t matmul_pd(tfx_mm *mm, const dnnl_memory_desc_t *src,
                                        const dnnl_memory_desc_t *wei, const dnnl_memory_desc_t *bias,
                                        const dnnl_memory_desc_t *dst, dnnl_status_t *st)
 {
-    dnnl_matmul_desc_t desc;
-    dnnl_primitive_desc_t pd = NULL;
-    *st = dnnl_matmul_desc_init(&desc, src, wei, bias, dst);
-    if (*st == dnnl_success)
-        *st = dnnl_primitive_desc_create(&pd, &desc, NULL, mm->engine, NULL);
-    return *st == dnnl_success ? pd : NULL;
+    return matmul_pd_acc(mm, src, wei, bias, dst, false, st);
 }
 
 /* The layout oneDNN prefers for weights [K, N] in a product of mm->probe_m rows. */
@@ -286,6 +309,27 @@ int tfx_mm_add_weight(tfx_mm *mm, const float *W, int64_t N, int64_t K, tfx_erro
     return 0;
 }
 
+int tfx_mm_refresh_weights(tfx_mm *mm, tfx_error *err)
+{
+    for (size_t i = 0; i < mm->n_weights; i++) {
+        mm_weight *w = &mm->weights[i];
+        dnnl_memory_desc_t f32_md;
+        dnnl_memory_t f32 = NULL;
+        /* W[N, K] row-major read as the [K, N] matrix stored column by column, as at the add. */
+        dnnl_status_t st = plain_md(&f32_md, w->K, w->N, w->K, true, dnnl_f32);
+        if (st == dnnl_success)
+            st = dnnl_memory_create(&f32, &f32_md, mm->engine, (void *)w->f32);
+        if (st == dnnl_success)
+            st = reorder(mm, f32, w->mem);
+        if (f32)
+            dnnl_memory_destroy(f32);
+        if (st != dnnl_success)
+            return tfx_fail(err, "oneDNN cannot refresh a [%lld, %lld] bf16 weight: %s",
+                            (long long)w->N, (long long)w->K, status_name(st));
+    }
+    return 0;
+}
+
 /* Forget W (a measurement's temporary weight). */
 static void drop_weight(tfx_mm *mm, const float *W)
 {
@@ -343,7 +387,8 @@ static int build_shape(tfx_mm *mm, mm_shape *s, const dnnl_memory_desc_t *src,
                        const dnnl_memory_desc_t *dst, bool own_wei, tfx_error *err)
 {
     dnnl_status_t st;
-    dnnl_primitive_desc_t pd = matmul_pd(mm, src, wei, bias, dst, &st);
+    bool accumulate = s->kind == KIND_GEMM && (s->flags & GEMM_ACCUMULATE);
+    dnnl_primitive_desc_t pd = matmul_pd_acc(mm, src, wei, bias, dst, accumulate, &st);
     if (!pd)
         return st == dnnl_unimplemented ? 0 : tfx_fail(err, "oneDNN matmul: %s", status_name(st));
     st = dnnl_primitive_create(&s->prim, pd);
@@ -467,10 +512,10 @@ static void pack_bf16(uint16_t *out, const float *X, int64_t rows, int64_t cols,
 }
 
 static int gemm_on(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float *C,
-                   int64_t ldc, tfx_error *err)
+                   float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, bool acc,
+                   float *C, int64_t ldc, tfx_error *err)
 {
-    int flags = (int)trans_a | (int)trans_b << 1;
+    int flags = (int)trans_a | (int)trans_b << 1 | (acc ? GEMM_ACCUMULATE : 0);
     mm_shape *s = find_shape(mm, KIND_GEMM, flags, M, N, K, ldc);
     if (!s) {
         if (!(s = new_shape(mm, err)))
@@ -506,9 +551,11 @@ static int gemm_on(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N,
 }
 
 int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
-                tfx_error *err)
+                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                float *C, int64_t ldc, tfx_error *err)
 {
+    if (beta != 0.0f && beta != 1.0f)
+        return 1;
     /* Small products (attention's, per head and block of rows) on this thread alone, primitive
      * and all (oneDNN fixes a primitive's threads when it creates it): waking a sleeping
      * OpenMP thread for each costs more than they take. */
@@ -516,7 +563,7 @@ int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, in
     bool alone = threads > 1 && (double)M * (double)N * (double)K < SMALL_PRODUCT;
     if (alone)
         omp_threads_set(1);
-    int rc = gemm_on(mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, C, ldc, err);
+    int rc = gemm_on(mm, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta == 1.0f, C, ldc, err);
     if (alone)
         omp_threads_set(threads);
     return rc;

@@ -31,6 +31,10 @@ void tfx_mm_set_threads(int n);
  * primitive prefers, once, and keep it under W's address. Returns 0, or -1 with err. */
 int tfx_mm_add_weight(tfx_mm *mm, const float *W, int64_t N, int64_t K, tfx_error *err);
 
+/* Convert every weight added so far again from its fp32 matrix (training changes them each
+ * step): one oneDNN reorder each, on oneDNN's threads. Returns 0, or -1 with err. */
+int tfx_mm_refresh_weights(tfx_mm *mm, tfx_error *err);
+
 /* Bytes the weights added so far take. */
 uint64_t tfx_mm_weight_bytes(const tfx_mm *mm);
 
@@ -40,13 +44,15 @@ uint64_t tfx_mm_weight_bytes(const tfx_mm *mm);
 int tfx_mm_linear(tfx_mm *mm, float *out, const float *in, const float *W, const float *bias,
                   int64_t M, tfx_error *err);
 
-/* C[M, N] = alpha·op(A)·op(B), op(X) = Xᵀ where trans_x; A and B are fp32 (leading dimensions
+/* C[M, N] = alpha·op(A)·op(B) + beta·C (beta 0 or 1; 1 adds in fp32, inside oneDNN's kernel: a
+ * sum post-op), op(X) = Xᵀ where trans_x; A and B are fp32 (leading dimensions
  * lda, ldb, row-major as stored), rounded to bf16 per call (alpha·A rounded): products of two
  * activations, such as attention's q·Kᵀ and p·V, or training's dX = dY·W and dW = dYᵀ·X.
- * Returns 0; 1 when this shape has no bf16 primitive (compute it in fp32); -1 with err. */
+ * Returns 0; 1 when this shape has no bf16 primitive or beta is neither 0 nor 1 (compute it in
+ * fp32); -1 with err. */
 int tfx_mm_gemm(tfx_mm *mm, bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K,
-                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float *C, int64_t ldc,
-                tfx_error *err);
+                float alpha, const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                float *C, int64_t ldc, tfx_error *err);
 
 /* ---- the choice of prefill path ------------------------------------------------------------ */
 

@@ -2,16 +2,12 @@
  * the loss before each step), the memory plan with its formulas, and where the tensors went. */
 #include <inttypes.h>
 
+#include "cmd_train.h"
 #include "report_doc.h"
 #include "text.h"
 #include "train.h"
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
-
-static uint64_t plan_total(const tfx_train_plan *p)
-{
-    return p->weights + p->grads + p->moments + p->saved + p->workspace;
-}
 
 static void doc_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t)
 {
@@ -22,6 +18,9 @@ static void doc_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t)
     snprintf(formula, sizeof formula, "N × 4 B, N = %s parameters (tied once; each tensor padded to 64 B)",
              tfx_group_digits(n, sizeof n, l->counts.total));
     tfx_doc_int(d, "weights", NULL, (int64_t)p->weights, TFX_UNIT_BYTES, formula);
+    tfx_doc_int(d, "bf16_copies", "bf16 copies", (int64_t)p->bf16_copies, TFX_UNIT_BYTES,
+                "2 B for each element of a matrix linear() multiplies by, in oneDNN's layout (refreshed after "
+                "each step); 0 in fp32");
     tfx_doc_int(d, "gradients", NULL, (int64_t)p->grads, TFX_UNIT_BYTES,
                 "N × 4 B (the weights' layout; a tied tensor's uses sum into one)");
     tfx_doc_int(d, "moments", "AdamW moments", (int64_t)p->moments, TFX_UNIT_BYTES,
@@ -34,9 +33,9 @@ static void doc_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t)
              "residual, 6 placement scratch and the residual's gradient, B·T·C each; the largest backward scratch",
              B, T, l->spec->vocab);
     tfx_doc_int(d, "workspace", NULL, (int64_t)p->workspace, TFX_UNIT_BYTES, formula);
-    tfx_doc_int(d, "total", NULL, (int64_t)plan_total(p), TFX_UNIT_BYTES, "the sum of the five above");
+    tfx_doc_int(d, "total", NULL, (int64_t)tfx_cmd_train_plan_total(p), TFX_UNIT_BYTES, "the sum of the six above");
     tfx_doc_group_start(d, "", "", false);
-    double planned = mib(plan_total(p)), peak = tfx_peak_rss_mib();
+    double planned = mib(tfx_cmd_train_plan_total(p)), peak = tfx_peak_rss_mib();
     snprintf(formula, sizeof formula, "%.2fx the plan", planned > 0 ? peak / planned : 0.0);
     tfx_doc_real(d, "peak_rss_mib", "peak memory", peak, 1, TFX_UNIT_MIB, formula);
     tfx_doc_real(d, "planned_mib", "planned memory", planned, 2, TFX_UNIT_MIB, "plan.total in MiB");
@@ -64,7 +63,20 @@ void tfx_doc_train(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const 
             tfx_doc_real(d, key, label, o->losses[i], 6, TFX_UNIT_NONE, NULL);
         }
     }
+    tfx_doc_group_start(d, "", "", false);
+    tfx_doc_text(d, "dtype", NULL, t->mm ? "bf16" : "fp32", "the products' operands (bf16: mixed precision through oneDNN)");
+    if (t->bf16.why[0]) { /* --dtype bf16: which path the products took, and why */
+        tfx_doc_group_start(d, "bf16_path", "bf16 path", false);
+        tfx_doc_text(d, "why", NULL, t->bf16.why, NULL);
+        tfx_doc_text(d, "kernel", "oneDNN kernel", t->bf16.impl, NULL);
+        tfx_doc_real(d, "bf16_gflops", "oneDNN bf16", t->bf16.bf16_gflops, 1, TFX_UNIT_GFLOP_PER_S, "measured (0: not)");
+        tfx_doc_real(d, "fp32_gflops", "OpenBLAS fp32", t->bf16.fp32_gflops, 1, TFX_UNIT_GFLOP_PER_S, "measured (0: not)");
+    }
     doc_plan(d, l, t);
+    if (!t->plan.bf16_copies) { /* fp32: no copies to speak of in the text */
+        static const char *const none[] = {"plan.bf16_copies"};
+        tfx_doc_detail(d, none, 1);
+    }
     if (o->out)
         tfx_doc_text(d, o->train ? "saved" : "gradients_file", o->train ? "saved" : "gradients", o->out, NULL);
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cblas.h>
+
 #include "checked.h"
 #include "attend.h"
 #include "host.h"
@@ -297,8 +299,27 @@ err_free:
     return -1;
 }
 
+int tfx_trainer_use_bf16(tfx_trainer *t, tfx_bf16_prefill mode, tfx_error *err)
+{
+    int64_t C = t->model->spec->d_model, rows = t->stacks[t->model->n_stacks - 1].rows, ffn;
+    if (__builtin_mul_overflow(C, 4, &ffn))
+        return tfx_fail(err, "d_model %" PRId64 " is too large", C);
+    tfx_mm_set_threads(openblas_get_num_threads()); /* one count for OpenBLAS and oneDNN */
+    if (tfx_prefill_choose(mode, rows, ffn, C, &t->mm, &t->bf16, err))
+        return -1;
+    char *flag = strstr(t->bf16.why, "--bf16-prefill"); /* the choice's words are prefill's */
+    if (flag)
+        memmove(flag + 11, flag + 14, strlen(flag + 14) + 1), memcpy(flag, "--bf16-path", 11);
+    tfx_host_use_mm_training(t->mm);
+    return 0;
+}
+
 void tfx_trainer_free(tfx_trainer *t)
 {
+    if (t->mm) {
+        tfx_host_use_mm_training(NULL);
+        tfx_mm_close(t->mm);
+    }
     if (t->model)
         free_stacks(t);
     tfx_weights_free(&t->grads);
@@ -518,6 +539,8 @@ static int forward(tfx_trainer *t, const int32_t *tokens, const int32_t *encoder
         return -1;
     tfx_lm_head(m, t->weights->data, t->logits, dec->x, dec->rows);
     tfx_cap_logits(t->logits, dec->rows * m->spec->vocab, m->spec->final_logit_softcap);
+    if (t->mm)
+        t->plan.bf16_copies = tfx_mm_weight_bytes(t->mm);
     *loss = next_token_loss(t, tokens, grad);
     if (!isfinite(*loss))
         return tfx_fail(err, "the loss is not finite (%g)", *loss);
@@ -662,7 +685,7 @@ int tfx_trainer_grad_add(tfx_trainer *t, const int32_t *tokens, const int32_t *e
 
 /* ---- AdamW -------------------------------------------------------------------------------- */
 
-void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h)
+int tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h, tfx_error *err)
 {
     const tfx_model *m = t->model;
     t->step++;
@@ -683,6 +706,7 @@ void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h)
             p[k] -= step * m1[k] / (sqrtf(m2[k]) / root_c2 + eps);
         }
     }
+    return t->mm ? tfx_mm_refresh_weights(t->mm, err) : 0;
 }
 
 /* ---- the conventions of nanoGPT and llm.c --------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "matmul_bf16.h"
 #include "model.h"
 #include "weights.h"
 
@@ -28,6 +29,8 @@ typedef struct tfx_train_plan {
     uint64_t saved;               /* saved activations: every norm / sublayer input, every
                                      attention and FFN call's own workspace and cache */
     uint64_t workspace;           /* residual, scratch, logits, backward scratch */
+    uint64_t bf16_copies;         /* --dtype bf16 through oneDNN: the weights' bf16 copies in
+                                     oneDNN's layout (counted once the first forward made them) */
     int64_t saved_per_layer_rows; /* [B·T, C] buffers kept per decoder layer (norm and
                                      sublayer inputs), for the report's formula */
 } tfx_train_plan;
@@ -55,6 +58,8 @@ typedef struct tfx_trainer {
     float *logits;                /* [B·T, V]; after backward, d loss / d logits */
     float *bwd_workspace;         /* the largest backward workspace any call asks */
     int64_t step;                 /* AdamW steps taken */
+    struct tfx_mm *mm;            /* --dtype bf16 through oneDNN: bf16 weight copies, owned; or NULL */
+    tfx_prefill_choice bf16;      /* --dtype bf16: the path taken and why (why[0] == 0: fp32 run) */
 } tfx_trainer;
 
 /* The memory tfx_trainer_init would allocate for `shape` (moments only when with_moments). */
@@ -83,7 +88,14 @@ int tfx_trainer_grad_add(tfx_trainer *t, const int32_t *tokens, const int32_t *e
 /* One AdamW step of every stored tensor from t->grads, exactly as torch.optim.AdamW:
  * p ← p·(1 − lr·wd) (tensors of rank ≥ 2 only), m ← β1·m + (1−β1)·g, v ← β2·v + (1−β2)·g²,
  * p ← p − lr/(1−β1^t) · m / (√v / √(1−β2^t) + eps). */
-void tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h);
+int tfx_trainer_adamw(tfx_trainer *t, const tfx_adamw *h, tfx_error *err);
+
+/* Mixed precision (--dtype bf16): the matrix products of forward and backward take bf16 operands
+ * (fp32 accumulation and outputs) through oneDNN where its bf16 matmul measures faster than
+ * sgemm on this batch's FFN product, else everything stays fp32 (t->bf16.why says which and why).
+ * Weights, gradients and moments stay fp32; the bf16 copies of the weights are made at their
+ * first product and refreshed after each AdamW step. Returns 0, or -1 with err. */
+int tfx_trainer_use_bf16(tfx_trainer *t, tfx_bf16_prefill mode, tfx_error *err);
 
 /* nanoGPT's and llm.c's learning-rate schedule: linear warmup over `warmup` steps to lr, then
  * cosine decay to min_lr at step `steps`. */

@@ -175,8 +175,7 @@ static int step_once(tfx_trainer *t, const tfx_tokens *train, int64_t *pos, int3
     *lr = tfx_train_lr(&o->schedule, t->step);
     tfx_adamw h = o->adamw;
     h.lr = *lr;
-    tfx_trainer_adamw(t, &h);
-    return 0;
+    return tfx_trainer_adamw(t, &h, err);
 }
 
 static void log_step(FILE *log, int64_t step, double loss, const double *val, double lr,

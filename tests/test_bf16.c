@@ -190,7 +190,7 @@ static void products_case(void **state)
         float alpha = form == 3 ? 0.125f : 1.0f;
         if (form)
             assert_int_equal(tfx_mm_gemm(mm, ta, tb, M, N, K, alpha, ta ? At : A, ta ? M : K,
-                                         tb ? W : Wt, tb ? K : N, out, N, &err), 0);
+                                         tb ? W : Wt, tb ? K : N, 0.0f, out, N, &err), 0);
         for (int m = 0; m < M; m++)
             for (int n = 0; n < N; n++) {
                 double want = form ? 0 : bias[n];

@@ -461,8 +461,9 @@ static double train_flops_per_token(const tfx_loaded *l, int64_t T)
     return 6.0 * N + 12.0 * L * (double)(s->heads * s->head_dim) * (double)T;
 }
 
-/* Seconds of `steps` AdamW steps after one to warm up; 0 on failure (printed). */
-static double time_steps(const tfx_loaded *l, const train_case *c)
+/* Seconds of `steps` AdamW steps after one to warm up; 0 on failure (printed). With bf16,
+ * --dtype bf16's mixed precision, its path chosen as tfx train's auto does (why[256] says). */
+static double time_steps(const tfx_loaded *l, const train_case *c, bool bf16, char *why)
 {
     tfx_error err = {{0}};
     tfx_weights w = {0};
@@ -473,14 +474,18 @@ static double time_steps(const tfx_loaded *l, const train_case *c)
     double loss, spent = 0;
     if (!tokens || tfx_weights_alloc(&w, l->model, &err) ||
         tfx_weights_init(&w, l->model, 1, l->spec->init_std, openblas_get_num_threads(), NULL, NULL, &err) ||
-        tfx_trainer_init(&t, l->model, &w, &shape, true, &err))
+        tfx_trainer_init(&t, l->model, &w, &shape, true, &err) ||
+        (bf16 && tfx_trainer_use_bf16(&t, TFX_BF16_PREFILL_AUTO, &err)))
         goto out;
+    if (bf16)
+        snprintf(why, 256, "%s", t.bf16.why);
     fill_tokens(tokens, c->B * c->T, l->spec->vocab);
     for (int64_t i = 0; i <= c->steps; i++) {
         double t0 = tfx_now();
         if (tfx_trainer_grad(&t, tokens, NULL, &loss, &err))
             goto out;
-        tfx_trainer_adamw(&t, &h);
+        if (tfx_trainer_adamw(&t, &h, &err))
+            goto out;
         if (i > 0)
             spent += tfx_now() - t0;
     }
@@ -493,13 +498,28 @@ out:
     return err.msg[0] ? 0 : spent;
 }
 
-static json_t *train_bench(const train_case *c, const tfx_registry *reg, double gemm)
+/* The same steps with --dtype bf16, against oneDNN's bf16 matmul limit `bf16_gemm`. */
+static json_t *train_bench_bf16(const train_case *c, const tfx_loaded *l, double bf16_gemm,
+                                double fp32_tps)
+{
+    char why[256] = "";
+    double spent = time_steps(l, c, true, why);
+    double tps = spent > 0 ? (double)(c->steps * c->B * c->T) / spent : 0;
+    double gflops = tps * train_flops_per_token(l, c->T) / 1e9;
+    double ratio = bf16_gemm > 0 ? gflops / bf16_gemm : 0;
+    printf("  --dtype bf16 %-15s %9.0f tokens/s  %7.1f GFLOP/s  %.2f of bf16 matmul %.1f; %.2fx fp32 (%s)\n",
+           "", tps, gflops, ratio, bf16_gemm, fp32_tps > 0 ? tps / fp32_tps : 0, why);
+    return json_pack("{s:f, s:f, s:f, s:f, s:s}", "tokens_per_s", tps, "gflops", gflops,
+                     "bf16_matmul_gflops", bf16_gemm, "of_bf16_matmul", ratio, "path", why);
+}
+
+static json_t *train_bench(const train_case *c, const tfx_registry *reg, double gemm, double bf16_gemm)
 {
     tfx_error err = {{0}};
     tfx_loaded *l = tfx_load_from(c->path, c->sets, NULL, c->n_sets, reg, 1, &err);
     if (!l)
         return fprintf(stderr, "tfx-bench: %s: %s\n", c->name, err.msg), NULL;
-    double spent = time_steps(l, c);
+    double spent = time_steps(l, c, false, NULL);
     double after = sgemm_rate(2048); /* a shared machine: the limit is the best seen around it */
     gemm = after > gemm ? after : gemm;
     double tps = spent > 0 ? (double)(c->steps * c->B * c->T) / spent : 0;
@@ -512,6 +532,7 @@ static json_t *train_bench(const train_case *c, const tfx_registry *reg, double 
                           (json_int_t)c->B, "tokens", (json_int_t)c->T, "tokens_per_s", tps,
                           "gflops", gflops, "sgemm_gflops", gemm, "of_sgemm", gflops / gemm,
                           "flops_per_token", train_flops_per_token(l, c->T));
+    json_object_set_new(j, "bf16", train_bench_bf16(c, l, bf16_gemm, tps));
     tfx_loaded_free(l);
     return j;
 }
@@ -519,14 +540,14 @@ static json_t *train_bench(const train_case *c, const tfx_registry *reg, double 
 /* The training benchmark: the small model (d_model 256, 6 layers, 8 heads, vocabulary 256,
  * 8 × 256) and gpt2 (4 × 256; not with --quick), each against the best sgemm rate measured
  * before and right after it. */
-static json_t *train_benches(const tfx_registry *reg, int quick, double gemm)
+static json_t *train_benches(const tfx_registry *reg, int quick, double gemm, double bf16_gemm)
 {
     static char *small[] = {"vocab=256", "d_model=256", "layers=6", "heads=8", "head_dim=32", "context=256"};
     train_case cases[] = {{"small (d256 L6 H8 V256)", "recipes/gpt2.yaml", small, 6, 8, 256, 5},
                           {"gpt2", "recipes/gpt2.yaml", NULL, 0, 4, 256, 2}};
     json_t *all = json_array();
     for (int i = 0; i < (quick ? 1 : 2); i++) {
-        json_t *j = train_bench(&cases[i], reg, gemm);
+        json_t *j = train_bench(&cases[i], reg, gemm, bf16_gemm);
         if (j)
             json_array_append_new(all, j);
     }
@@ -590,7 +611,7 @@ int main(int argc, char **argv)
            100 * blas_gemv / triad, tfx_gemv_gbs, threads, bf16_gbs, row_gbs, impl_row);
     if (train) {
         printf("training: FLOPs per token = 6N + 12·L·C·T (N without the position table)\n");
-        json_t *all = train_benches(reg, quick, gemm);
+        json_t *all = train_benches(reg, quick, gemm, bf16_gemm);
         json_t *doc = json_pack("{s:i, s:f, s:o}", "threads", threads, "sgemm_gflops", gemm, "train", all);
         if (json_path)
             json_dump_file(doc, json_path, JSON_INDENT(2));
