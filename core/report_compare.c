@@ -9,6 +9,7 @@
 #include "compare.h"
 #include "doc.h"
 #include "files.h"
+#include "report_doc.h"
 #include "text.h"
 
 /* ---- each column's document -------------------------------------------------------------- */
@@ -37,11 +38,7 @@ static void doc_dims(tfx_doc *d, const tfx_spec *s)
     for (int i = 0; i < s->n_stacks; i++)
         layers += s->stacks[i].layers;
     tfx_doc_group_start(d, "dims", "dims", false);
-    tfx_doc_int(d, "vocab", NULL, s->vocab, TFX_UNIT_NONE, NULL);
-    tfx_doc_int(d, "d_model", NULL, s->d_model, TFX_UNIT_NONE, NULL);
-    tfx_doc_int(d, "heads", NULL, s->heads, TFX_UNIT_NONE, NULL);
-    tfx_doc_int(d, "kv_heads", NULL, s->kv_heads, TFX_UNIT_NONE, NULL);
-    tfx_doc_int(d, "head_dim", NULL, s->head_dim, TFX_UNIT_NONE, NULL);
+    tfx_doc_widths(d, s);
     tfx_doc_int(d, "layers", NULL, layers, TFX_UNIT_NONE, "every stack's");
     tfx_doc_int(d, "context", NULL, s->context, TFX_UNIT_TOKENS, NULL);
 }

@@ -10,6 +10,9 @@
 /* A recipe's whole `tfx params` report into d (initialised here; the caller frees it). */
 void tfx_doc_params(tfx_doc *d, const tfx_params_item *it);
 
+/* The recipe's widths (vocab, d_model, heads, kv_heads, head_dim) into the open group. */
+void tfx_doc_widths(tfx_doc *d, const tfx_spec *s);
+
 /* The groups shared with other commands: parameter counts by component (with tied tensors),
  * and memory and FLOPs at the item's batch and context. */
 void tfx_doc_counts(tfx_doc *d, const tfx_loaded *l);

@@ -44,14 +44,19 @@ void tfx_doc_counts(tfx_doc *d, const tfx_loaded *l)
     }
 }
 
-static void doc_dims(tfx_doc *d, const tfx_spec *s)
+void tfx_doc_widths(tfx_doc *d, const tfx_spec *s)
 {
-    tfx_doc_group_start(d, "dims", "dimensions", false);
     tfx_doc_int(d, "vocab", NULL, s->vocab, TFX_UNIT_NONE, NULL);
     tfx_doc_int(d, "d_model", NULL, s->d_model, TFX_UNIT_NONE, NULL);
     tfx_doc_int(d, "heads", NULL, s->heads, TFX_UNIT_NONE, NULL);
     tfx_doc_int(d, "kv_heads", NULL, s->kv_heads, TFX_UNIT_NONE, NULL);
     tfx_doc_int(d, "head_dim", NULL, s->head_dim, TFX_UNIT_NONE, NULL);
+}
+
+static void doc_dims(tfx_doc *d, const tfx_spec *s)
+{
+    tfx_doc_group_start(d, "dims", "dimensions", false);
+    tfx_doc_widths(d, s);
     tfx_doc_int(d, "context", NULL, s->context, TFX_UNIT_TOKENS, NULL);
     for (int si = 0; si < s->n_stacks; si++) {
         char key[64], label[64];

@@ -367,6 +367,19 @@ static void keep(float *saved, const float *in, int64_t floats)
         memcpy(saved, in, (size_t)floats * sizeof(float));
 }
 
+/* Sublayer s of the block's layer (as sublayer_of), or NULL with st set when the placement
+ * names one the block does not have; `call` names the callback for the message. */
+static const tfx_instance *called_sublayer(const block_ctx *b, int s, const char *call, int *attn,
+                                           tfx_status *st)
+{
+    const train_layer *tl = &b->st->layers[b->layer];
+    if (s < 0 || s >= tl->n_sub) {
+        tfx_host_table()->fail(st, "the placement called %s %d of %d", call, s, tl->n_sub);
+        return NULL;
+    }
+    return sublayer_of(layer_of(b), s, attn);
+}
+
 static int train_sublayer(void *ctx, int s, float *out, const float *in, tfx_status *st)
 {
     block_ctx *b = ctx;
@@ -374,9 +387,9 @@ static int train_sublayer(void *ctx, int s, float *out, const float *in, tfx_sta
     train_layer *tl = &b->st->layers[b->layer];
     int64_t C = t->model->spec->d_model, T = b->st->T, S = t->shape.encoder_tokens;
     int a;
-    if (s < 0 || s >= tl->n_sub)
-        return tfx_host_table()->fail(st, "the placement called sublayer %d of %d", s, tl->n_sub);
-    const tfx_instance *inst = sublayer_of(layer_of(b), s, &a);
+    const tfx_instance *inst = called_sublayer(b, s, "sublayer", &a, st);
+    if (!inst)
+        return -1;
     float *x = tl->saved[s]; /* [rows, C] */
     keep(x, in, b->st->rows * C);
     if (a < 0)
@@ -395,12 +408,19 @@ static int train_sublayer(void *ctx, int s, float *out, const float *in, tfx_sta
     return 0;
 }
 
+/* Norm i of the block's layer; *input is where its forward's input is kept for backward. */
+static const tfx_instance *norm_of(const block_ctx *b, int i, float **input)
+{
+    const train_layer *tl = &b->st->layers[b->layer];
+    *input = tl->saved[tl->n_sub + i];
+    return &layer_of(b)->norms[i];
+}
+
 static void train_norm(void *ctx, int i, float *out, const float *in)
 {
     block_ctx *b = ctx;
-    train_layer *tl = &b->st->layers[b->layer];
-    const tfx_instance *n = &layer_of(b)->norms[i];
-    float *x = tl->saved[tl->n_sub + i];
+    float *x;
+    const tfx_instance *n = norm_of(b, i, &x);
     keep(x, in, b->st->rows * b->t->model->spec->d_model);
     plugin_of(n)->norm->forward(n->state, w_of(b->t, n), out, x, b->st->rows);
 }
@@ -563,9 +583,9 @@ static int train_sublayer_backward(void *ctx, int s, float *d_in, const float *d
     train_layer *tl = &b->st->layers[b->layer];
     int64_t C = t->model->spec->d_model, T = b->st->T, S = t->shape.encoder_tokens;
     int a;
-    if (s < 0 || s >= tl->n_sub)
-        return tfx_host_table()->fail(st, "the placement called sublayer_backward %d of %d", s, tl->n_sub);
-    const tfx_instance *inst = sublayer_of(layer_of(b), s, &a);
+    const tfx_instance *inst = called_sublayer(b, s, "sublayer_backward", &a, st);
+    if (!inst)
+        return -1;
     if (a < 0)
         return plugin_of(inst)->ffn->backward(inst->state, w_of(t, inst), dw_of(t, inst), d_in,
                                               d_out, tl->saved[s], b->st->rows, tl->ffn_ws,
@@ -584,10 +604,10 @@ static int train_sublayer_backward(void *ctx, int s, float *d_in, const float *d
 static void train_norm_backward(void *ctx, int i, float *d_in, const float *d_out)
 {
     block_ctx *b = ctx;
-    train_layer *tl = &b->st->layers[b->layer];
-    const tfx_instance *n = &layer_of(b)->norms[i];
-    plugin_of(n)->norm->backward(n->state, w_of(b->t, n), dw_of(b->t, n), d_in, d_out,
-                                 tl->saved[tl->n_sub + i], b->st->rows);
+    float *x;
+    const tfx_instance *n = norm_of(b, i, &x);
+    plugin_of(n)->norm->backward(n->state, w_of(b->t, n), dw_of(b->t, n), d_in, d_out, x,
+                                 b->st->rows);
 }
 
 /* The gradient of the token table (and type 0) from dx [rows, C], the embeddings' gradient. */
