@@ -410,6 +410,15 @@ static void training_figures_case(void **state)
     snprintf(args, sizeof args, "train " SMALL " --data README.md --steps 2 --batch 2 --context 16 --eval-every 1 "
              "--eval-batches 1 --eval-contexts 16,64 --label small --save %s/m.st", dir);
     every_figure(args, 0, false);
+    char *summary = report(args, "text", 0); /* the final and per-length losses, not each step's */
+    const char *head = "gpt2: 2 steps of 1 × 2 sequences of 16 tokens (steps 1 to 2)\n";
+    assert_true(strncmp(summary, head, strlen(head)) == 0);
+    assert_non_null(strstr(summary, "\n  step 2 val loss "));
+    assert_non_null(strstr(summary, "\n  val loss at 16 "));
+    assert_non_null(strstr(summary, "\n  unreachable at 64 'gpt2' learns its positions ('decoder.position.weight', "
+                                    "16 rows): a context of 64 is beyond the last position it learned\n"));
+    assert_null(strstr(summary, "loss of step"));
+    free(summary);
     snprintf(args, sizeof args, "eval " SMALL " --checkpoint %s/m.st --data README.md --context 16 --max-batches 2", dir);
     every_figure_of(args, 0, false, 6);
     char *json = report(args, "json", 0), *csv = report(args, "csv", 0), *text = report(args, "text", 0);
