@@ -2,8 +2,6 @@
  * any context the model's positions reach (a table learned at 128 rows cannot reach 512). */
 #include <cblas.h>
 #include <inttypes.h>
-#include <jansson.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +11,7 @@
 #include "data.h"
 #include "eval.h"
 #include "load.h"
+#include "report_doc.h"
 #include "train.h"
 #include "train_run.h"
 #include "weights.h"
@@ -24,10 +23,6 @@ typedef struct eval_opts {
     int dtype;                    /* index in tfx_cli_dtypes */
     tfx_bf16_prefill bf16_path;
 } eval_opts;
-
-/* The formats eval writes. */
-static const char *const formats[] = {"text", "json", NULL};
-static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
 
 static const tfx_opt options[] = {
     TFX_OPT_CHECKPOINT(eval_opts, checkpoint, "the trained weights (default: checkpoint.file of the recipe)"),
@@ -44,7 +39,7 @@ static const tfx_opt options[] = {
     {"--bf16-path", TFX_ARG_ENUM, "P", "with --dtype bf16: auto (the faster, measured), onednn or fp32",
      .def = "auto", .choices = tfx_bf16_prefill_names, TFX_AT(eval_opts, bf16_path)},
     {"--format", TFX_ARG_ENUM, "F", "the report's format (json has \"loss\", \"perplexity\", "
-     "\"context\", \"tokens\")", .def = "text", .choices = formats, .values = format_values,
+     "\"context\", \"tokens\")", .def = "text", .choices = tfx_cli_formats,
      TFX_AT(eval_opts, common.format)},
     TFX_OPT_SET(eval_opts, common.sets, common.n_sets),
 };
@@ -72,22 +67,14 @@ static int load_weights(const eval_opts *o, const tfx_loaded *l, tfx_weights *w,
     return tfx_checkpoint_load(w, l->model, ckpt, NULL, NULL, err);
 }
 
-static int report(const eval_opts *o, const tfx_loaded *l, int64_t T, int64_t windows, double loss)
+static int report(const eval_opts *o, const tfx_loaded *l, int64_t T, int64_t windows, double loss,
+                  tfx_error *err)
 {
-    FILE *out = stdout;
-    if (o->common.format == TFX_FORMAT_JSON) {
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:f, s:f}", "name", l->spec->name,
-                                "context", (json_int_t)T, "sequences", (json_int_t)windows,
-                                "tokens", (json_int_t)(windows * T), "loss", loss,
-                                "perplexity", exp(loss));
-        int rc = json_dumpf(doc, out, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        fputc('\n', out);
-        json_decref(doc);
-        return rc || ferror(out) ? -1 : 0;
-    }
-    fprintf(out, "%s: %" PRId64 " windows of %" PRId64 " tokens\n  loss        %.6f\n  perplexity  %.4f\n",
-            l->spec->name, windows, T, loss, exp(loss));
-    return ferror(out) ? -1 : 0;
+    tfx_doc doc;
+    tfx_doc_eval(&doc, l->spec->name, T, windows, loss);
+    int rc = tfx_doc_emit(stdout, o->common.format, &doc, 1, err);
+    tfx_doc_free(&doc);
+    return rc;
 }
 
 /* The loss over whole windows of T tokens, B at a time. */
@@ -107,7 +94,7 @@ static int evaluate(const eval_opts *o, const tfx_registry *reg, const tfx_loade
     if (data.n < T)
         tfx_fail(err, "data '%s' has %" PRId64 " tokens, fewer than one window of %" PRId64, o->data, data.n, T);
     else if (!tfx_eval_at(&src, &data, T, B, o->max_batches, &loss, &windows, err))
-        rc = report(o, l, T, windows, loss) ? tfx_fail(err, "cannot write the report") : 0;
+        rc = report(o, l, T, windows, loss, err);
     tfx_tokens_free(&data);
     return rc;
 }

@@ -3,7 +3,6 @@
 #include <cblas.h>
 #include <errno.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,10 +22,6 @@
 #define MAX_TOKENS 65536
 
 
-/* The formats grad and train write. */
-static const char *const formats[] = {"text", "json", NULL};
-static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
-
 #define TRAIN_TOKENS(req)                                                                         \
     {"--tokens", TFX_ARG_STRING, "IDS", "token ids, e.g. 5,17,3; several sequences of one length: "   \
      "5,17;3,9", .required = req, TFX_AT(train_opts, tokens)},                                    \
@@ -41,8 +36,8 @@ static const int format_values[] = {TFX_FORMAT_TEXT, TFX_FORMAT_JSON};
     {"--bf16-path", TFX_ARG_ENUM, "P", "with --dtype bf16, the products' path. auto: the faster, "     \
      "measured at the start; onednn: oneDNN wherever it has a bf16 matmul; fp32: OpenBLAS's sgemm",   \
      .def = "auto", .choices = tfx_bf16_prefill_names, TFX_AT(train_opts, bf16_path)},              \
-    {"--format", TFX_ARG_ENUM, "F", fmt_doc, .def = "text", .choices = formats,                   \
-     .values = format_values, TFX_AT(train_opts, common.format)},                                 \
+    {"--format", TFX_ARG_ENUM, "F", fmt_doc, .def = "text", .choices = tfx_cli_formats,           \
+     TFX_AT(train_opts, common.format)},                                                          \
     TFX_OPT_SET(train_opts, common.sets, common.n_sets)
 
 static const tfx_opt grad_options[] = {
@@ -238,60 +233,11 @@ static int read_batch(const train_opts *o, const tfx_spec *s, batch *b, tfx_erro
 
 /* ---- the report --------------------------------------------------------------------------- */
 
-double tfx_cmd_train_mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
-
 double tfx_cmd_train_peak_rss_mib(void) { return tfx_peak_rss_mib(); }
 
 uint64_t tfx_cmd_train_plan_total(const tfx_train_plan *p)
 {
     return p->weights + p->grads + p->moments + p->saved + p->workspace + p->bf16_copies;
-}
-
-void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t)
-{
-    const tfx_train_plan *p = &t->plan;
-    const tfx_spec *s = l->spec;
-    long long B = t->shape.batch, T = t->shape.tokens, C = s->d_model, N = l->counts.total;
-    fprintf(out, "  memory plan    %.2f MiB\n", tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
-    fprintf(out, "    weights            %9.2f MiB  N × 4 B, N = %lld parameters (tied once; each tensor padded to 64 B)\n",
-            tfx_cmd_train_mib(p->weights), N);
-    fprintf(out, "    gradients          %9.2f MiB  N × 4 B (the weights' layout; a tied tensor's uses sum into one)\n",
-            tfx_cmd_train_mib(p->grads));
-    if (p->moments)
-        fprintf(out, "    AdamW moments      %9.2f MiB  2 × N × 4 B (fp32)\n", tfx_cmd_train_mib(p->moments));
-    if (t->mm)
-        fprintf(out, "    bf16 copies        %9.2f MiB  2 B for each element of a matrix linear() multiplies by, in "
-                     "oneDNN's layout (refreshed after each step)\n", tfx_cmd_train_mib(p->bf16_copies));
-    fprintf(out, "    saved activations  %9.2f MiB  per layer %lld inputs (norms, sublayers) of B·T·C = %lld·%lld·%lld "
-                 "floats, + each attention and FFN call's own workspace and cache\n",
-            tfx_cmd_train_mib(p->saved), (long long)p->saved_per_layer_rows, B, T, C);
-    fprintf(out, "    workspace          %9.2f MiB  logits B·T·V = %lld·%lld·%lld floats; each stack's residual, 6 "
-                 "placement scratch and the residual's gradient, B·T·C each; the largest backward scratch\n",
-            tfx_cmd_train_mib(p->workspace), B, T, (long long)s->vocab);
-    fprintf(out, "  peak memory    %.1f MiB resident (%.2fx the plan)\n", tfx_cmd_train_peak_rss_mib(),
-            tfx_cmd_train_peak_rss_mib() / tfx_cmd_train_mib(tfx_cmd_train_plan_total(p)));
-    if (t->bf16.why[0])
-        fprintf(out, "  dtype          %s\n", t->bf16.why);
-}
-
-json_t *tfx_cmd_train_plan_json(const tfx_trainer *t)
-{
-    const tfx_train_plan *p = &t->plan;
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "weights", (json_int_t)p->weights,
-                     "bf16_copies", (json_int_t)p->bf16_copies,
-                     "gradients", (json_int_t)p->grads, "moments", (json_int_t)p->moments,
-                     "saved_activations", (json_int_t)p->saved, "workspace",
-                     (json_int_t)p->workspace, "total", (json_int_t)tfx_cmd_train_plan_total(p));
-}
-
-void tfx_cmd_train_dtype_json(json_t *doc, const tfx_trainer *t)
-{
-    json_object_set_new(doc, "dtype", json_string(t->mm ? "bf16" : "fp32"));
-    if (t->bf16.why[0])
-        json_object_set_new(doc, "bf16_path", json_pack("{s:s, s:s, s:f, s:f}", "why", t->bf16.why,
-                                                        "kernel", t->bf16.impl, "bf16_gflops",
-                                                        t->bf16.bf16_gflops, "fp32_gflops",
-                                                        t->bf16.fp32_gflops));
 }
 
 static int print_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,

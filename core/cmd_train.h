@@ -1,9 +1,8 @@
-/* core/cmd_train.h — what `tfx train`'s two halves share: its options, the memory report, and
+/* core/cmd_train.h — what `tfx train`'s two halves share: its options, the memory plan's sum, and
  * the weights a run starts from (core/cmd_train.c: one batch; core/cmd_train_data.c: data). */
 #ifndef TFX_CORE_CMD_TRAIN_H
 #define TFX_CORE_CMD_TRAIN_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,17 +29,9 @@ typedef struct train_opts {
     int64_t accum, warmup, eval_every, eval_batches, save_every;
 } train_opts;
 
-/* Bytes as MiB; this process's peak resident memory in MiB; the plan's sum. */
-double tfx_cmd_train_mib(uint64_t bytes);
+/* This process's peak resident memory in MiB; the plan's sum. */
 double tfx_cmd_train_peak_rss_mib(void);
 uint64_t tfx_cmd_train_plan_total(const tfx_train_plan *p);
-
-/* The memory plan by component beside peak RSS (text), or as a JSON object of bytes. */
-void tfx_cmd_train_print_plan(FILE *out, const tfx_loaded *l, const tfx_trainer *t);
-json_t *tfx_cmd_train_plan_json(const tfx_trainer *t);
-/* "dtype" ("bf16" where the products ran through oneDNN, else "fp32") into doc, and with
- * --dtype bf16 "bf16_path": why that path, oneDNN's kernel and the two rates measured. */
-void tfx_cmd_train_dtype_json(json_t *doc, const tfx_trainer *t);
 
 /* Allocate w and fill it from --resume, --checkpoint or the recipe's checkpoint (its path into
  * ckpt[cap]), else by the seeded initialisation with GPT-2's scaled residual projections.

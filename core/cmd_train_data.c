@@ -1,5 +1,5 @@
 /* core/cmd_train_data.c — `tfx train --data`: reads the data, runs core/train_run.c's loop,
- * evaluates at --eval-contexts lengths, and reports (text, JSON, --result, --log). */
+ * evaluates at --eval-contexts lengths, and reports (its document in any format, --result, --log). */
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -14,6 +14,7 @@
 #include "data.h"
 #include "eval.h"
 #include "files.h"
+#include "report_doc.h"
 #include "train_run.h"
 
 /* The training tokens and the validation tokens (--val, else the tail of --data). */
@@ -34,27 +35,7 @@ static int read_data(const train_opts *o, const tfx_spec *s, int64_t T, tfx_toke
     return 0;
 }
 
-static json_t *curve_json(const tfx_train_result *r)
-{
-    json_t *arr = json_array();
-    for (int64_t i = 0; i < r->n_curve; i++)
-        json_array_append_new(arr, json_pack("{s:I, s:f, s:f}", "step", (json_int_t)r->curve[i].step,
-                                             "train_loss", r->curve[i].train_loss, "val_loss",
-                                             r->curve[i].val_loss));
-    return arr;
-}
-
-#define MAX_CONTEXTS 8
-
-/* The losses at --eval-contexts: NAN where the positions cannot reach (reason kept). */
-typedef struct context_losses {
-    int n;
-    int64_t context[MAX_CONTEXTS];
-    double loss[MAX_CONTEXTS];
-    char reason[MAX_CONTEXTS][256];
-} context_losses;
-
-static int parse_contexts(const char *text, context_losses *c, tfx_error *err)
+static int parse_contexts(const char *text, tfx_context_losses *c, tfx_error *err)
 {
     const char *p = text;
     c->n = 0;
@@ -62,9 +43,9 @@ static int parse_contexts(const char *text, context_losses *c, tfx_error *err)
         char *end;
         errno = 0;
         long long v = strtoll(p, &end, 10);
-        if (end == p || errno || v < 2 || v > 1000000 || c->n == MAX_CONTEXTS || (*end && *end != ','))
+        if (end == p || errno || v < 2 || v > 1000000 || c->n == TFX_MAX_CONTEXTS || (*end && *end != ','))
             return tfx_fail(err, "--eval-contexts expects up to %d lengths of at least 2, e.g. 128,256,512; got '%s'",
-                            MAX_CONTEXTS, text);
+                            TFX_MAX_CONTEXTS, text);
         c->context[c->n++] = v;
         if (!*end)
             return 0;
@@ -73,7 +54,7 @@ static int parse_contexts(const char *text, context_losses *c, tfx_error *err)
 }
 
 static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_weights *w,
-                         const tfx_tokens *val, int64_t B, context_losses *c, tfx_error *err)
+                         const tfx_tokens *val, int64_t B, tfx_context_losses *c, tfx_error *err)
 {
     tfx_registry *reg = tfx_cli_registry(err);
     if (!reg)
@@ -103,35 +84,6 @@ static int eval_contexts(const train_opts *o, const tfx_loaded *l, const tfx_wei
     return 0;
 }
 
-static json_t *contexts_json(const context_losses *c)
-{
-    json_t *arr = json_array();
-    for (int k = 0; k < c->n; k++)
-        json_array_append_new(arr, isnan(c->loss[k])
-                                       ? json_pack("{s:I, s:n, s:s}", "context", (json_int_t)c->context[k], "loss", "error", c->reason[k])
-                                       : json_pack("{s:I, s:f}", "context", (json_int_t)c->context[k], "loss", c->loss[k]));
-    return arr;
-}
-
-static json_t *data_json(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                         const tfx_train_result *r, double rss, const context_losses *c)
-{
-    int64_t n = t->step - r->first_step;
-    json_t *losses = json_array(), *sets = json_array();
-    for (int64_t i = 0; i < n; i++)
-        json_array_append_new(losses, json_real(r->losses[i]));
-    for (int i = 0; i < o->common.n_sets; i++)
-        json_array_append_new(sets, json_string(o->common.sets[i]));
-    return json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:o}",
-                     "name", l->spec->name, "recipe", o->common.files[0], "sets", sets, "label",
-                     o->label ? o->label : "", "batch", (json_int_t)t->shape.batch, "tokens",
-                     (json_int_t)t->shape.tokens, "accum", (json_int_t)o->accum, "steps",
-                     (json_int_t)t->step, "losses", losses, "curve", curve_json(r), "train_loss",
-                     r->train_loss, "val_loss", r->val_loss, "tokens_per_s", r->tokens_per_s,
-                     "train_s", r->train_s, "plan", tfx_cmd_train_plan_json(t), "peak_rss_mib", rss,
-                     "planned_mib", tfx_cmd_train_mib(tfx_cmd_train_plan_total(&t->plan)), "context_losses", contexts_json(c));
-}
-
 /* The JSON report into --result FILE, atomically. */
 static int write_result(const char *path, const json_t *doc, tfx_error *err)
 {
@@ -145,42 +97,27 @@ static int write_result(const char *path, const json_t *doc, tfx_error *err)
     return tfx_output_commit(&out, err);
 }
 
-static void data_text(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                      const tfx_train_result *r, const context_losses *c)
-{
-    FILE *out = stdout;
-    int64_t n = t->step - r->first_step;
-    fprintf(out, "%s: %" PRId64 " step%s of %lld × %lld sequences of %lld tokens (steps %" PRId64 " to %" PRId64 ")\n",
-            l->spec->name, n, n == 1 ? "" : "s", (long long)o->accum, (long long)t->shape.batch,
-            (long long)t->shape.tokens, r->first_step + 1, t->step);
-    for (int64_t i = 0; i < r->n_curve; i++)
-        fprintf(out, "  step %-9" PRId64 " train loss %.4f  val loss %.4f\n", r->curve[i].step,
-                r->curve[i].train_loss, r->curve[i].val_loss);
-    fprintf(out, "  train loss     %.6f\n  val loss       %.6f\n  speed          %.0f tokens/s (%.1f s of steps)\n",
-            r->train_loss, r->val_loss, r->tokens_per_s, r->train_s);
-    for (int k = 0; k < c->n; k++)
-        isnan(c->loss[k]) ? fprintf(out, "  at %-11" PRId64 " unreachable: %s\n", c->context[k], c->reason[k])
-                          : fprintf(out, "  at %-11" PRId64 " val loss %.6f\n", c->context[k], c->loss[k]);
-    tfx_cmd_train_print_plan(out, l, t);
-    if (o->out)
-        fprintf(out, "  saved          %s (and %s.state)\n", o->out, o->out);
-}
-
 static int data_report(const train_opts *o, const tfx_loaded *l, const tfx_trainer *t,
-                       const tfx_train_result *r, double rss, const context_losses *c,
+                       const tfx_train_result *r, double rss, const tfx_context_losses *c,
                        tfx_error *err)
 {
-    json_t *doc = data_json(o, l, t, r, rss, c);
-    tfx_cmd_train_dtype_json(doc, t);
-    int rc = o->result ? write_result(o->result, doc, err) : 0;
-    if (!rc && o->common.format == TFX_FORMAT_JSON) {
-        rc = json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(17));
-        fputc('\n', stdout);
-    } else if (!rc)
-        data_text(o, l, t, r, c);
-    json_decref(doc);
-    if (!rc && ferror(stdout))
-        rc = tfx_fail(err, "cannot write the report");
+    tfx_train_data_outcome outcome = {.recipe = o->common.files[0], .label = o->label ? o->label : "",
+                                      .sets = (const char *const *)o->common.sets, .n_sets = o->common.n_sets,
+                                      .accum = o->accum, .r = r, .peak_rss_mib = rss, .contexts = c,
+                                      .out = o->out};
+    tfx_doc doc;
+    tfx_doc_train_data(&doc, l, t, &outcome);
+    int rc = 0;
+    if (o->result) {
+        json_t *j = doc.failed ? NULL : tfx_doc_json(&doc);
+        if (!j && doc.failed)
+            *err = doc.err;
+        rc = j ? write_result(o->result, j, err) : doc.failed ? -1 : tfx_fail(err, "out of memory: --result '%s'", o->result);
+        json_decref(j);
+    }
+    if (!rc)
+        rc = tfx_doc_emit(stdout, o->common.format, &doc, 1, err);
+    tfx_doc_free(&doc);
     return rc;
 }
 
@@ -201,7 +138,7 @@ static int train_on_data(train_opts *o, const tfx_loaded *l, tfx_weights *w, tfx
     tfx_tokens train = {0}, val = {0};
     tfx_train_result r = {0};
     tfx_train_run_opts ro;
-    context_losses contexts = {0};
+    tfx_context_losses contexts = {0};
     tfx_output log = {0};
     int64_t position = 0, T = o->common.estimate.context ? o->common.estimate.context : l->spec->context;
     tfx_train_shape shape = {.batch = o->common.estimate.batch ? o->common.estimate.batch : 4, .tokens = T};

@@ -60,4 +60,39 @@ typedef struct tfx_train_outcome {
 typedef struct tfx_trainer tfx_trainer;
 void tfx_doc_train(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const tfx_train_outcome *o);
 
+/* The groups grad, train and train --data share: the products' dtype (and the bf16 path taken),
+ * and the memory plan with its formulas beside `peak` MiB of resident memory. */
+void tfx_doc_train_dtype(tfx_doc *d, const tfx_trainer *t);
+void tfx_doc_train_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, double peak);
+
+/* The losses of `tfx train --data --eval-contexts`: NAN where the positions cannot reach (why
+ * in reason). */
+#define TFX_MAX_CONTEXTS 8
+typedef struct tfx_context_losses {
+    int n;
+    int64_t context[TFX_MAX_CONTEXTS];
+    double loss[TFX_MAX_CONTEXTS];
+    char reason[TFX_MAX_CONTEXTS][256];
+} tfx_context_losses;
+
+/* What `tfx train --data` did, for its report. */
+typedef struct tfx_train_result tfx_train_result;
+typedef struct tfx_train_data_outcome {
+    const char *recipe, *label;   /* the recipe's file; --label or "" */
+    const char *const *sets;      /* [n_sets], the --set overrides as given */
+    int n_sets;
+    int64_t accum;
+    const tfx_train_result *r;
+    double peak_rss_mib;          /* training's, before the evaluations at other lengths */
+    const tfx_context_losses *contexts;
+    const char *out;              /* --save, or NULL */
+} tfx_train_data_outcome;
+
+/* The `tfx train --data` report into d (initialised here; the caller frees it). */
+void tfx_doc_train_data(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const tfx_train_data_outcome *o);
+
+/* The `tfx eval` report into d (initialised here; the caller frees it): T tokens per window,
+ * `windows` of them, their mean loss. */
+void tfx_doc_eval(tfx_doc *d, const char *name, int64_t T, int64_t windows, double loss);
+
 #endif

@@ -9,7 +9,7 @@
 
 static double mib(uint64_t bytes) { return (double)bytes / (1024.0 * 1024.0); }
 
-static void doc_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t)
+void tfx_doc_train_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, double peak)
 {
     const tfx_train_plan *p = &t->plan;
     int64_t B = t->shape.batch, T = t->shape.tokens, C = l->spec->d_model;
@@ -35,10 +35,14 @@ static void doc_plan(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t)
     tfx_doc_int(d, "workspace", NULL, (int64_t)p->workspace, TFX_UNIT_BYTES, formula);
     tfx_doc_int(d, "total", NULL, (int64_t)tfx_cmd_train_plan_total(p), TFX_UNIT_BYTES, "the sum of the six above");
     tfx_doc_group_start(d, "", "", false);
-    double planned = mib(tfx_cmd_train_plan_total(p)), peak = tfx_peak_rss_mib();
+    double planned = mib(tfx_cmd_train_plan_total(p));
     snprintf(formula, sizeof formula, "%.2fx the plan", planned > 0 ? peak / planned : 0.0);
     tfx_doc_real(d, "peak_rss_mib", "peak memory", peak, 1, TFX_UNIT_MIB, formula);
     tfx_doc_real(d, "planned_mib", "planned memory", planned, 2, TFX_UNIT_MIB, "plan.total in MiB");
+    if (!p->bf16_copies) { /* fp32: no copies to speak of in the text */
+        static const char *const none[] = {"plan.bf16_copies"};
+        tfx_doc_detail(d, none, 1);
+    }
 }
 
 void tfx_doc_train(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const tfx_train_outcome *o)
@@ -63,6 +67,14 @@ void tfx_doc_train(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const 
             tfx_doc_real(d, key, label, o->losses[i], 6, TFX_UNIT_NONE, NULL);
         }
     }
+    tfx_doc_train_dtype(d, t);
+    tfx_doc_train_plan(d, l, t, tfx_peak_rss_mib());
+    if (o->out)
+        tfx_doc_text(d, o->train ? "saved" : "gradients_file", o->train ? "saved" : "gradients", o->out, NULL);
+}
+
+void tfx_doc_train_dtype(tfx_doc *d, const tfx_trainer *t)
+{
     tfx_doc_group_start(d, "", "", false);
     tfx_doc_text(d, "dtype", NULL, t->mm ? "bf16" : "fp32", "the products' operands (bf16: mixed precision through oneDNN)");
     if (t->bf16.why[0]) { /* --dtype bf16: which path the products took, and why */
@@ -72,11 +84,4 @@ void tfx_doc_train(tfx_doc *d, const tfx_loaded *l, const tfx_trainer *t, const 
         tfx_doc_real(d, "bf16_gflops", "oneDNN bf16", t->bf16.bf16_gflops, 1, TFX_UNIT_GFLOP_PER_S, "measured (0: not)");
         tfx_doc_real(d, "fp32_gflops", "OpenBLAS fp32", t->bf16.fp32_gflops, 1, TFX_UNIT_GFLOP_PER_S, "measured (0: not)");
     }
-    doc_plan(d, l, t);
-    if (!t->plan.bf16_copies) { /* fp32: no copies to speak of in the text */
-        static const char *const none[] = {"plan.bf16_copies"};
-        tfx_doc_detail(d, none, 1);
-    }
-    if (o->out)
-        tfx_doc_text(d, o->train ? "saved" : "gradients_file", o->train ? "saved" : "gradients", o->out, NULL);
 }

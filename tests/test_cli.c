@@ -160,8 +160,8 @@ static void option_values_case(void **state)
     expect("run recipes/gpt2.yaml --seed", 1, "tfx: --seed needs a value (S)\n");
     expect("params recipes/gpt2.yaml --kv-dtype in8", 1,
            "tfx: --kv-dtype expects fp16, bf16, fp32 or int8, got 'in8' (did you mean 'int8'?)\n");
-    expect("grad recipes/gpt2.yaml --tokens 1,2 --out g.st --format csv", 1,
-           "tfx: --format expects text or json, got 'csv'\n");
+    expect("grad recipes/gpt2.yaml --tokens 1,2 --out g.st --format xml", 1,
+           "tfx: --format expects text, markdown, csv or json, got 'xml'\n");
     expect("run recipes/gpt2.yaml --force=yes", 1, "tfx: --force takes no value\n");
     expect("run recipes/gpt2.yaml recipes/gpt2.yaml", 1,
            "tfx: tfx run takes one RECIPE; 'recipes/gpt2.yaml' is a second; see tfx run --help\n");

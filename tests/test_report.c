@@ -1,6 +1,6 @@
 /* tests/test_report.c — the report document and its emitters, compare's column blocks, the
  * chart's ticks, log axes and line panel, and that every JSON figure of params, run, compare
- * and train is in their CSV and markdown. */
+ * grad, train (on --tokens and on --data) and eval is in their CSV and markdown. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -362,7 +363,8 @@ static char *report(const char *args, const char *fmt, int status)
     return buf;
 }
 
-static void every_figure(const char *args, int status, bool diff)
+/* Every JSON figure of `tfx ARGS` in its CSV and markdown, and at least `least` of them. */
+static void every_figure_of(const char *args, int status, bool diff, int least)
 {
     char *json = report(args, "json", status), *csv = report(args, "csv", status), *md = report(args, "markdown", status);
     json_error_t e;
@@ -371,9 +373,14 @@ static void every_figure(const char *args, int status, bool diff)
         fail_msg("tfx %s --format json: not JSON: %.300s", args, json);
     found f = {csv, md, diff, 0};
     walk(root, "", &f);
-    assert_true(f.checked >= 12); /* grad's report, the smallest, has 12 */
+    assert_true(f.checked >= least);
     json_decref(root);
     free(json), free(csv), free(md);
+}
+
+static void every_figure(const char *args, int status, bool diff)
+{
+    every_figure_of(args, status, diff, 12); /* grad's report, the smallest of these, has 12 */
 }
 
 static void every_json_figure_case(void **state)
@@ -387,6 +394,57 @@ static void every_json_figure_case(void **state)
                  " --threads 1", 1, true);
 }
 
+/* grad, train on --tokens, train on --data (a curve, a length its learned positions cannot
+ * reach, a save) and eval of what it saved: every JSON figure in the CSV and the markdown, and
+ * eval's figures agree across the formats. */
+#define SMALL "recipes/gpt2.yaml --set vocab=256 --set d_model=32 --set layers=2 --set heads=2 " \
+              "--set head_dim=16 --set context=16 --threads 1"
+static void training_figures_case(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tfx-report-XXXXXX", args[1024];
+    assert_non_null(mkdtemp(dir));
+    snprintf(args, sizeof args, "grad " SMALL " --tokens 1,2,3,4 --out %s/g.st", dir);
+    every_figure(args, 0, false);
+    every_figure("train " SMALL " --tokens '1,2,3,4;5,6,7,8' --steps 2", 0, false);
+    snprintf(args, sizeof args, "train " SMALL " --data README.md --steps 2 --batch 2 --context 16 --eval-every 1 "
+             "--eval-batches 1 --eval-contexts 16,64 --label small --save %s/m.st", dir);
+    every_figure(args, 0, false);
+    char *summary = report(args, "text", 0); /* the final and per-length losses, not each step's */
+    const char *head = "gpt2: 2 steps of 1 × 2 sequences of 16 tokens (steps 1 to 2)\n";
+    assert_true(strncmp(summary, head, strlen(head)) == 0);
+    assert_non_null(strstr(summary, "\n  step 2 val loss "));
+    assert_non_null(strstr(summary, "\n  val loss at 16 "));
+    assert_non_null(strstr(summary, "\n  unreachable at 64 'gpt2' learns its positions ('decoder.position.weight', "
+                                    "16 rows): a context of 64 is beyond the last position it learned\n"));
+    assert_null(strstr(summary, "loss of step"));
+    free(summary);
+    snprintf(args, sizeof args, "eval " SMALL " --checkpoint %s/m.st --data README.md --context 16 --max-batches 2", dir);
+    every_figure_of(args, 0, false, 6);
+    char *json = report(args, "json", 0), *csv = report(args, "csv", 0), *text = report(args, "text", 0);
+    json_t *root = json_loads(json, 0, NULL);
+    assert_non_null(root);
+    assert_int_equal(json_integer_value(json_object_get(root, "sequences")), 8); /* 2 batches of 4 */
+    assert_int_equal(json_integer_value(json_object_get(root, "tokens")), 128);
+    double loss = json_real_value(json_object_get(root, "loss"));
+    assert_true(fabs(json_real_value(json_object_get(root, "perplexity")) - exp(loss)) < 1e-9 * exp(loss));
+    assert_non_null(strstr(csv, "\ngpt2,context,16,tokens,tokens per window\n"));
+    assert_non_null(strstr(csv, "\ngpt2,tokens,128,tokens,sequences × context\n"));
+    assert_true(strncmp(text, "gpt2: 8 windows of 16 tokens\n", 29) == 0);
+    char want[64];
+    snprintf(want, sizeof want, "%.6f", loss);
+    assert_non_null(strstr(text, want));
+    json_decref(root);
+    free(json), free(csv), free(text);
+    snprintf(args, sizeof args, "%s/m.st", dir);
+    unlink(args);
+    snprintf(args, sizeof args, "%s/g.st", dir);
+    unlink(args);
+    snprintf(args, sizeof args, "%s/m.st.state", dir);
+    unlink(args);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,7 +453,7 @@ int main(void)
         cmocka_unit_test(column_blocks_case), cmocka_unit_test(compare_progress_case),
         cmocka_unit_test(nice_ticks_case),
         cmocka_unit_test(axis_range_case),   cmocka_unit_test(log_axis_case),     cmocka_unit_test(line_panel_case),
-        cmocka_unit_test(every_json_figure_case),
+        cmocka_unit_test(every_json_figure_case), cmocka_unit_test(training_figures_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
