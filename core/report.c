@@ -1,9 +1,9 @@
 /* core/report.c — the report formats, tfx params through its document, and the plugin list in
- * text, markdown, CSV and JSON (JSON through jansson). */
+ * aligned text, and through its document in markdown, CSV and JSON. */
 #include "report.h"
 
 #include <inttypes.h>
-#include <jansson.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,15 +50,6 @@ int tfx_report_params(FILE *out, tfx_format fmt, const tfx_params_item *items, i
     return rc;
 }
 
-static int json_print(FILE *out, json_t *doc)
-{
-    int rc = doc ? json_dumpf(doc, out, JSON_INDENT(2)) : -1;
-    if (rc == 0)
-        fputc('\n', out);
-    json_decref(doc);
-    return rc;
-}
-
 /* ---- plugins ------------------------------------------------------------------------------ */
 
 static const char *const opt_type_names[] = {"int", "float", "bool", "enum"};
@@ -85,61 +76,92 @@ static void plugin_text(FILE *out, const tfx_registered *r)
     }
 }
 
-static void plugin_markdown(FILE *out, const tfx_registered *r)
+/* One option's figures under KEY (plugins.I.options.J): name, type, default, range or choices,
+ * doc. */
+static void doc_option(tfx_doc *d, const char *key, const tfx_option *o)
+{
+    char k[96], choices[256];
+    snprintf(k, sizeof k, "%s.name", key);
+    tfx_doc_text(d, k, "option", o->name, NULL);
+    snprintf(k, sizeof k, "%s.type", key);
+    tfx_doc_text(d, k, "type", opt_type_names[o->type], NULL);
+    snprintf(k, sizeof k, "%s.default", key);
+    tfx_doc_text(d, k, "default", o->default_value, NULL);
+    choices_text(o, choices, sizeof choices);
+    snprintf(k, sizeof k, "%s.choices", key);
+    tfx_doc_text(d, k, "choices", choices, NULL);
+    if (o->type != TFX_OPT_ENUM && o->type != TFX_OPT_BOOL && o->min <= o->max) {
+        snprintf(k, sizeof k, "%s.min", key);
+        tfx_doc_real(d, k, "min", o->min, 9, TFX_UNIT_NONE, "inclusive");
+        snprintf(k, sizeof k, "%s.max", key);
+        tfx_doc_real(d, k, "max", o->max, 9, TFX_UNIT_NONE, "inclusive");
+    }
+    snprintf(k, sizeof k, "%s.doc", key);
+    tfx_doc_text(d, k, "doc", o->doc ? o->doc : "", NULL);
+}
+
+/* One plugin as plugins[i]: kind, name, summary, file, abi_version, options. */
+static void doc_plugin(tfx_doc *d, size_t i, const tfx_registered *r)
 {
     const tfx_plugin *p = r->desc;
-    fprintf(out, "- **%s**: %s\n", p->name, p->summary ? p->summary : "");
+    char k[64], ok[64];
+    snprintf(k, sizeof k, "%zu.kind", i);
+    tfx_doc_text(d, k, "kind", tfx_kind_name(p->kind), NULL);
+    snprintf(k, sizeof k, "%zu.name", i);
+    tfx_doc_text(d, k, "name", p->name, NULL);
+    snprintf(k, sizeof k, "%zu.summary", i);
+    tfx_doc_text(d, k, "summary", p->summary ? p->summary : "", NULL);
+    snprintf(k, sizeof k, "%zu.file", i);
+    tfx_doc_text(d, k, "file", r->path, NULL);
+    snprintf(k, sizeof k, "%zu.abi_version", i);
+    tfx_doc_int(d, k, "ABI version", (int64_t)p->abi_version, TFX_UNIT_NONE, NULL);
+    snprintf(k, sizeof k, "%zu.options", i);
+    tfx_doc_list(d, k);
     for (int o = 0; o < p->n_options; o++) {
-        const tfx_option *opt = &p->options[o];
-        char choices[256];
-        choices_text(opt, choices, sizeof choices);
-        fprintf(out, "  - `%s` (%s%s%s, default `%s`): %s\n", opt->name, opt_type_names[opt->type],
-                choices[0] ? " " : "", choices, opt->default_value, opt->doc ? opt->doc : "");
+        snprintf(ok, sizeof ok, "%zu.options.%d", i, o);
+        doc_option(d, ok, &p->options[o]);
+    }
+}
+
+/* The installed plugins as one document, grouped by kind: plugins[i] in kind order. */
+static void doc_plugins(tfx_doc *d, const tfx_registry *reg)
+{
+    tfx_doc_init(d, "plugins", "installed plugins");
+    size_t i = 0;
+    for (int k = 0; k < TFX_KIND_COUNT; k++) {
+        bool started = false;
+        for (size_t r = 0; r < reg->n; r++) {
+            if ((int)reg->plugins[r].desc->kind != k)
+                continue;
+            if (!started)
+                tfx_doc_group_start(d, "plugins", tfx_kind_name((tfx_kind)k), false);
+            started = true;
+            doc_plugin(d, i++, &reg->plugins[r]);
+        }
     }
 }
 
 int tfx_report_plugins(FILE *out, tfx_format fmt, const tfx_registry *reg)
 {
-    if (fmt == TFX_FORMAT_JSON) {
-        json_t *all = json_array();
-        for (size_t i = 0; i < reg->n; i++) {
-            const tfx_plugin *p = reg->plugins[i].desc;
-            json_t *opts = json_array();
-            for (int o = 0; o < p->n_options; o++) {
-                char choices[256];
-                choices_text(&p->options[o], choices, sizeof choices);
-                json_array_append_new(opts, json_pack("{s:s, s:s, s:s, s:s, s:s}", "name",
-                    p->options[o].name, "type", opt_type_names[p->options[o].type], "default",
-                    p->options[o].default_value, "doc", p->options[o].doc ? p->options[o].doc : "",
-                    "choices", choices));
-            }
-            json_array_append_new(all, json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "kind",
-                tfx_kind_name(p->kind), "name", p->name, "summary", p->summary ? p->summary : "",
-                "file", reg->plugins[i].path, "abi_version", (json_int_t)p->abi_version,
-                "options", opts));
-        }
-        return json_print(out, all);
+    if (fmt != TFX_FORMAT_TEXT) {
+        tfx_doc d;
+        tfx_error err = {{0}};
+        doc_plugins(&d, reg);
+        int rc = tfx_doc_emit(out, fmt, &d, 1, &err);
+        tfx_doc_free(&d);
+        return rc;
     }
     for (int k = 0; k < TFX_KIND_COUNT; k++) {
         int header = 0;
         for (size_t i = 0; i < reg->n; i++) {
-            const tfx_plugin *p = reg->plugins[i].desc;
-            if ((int)p->kind != k)
+            if ((int)reg->plugins[i].desc->kind != k)
                 continue;
-            if (!header && fmt != TFX_FORMAT_CSV)
-                fprintf(out, fmt == TFX_FORMAT_MARKDOWN ? "## %s\n\n" : "%s\n", tfx_kind_name((tfx_kind)k));
+            if (!header)
+                fprintf(out, "%s\n", tfx_kind_name((tfx_kind)k));
             header = 1;
-            if (fmt == TFX_FORMAT_CSV) {
-                fprintf(out, "%s,%s,\"%s\",%s\n", tfx_kind_name(p->kind), p->name,
-                        p->summary ? p->summary : "", reg->plugins[i].path);
-                continue;
-            }
-            if (fmt == TFX_FORMAT_MARKDOWN)
-                plugin_markdown(out, &reg->plugins[i]);
-            else
-                plugin_text(out, &reg->plugins[i]);
+            plugin_text(out, &reg->plugins[i]);
         }
-        if (header && fmt != TFX_FORMAT_CSV)
+        if (header)
             fputc('\n', out);
     }
     return ferror(out) ? -1 : 0;

@@ -1,11 +1,12 @@
 /* core/report_shapes.c — `tfx params --shapes`: every declared tensor with its shape, and the
  * output shape of every component for a batch and context (what people work out by hand). */
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "doc.h"
 #include "report.h"
 #include "sizes.h"
 
@@ -131,60 +132,116 @@ static int activation_rows(const tfx_params_item *it, shape_row *rows, tfx_error
     return n;
 }
 
-int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it, tfx_error *err)
+/* dims[0..rank) as the document's integer list: each dimension must fit 32 bits. */
+static int doc_shape(tfx_doc *d, const char *key, const char *label, const int64_t *dims, int rank,
+                     tfx_error *err)
+{
+    int32_t v[8]; /* [rank] */
+    if (rank < 0 || rank > 8)
+        return tfx_fail(err, "'%s': rank %d is out of range", label, rank);
+    for (int k = 0; k < rank; k++) {
+        if (dims[k] < 0 || dims[k] > INT32_MAX)
+            return tfx_fail(err, "'%s': dimension %" PRId64 " is too large to report", label, dims[k]);
+        v[k] = (int32_t)dims[k];
+    }
+    tfx_doc_ints(d, key, label, v, rank);
+    return 0;
+}
+
+/* Every declared tensor: tensors[i] = {name, shape, parameters (0 when tied), tied_to}. */
+static int doc_tensors(tfx_doc *d, const tfx_model *m, tfx_error *err)
+{
+    char key[64], label[160];
+    tfx_doc_group_start(d, "tensors", "tensors", false);
+    for (size_t i = 0; i < m->n_tensors; i++) {
+        const tfx_tensor *t = &m->tensors[i];
+        snprintf(key, sizeof key, "%zu.name", i);
+        tfx_doc_text(d, key, "tensor", t->name, NULL);
+        snprintf(key, sizeof key, "%zu.shape", i);
+        if (doc_shape(d, key, t->name, t->shape, t->rank, err))
+            return -1;
+        snprintf(key, sizeof key, "%zu.parameters", i);
+        snprintf(label, sizeof label, "%.120s parameters", t->name);
+        tfx_doc_int(d, key, label, t->tied_to >= 0 ? 0 : t->numel, TFX_UNIT_PARAMS,
+                    t->tied_to >= 0 ? "0: tied, counted once" : NULL);
+        if (t->tied_to >= 0) {
+            snprintf(key, sizeof key, "%zu.tied_to", i);
+            snprintf(label, sizeof label, "%.120s tied to", t->name);
+            tfx_doc_text(d, key, label, m->tensors[t->tied_to].name, NULL);
+        }
+    }
+    return 0;
+}
+
+/* Every output row: outputs[i] = {output, shape, axes}. */
+static int doc_outputs(tfx_doc *d, const shape_row *rows, int n, tfx_error *err)
+{
+    char key[64];
+    tfx_doc_group_start(d, "outputs", "outputs", false);
+    for (int i = 0; i < n; i++) {
+        snprintf(key, sizeof key, "%d.output", i);
+        tfx_doc_text(d, key, "output", rows[i].what, NULL);
+        snprintf(key, sizeof key, "%d.shape", i);
+        if (doc_shape(d, key, rows[i].what, rows[i].dims, rows[i].rank, err))
+            return -1;
+        snprintf(key, sizeof key, "%d.axes", i);
+        tfx_doc_text(d, key, "axes", rows[i].legend, NULL);
+    }
+    return 0;
+}
+
+/* The `params --shapes` document of one recipe into d (initialised here; the caller frees it). */
+static int doc_shapes(tfx_doc *d, const tfx_params_item *it, const shape_row *rows, int n, tfx_error *err)
+{
+    char title[256];
+    const char *name = it->loaded->spec->name;
+    snprintf(title, sizeof title, "%s: shapes (batch %" PRId64 ", context %" PRId64 ")", name,
+             it->opts.batch, it->opts.context);
+    tfx_doc_init(d, name, title);
+    tfx_doc_text(d, "name", NULL, name, NULL);
+    tfx_doc_int(d, "batch", NULL, it->opts.batch, TFX_UNIT_NONE, NULL);
+    tfx_doc_int(d, "context", NULL, it->opts.context, TFX_UNIT_TOKENS, NULL);
+    if (doc_tensors(d, it->loaded->model, err) || doc_outputs(d, rows, n, err))
+        return -1;
+    return 0;
+}
+
+/* Text: aligned columns (shape as "[2, 128, 768]"), which a reader scans more easily than the
+ * document's one figure a line. */
+static int text_shapes(FILE *out, const tfx_params_item *it, const shape_row *rows, int n,
+                       tfx_error *err)
 {
     const tfx_model *m = it->loaded->model;
-    shape_row rows[MAX_ROWS];
-    int n = activation_rows(it, rows, err);
-    if (n < 0)
-        return -1;
     char shape[128];
-    if (fmt == TFX_FORMAT_JSON) {
-        json_t *tensors = json_array(), *acts = json_array();
-        for (size_t i = 0; i < m->n_tensors; i++) {
-            json_t *dims = json_array();
-            for (int d = 0; d < m->tensors[i].rank; d++)
-                json_array_append_new(dims, json_integer(m->tensors[i].shape[d]));
-            json_array_append_new(tensors, json_pack("{s:s, s:o, s:I}", "name", m->tensors[i].name,
-                                                     "shape", dims, "parameters",
-                                                     (json_int_t)(m->tensors[i].tied_to >= 0 ? 0 : m->tensors[i].numel)));
-        }
-        for (int i = 0; i < n; i++) {
-            json_t *dims = json_array();
-            for (int d = 0; d < rows[i].rank; d++)
-                json_array_append_new(dims, json_integer(rows[i].dims[d]));
-            json_array_append_new(acts, json_pack("{s:s, s:o, s:s}", "output", rows[i].what,
-                                                  "shape", dims, "axes", rows[i].legend));
-        }
-        json_t *doc = json_pack("{s:s, s:I, s:I, s:o, s:o}", "name", it->loaded->spec->name,
-                                "batch", (json_int_t)it->opts.batch, "context",
-                                (json_int_t)it->opts.context, "tensors", tensors, "outputs", acts);
-        int rc = json_dumpf(doc, out, JSON_INDENT(2));
-        fputc('\n', out);
-        json_decref(doc);
-        return rc;
-    }
-    const char *row_fmt = fmt == TFX_FORMAT_MARKDOWN ? "| %s | %s | %s |\n"
-                          : fmt == TFX_FORMAT_CSV    ? "%s,\"%s\",%s\n"
-                                                     : "  %-48s %-24s %s\n";
-    fprintf(out, fmt == TFX_FORMAT_MARKDOWN ? "### %s: tensors\n\n| tensor | shape | |\n| --- | --- | --- |\n"
-                 : fmt == TFX_FORMAT_CSV   ? "# %s: tensors\n"
-                                           : "%s: tensors\n", it->loaded->spec->name);
+    fprintf(out, "%s: tensors\n", it->loaded->spec->name);
     for (size_t i = 0; i < m->n_tensors; i++) {
         tfx_shape_text(shape, sizeof shape, m->tensors[i].shape, m->tensors[i].rank);
         char note[96] = "";
         if (m->tensors[i].tied_to >= 0)
             snprintf(note, sizeof note, "tied to %s", m->tensors[m->tensors[i].tied_to].name);
-        fprintf(out, row_fmt, m->tensors[i].name, shape, note);
+        fprintf(out, "  %-48s %-24s %s\n", m->tensors[i].name, shape, note);
     }
-    fprintf(out, fmt == TFX_FORMAT_MARKDOWN ? "\n### outputs (batch %lld, context %lld)\n\n| output | shape | axes |\n| --- | --- | --- |\n"
-                 : fmt == TFX_FORMAT_CSV   ? "# outputs (batch %lld, context %lld)\n"
-                                           : "\noutputs (batch %lld, context %lld)\n",
-            (long long)it->opts.batch, (long long)it->opts.context);
+    fprintf(out, "\noutputs (batch %lld, context %lld)\n", (long long)it->opts.batch, (long long)it->opts.context);
     for (int i = 0; i < n; i++) {
         tfx_shape_text(shape, sizeof shape, rows[i].dims, rows[i].rank);
-        fprintf(out, row_fmt, rows[i].what, shape, rows[i].legend);
+        fprintf(out, "  %-48s %-24s %s\n", rows[i].what, shape, rows[i].legend);
     }
     fputc('\n', out);
-    return ferror(out) ? -1 : 0;
+    return ferror(out) ? tfx_fail(err, "cannot write the report") : 0;
+}
+
+int tfx_report_shapes(FILE *out, tfx_format fmt, const tfx_params_item *it, tfx_error *err)
+{
+    shape_row rows[MAX_ROWS];
+    int n = activation_rows(it, rows, err);
+    if (n < 0)
+        return -1;
+    if (fmt == TFX_FORMAT_TEXT)
+        return text_shapes(out, it, rows, n, err);
+    tfx_doc d;
+    int rc = doc_shapes(&d, it, rows, n, err);
+    if (rc == 0)
+        rc = tfx_doc_emit(out, fmt, &d, 1, err);
+    tfx_doc_free(&d);
+    return rc;
 }

@@ -195,6 +195,19 @@ static void validate_case(void **state)
     assert_int_equal(tfx("validate no-such-recipe.yaml", &out), 1);
     assert_non_null(strstr(out, "no-such-recipe.yaml"));
     free(out);
+    /* --format json: each file's result on stdout, errors and all */
+    assert_int_equal(tfx("validate recipes/gpt2.yaml tests/data/spec/two-mistakes.yaml --format json", &out), 1);
+    assert_string_equal(out, "{\n  \"files\": [\n    {\n      \"file\": \"recipes/gpt2.yaml\",\n      \"ok\": 1,\n"
+                             "      \"errors\": []\n    },\n    {\n      \"file\": \"tests/data/spec/two-mistakes.yaml\",\n"
+                             "      \"ok\": 0,\n      \"errors\": [\n"
+                             "        \"tests/data/spec/two-mistakes.yaml:8:1: unknown key 'layrs' (did you mean 'layers'?)\",\n"
+                             "        \"tests/data/spec/two-mistakes.yaml:12:15: option 'activation' of ffn plugin 'mlp' must be relu, gelu, gelu_tanh or silu, got 'gelu_tan' (did you mean 'gelu_tanh'?)\"\n"
+                             "      ]\n    }\n  ]\n}\n");
+    free(out);
+    assert_int_equal(tfx("validate recipes/gpt2.yaml --format csv", &out), 0);
+    assert_string_equal(out, "name,key,value,unit,formula\nvalidate,files.0.file,recipes/gpt2.yaml,,\n"
+                             "validate,files.0.ok,1,,\"1: valid, 0: not\"\n");
+    free(out);
 }
 
 static void plugins_case(void **state)
@@ -207,6 +220,16 @@ static void plugins_case(void **state)
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         assert_non_null(strstr(out, names[i]));
     assert_non_null(strstr(out, "position-rope.so"));
+    free(out);
+    /* through the document: an option's type, default, range and doc */
+    assert_int_equal(tfx("plugins --format csv", &out), 0);
+    assert_non_null(strstr(out, "\nplugins,plugins.3.name,rope,,\n"));
+    assert_non_null(strstr(out, "\nplugins,plugins.3.options.0.name,theta,,\nplugins,plugins.3.options.0.type,float,,\n"
+                                "plugins,plugins.3.options.0.default,10000,,\nplugins,plugins.3.options.0.choices,,,\n"
+                                "plugins,plugins.3.options.0.min,1e-09,,inclusive\n"
+                                "plugins,plugins.3.options.0.max,1000000000000,,inclusive\n"
+                                "plugins,plugins.3.options.0.doc,base of the rotation frequencies,,\n"));
+    assert_non_null(strstr(out, "\nplugins,plugins.3.options.1.choices,half|interleaved,,\n"));
     free(out);
 }
 
@@ -729,6 +752,17 @@ static void shapes_case(void **state)
     assert_non_null(strstr(out, "  decoder layer 0 router logits (moe)              [2, 16, 8]               B, S, experts\n"));
     assert_non_null(strstr(out, "  decoder layer 0 expert hidden (moe)              [2, 16, 2, 14336]        B, S, top_k, width\n"));
     assert_null(strstr(out, "ffn hidden"));
+    free(out);
+    /* CSV and markdown through the document: the same rows, the shape as one list */
+    assert_int_equal(tfx("params recipes/bart-base.yaml --shapes --batch 3 --context 96 --format csv", &out), 0);
+    assert_non_null(strstr(out, "\nbart-base,outputs.12.output,\"decoder layer 0 cross k, v\",,\n"
+                                "bart-base,outputs.12.shape,\"3,12,96,64\",,\n"
+                                "bart-base,outputs.12.axes,\"B, kv_heads, S_enc, head_dim\",,\n"));
+    assert_non_null(strstr(out, "\nbart-base,batch,3,,\nbart-base,context,96,tokens,\n"));
+    free(out);
+    assert_int_equal(tfx("params recipes/gpt2.yaml --shapes --format markdown", &out), 0);
+    assert_non_null(strstr(out, "### gpt2: shapes (batch 1, context 1024)\n"));
+    assert_non_null(strstr(out, "| embed.tokens | 50257,768 |  | `tensors.0.shape` |\n"));
     free(out);
 }
 

@@ -445,6 +445,17 @@ static void training_figures_case(void **state)
     rmdir(dir);
 }
 
+/* params --shapes, plugins and validate: every JSON figure in their CSV and markdown too. */
+static void shapes_plugins_validate_case(void **state)
+{
+    every_figure("params recipes/gpt2.yaml --shapes --batch 2 --context 128", 0, false);
+    every_figure("params recipes/bart-base.yaml --shapes", 0, false); /* cross-attention rows */
+    every_figure("params recipes/mixtral-8x7b.yaml --shapes", 0, false); /* a plugin's own rows */
+    every_figure("plugins", 0, false);
+    every_figure("validate recipes/gpt2.yaml recipes/bart-base.yaml tests/data/spec/two-mistakes.yaml"
+                 " recipes/bloom-560m.yaml recipes/gpt2-medium.yaml no-such-recipe.yaml", 1, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -454,6 +465,7 @@ int main(void)
         cmocka_unit_test(nice_ticks_case),
         cmocka_unit_test(axis_range_case),   cmocka_unit_test(log_axis_case),     cmocka_unit_test(line_panel_case),
         cmocka_unit_test(every_json_figure_case), cmocka_unit_test(training_figures_case),
+        cmocka_unit_test(shapes_plugins_validate_case),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
