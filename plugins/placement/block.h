@@ -47,4 +47,36 @@ static inline void add_into(float *x, const float *y, int64_t n)
         x[i] += y[i];
 }
 
+/* Post-LN with the residual weighted by alpha (1: post-LN; DeepNorm's α): per sublayer,
+ * x = norm(alpha·x + f(x)). scratch[0] holds the sum. */
+static inline int post_forward(const placement *p, float alpha, const tfx_block_io *io,
+                               tfx_status *st)
+{
+    float *sum = io->scratch[0]; /* [T, C] */
+    for (int s = 0; s < p->n_sublayers; s++) {
+        if (io->sublayer(io->ctx, s, sum, io->x, st))
+            return -1;
+        for (int64_t i = 0; i < io->T * io->C; i++)
+            sum[i] += alpha * io->x[i];
+        io->norm(io->ctx, s, io->x, sum);
+    }
+    return 0;
+}
+
+/* Its reverse: through the norm to the sum, whose gradient reaches x through the residual
+ * (times alpha) and through the sublayer. */
+static inline int post_backward(const placement *p, float alpha, const tfx_block_grad_io *io,
+                                tfx_status *st)
+{
+    float *dsum = io->scratch[0], *d = io->scratch[1]; /* [T, C] each */
+    for (int s = p->n_sublayers - 1; s >= 0; s--) {
+        io->norm_backward(io->ctx, s, dsum, io->dx);
+        if (io->sublayer_backward(io->ctx, s, d, dsum, st))
+            return -1;
+        for (int64_t i = 0; i < io->T * io->C; i++)
+            io->dx[i] = alpha * dsum[i] + d[i];
+    }
+    return 0;
+}
+
 #endif

@@ -49,15 +49,7 @@ static int declare_norms(void *state, const char *const *sublayers, int n, tfx_d
 static int forward(void *state, const tfx_block_io *io, tfx_status *st)
 {
     const deepnorm *p = state;
-    float *sum = io->scratch[0]; /* [T, C] */
-    for (int s = 0; s < p->base.n_sublayers; s++) {
-        if (io->sublayer(io->ctx, s, sum, io->x, st))
-            return -1;
-        for (int64_t i = 0; i < io->T * io->C; i++)
-            sum[i] += p->alpha * io->x[i];
-        io->norm(io->ctx, s, io->x, sum);
-    }
-    return 0;
+    return post_forward(&p->base, p->alpha, io, st);
 }
 
 /* In reverse: through the norm to the sum; the sum's gradient reaches x through the residual
@@ -65,15 +57,7 @@ static int forward(void *state, const tfx_block_io *io, tfx_status *st)
 static int backward(void *state, const tfx_block_grad_io *io, tfx_status *st)
 {
     const deepnorm *p = state;
-    float *dsum = io->scratch[0], *d = io->scratch[1]; /* [T, C] each */
-    for (int s = p->base.n_sublayers - 1; s >= 0; s--) {
-        io->norm_backward(io->ctx, s, dsum, io->dx);
-        if (io->sublayer_backward(io->ctx, s, d, dsum, st))
-            return -1;
-        for (int64_t i = 0; i < io->T * io->C; i++)
-            io->dx[i] = p->alpha * dsum[i] + d[i];
-    }
-    return 0;
+    return post_backward(&p->base, p->alpha, io, st);
 }
 
 static const tfx_placement_ops ops = {

@@ -10,31 +10,14 @@ static int declare_norms(void *state, const char *const *sublayers, int n, tfx_d
 
 static int forward(void *state, const tfx_block_io *io, tfx_status *st)
 {
-    const placement *p = state;
-    float *sum = io->scratch[0]; /* [T, C] */
-    for (int s = 0; s < p->n_sublayers; s++) {
-        if (io->sublayer(io->ctx, s, sum, io->x, st))
-            return -1;
-        add_into(sum, io->x, io->T * io->C);
-        io->norm(io->ctx, s, io->x, sum);
-    }
-    return 0;
+    return post_forward(state, 1.0f, io, st);
 }
 
 /* In reverse: through the norm to the sum, then the sum's gradient reaches x twice, through
  * the residual and through the sublayer. */
 static int backward(void *state, const tfx_block_grad_io *io, tfx_status *st)
 {
-    const placement *p = state;
-    float *dsum = io->scratch[0], *d = io->scratch[1]; /* [T, C] each */
-    for (int s = p->n_sublayers - 1; s >= 0; s--) {
-        io->norm_backward(io->ctx, s, dsum, io->dx);
-        if (io->sublayer_backward(io->ctx, s, d, dsum, st))
-            return -1;
-        for (int64_t i = 0; i < io->T * io->C; i++)
-            io->dx[i] = dsum[i] + d[i];
-    }
-    return 0;
+    return post_backward(state, 1.0f, io, st);
 }
 
 static const tfx_placement_ops ops = {
