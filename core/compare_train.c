@@ -10,10 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "compare.h"
+#include "files.h"
+#include "text.h"
 
 #define ARGV_CAP (40 + 2 * (TFX_MAX_SETS + 8))
 #define REPORT_CAP (4 << 20)
@@ -194,22 +195,28 @@ static int collect_one(const tfx_cli_common *c, const char *file, const tfx_regi
     json_t *sets_json = NULL;
     char *sets[TFX_MAX_SETS];
     int n = 0, rc = -1;
-    struct stat sb;
-    if (stat(file, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-        tfx_fail(err, "'%s' is not a regular file", file);
+    FILE *f = tfx_input_fopen(file, "--collect", err); /* regular files only, as every input */
+    if (!f)
         goto out;
-    }
-    doc = json_load_file(file, 0, &jerr);
+    doc = json_loadf(f, 0, &jerr);
+    fclose(f);
     if (!doc || json_unpack(doc, "{s:s, s:o, s?s}", "recipe", &recipe, "sets", &sets_json,
                             "label", &label) != 0 || !json_is_array(sets_json)) {
         tfx_fail(err, "'%s' is not the result of a tfx train job (%s)", file, doc ? "no recipe and sets" : jerr.text);
         goto out;
     }
-    for (size_t i = 0; i < json_array_size(sets_json) && n < TFX_MAX_SETS; i++)
+    if (json_array_size(sets_json) > TFX_MAX_SETS) {
+        tfx_fail(err, "'%s' has more than %d --set values", file, TFX_MAX_SETS);
+        goto out;
+    }
+    for (size_t i = 0; i < json_array_size(sets_json); i++)
         if (json_is_string(json_array_get(sets_json, i)))
             sets[n++] = (char *)json_string_value(json_array_get(sets_json, i));
-    snprintf(col->label, sizeof col->label, "%s", label);
-    snprintf(col->path, sizeof col->path, "%s", recipe); /* the item points at it */
+    if (tfx_text(col->label, sizeof col->label, "%s", label) < 0 ||
+        tfx_text(col->path, sizeof col->path, "%s", recipe) < 0) { /* the item points at it */
+        tfx_fail(err, "'%s': a label or recipe path too long", file);
+        goto out;
+    }
     tfx_cli_common at = *c; /* the figures at the batch and length the job trained at */
     json_int_t batch = json_integer_value(json_object_get(doc, "batch"));
     json_int_t tokens = json_integer_value(json_object_get(doc, "tokens"));
@@ -240,8 +247,9 @@ int tfx_compare_collect(const tfx_cli_common *c, const char *dir, const tfx_regi
     *n_cols = 0;
     for (int i = 0; i < n && !rc; i++) {
         char file[PATH_MAX];
-        snprintf(file, sizeof file, "%s/%s", dir, names[i]->d_name);
-        if (*n_cols == max)
+        if (tfx_text(file, sizeof file, "%s/%s", dir, names[i]->d_name) < 0)
+            rc = tfx_fail(err, "'%s/%s': path too long", dir, names[i]->d_name);
+        else if (*n_cols == max)
             rc = tfx_fail(err, "more than %d results in '%s'", max, dir);
         else if (!(rc = collect_one(c, file, reg, &cols[*n_cols], err)))
             (*n_cols)++;

@@ -87,7 +87,8 @@ static int read_moments(tfx_trainer *t, const tfx_st_file *f, tfx_error *err)
     for (size_t i = 0; i < m->n_tensors; i++) {
         const tfx_tensor *tn = &m->tensors[i];
         for (int k = 0; tn->tied_to < 0 && k < 2; k++) {
-            snprintf(name, sizeof name, "m%d.%s", k + 1, tn->name);
+            if (tfx_text(name, sizeof name, "m%d.%s", k + 1, tn->name) < 0)
+                return tfx_fail(err, "tensor name too long: '%s'", tn->name);
             if (read_moment(f, name, tn->numel, (k ? t->moment2 : t->moment1).data[i], err))
                 return -1;
         }
